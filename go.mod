@@ -9,7 +9,7 @@ require (
 	github.com/hashicorp/serf v0.11.0
 	github.com/ipfs/boxo v0.43.0
 	github.com/ipfs/go-datastore v0.9.2
-	github.com/ipfs/go-ds-flatfs v0.5.1
+	github.com/ipfs/go-ds-flatfs v0.6.0
 	github.com/ipfs/go-ds-leveldb v0.5.2
 	github.com/libp2p/go-libp2p v0.51.0
 	github.com/libp2p/go-libp2p-kad-dht v0.42.2

@@ -1,0 +1,328 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// Profiles accepted by Default and `gridswarm init --profile`.
+const (
+	ProfileDefault = "default"
+	ProfileLocal   = "local"
+)
+
+// Config is the whole of config.toml.
+type Config struct {
+	Profile  string   `toml:"profile"`
+	Swarm    Swarm    `toml:"swarm"`
+	DHT      DHT      `toml:"dht"`
+	API      API      `toml:"api"`
+	Metrics  Metrics  `toml:"metrics"`
+	Log      Log      `toml:"log"`
+	Keystore Keystore `toml:"keystore"`
+	Datagrid Datagrid `toml:"datagrid"`
+}
+
+// Swarm configures the libp2p host.
+type Swarm struct {
+	Listen    []string `toml:"listen"`
+	Bootstrap []string `toml:"bootstrap"`
+	MDNS      bool     `toml:"mdns"`
+	NAT       bool     `toml:"nat"`
+	ConnLow   int      `toml:"conn_low"`
+	ConnHigh  int      `toml:"conn_high"`
+	ConnGrace Duration `toml:"conn_grace"`
+	// Resource manager limits. ConnHigh must stay under MaxConns so the
+	// connection manager trims before the resource manager refuses.
+	MaxConns    int      `toml:"max_conns"`
+	MaxStreams  int      `toml:"max_streams"`
+	MaxMemoryMB int      `toml:"max_memory_mb"`
+	MaxFDs      int      `toml:"max_fds"`
+	PingEvery   Duration `toml:"ping_interval"`
+	// DiscoverEvery is how often the node looks for more swarm members
+	// through the DHT rendezvous record.
+	DiscoverEvery Duration `toml:"discover_interval"`
+}
+
+// DHT configures the Kademlia DHT.
+type DHT struct {
+	Mode string `toml:"mode"` // auto, server or client
+}
+
+// API configures the localhost JSON-RPC.
+type API struct {
+	Listen         string   `toml:"listen"`
+	MaxBodyBytes   int      `toml:"max_body_bytes"`
+	AllowedOrigins []string `toml:"allowed_origins"`
+}
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	Enabled bool   `toml:"enabled"`
+	Listen  string `toml:"listen"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	Level  string `toml:"level"`
+	Format string `toml:"format"`
+}
+
+// Keystore sets the scrypt cost used to encrypt keys at init.
+type Keystore struct {
+	Scrypt string `toml:"scrypt"` // standard or light
+}
+
+// Datagrid configures the local block store.
+type Datagrid struct {
+	QuotaGiB          float64  `toml:"quota_gib"`
+	ReprovideInterval Duration `toml:"reprovide_interval"`
+}
+
+// Duration is a time.Duration written as "20s" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as \"30s\" or \"5m\"", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration as Go formats it.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Default returns the configuration of a profile.
+func Default(profile string) (Config, error) {
+	c := Config{
+		Profile: ProfileDefault,
+		Swarm: Swarm{
+			Listen:        []string{"/ip4/0.0.0.0/tcp/4101", "/ip4/0.0.0.0/udp/4101/quic-v1"},
+			MDNS:          true,
+			NAT:           true,
+			ConnLow:       64,
+			ConnHigh:      192,
+			ConnGrace:     Duration{20 * time.Second},
+			MaxConns:      256,
+			MaxStreams:    4096,
+			MaxMemoryMB:   512,
+			MaxFDs:        1024,
+			PingEvery:     Duration{15 * time.Second},
+			DiscoverEvery: Duration{time.Minute},
+		},
+		DHT:      DHT{Mode: "auto"},
+		API:      API{Listen: "127.0.0.1:5101", MaxBodyBytes: 1 << 20},
+		Metrics:  Metrics{Enabled: true, Listen: "127.0.0.1:5102"},
+		Log:      Log{Level: "info", Format: "text"},
+		Keystore: Keystore{Scrypt: "standard"},
+		Datagrid: Datagrid{QuotaGiB: 50, ReprovideInterval: Duration{12 * time.Hour}},
+	}
+	switch profile {
+	case ProfileDefault, "":
+	case ProfileLocal:
+		// Several daemons side by side on one machine, never a packet off loopback.
+		c.Profile = ProfileLocal
+		c.Swarm.Listen = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"}
+		c.Swarm.MDNS = false
+		c.Swarm.NAT = false
+		c.Swarm.PingEvery = Duration{5 * time.Second}
+		c.Swarm.DiscoverEvery = Duration{5 * time.Second}
+		c.DHT.Mode = "server"
+		c.API.Listen = "127.0.0.1:0"
+		c.Metrics.Listen = "127.0.0.1:0"
+		c.Keystore.Scrypt = "light"
+		c.Datagrid.QuotaGiB = 4
+		c.Datagrid.ReprovideInterval = Duration{time.Hour}
+	default:
+		return Config{}, fmt.Errorf("unknown profile %q: use %q or %q", profile, ProfileDefault, ProfileLocal)
+	}
+	return c, nil
+}
+
+// Load reads and validates a config file. Keys it does not know are errors:
+// a typo must not silently fall back to a default.
+func Load(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("cannot read config: %w", err)
+	}
+	return Parse(b, path)
+}
+
+// Parse decodes TOML over the default profile's values and validates it.
+func Parse(b []byte, name string) (Config, error) {
+	c, _ := Default(ProfileDefault)
+	md, err := toml.Decode(string(b), &c)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", name, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		sort.Strings(keys)
+		return Config{}, fmt.Errorf("config %s: unknown key %s: remove it or check its spelling against `gridswarm init`'s config.toml", name, strings.Join(keys, ", "))
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", name, err)
+	}
+	return c, nil
+}
+
+// Validate checks every field and names the first bad key.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if c.Profile != ProfileDefault && c.Profile != ProfileLocal {
+		bad("profile", "%q is not one of default, local", c.Profile)
+	}
+	if len(c.Swarm.Listen) == 0 {
+		bad("swarm.listen", "needs at least one multiaddr such as /ip4/127.0.0.1/tcp/4101")
+	}
+	for i, s := range c.Swarm.Listen {
+		if _, err := ma.NewMultiaddr(s); err != nil {
+			bad(fmt.Sprintf("swarm.listen[%d]", i), "%q is not a multiaddr: %v", s, err)
+		}
+	}
+	for i, s := range c.Swarm.Bootstrap {
+		if err := checkPeerAddr(s); err != nil {
+			bad(fmt.Sprintf("swarm.bootstrap[%d]", i), "%v", err)
+		}
+	}
+	if c.Swarm.ConnLow < 0 || c.Swarm.ConnHigh <= c.Swarm.ConnLow {
+		bad("swarm.conn_high", "must be above swarm.conn_low (%d), got %d", c.Swarm.ConnLow, c.Swarm.ConnHigh)
+	}
+	if c.Swarm.MaxConns <= c.Swarm.ConnHigh {
+		bad("swarm.max_conns", "must be above swarm.conn_high (%d) so the connection manager trims before the resource manager refuses, got %d", c.Swarm.ConnHigh, c.Swarm.MaxConns)
+	}
+	for _, l := range []struct {
+		key string
+		v   int
+	}{{"swarm.max_streams", c.Swarm.MaxStreams}, {"swarm.max_memory_mb", c.Swarm.MaxMemoryMB}, {"swarm.max_fds", c.Swarm.MaxFDs}} {
+		if l.v <= 0 {
+			bad(l.key, "must be positive, got %d", l.v)
+		}
+	}
+	if c.Swarm.PingEvery.Duration < time.Second {
+		bad("swarm.ping_interval", "must be at least 1s, got %s", c.Swarm.PingEvery)
+	}
+	if c.Swarm.DiscoverEvery.Duration < time.Second {
+		bad("swarm.discover_interval", "must be at least 1s, got %s", c.Swarm.DiscoverEvery)
+	}
+	switch c.DHT.Mode {
+	case "auto", "server", "client":
+	default:
+		bad("dht.mode", "%q is not one of auto, server, client", c.DHT.Mode)
+	}
+	if err := checkLoopback(c.API.Listen); err != nil {
+		bad("api.listen", "%v", err)
+	}
+	if c.API.MaxBodyBytes < 1024 || c.API.MaxBodyBytes > 64<<20 {
+		bad("api.max_body_bytes", "must be between 1024 and 67108864, got %d", c.API.MaxBodyBytes)
+	}
+	if c.Metrics.Enabled {
+		if err := checkLoopback(c.Metrics.Listen); err != nil {
+			bad("metrics.listen", "%v", err)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		bad("log.format", "%q is not one of text, json", c.Log.Format)
+	}
+	if c.Keystore.Scrypt != "standard" && c.Keystore.Scrypt != "light" {
+		bad("keystore.scrypt", "%q is not one of standard, light", c.Keystore.Scrypt)
+	}
+	if c.Datagrid.QuotaGiB < 0 {
+		bad("datagrid.quota_gib", "must be 0 (no quota) or positive, got %g", c.Datagrid.QuotaGiB)
+	}
+	if c.Datagrid.ReprovideInterval.Duration < time.Minute {
+		bad("datagrid.reprovide_interval", "must be at least 1m, got %s", c.Datagrid.ReprovideInterval)
+	}
+	return errors.Join(errs...)
+}
+
+// checkLoopback accepts host:port only on a loopback address: the API and
+// metrics never face the network.
+func checkLoopback(hostport string) error {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port such as 127.0.0.1:5101", hostport)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("%q has a bad port", hostport)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%q must be on a loopback address (127.0.0.1 or [::1]): the API is local only", hostport)
+	}
+	return nil
+}
+
+func checkPeerAddr(s string) error {
+	a, err := ma.NewMultiaddr(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a multiaddr: %v", s, err)
+	}
+	if _, err := a.ValueForProtocol(ma.P_P2P); err != nil {
+		return fmt.Errorf("%q lacks the /p2p/<peer-id> part", s)
+	}
+	return nil
+}
+
+// CheckPeerAddr validates a bootstrap or connect address.
+func CheckPeerAddr(s string) error { return checkPeerAddr(s) }
+
+// Marshal writes the config as TOML with a comment above every section.
+func (c Config) Marshal() ([]byte, error) {
+	var body bytes.Buffer
+	if err := toml.NewEncoder(&body).Encode(c); err != nil {
+		return nil, fmt.Errorf("cannot encode config: %w", err)
+	}
+	var out bytes.Buffer
+	out.WriteString(header)
+	section := ""
+	for _, line := range strings.Split(body.String(), "\n") {
+		trim := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(trim, "["):
+			section = strings.Trim(trim, "[]")
+			if note, found := comments[section]; found {
+				fmt.Fprintf(&out, "\n# %s\n", note)
+			}
+		case strings.Contains(trim, " = "):
+			key, _, _ := strings.Cut(trim, " = ")
+			if section != "" {
+				key = section + "." + key
+			}
+			if note, found := comments[key]; found {
+				indent := line[:len(line)-len(strings.TrimLeft(line, " "))]
+				fmt.Fprintf(&out, "%s# %s\n", indent, note)
+			}
+		}
+		out.WriteString(line)
+		out.WriteByte('\n')
+	}
+	return bytes.TrimRight(out.Bytes(), "\n"), nil
+}
