@@ -1,0 +1,205 @@
+package p2p
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// MaxPubsubMessage caps any GossipSub message the router accepts.
+const MaxPubsubMessage = 64 << 10
+
+// AnnounceTopic carries short signed notices between swarm members.
+const AnnounceTopic = "gridswarm/announce/1.0.0"
+
+// MaxAnnounceText caps an announcement's text.
+const MaxAnnounceText = 1024
+
+// TopicSpec says what a topic accepts: messages above MaxSize, messages Check
+// rejects, and peers sending faster than PerPeerPerSecond are dropped.
+type TopicSpec struct {
+	Name             string
+	MaxSize          int
+	PerPeerPerSecond float64
+	Check            func(data []byte) error
+}
+
+// Topic is a joined GossipSub topic with its validator installed.
+type Topic struct {
+	t    *pubsub.Topic
+	spec TopicSpec
+}
+
+// JoinTopic registers the topic's validator and joins it.
+func (s *Swarm) JoinTopic(spec TopicSpec) (*Topic, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.topics[spec.Name]; ok {
+		return t, nil
+	}
+	rl := newRateLimiter(spec.PerPeerPerSecond, time.Now)
+	v := func(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+		return validateMessage(spec, rl, from, m.GetData())
+	}
+	if err := s.ps.RegisterTopicValidator(spec.Name, v); err != nil {
+		return nil, fmt.Errorf("cannot register validator for %s: %w", spec.Name, err)
+	}
+	t, err := s.ps.Join(spec.Name)
+	if err != nil {
+		return nil, fmt.Errorf("cannot join topic %s: %w", spec.Name, err)
+	}
+	topic := &Topic{t: t, spec: spec}
+	s.topics[spec.Name] = topic
+	return topic, nil
+}
+
+func validateMessage(spec TopicSpec, rl *rateLimiter, from peer.ID, data []byte) pubsub.ValidationResult {
+	if len(data) > spec.MaxSize {
+		return pubsub.ValidationReject
+	}
+	if spec.Check != nil && spec.Check(data) != nil {
+		return pubsub.ValidationReject
+	}
+	if !rl.allow(from) {
+		// Ignore rather than reject: a burst is not proof of malice.
+		return pubsub.ValidationIgnore
+	}
+	return pubsub.ValidationAccept
+}
+
+// Publish sends data after checking it against the topic's own rules, so a
+// node never gossips what its peers would reject.
+func (t *Topic) Publish(ctx context.Context, data []byte) error {
+	if len(data) > t.spec.MaxSize {
+		return fmt.Errorf("message of %d bytes exceeds %s's limit of %d", len(data), t.spec.Name, t.spec.MaxSize)
+	}
+	if t.spec.Check != nil {
+		if err := t.spec.Check(data); err != nil {
+			return fmt.Errorf("message rejected by %s's validator: %w", t.spec.Name, err)
+		}
+	}
+	if err := t.t.Publish(ctx, data); err != nil {
+		return fmt.Errorf("cannot publish on %s: %w", t.spec.Name, err)
+	}
+	return nil
+}
+
+// Subscribe returns a subscription to the topic.
+func (t *Topic) Subscribe() (*pubsub.Subscription, error) { return t.t.Subscribe() }
+
+// Announcement is the message on AnnounceTopic.
+type Announcement struct {
+	Version int    `json:"v"`
+	Text    string `json:"text"`
+	Time    int64  `json:"time"` // unix milliseconds
+}
+
+// ParseAnnouncement decodes and checks an announcement.
+func ParseAnnouncement(b []byte) (Announcement, error) {
+	var a Announcement
+	if err := json.Unmarshal(b, &a); err != nil {
+		return a, fmt.Errorf("announcement is not JSON: %w", err)
+	}
+	if a.Version != 1 {
+		return a, fmt.Errorf("announcement version %d, want 1", a.Version)
+	}
+	if a.Text == "" || len(a.Text) > MaxAnnounceText {
+		return a, fmt.Errorf("announcement text must be 1-%d bytes, got %d", MaxAnnounceText, len(a.Text))
+	}
+	return a, nil
+}
+
+func (s *Swarm) startAnnounce() error {
+	t, err := s.JoinTopic(TopicSpec{
+		Name:             AnnounceTopic,
+		MaxSize:          MaxAnnounceText + 256,
+		PerPeerPerSecond: 5,
+		Check: func(b []byte) error {
+			_, err := ParseAnnouncement(b)
+			return err
+		},
+	})
+	if err != nil {
+		return err
+	}
+	sub, err := t.Subscribe()
+	if err != nil {
+		return fmt.Errorf("cannot subscribe to %s: %w", AnnounceTopic, err)
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer sub.Cancel()
+		for {
+			m, err := sub.Next(s.ctx)
+			if err != nil {
+				return // cancelled on close
+			}
+			a, err := ParseAnnouncement(m.Data)
+			if err != nil {
+				continue
+			}
+			s.peers.recordAnnouncement(m.GetFrom(), a)
+		}
+	}()
+	return nil
+}
+
+// Announce publishes a notice to every swarm member.
+func (s *Swarm) Announce(ctx context.Context, text string) error {
+	b, err := json.Marshal(Announcement{Version: 1, Text: text, Time: time.Now().UnixMilli()})
+	if err != nil {
+		return fmt.Errorf("cannot encode announcement: %w", err)
+	}
+	s.mu.Lock()
+	t := s.topics[AnnounceTopic]
+	s.mu.Unlock()
+	return t.Publish(ctx, b)
+}
+
+// rateLimiter is a per-peer token bucket.
+type rateLimiter struct {
+	rate float64
+	now  func() time.Time
+	mu   sync.Mutex
+	b    map[peer.ID]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newRateLimiter(perSecond float64, now func() time.Time) *rateLimiter {
+	return &rateLimiter{rate: perSecond, now: now, b: map[peer.ID]*bucket{}}
+}
+
+func (r *rateLimiter) allow(p peer.ID) bool {
+	if r.rate <= 0 {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	burst := r.rate * 2
+	now := r.now()
+	b, ok := r.b[p]
+	if !ok {
+		if len(r.b) > 10000 {
+			clear(r.b) // bound memory against many fake senders
+		}
+		b = &bucket{tokens: burst, last: now}
+		r.b[p] = b
+	}
+	b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*r.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
