@@ -1,0 +1,180 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gridswarm/gridswarm/node/api"
+	"github.com/gridswarm/gridswarm/node/repo"
+	"github.com/gridswarm/gridswarm/p2p"
+)
+
+// Options configure New.
+type Options struct {
+	Repo       *repo.Repo
+	Passphrase string
+	// Bootstrap adds peers to those in config (the --bootstrap flag).
+	Bootstrap []string
+	Logger    *slog.Logger
+}
+
+// Node is a running daemon.
+type Node struct {
+	repo    *repo.Repo
+	log     *slog.Logger
+	swarm   *p2p.Swarm
+	api     *api.Server
+	metrics *http.Server
+	started time.Time
+	account common.Address
+	reg     *prometheus.Registry
+}
+
+// New starts every part of the daemon and writes the endpoint file last, so
+// a CLI that finds the file finds a daemon ready to answer.
+func New(ctx context.Context, o Options) (_ *Node, err error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg := o.Repo.Config
+	n := &Node{repo: o.Repo, log: o.Logger, started: time.Now(), reg: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			n.Close(context.Background())
+		}
+	}()
+	key, err := o.Repo.Identity(o.Passphrase)
+	if err != nil {
+		return nil, err
+	}
+	// scrypt leaves a large heap behind; give it back before settling in.
+	debug.FreeOSMemory()
+	if n.account, err = repo.Account(o.Repo.Dir); err != nil {
+		return nil, err
+	}
+	boot, err := p2p.ParseAddrInfos(append(append([]string{}, cfg.Swarm.Bootstrap...), o.Bootstrap...))
+	if err != nil {
+		return nil, fmt.Errorf("--bootstrap: %w", err)
+	}
+	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.swarm, err = p2p.Start(ctx, p2p.Options{
+		Identity:      key,
+		Listen:        cfg.Swarm.Listen,
+		Bootstrap:     boot,
+		MDNS:          cfg.Swarm.MDNS,
+		NAT:           cfg.Swarm.NAT,
+		ConnLow:       cfg.Swarm.ConnLow,
+		ConnHigh:      cfg.Swarm.ConnHigh,
+		ConnGrace:     cfg.Swarm.ConnGrace.Duration,
+		MaxConns:      cfg.Swarm.MaxConns,
+		MaxStreams:    cfg.Swarm.MaxStreams,
+		MaxMemoryMB:   cfg.Swarm.MaxMemoryMB,
+		MaxFDs:        cfg.Swarm.MaxFDs,
+		DHTMode:       cfg.DHT.Mode,
+		PingEvery:     cfg.Swarm.PingEvery.Duration,
+		DiscoverEvery: cfg.Swarm.DiscoverEvery.Duration,
+		UserAgent:     UserAgent(),
+		Registerer:    n.reg,
+		Logger:        o.Logger.With("part", "p2p"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.registerMetrics()
+	metricsAddr := ""
+	if cfg.Metrics.Enabled {
+		if metricsAddr, err = n.serveMetrics(cfg.Metrics.Listen); err != nil {
+			return nil, err
+		}
+	}
+	token, err := repo.Token(o.Repo.Dir)
+	if err != nil {
+		return nil, err
+	}
+	n.api, err = api.Listen(api.Options{
+		Addr:           cfg.API.Listen,
+		Token:          token,
+		MaxBodyBytes:   cfg.API.MaxBodyBytes,
+		AllowedOrigins: cfg.API.AllowedOrigins,
+		Services:       n.services(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	ep := repo.Endpoint{
+		PID:    os.Getpid(),
+		PeerID: n.swarm.ID().String(),
+		HTTP:   "http://" + n.api.Addr(),
+		WS:     "ws://" + n.api.Addr(),
+		Swarm:  n.swarm.Addrs(),
+	}
+	if metricsAddr != "" {
+		ep.Metrics = "http://" + metricsAddr + "/metrics"
+	}
+	if err := o.Repo.WriteEndpoint(ep); err != nil {
+		return nil, err
+	}
+	n.log.Info("daemon ready", "peer", n.swarm.ID(), "api", ep.HTTP, "swarm", ep.Swarm, "metrics", ep.Metrics)
+	return n, nil
+}
+
+func (n *Node) services() map[string]any {
+	return map[string]any{
+		"node": &NodeService{n: n},
+		"peer": &PeerService{n: n},
+		"dht":  &DHTService{n: n},
+	}
+}
+
+func (n *Node) registerMetrics() {
+	n.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gridswarm_peers_connected", Help: "Peers with a live connection."},
+			func() float64 { return float64(n.swarm.Peers().ConnectedCount()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gridswarm_dht_routing_table_size", Help: "Peers in the DHT routing table."},
+			func() float64 { return float64(n.swarm.RoutingTableSize()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gridswarm_uptime_seconds", Help: "Seconds since the daemon started."},
+			func() float64 { return time.Since(n.started).Seconds() }),
+	)
+}
+
+func (n *Node) serveMetrics(addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("metrics.listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
+	n.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = n.metrics.Serve(ln) }()
+	return ln.Addr().String(), nil
+}
+
+// Swarm is the node's libp2p layer.
+func (n *Node) Swarm() *p2p.Swarm { return n.swarm }
+
+// Close stops everything New started, in reverse order.
+func (n *Node) Close(ctx context.Context) error {
+	var errs []error
+	if n.api != nil {
+		errs = append(errs, n.api.Close(ctx))
+	}
+	if n.metrics != nil {
+		errs = append(errs, n.metrics.Shutdown(ctx))
+	}
+	if n.swarm != nil {
+		errs = append(errs, n.swarm.Close())
+	}
+	return errors.Join(errs...)
+}

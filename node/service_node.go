@@ -1,0 +1,80 @@
+package node
+
+import (
+	"runtime"
+	"time"
+)
+
+// NodeService is the node_ namespace.
+type NodeService struct{ n *Node }
+
+// IDInfo is node_id's answer.
+type IDInfo struct {
+	PeerID  string   `json:"peer_id"`
+	Account string   `json:"account"`
+	Agent   string   `json:"agent"`
+	Addrs   []string `json:"addrs"`
+}
+
+// ID returns who this node is.
+func (s *NodeService) ID() IDInfo {
+	return IDInfo{
+		PeerID:  s.n.swarm.ID().String(),
+		Account: s.n.account.Hex(),
+		Agent:   UserAgent(),
+		Addrs:   s.n.swarm.Addrs(),
+	}
+}
+
+// VersionInfo is node_version's answer.
+type VersionInfo struct {
+	Version  string `json:"version"`
+	Protocol string `json:"protocol"`
+	Go       string `json:"go"`
+	Agent    string `json:"agent"`
+}
+
+// Version returns the daemon's versions.
+func (s *NodeService) Version() VersionInfo {
+	return VersionInfo{Version: Version, Protocol: ProtocolVersion, Go: runtime.Version(), Agent: UserAgent()}
+}
+
+// Status is node_status's answer.
+type Status struct {
+	PeerID           string   `json:"peer_id"`
+	Account          string   `json:"account"`
+	Version          string   `json:"version"`
+	Profile          string   `json:"profile"`
+	Repo             string   `json:"repo"`
+	ListenAddrs      []string `json:"listen_addrs"`
+	UptimeSeconds    float64  `json:"uptime_seconds"`
+	Peers            int      `json:"peers"`
+	RoutingTableSize int      `json:"routing_table_size"`
+}
+
+// Status returns the daemon's state in one call.
+func (s *NodeService) Status() Status {
+	return Status{
+		PeerID:           s.n.swarm.ID().String(),
+		Account:          s.n.account.Hex(),
+		Version:          Version,
+		Profile:          s.n.repo.Config.Profile,
+		Repo:             s.n.repo.Dir,
+		ListenAddrs:      s.n.swarm.Addrs(),
+		UptimeSeconds:    time.Since(s.n.started).Seconds(),
+		Peers:            s.n.swarm.Peers().ConnectedCount(),
+		RoutingTableSize: s.n.swarm.RoutingTableSize(),
+	}
+}
+
+// ListenAddrs returns the swarm addresses with /p2p/<id>.
+func (s *NodeService) ListenAddrs() []string { return s.n.swarm.Addrs() }
+
+// Uptime returns seconds since start.
+func (s *NodeService) Uptime() float64 { return time.Since(s.n.started).Seconds() }
+
+// PeerCount returns the number of connected peers.
+func (s *NodeService) PeerCount() int { return s.n.swarm.Peers().ConnectedCount() }
+
+// RoutingTableSize returns the number of peers in the DHT routing table.
+func (s *NodeService) RoutingTableSize() int { return s.n.swarm.RoutingTableSize() }
