@@ -1,0 +1,117 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gridswarm/gridswarm/node"
+	"github.com/gridswarm/gridswarm/node/config"
+	"github.com/gridswarm/gridswarm/node/repo"
+)
+
+// multiFlag collects a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func initCommand() command {
+	var profile, pwFile string
+	var boot multiFlag
+	return command{
+		name:  "init",
+		args:  "[--profile default|local] [--bootstrap MULTIADDR]... [--password-file FILE]",
+		short: "create a repo: config, libp2p identity, Ethereum account, API token",
+		long: `Creates the repo directory ($GRIDSWARM_PATH, default ~/.gridswarm). Keys are
+encrypted with scrypt under a passphrase taken from --password-file, the
+GRIDSWARM_PASSWORD variable or a prompt. init never overwrites an existing repo.
+
+The local profile is for several daemons on one machine: loopback only, free
+ports, no mDNS, no UPnP/NAT-PMP and no default bootstrap peers.`,
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&profile, "profile", config.ProfileDefault, "default or local")
+			fs.Var(&boot, "bootstrap", "peer to join first (repeatable), as /ip4/…/tcp/…/p2p/<peer-id>")
+			fs.StringVar(&pwFile, "password-file", "", "file holding the key passphrase")
+		},
+		run: func(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Sprintf("unexpected argument %q", args[0])}
+			}
+			pass, err := e.passphrase(pwFile, true)
+			if err != nil {
+				return err
+			}
+			res, err := repo.Init(e.repo, repo.InitOptions{Profile: profile, Passphrase: pass, Bootstrap: boot})
+			if err != nil {
+				return err
+			}
+			if e.json {
+				return printJSON(e.Out, map[string]string{"repo": e.repo, "peer_id": res.PeerID.String(), "account": res.Account.Hex(), "profile": res.Config.Profile})
+			}
+			fmt.Fprintf(e.Out, "initialised gridswarm repo %s (profile %s)\n  peer ID  %s\n  account  %s\nstart the daemon with: gridswarm daemon\n",
+				e.repo, res.Config.Profile, res.PeerID, res.Account.Hex())
+			return nil
+		},
+	}
+}
+
+func daemonCommand() command {
+	var pwFile string
+	var boot multiFlag
+	return command{
+		name:  "daemon",
+		args:  "[--bootstrap MULTIADDR]... [--password-file FILE]",
+		short: "run the node: join the swarm and serve the local JSON-RPC",
+		long: `Runs until SIGINT or SIGTERM. When ready it writes <repo>/api with the
+JSON-RPC and swarm addresses; the CLI finds it there. A second daemon on the
+same repo is refused. Logs go to stderr (--log-level, --log-format).`,
+		flags: func(fs *flag.FlagSet) {
+			fs.Var(&boot, "bootstrap", "peer to join besides those in config (repeatable)")
+			fs.StringVar(&pwFile, "password-file", "", "file holding the key passphrase")
+		},
+		run: func(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Sprintf("unexpected argument %q", args[0])}
+			}
+			for i, b := range boot {
+				if err := config.CheckPeerAddr(b); err != nil {
+					return usageError{fmt.Sprintf("--bootstrap[%d]: %v", i, err)}
+				}
+			}
+			r, err := repo.Open(e.repo)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			log, err := e.logger(r.Config.Log.Level, r.Config.Log.Format)
+			if err != nil {
+				return err
+			}
+			pass, err := e.passphrase(pwFile, false)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			n, err := node.New(ctx, node.Options{Repo: r, Passphrase: pass, Bootstrap: boot, Logger: log})
+			if err != nil {
+				return err
+			}
+			ep, _ := repo.ReadEndpoint(e.repo)
+			fmt.Fprintf(e.Out, "gridswarm daemon ready\n  peer ID  %s\n  API      %s\n  swarm    %s\n", ep.PeerID, ep.HTTP, strings.Join(ep.Swarm, "\n           "))
+			<-ctx.Done()
+			log.Info("shutting down")
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := n.Close(sctx); err != nil {
+				log.Warn("shutdown", "err", err)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,302 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gridswarm/gridswarm/client"
+	"github.com/gridswarm/gridswarm/node"
+	"github.com/gridswarm/gridswarm/node/config"
+	"github.com/gridswarm/gridswarm/node/repo"
+)
+
+const demoPassphrase = "gridswarm-demo"
+
+func demoCommand() command {
+	var n int
+	var keep bool
+	var stay time.Duration
+	return command{
+		name:  "demo",
+		args:  "[-n 4] [--for DURATION] [--keep]",
+		short: "start a throw-away local swarm of real daemons and show it",
+		long: `Creates N repos in the local profile under a temp directory, starts a real
+daemon process on each (the first is everyone's bootstrap peer), waits until
+every daemon has found every other through the DHT, and prints the peer table
+with measured RTTs. Ctrl-C stops the daemons and removes the temp repos.
+Nothing leaves 127.0.0.1.`,
+		flags: func(fs *flag.FlagSet) {
+			fs.IntVar(&n, "n", 4, "number of daemons")
+			fs.DurationVar(&stay, "for", 0, "stop by itself after this long once ready (0: wait for Ctrl-C)")
+			fs.BoolVar(&keep, "keep", false, "keep the temp repos (and daemon logs) after stopping")
+		},
+		run: func(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Sprintf("unexpected argument %q", args[0])}
+			}
+			if n < 2 || n > 32 {
+				return usageError{fmt.Sprintf("-n %d: use 2 to 32 daemons", n)}
+			}
+			ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			d, err := newDemo(e, n)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				d.stopAll()
+				if keep {
+					fmt.Fprintf(e.Out, "kept repos and logs in %s\n", d.dir)
+				} else if err := os.RemoveAll(d.dir); err != nil {
+					fmt.Fprintf(e.Err, "cannot remove %s: %v\n", d.dir, err)
+				}
+			}()
+			if err := d.start(ctx); err != nil {
+				return err
+			}
+			if err := d.waitDiscovery(ctx); err != nil {
+				return err
+			}
+			if err := d.show(ctx); err != nil {
+				return err
+			}
+			fmt.Fprintln(e.Out, "\nthe swarm is up; Ctrl-C stops it and removes the temp repos")
+			wait := ctx.Done()
+			if stay > 0 {
+				timer := time.NewTimer(stay)
+				defer timer.Stop()
+				select {
+				case <-wait:
+				case <-timer.C:
+				}
+				return nil
+			}
+			<-wait
+			fmt.Fprintln(e.Out, "stopping the daemons")
+			return nil
+		},
+	}
+}
+
+type demoNode struct {
+	name string
+	dir  string
+	cmd  *exec.Cmd
+	done chan error
+	ep   repo.Endpoint
+}
+
+type demo struct {
+	e     *env
+	dir   string
+	nodes []*demoNode
+}
+
+func newDemo(e *env, n int) (*demo, error) {
+	dir, err := os.MkdirTemp("", "gridswarm-demo-")
+	if err != nil {
+		return nil, fmt.Errorf("cannot create the demo's temp dir: %w", err)
+	}
+	d := &demo{e: e, dir: dir}
+	fmt.Fprintf(e.Out, "creating %d local-profile repos in %s\n", n, dir)
+	for i := range n {
+		nd := &demoNode{name: fmt.Sprintf("node%d", i), dir: filepath.Join(dir, fmt.Sprintf("node%d", i))}
+		if _, err := repo.Init(nd.dir, repo.InitOptions{Profile: config.ProfileLocal, Passphrase: demoPassphrase}); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		d.nodes = append(d.nodes, nd)
+	}
+	return d, nil
+}
+
+func (d *demo) start(ctx context.Context) error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("cannot find the gridswarm binary to start daemons: %w", err)
+	}
+	var boot []string
+	for i, nd := range d.nodes {
+		args := []string{"--repo", nd.dir, "daemon"}
+		for _, b := range boot {
+			args = append(args, "--bootstrap", b)
+		}
+		logf, err := os.Create(filepath.Join(nd.dir, "daemon.log"))
+		if err != nil {
+			return fmt.Errorf("cannot create %s's log: %w", nd.name, err)
+		}
+		nd.cmd = exec.Command(self, args...)
+		nd.cmd.Env = append(os.Environ(), "GRIDSWARM_PASSWORD="+demoPassphrase)
+		nd.cmd.Stdout, nd.cmd.Stderr = io.Discard, logf
+		// The daemons die with the demo even if it is killed.
+		nd.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+		if err := nd.cmd.Start(); err != nil {
+			logf.Close()
+			return fmt.Errorf("cannot start %s: %w", nd.name, err)
+		}
+		nd.done = make(chan error, 1)
+		go func() { nd.done <- nd.cmd.Wait(); logf.Close() }()
+		if nd.ep, err = waitEndpoint(ctx, nd); err != nil {
+			return err
+		}
+		fmt.Fprintf(d.e.Out, "  %s  %s  api %s\n", nd.name, nd.ep.PeerID, nd.ep.HTTP)
+		if i == 0 {
+			boot = tcpAddrs(nd.ep.Swarm)
+		}
+	}
+	return nil
+}
+
+func tcpAddrs(addrs []string) []string {
+	var out []string
+	for _, a := range addrs {
+		if strings.Contains(a, "/tcp/") {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// waitEndpoint polls for the endpoint file the daemon writes once ready.
+func waitEndpoint(ctx context.Context, nd *demoNode) (repo.Endpoint, error) {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if ep, err := repo.ReadEndpoint(nd.dir); err == nil {
+			return ep, nil
+		}
+		select {
+		case err := <-nd.done:
+			nd.done <- err
+			return repo.Endpoint{}, fmt.Errorf("%s exited before it was ready (%v); see %s", nd.name, err, filepath.Join(nd.dir, "daemon.log"))
+		case <-ctx.Done():
+			return repo.Endpoint{}, fmt.Errorf("%s not ready: %w; see %s", nd.name, ctx.Err(), filepath.Join(nd.dir, "daemon.log"))
+		case <-tick.C:
+		}
+	}
+}
+
+// waitDiscovery shows a live line until every daemon is connected to all others.
+func (d *demo) waitDiscovery(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	want := len(d.nodes) - 1
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	start := time.Now()
+	for {
+		counts := make([]string, len(d.nodes))
+		ready := 0
+		for i, nd := range d.nodes {
+			got := d.gridPeers(ctx, nd)
+			counts[i] = fmt.Sprintf("%s %d/%d", nd.name, got, want)
+			if got >= want {
+				ready++
+			}
+		}
+		fmt.Fprintf(d.e.Out, "\rdiscovering through the DHT: %s  (%.1fs) ", strings.Join(counts, "  "), time.Since(start).Seconds())
+		if ready == len(d.nodes) {
+			fmt.Fprintln(d.e.Out)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(d.e.Out)
+			return fmt.Errorf("the daemons did not all find each other: %w; logs are in %s (use --keep)", ctx.Err(), d.dir)
+		case <-tick.C:
+		}
+	}
+}
+
+func (d *demo) gridPeers(ctx context.Context, nd *demoNode) int {
+	c, err := client.Dial(ctx, nd.dir, false)
+	if err != nil {
+		return 0
+	}
+	defer c.Close()
+	ps, err := c.Peers(ctx)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, p := range ps {
+		if p.Connected && p.Gridswarm {
+			n++
+		}
+	}
+	return n
+}
+
+// show prints an RTT matrix: each row is what that daemon measured.
+func (d *demo) show(ctx context.Context) error {
+	byID := map[string]string{}
+	for _, nd := range d.nodes {
+		byID[nd.ep.PeerID] = nd.name
+	}
+	fmt.Fprintln(d.e.Out, "\nmeasured RTT (ms), row = the daemon that measured it:")
+	tw := tabwriter.NewWriter(d.e.Out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "\t")
+	for _, nd := range d.nodes {
+		fmt.Fprintf(tw, "%s\t", nd.name)
+	}
+	fmt.Fprintln(tw)
+	for _, nd := range d.nodes {
+		c, err := client.Dial(ctx, nd.dir, false)
+		if err != nil {
+			return err
+		}
+		ps, err := c.Peers(ctx)
+		c.Close()
+		if err != nil {
+			return err
+		}
+		rtt := map[string]node.Peer{}
+		for _, p := range ps {
+			rtt[byID[p.ID]] = p
+		}
+		fmt.Fprintf(tw, "%s\t", nd.name)
+		for _, other := range d.nodes {
+			switch p, ok := rtt[other.name]; {
+			case other == nd:
+				fmt.Fprint(tw, "·\t")
+			case !ok || p.RTTMillis == 0:
+				fmt.Fprint(tw, "-\t")
+			default:
+				fmt.Fprintf(tw, "%.2f\t", p.RTTMillis)
+			}
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}
+
+func (d *demo) stopAll() {
+	for _, nd := range d.nodes {
+		if nd.cmd != nil && nd.cmd.Process != nil {
+			_ = nd.cmd.Process.Signal(syscall.SIGTERM)
+		}
+	}
+	for _, nd := range d.nodes {
+		if nd.done == nil {
+			continue
+		}
+		select {
+		case <-nd.done:
+		case <-time.After(15 * time.Second):
+			_ = nd.cmd.Process.Kill()
+			<-nd.done
+		}
+	}
+}
