@@ -42,6 +42,9 @@ type Client struct {
 func Dial(ctx context.Context, dir string, ws bool) (*Client, error) {
 	ep, err := repo.ReadEndpoint(dir)
 	if err != nil {
+		if errors.Is(err, repo.ErrStarting) {
+			return nil, fmt.Errorf("%s: %w; try again in a moment", dir, err)
+		}
 		if errors.Is(err, repo.ErrNoDaemon) {
 			return nil, &NoDaemonError{Repo: dir, Err: err}
 		}

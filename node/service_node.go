@@ -16,8 +16,8 @@ type IDInfo struct {
 	Addrs   []string `json:"addrs"`
 }
 
-// ID returns who this node is.
-func (s *NodeService) ID() IDInfo {
+// Id returns who this node is. (Spelled Id so the JSON-RPC method is node_id.)
+func (s *NodeService) Id() IDInfo {
 	return IDInfo{
 		PeerID:  s.n.swarm.ID().String(),
 		Account: s.n.account.Hex(),

@@ -182,7 +182,8 @@ func newHost(o Options) (host.Host, error) {
 	}
 	opts := []libp2p.Option{
 		libp2p.Identity(o.Identity),
-		libp2p.ListenAddrStrings(o.Listen...),
+		// Listen below, one address at a time, so a busy port is an error.
+		libp2p.NoListenAddrs,
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(quic.NewTransport),
 		libp2p.Security(noise.ID, noise.New),
@@ -205,7 +206,17 @@ func newHost(o Options) (host.Host, error) {
 	h, err := libp2p.New(opts...)
 	if err != nil {
 		_ = rm.Close()
-		return nil, fmt.Errorf("swarm.listen %v: cannot start the libp2p host: %w", o.Listen, err)
+		return nil, fmt.Errorf("cannot start the libp2p host: %w", err)
+	}
+	for i, s := range o.Listen {
+		a, err := ma.NewMultiaddr(s)
+		if err == nil {
+			err = h.Network().Listen(a)
+		}
+		if err != nil {
+			_ = h.Close()
+			return nil, fmt.Errorf("swarm.listen[%d] %s: %w", i, s, err)
+		}
 	}
 	return h, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 
 	"github.com/gridswarm/gridswarm/internal/fsutil"
@@ -24,6 +25,10 @@ type Endpoint struct {
 // ErrNoDaemon is returned by ReadEndpoint when no daemon runs on the repo.
 var ErrNoDaemon = errors.New("no gridswarm daemon is running")
 
+// ErrStarting is returned by ReadEndpoint while a daemon holds the repo but
+// is not ready yet.
+var ErrStarting = errors.New("the gridswarm daemon is still starting")
+
 // WriteEndpoint publishes the daemon's addresses atomically.
 func (r *Repo) WriteEndpoint(e Endpoint) error {
 	b, err := json.MarshalIndent(e, "", "  ")
@@ -41,7 +46,7 @@ func ReadEndpoint(dir string) (Endpoint, error) {
 	}
 	b, err := os.ReadFile(filepath.Join(dir, EndpointFile))
 	if errors.Is(err, os.ErrNotExist) {
-		return Endpoint{}, fmt.Errorf("%w yet: the daemon is still starting", ErrNoDaemon)
+		return Endpoint{}, ErrStarting
 	}
 	if err != nil {
 		return Endpoint{}, fmt.Errorf("cannot read the endpoint file: %w", err)
@@ -50,7 +55,32 @@ func ReadEndpoint(dir string) (Endpoint, error) {
 	if err := json.Unmarshal(b, &e); err != nil {
 		return Endpoint{}, fmt.Errorf("endpoint file %s is corrupt: %w", EndpointFile, err)
 	}
+	// A file left by a killed daemon may still be there while a new one starts.
+	if holder := lockHolder(dir); (holder != "" && holder != strconv.Itoa(e.PID)) || !alive(e.PID) {
+		return Endpoint{}, ErrStarting
+	}
 	return e, nil
+}
+
+func lockHolder(dir string) string {
+	f, err := os.Open(filepath.Join(dir, LockFile))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	pid := readPID(f)
+	if pid == "unknown" {
+		return ""
+	}
+	return pid
+}
+
+func alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // Locked reports whether a live process holds dir's lock.
