@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// progressBar draws one live line: bar, percent, bytes, rate and ETA.
+type progressBar struct {
+	w     io.Writer
+	label string
+	start time.Time
+	now   func() time.Time
+	last  time.Time
+	width int
+}
+
+func newProgressBar(w io.Writer, label string) *progressBar {
+	return &progressBar{w: w, label: label, start: time.Now(), now: time.Now, width: 24}
+}
+
+// update redraws at most ten times a second unless final.
+func (p *progressBar) update(done, total int64, final bool) {
+	now := p.now()
+	if !final && now.Sub(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = now
+	fmt.Fprintf(p.w, "\r%s", p.line(done, total, now.Sub(p.start)))
+	if final {
+		fmt.Fprintln(p.w)
+	}
+}
+
+func (p *progressBar) line(done, total int64, elapsed time.Duration) string {
+	rate := 0.0
+	if s := elapsed.Seconds(); s > 0 {
+		rate = float64(done) / s
+	}
+	if total <= 0 {
+		return fmt.Sprintf("%s %s  %s/s   ", p.label, humanBytes(done), humanBytes(int64(rate)))
+	}
+	frac := min(float64(done)/float64(total), 1)
+	filled := int(frac * float64(p.width))
+	eta := "--"
+	if rate > 0 && done < total {
+		eta = time.Duration(float64(total-done) / rate * float64(time.Second)).Round(time.Second).String()
+	} else if done >= total {
+		eta = "0s"
+	}
+	return fmt.Sprintf("%s [%s%s] %3.0f%%  %s / %s  %s/s  ETA %s   ", p.label,
+		strings.Repeat("█", filled), strings.Repeat("·", p.width-filled), frac*100,
+		humanBytes(done), humanBytes(total), humanBytes(int64(rate)), eta)
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

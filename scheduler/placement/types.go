@@ -1,0 +1,122 @@
+package placement
+
+import "time"
+
+// Peer is one candidate worker as the scheduler sees it in a snapshot.
+// Place never modifies a Peer.
+type Peer struct {
+	ID           string
+	Executors    []string // executors the peer runs, e.g. "builtin", "wasm"
+	GPUMemFree   uint64   // bytes
+	DiskFree     uint64   // bytes
+	Idle         bool
+	Version      string // daemon version, e.g. "0.3.1"
+	Banned       bool
+	PricePerHour float64
+	RTT          time.Duration // round trip from the coordinator
+	RTTMeasured  bool          // false: estimated from Vivaldi coordinates
+	BandwidthBps float64       // bytes per second the peer can fetch at
+	Throughput   float64       // samples per second for the builtin trainer
+	Queue        time.Duration // work already assigned to the peer
+	Reputation   float64       // 0..1
+	Holds        map[string]uint64
+	// Holds maps a CID to the bytes of that DAG the peer already holds.
+}
+
+// Input is one content-addressed input of a tasklet.
+type Input struct {
+	CID   string
+	Bytes uint64
+}
+
+// Tasklet is one unit of work to place.
+type Tasklet struct {
+	ID         string
+	Executor   string
+	Inputs     []Input
+	Samples    int     // work units, divided by a peer's Throughput
+	GPUMem     uint64  // bytes of free GPU memory needed
+	Disk       uint64  // bytes of free disk needed
+	MaxPrice   float64 // per hour; 0 means no limit
+	MinVersion string  // "" means any version
+}
+
+// Requirements are the fields of a tasklet that decide feasibility. Tasklets
+// with equal Requirements share one pass of the rule chain.
+type Requirements struct {
+	Executor   string
+	GPUMem     uint64
+	Disk       uint64
+	MaxPrice   float64
+	MinVersion string
+}
+
+// Requirements returns what a peer needs to be feasible for t.
+func (t *Tasklet) Requirements() Requirements {
+	return Requirements{
+		Executor:   t.Executor,
+		GPUMem:     t.GPUMem,
+		Disk:       t.Disk,
+		MaxPrice:   t.MaxPrice,
+		MinVersion: t.MinVersion,
+	}
+}
+
+// DefaultRoundTrips is the setup cost of a tasklet in round trips: offer and
+// accept, the first want/block exchange, and the signed receipt.
+const DefaultRoundTrips = 3
+
+// Options tune one Place call. The zero value places one replica per tasklet
+// with DefaultRoundTrips and seed 0.
+type Options struct {
+	Replicas   int    // distinct peers per tasklet; 0 means 1
+	Seed       uint64 // orders peers whose ETA, reputation and price tie
+	RoundTrips int    // round trips of setup; 0 means DefaultRoundTrips
+	// Exclude maps a tasklet ID to peers that must not run it, for example
+	// those already holding a replica. Unknown IDs are ignored: peers come
+	// and go, and a caller may pass one map for a whole job.
+	Exclude map[string][]string
+}
+
+// Breakdown splits an ETA into its terms.
+type Breakdown struct {
+	Setup    time.Duration // RTT × round trips
+	Transfer time.Duration // missing bytes / bandwidth
+	Compute  time.Duration // samples / throughput
+	Queue    time.Duration // work already assigned to the peer
+	Missing  uint64        // input bytes the peer lacks
+}
+
+// Total is the ETA: the sum of the terms, saturating at the largest Duration.
+func (b Breakdown) Total() time.Duration {
+	return addSat(addSat(b.Setup, b.Transfer), addSat(b.Compute, b.Queue))
+}
+
+// Rejection counts the peers filtered out for one reason.
+type Rejection struct {
+	Reason   string   // one of the Reason constants
+	Count    int      // peers rejected for this reason
+	Examples []string // up to MaxExamples peer IDs, in snapshot order
+}
+
+// MaxExamples is how many peer IDs a Rejection keeps.
+const MaxExamples = 3
+
+// Decision is the outcome of placing one tasklet, with its reasons.
+type Decision struct {
+	Tasklet    string
+	Need       Requirements
+	Wanted     int             // replicas asked for
+	Peers      []string        // chosen, best first; fewer than Wanted means wait
+	ETA        []time.Duration // ETA[i] is the estimate for Peers[i]
+	Breakdown  Breakdown       // of ETA[0], zero when no peer was chosen
+	Candidates int             // peers in the snapshot
+	Feasible   int             // peers that passed every rule and were not excluded
+	// Rejected counts each filtered peer once, under the first rule it fails
+	// (cheapest first); ReasonExcluded counts excluded peers that pass every
+	// rule. Most common reason first.
+	Rejected []Rejection
+}
+
+// Placed reports whether every wanted replica found a peer.
+func (d Decision) Placed() bool { return len(d.Peers) >= d.Wanted }

@@ -1,0 +1,239 @@
+package sim
+
+import (
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gridswarm/gridswarm/scheduler/placement"
+)
+
+// small is the world-wide scenario scaled down to run in well under a second.
+func small() Config {
+	cfg := WorldWide()
+	cfg.Peers, cfg.Tasklets, cfg.Rounds = 2000, 200, 2
+	return cfg
+}
+
+func TestRunInvariants(t *testing.T) {
+	rep, err := Run(small())
+	if err != nil {
+		t.Fatalf("Run() error = %v", err)
+	}
+	wantOrder := []string{Ours, Random, RoundRobin, LatencyOnly, LocalityOnly, Oracle, LowerBound}
+	var got []string
+	for _, r := range rep.Rows {
+		got = append(got, r.Strategy)
+	}
+	if !reflect.DeepEqual(got, wantOrder) {
+		t.Fatalf("rows = %v, want %v", got, wantOrder)
+	}
+	ours, _ := rep.Row(Ours)
+	random, _ := rep.Row(Random)
+	bound, _ := rep.Row(LowerBound)
+	if ours.RoundTime > random.RoundTime {
+		t.Errorf("ours %v slower than random %v", ours.RoundTime, random.RoundTime)
+	}
+	for _, r := range rep.Rows {
+		if len(r.RoundTimes) != 2 {
+			t.Errorf("%s: %d round times, want 2", r.Strategy, len(r.RoundTimes))
+		}
+		for i, rt := range r.RoundTimes {
+			if rt < bound.RoundTimes[i] {
+				t.Errorf("%s round %d: %v is below the lower bound %v", r.Strategy, i, rt, bound.RoundTimes[i])
+			}
+		}
+		if r.Strategy != LowerBound && r.BytesMoved == 0 {
+			t.Errorf("%s moved no bytes", r.Strategy)
+		}
+	}
+	t.Logf("\n%s", rep.Table())
+}
+
+func TestRunDeterministic(t *testing.T) {
+	cfg := small()
+	cfg.Peers, cfg.Tasklets = 800, 80
+	first, err := Run(cfg)
+	if err != nil {
+		t.Fatalf("Run() error = %v", err)
+	}
+	second, err := Run(cfg)
+	if err != nil {
+		t.Fatalf("Run() error = %v", err)
+	}
+	if !reflect.DeepEqual(first, second) {
+		t.Errorf("same seed, different reports:\n%s\n%s", first.Table(), second.Table())
+	}
+	cfg.Seed++
+	other, err := Run(cfg)
+	if err != nil {
+		t.Fatalf("Run() error = %v", err)
+	}
+	if reflect.DeepEqual(first.Rows, other.Rows) {
+		t.Error("seeds 1 and 2 gave identical rows; the seed is not used")
+	}
+}
+
+// TestBoundHoldsPerTasklet checks the bound where it is easiest to break:
+// every tasklet of every strategy finishes no sooner than its own bound, and
+// the grouped computation equals scanning every peer.
+func TestBoundHoldsPerTasklet(t *testing.T) {
+	cfg := small()
+	cfg.MeanSession = time.Minute // many drop-outs and re-placements
+	geo, err := LoadGeo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := newWorld(cfg, geo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prev []bool
+	for n := range cfg.Rounds {
+		rd := w.nextRound(n, prev)
+		prev = rd.present
+		roundBound, per := w.bound(rd)
+		if want := bruteBound(w, rd); !reflect.DeepEqual(per, want) {
+			t.Fatalf("round %d: grouped per-tasklet bound differs from a scan of every peer", n)
+		}
+		replaced := 0
+		for _, s := range strategies(cfg.RoundTrips) {
+			res, err := w.play(rd, s)
+			if err != nil {
+				t.Fatalf("round %d %s: %v", n, s.name(), err)
+			}
+			replaced += res.replaced
+			if res.time < roundBound {
+				t.Errorf("round %d %s: round time %v below bound %v", n, s.name(), res.time, roundBound)
+			}
+			for i, c := range res.completions {
+				if c < per[i] {
+					t.Errorf("round %d %s: tasklet %d done at %v, below its bound %v", n, s.name(), i, c, per[i])
+				}
+			}
+		}
+		if replaced == 0 {
+			t.Errorf("round %d: no tasklet was re-placed; the drop-out path went untested", n)
+		}
+	}
+}
+
+func bruteBound(w *world, rd *round) []time.Duration {
+	per := make([]time.Duration, len(rd.tasklets))
+	for t := range per {
+		per[t] = noDrop
+	}
+	n := len(w.peers)
+	snap, ids := w.snapshot(rd, 0, make([]bool, n), make([]time.Duration, n))
+	for k := range snap {
+		if placement.Check(&snap[k], &rd.tasklets[0]) != "" {
+			continue
+		}
+		p := int(ids[k])
+		r := w.peers[p].region
+		for t := range per {
+			cost := rd.setup[r] + rd.weightsT[r] + w.compute(rd, p)
+			if w.peers[p].holds[shardCID(t)] < w.cfg.ShardBytes {
+				cost += rd.shardT[t][r]
+			}
+			per[t] = min(per[t], cost)
+		}
+	}
+	return per
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*Config)
+	}{
+		{"no peers", func(c *Config) { c.Peers = 0 }},
+		{"too many peers", func(c *Config) { c.Peers = MaxPeers + 1 }},
+		{"no tasklets", func(c *Config) { c.Tasklets = 0 }},
+		{"no rounds", func(c *Config) { c.Rounds = 0 }},
+		{"replicas above peers", func(c *Config) { c.Peers, c.ShardReplicas = 2, 3 }},
+		{"negative samples", func(c *Config) { c.Samples = -1 }},
+		{"probability above one", func(c *Config) { c.Leave = 1.5 }},
+		{"nan probability", func(c *Config) { c.NotIdle = nanf() }},
+		{"negative session", func(c *Config) { c.MeanSession = -time.Second }},
+		{"no classes", func(c *Config) { c.Classes = nil }},
+		{"zero throughput", func(c *Config) { c.Classes[0].Throughput = 0 }},
+		{"zero shares", func(c *Config) {
+			for i := range c.Classes {
+				c.Classes[i].Share = 0
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := WorldWide()
+			cfg.Classes = append([]GPUClass(nil), cfg.Classes...)
+			tt.mod(&cfg)
+			if err := cfg.Validate(); err == nil {
+				t.Error("Validate() = nil, want an error")
+			}
+			if _, err := Run(cfg); err == nil {
+				t.Error("Run() = nil error, want the validation error")
+			}
+		})
+	}
+	cfg := WorldWide()
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("WorldWide().Validate() = %v, want nil", err)
+	}
+	cfg.Coordinator = "California" // a region, but not in world_wide_8
+	cfg.Peers, cfg.Tasklets = 10, 1
+	if _, err := Run(cfg); err == nil || !strings.Contains(err.Error(), "California") {
+		t.Errorf("Run(coordinator outside scenario) = %v, want an error naming it", err)
+	}
+}
+
+func nanf() float64 { return math.NaN() }
+
+func TestTable(t *testing.T) {
+	rep := Report{
+		Scenario: "s", Coordinator: "A", Peers: 10, Tasklets: 2, Rounds: 1, Seed: 3,
+		Rows: []Row{
+			{Strategy: Ours, RoundTime: 1234 * time.Millisecond, VsBound: 1.5, BytesMoved: 3e9, P95: time.Second, Replaced: 1},
+			{Strategy: LowerBound, RoundTime: 823 * time.Millisecond, VsBound: 1, P95: 800 * time.Millisecond},
+		},
+	}
+	want := "s: 10 peers, 2 tasklets x 1 rounds, coordinator in A, seed 3\n" +
+		"strategy     round time  vs bound  bytes moved  p95 tasklet  re-placed\n" +
+		"ours         1.23s       1.50x     3.0 GB       1s           1\n" +
+		"lower bound  820ms       1.00x     -            800ms        -\n"
+	if got := rep.Table(); got != want {
+		t.Errorf("Table() =\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestWorldWide prints the scenario: 10,000 peers over 8 regions.
+// Run it with: go test ./scheduler/sim -run TestWorldWide -v
+func TestWorldWide(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the 10,000-peer scenario takes a few seconds")
+	}
+	for _, v := range []struct {
+		name string
+		mod  func(*Config)
+	}{
+		{"with peers dropping out mid-round (mean session 1h)", func(*Config) {}},
+		{"without mid-round drop-outs", func(c *Config) { c.MeanSession = 0 }},
+	} {
+		cfg := WorldWide()
+		v.mod(&cfg)
+		rep, err := Run(cfg)
+		if err != nil {
+			t.Fatalf("Run() error = %v", err)
+		}
+		ours, _ := rep.Row(Ours)
+		random, _ := rep.Row(Random)
+		t.Logf("%s:\n%s\nours is %.2fx faster than random and %.2fx the lower bound (targets: >= 3x, <= 1.25x)",
+			v.name, rep.Table(), float64(random.RoundTime)/float64(ours.RoundTime), ours.VsBound)
+		if ours.RoundTime > random.RoundTime {
+			t.Errorf("ours %v slower than random %v", ours.RoundTime, random.RoundTime)
+		}
+	}
+}
