@@ -20,8 +20,11 @@ type PeerInfo struct {
 	Addrs     []string
 	Connected bool
 	// RTT is the peerstore's EWMA of ping round trips; zero when never measured.
-	RTT          time.Duration
+	RTT time.Duration
+	// EstimatedRTT comes from Vivaldi coordinates, for peers never pinged.
+	EstimatedRTT time.Duration
 	AgentVersion string
+	Caps         *Capabilities
 	Gridswarm    bool // speaks our DHT protocol
 	LastAnnounce *Announcement
 }
@@ -30,12 +33,13 @@ type PeerInfo struct {
 // swarm learns itself (announcements).
 type PeerTable struct {
 	h        host.Host
+	caps     *capsState
 	mu       sync.Mutex
 	announce map[peer.ID]Announcement
 }
 
-func newPeerTable(h host.Host) *PeerTable {
-	return &PeerTable{h: h, announce: map[peer.ID]Announcement{}}
+func newPeerTable(h host.Host, caps *capsState) *PeerTable {
+	return &PeerTable{h: h, caps: caps, announce: map[peer.ID]Announcement{}}
 }
 
 func (t *PeerTable) recordAnnouncement(p peer.ID, a Announcement) {
@@ -72,6 +76,10 @@ func (t *PeerTable) List() []PeerInfo {
 		if protos, err := ps.SupportsProtocols(id, dhtProtocol); err == nil && len(protos) > 0 {
 			info.Gridswarm = true
 		}
+		info.Caps = t.caps.get(id)
+		if est, ok := t.caps.estimateRTT(id); ok {
+			info.EstimatedRTT = est
+		}
 		t.mu.Lock()
 		if a, ok := t.announce[id]; ok {
 			info.LastAnnounce = &a
@@ -84,6 +92,9 @@ func (t *PeerTable) List() []PeerInfo {
 	}
 	for _, id := range ps.PeersWithAddrs() {
 		add(id)
+	}
+	for _, id := range t.caps.peers() {
+		add(id) // known only from gossip: estimated RTT, no address yet
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Connected != out[j].Connected {
@@ -118,7 +129,9 @@ func (s *Swarm) pingOnce(ctx context.Context, p peer.ID) {
 	case res := <-ping.Ping(ctx, s.host, p):
 		if res.Error != nil {
 			s.log.Debug("ping failed", "peer", p, "err", res.Error)
+			return
 		}
+		s.caps.observeRTT(p, res.RTT)
 	case <-ctx.Done():
 	}
 }

@@ -26,13 +26,15 @@ type TopicSpec struct {
 	Name             string
 	MaxSize          int
 	PerPeerPerSecond float64
-	Check            func(data []byte) error
+	// Check sees the message's author (the pubsub signer) and its data.
+	Check func(from peer.ID, data []byte) error
 }
 
 // Topic is a joined GossipSub topic with its validator installed.
 type Topic struct {
 	t    *pubsub.Topic
 	spec TopicSpec
+	self peer.ID
 }
 
 // JoinTopic registers the topic's validator and joins it.
@@ -53,7 +55,7 @@ func (s *Swarm) JoinTopic(spec TopicSpec) (*Topic, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot join topic %s: %w", spec.Name, err)
 	}
-	topic := &Topic{t: t, spec: spec}
+	topic := &Topic{t: t, spec: spec, self: s.host.ID()}
 	s.topics[spec.Name] = topic
 	return topic, nil
 }
@@ -62,7 +64,7 @@ func validateMessage(spec TopicSpec, rl *rateLimiter, from peer.ID, data []byte)
 	if len(data) > spec.MaxSize {
 		return pubsub.ValidationReject
 	}
-	if spec.Check != nil && spec.Check(data) != nil {
+	if spec.Check != nil && spec.Check(from, data) != nil {
 		return pubsub.ValidationReject
 	}
 	if !rl.allow(from) {
@@ -79,7 +81,7 @@ func (t *Topic) Publish(ctx context.Context, data []byte) error {
 		return fmt.Errorf("message of %d bytes exceeds %s's limit of %d", len(data), t.spec.Name, t.spec.MaxSize)
 	}
 	if t.spec.Check != nil {
-		if err := t.spec.Check(data); err != nil {
+		if err := t.spec.Check(t.self, data); err != nil {
 			return fmt.Errorf("message rejected by %s's validator: %w", t.spec.Name, err)
 		}
 	}
@@ -119,7 +121,7 @@ func (s *Swarm) startAnnounce() error {
 		Name:             AnnounceTopic,
 		MaxSize:          MaxAnnounceText + 256,
 		PerPeerPerSecond: 5,
-		Check: func(b []byte) error {
+		Check: func(_ peer.ID, b []byte) error {
 			_, err := ParseAnnouncement(b)
 			return err
 		},

@@ -18,7 +18,7 @@ import (
 const RecordNamespace = "gsw"
 
 // MaxRecordSize caps a signed record as stored in the DHT.
-const MaxRecordSize = 16 << 10
+const MaxRecordSize = 64 << 10
 
 // MaxRecordAge is how old a record may be before validators drop it as stale.
 const MaxRecordAge = 48 * time.Hour

@@ -166,7 +166,7 @@ func FuzzParseAnnouncement(f *testing.F) {
 }
 
 func TestTopicValidator(t *testing.T) {
-	spec := TopicSpec{Name: "t", MaxSize: 64, PerPeerPerSecond: 1, Check: func(b []byte) error {
+	spec := TopicSpec{Name: "t", MaxSize: 64, PerPeerPerSecond: 1, Check: func(_ peer.ID, b []byte) error {
 		_, err := ParseAnnouncement(b)
 		return err
 	}}

@@ -69,9 +69,12 @@ type Swarm struct {
 	wg     sync.WaitGroup
 	mdns   mdns.Service
 
-	mu     sync.Mutex
-	topics map[string]*Topic
-	seq    uint64
+	caps *capsState
+
+	mu      sync.Mutex
+	topics  map[string]*Topic
+	seq     uint64
+	capsSeq uint64
 }
 
 // Start builds the host, joins the DHT and starts the background loops.
@@ -95,12 +98,15 @@ func Start(ctx context.Context, o Options) (*Swarm, error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Swarm{host: h, log: o.Logger, opts: o, ctx: runCtx, cancel: cancel, topics: map[string]*Topic{}}
-	s.peers = newPeerTable(h)
 	fail := func(err error) (*Swarm, error) {
 		cancel()
 		_ = h.Close()
 		return nil, err
 	}
+	if s.caps, err = newCapsState(); err != nil {
+		return fail(err)
+	}
+	s.peers = newPeerTable(h, s.caps)
 	mode := dht.ModeAuto
 	switch o.DHTMode {
 	case "server":
@@ -130,9 +136,11 @@ func Start(ctx context.Context, o Options) (*Swarm, error) {
 		_ = s.dht.Close()
 		return fail(fmt.Errorf("cannot start GossipSub: %w", err))
 	}
-	if err := s.startAnnounce(); err != nil {
-		_ = s.dht.Close()
-		return fail(err)
+	for _, start := range []func() error{s.startAnnounce, s.startCaps} {
+		if err := start(); err != nil {
+			_ = s.dht.Close()
+			return fail(err)
+		}
 	}
 	h.Network().Notify(s.peers.notifee(runCtx, s))
 	if o.MDNS {
