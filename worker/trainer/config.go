@@ -1,0 +1,162 @@
+package trainer
+
+import (
+	"fmt"
+	"math"
+)
+
+// Optimizer kinds.
+const (
+	OptSGD  = "sgd"  // SGD with (heavy-ball) momentum, as torch.optim.SGD
+	OptAdam = "adam" // Adam with decoupled weight decay, as torch.optim.AdamW
+)
+
+// Limits on a training config and on data, bounding what a spec from the
+// network can make a worker allocate or compute.
+const (
+	MaxSteps     = 1 << 24
+	MaxBatchSize = 1 << 16
+	MaxWorkers   = 256
+	MaxSamples   = 1 << 26
+)
+
+// Optimizer is the inner optimizer of a tasklet. At step t with gradient g:
+//
+//	sgd:  v = Momentum*v + (g + WeightDecay*w)
+//	      w = w - LR*v
+//	adam: w = w - LR*WeightDecay*w
+//	      m = Beta1*m + (1-Beta1)*g
+//	      v = Beta2*v + (1-Beta2)*g²
+//	      w = w - LR/(1-Beta1^t) * m / (sqrt(v)/sqrt(1-Beta2^t) + Eps)
+//
+// Fields that do not belong to Kind are ignored. Optimizer state starts at
+// zero in every call to Train.
+type Optimizer struct {
+	Kind        string
+	LR          float32
+	Momentum    float32 // sgd only
+	Beta1       float32 // adam only
+	Beta2       float32 // adam only
+	Eps         float32 // adam only
+	WeightDecay float32
+}
+
+// Adam returns the usual Adam settings (0.9, 0.999, 1e-8) with learning rate lr.
+func Adam(lr float32) Optimizer {
+	return Optimizer{Kind: OptAdam, LR: lr, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}
+}
+
+// Validate reports the first field of o that is out of range, by name.
+func (o Optimizer) Validate() error {
+	if o.Kind != OptSGD && o.Kind != OptAdam {
+		return fmt.Errorf("optimizer: kind %q is unknown: use %q or %q", o.Kind, OptSGD, OptAdam)
+	}
+	if err := checkRange("lr", o.LR, 0, false, 1e6); err != nil {
+		return err
+	}
+	if err := checkRange("weight_decay", o.WeightDecay, 0, true, 1e6); err != nil {
+		return err
+	}
+	if o.Kind == OptSGD {
+		return checkFraction("momentum", o.Momentum)
+	}
+	if err := checkFraction("beta1", o.Beta1); err != nil {
+		return err
+	}
+	if err := checkFraction("beta2", o.Beta2); err != nil {
+		return err
+	}
+	return checkRange("eps", o.Eps, 0, false, 1)
+}
+
+// checkRange requires lo < v <= hi, or lo <= v <= hi when orEqual.
+func checkRange(field string, v, lo float32, orEqual bool, hi float32) error {
+	ok := v <= hi && (v > lo || orEqual && v == lo)
+	if !ok || math.IsNaN(float64(v)) {
+		op := "<"
+		if orEqual {
+			op = "<="
+		}
+		return fmt.Errorf("optimizer: %s = %v, want %v %s %s <= %v", field, v, lo, op, field, hi)
+	}
+	return nil
+}
+
+// checkFraction requires 0 <= v < 1.
+func checkFraction(field string, v float32) error {
+	if !(v >= 0 && v < 1) {
+		return fmt.Errorf("optimizer: %s = %v, want 0 <= %s < 1", field, v, field)
+	}
+	return nil
+}
+
+// TrainConfig says how one tasklet trains: Steps inner steps (DiLoCo's H)
+// on minibatches of BatchSize samples drawn by Seed.
+type TrainConfig struct {
+	Steps     int
+	BatchSize int
+	Optimizer Optimizer
+	Seed      uint64
+	// Workers is how many goroutines share each matrix product; 0 means 1.
+	// Each output value is computed by one goroutine in a fixed order,
+	// so the result is the same bits for every Workers value.
+	Workers int
+}
+
+// Validate reports the first field of c that is out of range, by name.
+func (c TrainConfig) Validate() error {
+	if c.Steps < 1 || c.Steps > MaxSteps {
+		return fmt.Errorf("train config: steps = %d, want 1 to %d", c.Steps, MaxSteps)
+	}
+	if c.BatchSize < 1 || c.BatchSize > MaxBatchSize {
+		return fmt.Errorf("train config: batch_size = %d, want 1 to %d", c.BatchSize, MaxBatchSize)
+	}
+	if c.Workers < 0 || c.Workers > MaxWorkers {
+		return fmt.Errorf("train config: workers = %d, want 0 to %d", c.Workers, MaxWorkers)
+	}
+	if err := c.Optimizer.Validate(); err != nil {
+		return fmt.Errorf("train config: %w", err)
+	}
+	return nil
+}
+
+// Data is a labelled data set: N samples of Inputs features each, row
+// major in X, and their classes in Y.
+type Data struct {
+	X []float32
+	Y []int32
+	N int
+}
+
+// Validate checks d against the model's input width and class count:
+// lengths, label range, and that every feature is finite.
+func (d Data) Validate(m Model) error {
+	if d.N < 1 || d.N > MaxSamples {
+		return fmt.Errorf("data: n = %d, want 1 to %d", d.N, MaxSamples)
+	}
+	if int64(len(d.X)) != int64(d.N)*int64(m.Inputs) {
+		return fmt.Errorf("data: x has %d values, want n*inputs = %d*%d = %d", len(d.X), d.N, m.Inputs, int64(d.N)*int64(m.Inputs))
+	}
+	if len(d.Y) != d.N {
+		return fmt.Errorf("data: y has %d labels, want n = %d", len(d.Y), d.N)
+	}
+	for i, y := range d.Y {
+		if y < 0 || int(y) >= m.Classes {
+			return fmt.Errorf("data: y[%d] = %d, want 0 to %d", i, y, m.Classes-1)
+		}
+	}
+	for i, v := range d.X {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("data: x[%d] (sample %d, feature %d) = %v, want a finite value", i, i/m.Inputs, i%m.Inputs, v)
+		}
+	}
+	return nil
+}
+
+// Metrics summarise one call to Train.
+type Metrics struct {
+	Steps     int     // steps completed
+	Samples   int     // samples seen, Steps*BatchSize
+	Loss      float32 // mean of the per-step minibatch losses
+	FinalLoss float32 // minibatch loss of the last step, before its update
+}

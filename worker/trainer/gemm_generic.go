@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package trainer
+
+// haveKernel is false: every product runs in goBlock.
+const haveKernel = false
+
+// kernelTiles is never called without an assembly kernel.
+func kernelTiles(c, a, b []float32, i, n, k int) int { return 0 }

@@ -1,0 +1,204 @@
+package trainer
+
+import "slices"
+
+// network holds a model's parameters, gradients and every buffer one
+// training step needs, allocated once for batches of up to rows samples.
+//
+// Activations are stored feature-major (one row per feature, one column
+// per sample), so that every product is C = A·B with the weights as A:
+//
+//	forward, layer l:   zᵀ = w · inᵀ + b        (out×n = out×in · in×n)
+//	                    relu(zᵀ) in place: it is layer l+1's inᵀ
+//	backward, layer l:  gw = dzᵀ · in           (out×in = out×n · n×in)
+//	                    gb = Σ_columns dzᵀ      (samples in order)
+//	                    dz'ᵀ = (wᵀ · dzᵀ) ⊙ [inᵀ > 0]
+//
+// in (sample-major) and wᵀ are transposed copies made as needed.
+type network struct {
+	layers  []layer
+	w, g    []float32 // all parameters / gradients, in Params order
+	workers int
+	scratch []float32 // for gemmNN without an assembly kernel
+}
+
+type layer struct {
+	in, out int
+	w, b    []float32 // views into network.w
+	gw, gb  []float32 // views into network.g
+	inT     []float32 // in×n input: Xᵀ, or the layer below's activations
+	inB     []float32 // n×in, the same input sample-major
+	zT      []float32 // out×n pre-activations; after relu, the next layer's inT
+	dzT     []float32 // out×n gradient of the loss with respect to z
+	wT      []float32 // in×out, only for layers above the first
+}
+
+// newNetwork allocates a network for m (which must be valid) for batches
+// of up to rows samples.
+func newNetwork(m Model, rows, workers int) *network {
+	d := m.dims()
+	nt := &network{workers: workers}
+	total := m.numParams()
+	nt.w = make([]float32, total)
+	nt.g = make([]float32, total)
+	off := 0
+	view := func(s []float32, n int) []float32 { return s[off : off+n : off+n] }
+	if !haveKernel {
+		nt.scratch = make([]float32, rows*slices.Max(d))
+	}
+	inT := make([]float32, d[0]*rows)
+	for l := 0; l+1 < len(d); l++ {
+		in, out := d[l], d[l+1]
+		ly := layer{in: in, out: out, inT: inT, inB: make([]float32, rows*in)}
+		ly.w, ly.gw = view(nt.w, out*in), view(nt.g, out*in)
+		off += out * in
+		ly.b, ly.gb = view(nt.w, out), view(nt.g, out)
+		off += out
+		ly.zT = make([]float32, out*rows)
+		ly.dzT = make([]float32, out*rows)
+		if l > 0 {
+			ly.wT = make([]float32, in*out)
+		}
+		nt.layers = append(nt.layers, ly)
+		inT = ly.zT
+	}
+	return nt
+}
+
+// input is where the caller puts the batch: rows×Inputs, sample-major.
+func (nt *network) input() []float32 { return nt.layers[0].inB }
+
+// load copies p (already checked against the model) into the network.
+func (nt *network) load(p Params) {
+	off := 0
+	for _, t := range p {
+		off += copy(nt.w[off:], t.Data)
+	}
+}
+
+// params returns a copy of the network's parameters as Params.
+func (nt *network) params(m Model) Params {
+	p := Zeros(m)
+	off := 0
+	for _, t := range p {
+		off += copy(t.Data, nt.w[off:])
+	}
+	return p
+}
+
+// forward computes the logits of the first n input samples, classes×n.
+func (nt *network) forward(n int) []float32 {
+	first := &nt.layers[0]
+	transpose(first.inT, first.inB, n, first.in)
+	last := len(nt.layers) - 1
+	for l := range nt.layers {
+		ly := &nt.layers[l]
+		z := ly.zT[:ly.out*n]
+		gemmNN(z, ly.w, ly.inT[:ly.in*n], ly.out, n, ly.in, nt.workers, nt.scratch)
+		for o, bo := range ly.b {
+			row := z[o*n : (o+1)*n]
+			for j := range row {
+				row[j] += bo
+			}
+		}
+		if l < last {
+			relu(z)
+		}
+	}
+	return nt.layers[last].zT[:nt.layers[last].out*n]
+}
+
+func relu(z []float32) {
+	for i, v := range z {
+		if !(v > 0) {
+			z[i] = 0
+		}
+	}
+}
+
+// backward fills nt.g with the gradient of the loss, given the gradient of
+// the last layer's pre-activations in that layer's dzT.
+func (nt *network) backward(n int) {
+	for l := len(nt.layers) - 1; l >= 0; l-- {
+		ly := &nt.layers[l]
+		dz := ly.dzT[:ly.out*n]
+		if l > 0 { // the first layer's inB is the batch itself
+			transpose(ly.inB, ly.inT, ly.in, n)
+		}
+		gemmNN(ly.gw, dz, ly.inB[:n*ly.in], ly.out, ly.in, n, nt.workers, nt.scratch)
+		for o := range ly.gb {
+			var s float32
+			for _, v := range dz[o*n : (o+1)*n] {
+				s += v
+			}
+			ly.gb[o] = s
+		}
+		if l == 0 {
+			break
+		}
+		below := &nt.layers[l-1]
+		transpose(ly.wT, ly.w, ly.out, ly.in)
+		da := below.dzT[:ly.in*n]
+		gemmNN(da, ly.wT, dz, ly.in, n, ly.out, nt.workers, nt.scratch)
+		// inT is below's z after relu: positive exactly where z was.
+		act := ly.inT[:len(da)]
+		for i, v := range act {
+			if !(v > 0) {
+				da[i] = 0
+			}
+		}
+	}
+}
+
+// softmaxXent computes the softmax cross-entropy of n samples whose
+// logits are the columns of zT (c×n) against labels y. It returns the sum
+// of the per-sample losses and, when dzT is not nil, stores the gradient
+// of their mean in dzT (c×n).
+//
+// loss = lse(z) - z[y] with lse(z) = max + log Σ exp(z - max), which
+// cannot overflow; the gradient is (softmax(z) - onehot(y)) / n.
+func softmaxXent(zT []float32, y []int32, n, c int, dzT []float32) float64 {
+	var sum float64
+	fn := float32(n)
+	for s := 0; s < n; s++ {
+		mx := zT[s]
+		for j := 1; j < c; j++ {
+			if v := zT[j*n+s]; v > mx {
+				mx = v
+			}
+		}
+		var tot float32
+		for j := 0; j < c; j++ {
+			e := exp32(zT[j*n+s] - mx)
+			if dzT != nil {
+				dzT[j*n+s] = e
+			}
+			tot += e
+		}
+		t := int(y[s])
+		sum += float64(mx + log32(tot) - zT[t*n+s])
+		if dzT == nil {
+			continue
+		}
+		for j := 0; j < c; j++ {
+			p := dzT[j*n+s] / tot
+			if j == t {
+				p -= 1
+			}
+			dzT[j*n+s] = p / fn
+		}
+	}
+	return sum
+}
+
+// argmaxColumn is the row of the first largest value in column s of the
+// c×n matrix zT.
+func argmaxColumn(zT []float32, n, c, s int) int {
+	best := 0
+	for j := 1; j < c; j++ {
+		if zT[j*n+s] > zT[best*n+s] {
+			best = j
+		}
+	}
+	return best
+}

@@ -1,0 +1,75 @@
+package trainer
+
+import "math"
+
+// optimizer updates the parameters w in place from their gradient g.
+type optimizer interface {
+	update(w, g []float32)
+}
+
+func newOptimizer(o Optimizer, n int) optimizer {
+	if o.Kind == OptAdam {
+		return &adam{Optimizer: o, m: make([]float32, n), v: make([]float32, n), pow1: 1, pow2: 1}
+	}
+	return &sgd{Optimizer: o, v: make([]float32, n)}
+}
+
+// sgd is torch.optim.SGD with momentum, no dampening and no Nesterov.
+type sgd struct {
+	Optimizer
+	v []float32
+}
+
+func (o *sgd) update(w, g []float32) {
+	v := o.v[:len(w)]
+	g = g[:len(w)]
+	lr, mu, wd := o.LR, o.Momentum, o.WeightDecay
+	if wd == 0 {
+		for i, wi := range w {
+			vi := float32(mu*v[i]) + g[i]
+			v[i] = vi
+			w[i] = wi - float32(lr*vi)
+		}
+		return
+	}
+	for i, wi := range w {
+		vi := float32(mu*v[i]) + (g[i] + float32(wd*wi))
+		v[i] = vi
+		w[i] = wi - float32(lr*vi)
+	}
+}
+
+// adam is torch.optim.AdamW: decoupled weight decay, bias-corrected moments.
+type adam struct {
+	Optimizer
+	m, v       []float32
+	pow1, pow2 float64 // Beta1^t and Beta2^t
+}
+
+func (o *adam) update(w, g []float32) {
+	// Go may fuse a product into a later addition even across statements
+	// (arm64 does, here); the conversions keep both powers rounded.
+	o.pow1 = float64(o.pow1 * float64(o.Beta1))
+	o.pow2 = float64(o.pow2 * float64(o.Beta2))
+	step := float32(float64(o.LR) / (1 - o.pow1))
+	sqrtBC2 := float32(math.Sqrt(1 - o.pow2))
+	decay := 1 - float32(o.LR*o.WeightDecay)
+	c1, c2 := 1-o.Beta1, 1-o.Beta2
+	m, v := o.m[:len(w)], o.v[:len(w)]
+	g = g[:len(w)]
+	for i, wi := range w {
+		if o.WeightDecay != 0 {
+			wi = float32(wi * decay)
+		}
+		gi := g[i]
+		mi := float32(o.Beta1*m[i]) + float32(c1*gi)
+		vi := float32(o.Beta2*v[i]) + float32(float32(c2*gi)*gi)
+		m[i], v[i] = mi, vi
+		den := sqrt32(vi)/sqrtBC2 + o.Eps
+		w[i] = wi - float32(step*(mi/den))
+	}
+}
+
+// sqrt32 is the correctly rounded float32 square root (rounding the
+// float64 root again is exact for square roots), the same on every CPU.
+func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }
