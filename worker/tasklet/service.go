@@ -1,0 +1,377 @@
+package tasklet
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gridswarm/gridswarm/worker/receipt"
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Timeouts of the worker side.
+const (
+	DefaultHeartbeatEvery = time.Second
+	OfferReadTimeout      = 10 * time.Second // to receive the offer after the stream opens
+	writeTimeout          = 10 * time.Second
+	closeGrace            = 5 * time.Second // for the coordinator to close after the last message
+)
+
+const (
+	serviceName   = "gridswarm.tasklet"
+	readBufSize   = 4 << 10
+	workerMemory  = MaxOfferMsg + readBufSize
+	reservePrioIn = network.ReservationPriorityMedium // inbound offers yield under memory pressure
+)
+
+var (
+	errServiceClosed   = errors.New("tasklet service closed")
+	errDeadline        = errors.New("tasklet deadline passed")
+	errCoordinatorGone = errors.New("coordinator stream ended")
+)
+
+// Executor runs one tasklet. It reads inputs from and stores its output in
+// the data grid itself; the Service only orchestrates. It must return soon
+// after ctx is cancelled, and may call progress from any goroutine.
+type Executor interface {
+	Run(ctx context.Context, spec Spec, progress func(done, total int)) (Output, error)
+}
+
+// ExecutorFunc adapts a function to Executor.
+type ExecutorFunc func(ctx context.Context, spec Spec, progress func(done, total int)) (Output, error)
+
+// Run implements Executor.
+func (f ExecutorFunc) Run(ctx context.Context, spec Spec, progress func(done, total int)) (Output, error) {
+	return f(ctx, spec, progress)
+}
+
+// Output is what an executor produced.
+type Output struct {
+	CID     string // the output's CID in the worker's data grid
+	Samples uint64
+	Loss    float32
+	Metrics map[string]float64 // extra figures, sent unsigned beside the receipt
+}
+
+// ServiceConfig configures a worker's tasklet Service.
+type ServiceConfig struct {
+	// Admit decides idle, slots and quota. It returns ok, or a Reason
+	// constant (busy, not-idle, over-quota) and a detail. Nil admits all.
+	Admit func(spec Spec) (ok bool, reason, detail string)
+	// Executors by Spec.Executor name. Other names are declined.
+	Executors map[string]Executor
+	// Fetch brings one input local, preferring the hinted providers. Nil
+	// means inputs are already local.
+	Fetch func(ctx context.Context, c cid.Cid, hints []peer.AddrInfo) error
+	// Sign fills in the worker address and signs a receipt, typically
+	// receipt.Sign with the wallet key and the settlement domain. Required.
+	Sign func(r receipt.Receipt) (receipt.Receipt, error)
+	// HeartbeatEvery is how often progress is sent even without progress
+	// (default DefaultHeartbeatEvery).
+	HeartbeatEvery time.Duration
+	// Logger gets one line per offer outcome (default: discard).
+	Logger *slog.Logger
+	// Now is the clock for offer expiry and receipt times (default
+	// time.Now); stream deadlines always use the real clock.
+	Now func() time.Time
+	// ReplayCacheSize bounds the remembered nonces (default DefaultReplayCacheSize).
+	ReplayCacheSize int
+}
+
+// Service answers tasklet offers on a host.
+type Service struct {
+	h      host.Host
+	cfg    ServiceConfig
+	log    *slog.Logger
+	replay *replayCache
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// NewService registers the tasklet protocol handler on h. It panics if
+// cfg.Sign is nil: a worker that cannot sign receipts cannot be paid.
+func NewService(h host.Host, cfg ServiceConfig) *Service {
+	if cfg.Sign == nil {
+		panic("tasklet.NewService: ServiceConfig.Sign is nil; pass the receipt signer")
+	}
+	if cfg.HeartbeatEvery <= 0 {
+		cfg.HeartbeatEvery = DefaultHeartbeatEvery
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ReplayCacheSize <= 0 {
+		cfg.ReplayCacheSize = DefaultReplayCacheSize
+	}
+	s := &Service{h: h, cfg: cfg, log: cfg.Logger, replay: newReplayCache(cfg.ReplayCacheSize)}
+	s.ctx, s.cancel = context.WithCancelCause(context.Background())
+	h.SetStreamHandler(ProtocolID, s.handle)
+	return s
+}
+
+// Close unregisters the handler, stops running tasklets (their
+// coordinators get failed "shutting-down") and waits for the streams.
+func (s *Service) Close() error {
+	s.h.RemoveStreamHandler(ProtocolID)
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel(errServiceClosed)
+	s.wg.Wait()
+	return nil
+}
+
+// job is an accepted offer.
+type job struct {
+	offer    OfferRecord
+	remote   peer.ID
+	hints    []peer.AddrInfo
+	exec     Executor
+	accepted time.Time
+}
+
+func (s *Service) handle(st network.Stream) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = st.Reset()
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	remote := st.Conn().RemotePeer()
+	if err := st.Scope().SetService(serviceName); err != nil {
+		s.log.Debug("cannot attach stream to the tasklet service", "peer", remote, "err", err)
+		_ = st.Reset()
+		return
+	}
+	if err := st.Scope().ReserveMemory(workerMemory, reservePrioIn); err != nil {
+		s.refuse(st, declined(ReasonBusy, "no memory for another tasklet stream: %v", err))
+		return
+	}
+	defer st.Scope().ReleaseMemory(workerMemory)
+
+	br := bufio.NewReaderSize(st, readBufSize)
+	j, err := s.receiveOffer(st, br, remote)
+	var d *DeclinedError
+	switch {
+	case errors.As(err, &d):
+		s.refuse(st, d)
+	case err != nil:
+		s.log.Debug("tasklet stream ended before an offer", "peer", remote, "err", err)
+		_ = st.Reset()
+	default:
+		s.run(st, br, j)
+	}
+}
+
+// receiveOffer reads and checks the offer. A *DeclinedError is answered;
+// any other error means the stream is unusable.
+func (s *Service) receiveOffer(st network.Stream, br *bufio.Reader, remote peer.ID) (*job, error) {
+	_ = st.SetReadDeadline(time.Now().Add(OfferReadTimeout))
+	m, err := ReadMsg(br, MaxOfferMsg)
+	switch {
+	case errors.Is(err, ErrMalformed) || errors.Is(err, ErrTooLarge):
+		return nil, declined(ReasonMalformed, "%v", err)
+	case err != nil:
+		return nil, err
+	case m.Type != TypeOffer:
+		return nil, declined(ReasonMalformed, "expected an offer, got %s", m.Type)
+	}
+	now := s.cfg.Now()
+	o, err := OpenOffer(m.Offer, remote, now)
+	if err != nil {
+		return nil, err
+	}
+	key := replayKey{signer: remote, nonce: o.Nonce}
+	if !s.replay.add(key, o.Expires, now.UnixMilli()) {
+		return nil, declined(ReasonReplayed, "offer nonce %x was already used", o.Nonce[:])
+	}
+	exec, ok := s.cfg.Executors[o.Spec.Executor]
+	if !ok {
+		return nil, declined(ReasonUnsupportedExecutor, "executor %q is not enabled on this worker", o.Spec.Executor)
+	}
+	if s.cfg.Admit != nil {
+		if ok, reason, detail := s.cfg.Admit(o.Spec); !ok {
+			s.replay.remove(key) // the same offer may be admitted later
+			if len(reason) > MaxReasonLen || !reasonPattern.MatchString(reason) {
+				reason = ReasonBusy
+			}
+			return nil, declined(reason, "%s", detail)
+		}
+	}
+	hints, _ := o.AddrInfos() // checked by OpenOffer
+	return &job{offer: o, remote: remote, hints: hints, exec: exec, accepted: now}, nil
+}
+
+// refuse sends a decline and closes the stream.
+func (s *Service) refuse(st network.Stream, d *DeclinedError) {
+	s.log.Info("tasklet offer declined", "peer", st.Conn().RemotePeer(), "reason", d.Reason, "detail", d.Detail)
+	_ = st.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if err := WriteMsg(st, Msg{Type: TypeDecline, Reason: d.Reason, Detail: d.Detail}); err != nil {
+		_ = st.Reset()
+		return
+	}
+	_ = st.Close()
+}
+
+// run executes an accepted tasklet and answers with a receipt or a failure.
+func (s *Service) run(st network.Stream, br *bufio.Reader, j *job) {
+	w := &msgWriter{st: st}
+	if err := w.write(Msg{Type: TypeAccept}); err != nil {
+		s.log.Debug("cannot accept tasklet", "peer", j.remote, "err", err)
+		_ = st.Reset()
+		return
+	}
+	deadline := time.UnixMilli(j.offer.Spec.Deadline)
+	ctx, cancel := context.WithCancelCause(s.ctx)
+	defer cancel(nil)
+	ctx, stop := context.WithDeadlineCause(ctx, deadline, errDeadline)
+	defer stop()
+
+	_ = st.SetReadDeadline(deadline.Add(closeGrace))
+	watched := make(chan struct{})
+	go watch(br, cancel, watched)
+
+	beat := startHeartbeat(w, s.cfg.HeartbeatEvery, func(err error) {
+		cancel(fmt.Errorf("%w: %v", errCoordinatorGone, err))
+	})
+	r, metrics, fail := s.execute(ctx, j, beat)
+	beat.stop()
+
+	var final Msg
+	switch {
+	case fail == nil:
+		final = Msg{Type: TypeReceipt, Receipt: &r, Metrics: metrics}
+	case fail.Reason != "":
+		final = Msg{Type: TypeFailed, Reason: fail.Reason, Detail: fail.Detail}
+	default: // the coordinator cancelled or vanished: nobody to tell
+		s.log.Info("tasklet abandoned", "spec", j.offer.SpecCID, "peer", j.remote, "cause", context.Cause(ctx))
+		_ = st.Reset()
+		<-watched
+		return
+	}
+	s.log.Info("tasklet done", "spec", j.offer.SpecCID, "peer", j.remote, "result", final.Type, "reason", final.Reason)
+	if err := w.write(final); err != nil {
+		_ = st.Reset()
+		<-watched
+		return
+	}
+	// Let the coordinator read the last message and close first: a reset
+	// now could discard it in flight.
+	_ = st.CloseWrite()
+	_ = st.SetReadDeadline(time.Now().Add(closeGrace))
+	<-watched
+	_ = st.Close()
+}
+
+// watch reads the coordinator's side while the tasklet runs: cancel, or
+// the stream ending, cancels the run. It returns when the stream ends.
+func watch(br *bufio.Reader, cancel context.CancelCauseFunc, done chan<- struct{}) {
+	defer close(done)
+	for {
+		m, err := ReadMsg(br, MaxMsg)
+		if err != nil {
+			cancel(fmt.Errorf("%w: %v", errCoordinatorGone, err))
+			return
+		}
+		if m.Type == TypeCancel {
+			cancel(ErrCancelled)
+		} else {
+			cancel(fmt.Errorf("%w: coordinator sent %s during the run", errCoordinatorGone, m.Type))
+		}
+	}
+}
+
+// execute fetches inputs, runs the executor and signs the receipt. A
+// FailedError with an empty Reason means there is nobody left to tell.
+func (s *Service) execute(ctx context.Context, j *job, beat *heartbeat) (receipt.Receipt, map[string]float64, *FailedError) {
+	spec := j.offer.Spec
+	if err := s.fetch(ctx, j, beat); err != nil {
+		return receipt.Receipt{}, nil, failure(ctx, FailFetch, err)
+	}
+	beat.set(PhaseRunning, 0, 0)
+	start := s.cfg.Now()
+	out, err := j.exec.Run(ctx, spec, beat.progress)
+	end := s.cfg.Now()
+	if err == nil {
+		err = context.Cause(ctx) // output that arrives after cancellation is not used
+	}
+	if err != nil {
+		return receipt.Receipt{}, nil, failure(ctx, FailExecutor, err)
+	}
+	if _, err := cid.Decode(out.CID); err != nil {
+		return receipt.Receipt{}, nil, &FailedError{Reason: FailOutput, Detail: truncate(fmt.Sprintf("output CID %q: %v", out.CID, err), MaxDetailLen-4)}
+	}
+	r := receipt.Receipt{
+		TaskletCID:    j.offer.SpecCID,
+		OutputCID:     out.CID,
+		WorkerPeer:    s.h.ID().String(),
+		Coordinator:   j.remote.String(),
+		JobID:         spec.JobID,
+		Round:         spec.Round,
+		Samples:       out.Samples,
+		StartedAt:     j.accepted.UnixMilli(),
+		FinishedAt:    end.UnixMilli(),
+		ComputeMillis: uint64(max(end.Sub(start).Milliseconds(), 0)),
+	}
+	r.SetLoss(out.Loss)
+	signed, err := s.cfg.Sign(r)
+	if err == nil {
+		err = signed.CheckShape()
+	}
+	if err != nil {
+		return receipt.Receipt{}, nil, &FailedError{Reason: FailSign, Detail: truncate(err.Error(), MaxDetailLen-4)}
+	}
+	return signed, cleanMetrics(out.Metrics), nil
+}
+
+func (s *Service) fetch(ctx context.Context, j *job, beat *heartbeat) error {
+	inputs := j.offer.Spec.Inputs
+	beat.set(PhaseFetching, 0, len(inputs))
+	if s.cfg.Fetch == nil {
+		return nil
+	}
+	for i, in := range inputs {
+		c, err := cid.Decode(in.CID)
+		if err == nil {
+			err = s.cfg.Fetch(ctx, c, j.hints)
+		}
+		if err != nil {
+			return fmt.Errorf("input %s (%s): %w", in.Name, in.CID, err)
+		}
+		beat.set(PhaseFetching, i+1, len(inputs))
+	}
+	return nil
+}
+
+// failure turns an error during the run into what the coordinator is told.
+func failure(ctx context.Context, reason string, err error) *FailedError {
+	if ctx.Err() != nil {
+		switch cause := context.Cause(ctx); {
+		case errors.Is(cause, errDeadline):
+			reason = FailDeadline
+		case errors.Is(cause, errServiceClosed):
+			reason = FailShutdown
+		default:
+			return &FailedError{Detail: cause.Error()}
+		}
+	}
+	return &FailedError{Reason: reason, Detail: truncate(err.Error(), MaxDetailLen-4)}
+}
