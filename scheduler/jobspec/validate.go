@@ -1,0 +1,313 @@
+package jobspec
+
+import (
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/ipfs/go-cid"
+)
+
+// Upper bounds that only Validate uses.
+const (
+	maxGPUMemory = Size(1 << 40) // 1TiB: more than any single GPU has
+	maxDisk      = Size(1 << 50) // 1PiB
+	minDeadline  = Duration(time.Minute)
+	maxDeadline  = Duration(365 * 24 * time.Hour)
+	maxLR        = 10.0
+	maxDecay     = 1.0
+)
+
+var namePattern = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
+
+// checker collects field errors.
+type checker struct{ errs []*FieldError }
+
+func (c *checker) add(path, format string, args ...any) {
+	c.errs = append(c.errs, FieldErr(path, format, args...))
+}
+
+// Validate checks every field of s and returns all problems joined with
+// errors.Join, each a *FieldError naming its field (use FieldErrors or
+// errors.As to get at them). It checks values as they are: Parse fills the
+// defaults before it calls Validate; a Spec built in Go gets none.
+func (s *Spec) Validate() error {
+	var c checker
+	if s.Version != Version {
+		if s.Version == 0 {
+			c.add("version", "is required and must be %d", Version)
+		} else {
+			c.add("version", "must be %d, got %d", Version, s.Version)
+		}
+	}
+	c.name(s.Name)
+	c.executor(s)
+	c.dataset(&s.Dataset)
+	c.intRange("rounds", s.Rounds, 1, MaxRounds)
+	if t := s.TaskletsPerRound; t != AutoTasklets && (t < 1 || t > MaxTasklets) {
+		c.add("tasklets_per_round", `must be "auto" or an integer between 1 and %d, got %d`, MaxTasklets, t)
+	}
+	c.intRange("inner_steps", s.InnerSteps, 1, MaxInnerSteps)
+	c.intRange("batch_size", s.BatchSize, 1, MaxBatchSize)
+	c.inner(&s.InnerOptimizer)
+	c.outer(&s.OuterOptimizer)
+	c.resources(&s.Resources)
+	c.deadline(s.Deadline)
+	if p := s.MaxPricePerHour; !(p >= 0) || math.IsInf(p, 0) {
+		c.add("max_price_per_hour", "must be a number at least 0 (0 means no limit), got %s", fmtFloat(p))
+	}
+	c.closed("verify.rate", s.Verify.Rate, 0, 1)
+	c.closed("verify.min_rate_new_peers", s.Verify.MinRateNewPeers, 0, 1)
+	return joinFieldErrors(c.errs)
+}
+
+func (c *checker) name(name string) {
+	const allowed = "1 to 64 characters of a-z, 0-9 and -"
+	switch {
+	case name == "":
+		c.add("name", "is required: %s", allowed)
+	case !namePattern.MatchString(name):
+		c.add("name", "%s is not allowed: use %s", quote(name), allowed)
+	}
+}
+
+// executor checks the executor and that it has a model or a program,
+// whichever it takes, and not the other. With an unknown executor it still
+// checks whichever of the two is there.
+func (c *checker) executor(s *Spec) {
+	known := c.oneOf("executor", s.Executor, ExecutorBuiltin, ExecutorWasm, ExecutorProcess)
+	builtin := s.Executor == ExecutorBuiltin
+	if known && builtin {
+		c.required("model", s.Model != nil, "is required for executor builtin: give kind, inputs, hidden and classes")
+		c.forbidden("program", s.Program != nil, "is not allowed with executor builtin, which trains a model; remove program or use executor wasm or process")
+	}
+	if known && !builtin {
+		c.forbidden("model", s.Model != nil, "is not allowed with executor "+s.Executor+", which runs a program; remove model or use executor builtin")
+		c.required("program", s.Program != nil, "is required for executor "+s.Executor+": give the program's cid and its args")
+	}
+	if s.Model != nil && (builtin || !known) {
+		c.model(s.Model)
+	}
+	if s.Program != nil && (!builtin || !known) {
+		c.cid("program.cid", s.Program.CID, "the CIDv1 of the program, as printed by \"gridswarm data add\"")
+		c.args(s.Program.Args)
+	}
+}
+
+func (c *checker) model(m *Model) {
+	if !c.oneOf("model.kind", m.Kind, ModelMLP, ModelSoftmax) {
+		return
+	}
+	c.intRange("model.inputs", m.Inputs, 1, MaxModelWidth)
+	c.intRange("model.classes", m.Classes, 2, MaxModelWidth)
+	switch {
+	case m.Kind == ModelSoftmax && len(m.Hidden) > 0:
+		c.add("model.hidden", "must be empty for kind softmax, which has no hidden layers; remove hidden or use kind mlp, got %d layers", len(m.Hidden))
+		return
+	case m.Kind == ModelMLP && (len(m.Hidden) < 1 || len(m.Hidden) > MaxHiddenLayers):
+		c.add("model.hidden", "kind mlp needs 1 to %d hidden layers, got %d", MaxHiddenLayers, len(m.Hidden))
+		return
+	}
+	ok := true
+	for i, h := range m.Hidden {
+		ok = c.intRange("model.hidden["+strconv.Itoa(i)+"]", h, 1, MaxHiddenWidth) && ok
+	}
+	if ok && m.Inputs >= 1 && m.Inputs <= MaxModelWidth && m.Classes >= 2 && m.Classes <= MaxModelWidth {
+		if n := m.Params(); n > MaxModelParams {
+			c.add("model", "has %d parameters, over the limit of %d; use fewer or narrower layers", n, MaxModelParams)
+		}
+	}
+}
+
+// Params counts the model's weights and biases. It assumes widths within
+// the limits Validate checks.
+func (m *Model) Params() int64 {
+	var n int64
+	in := int64(m.Inputs)
+	for _, h := range append(slices.Clone(m.Hidden), m.Classes) {
+		n += (in + 1) * int64(h)
+		in = int64(h)
+	}
+	return n
+}
+
+func (c *checker) args(args []string) {
+	if len(args) > MaxArgs {
+		c.add("program.args", "must have at most %d arguments, got %d", MaxArgs, len(args))
+		return
+	}
+	for i, a := range args {
+		path := "program.args[" + strconv.Itoa(i) + "]"
+		switch {
+		case len(a) > MaxArgLen:
+			c.add(path, "must be at most %d bytes, got %d", MaxArgLen, len(a))
+		case !printable(a):
+			c.add(path, "must be printable text without control characters, got %s", quote(a))
+		}
+	}
+}
+
+// printable accepts valid UTF-8 made of letters, marks, numbers,
+// punctuation, symbols and spaces: text that survives JSON and YAML alike.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) && r != ' ' {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *checker) dataset(d *Dataset) {
+	c.cid("dataset.cid", d.CID, "the CIDv1 of a dataset added with \"gridswarm data add\"")
+	splits := []string{SplitTrain, SplitValidation, SplitTest}
+	trainOK := c.oneOf("dataset.train", d.Train, splits...)
+	if c.oneOf("dataset.validate", d.Validate, splits...) && trainOK && d.Validate == d.Train {
+		c.add("dataset.validate", "must differ from dataset.train, both are %q: validating on the training split says nothing", d.Train)
+	}
+	if d.Test != "" && c.oneOf("dataset.test", d.Test, splits...) && trainOK && d.Test == d.Train {
+		c.add("dataset.test", "must differ from dataset.train, both are %q; leave test out for no final test", d.Train)
+	}
+}
+
+// cid checks that s is a CIDv1 (any multibase).
+func (c *checker) cid(path, s, what string) {
+	switch {
+	case s == "":
+		c.add(path, "is required: %s", what)
+		return
+	case len(s) > MaxCIDLen:
+		c.add(path, "must be a CID of at most %d characters, got %d", MaxCIDLen, len(s))
+		return
+	}
+	id, err := cid.Decode(s)
+	switch {
+	case err != nil:
+		c.add(path, "%s is not a valid CID (%v): use %s", quote(s), err, what)
+	case id.Version() != 1:
+		c.add(path, "%s is a CIDv0; use its CIDv1 form (bafy…), e.g. from \"ipfs cid format -v 1 -b base32 %s\"", quote(s), s)
+	}
+}
+
+func (c *checker) inner(o *InnerOptimizer) {
+	const p = "inner_optimizer."
+	if !c.oneOf(p+"kind", o.Kind, OptimizerSGD, OptimizerAdam) {
+		return
+	}
+	c.open0(p+"lr", o.LR, maxLR)
+	if o.Kind == OptimizerSGD {
+		c.fraction(p+"momentum", o.Momentum)
+		c.unused(p+"beta1", o.Beta1, "adam")
+		c.unused(p+"beta2", o.Beta2, "adam")
+	} else {
+		c.unused(p+"momentum", o.Momentum, "sgd")
+		c.fraction(p+"beta1", o.Beta1)
+		c.fraction(p+"beta2", o.Beta2)
+	}
+	c.closed(p+"weight_decay", o.WeightDecay, 0, maxDecay)
+}
+
+func (c *checker) outer(o *OuterOptimizer) {
+	const p = "outer_optimizer."
+	if !c.oneOf(p+"kind", o.Kind, OuterNesterov, OuterAverage) {
+		return
+	}
+	if o.Kind == OuterNesterov {
+		c.open0(p+"lr", o.LR, maxLR)
+		c.fraction(p+"momentum", o.Momentum)
+		return
+	}
+	if o.LR != 1 {
+		c.add(p+"lr", "must be 1 for kind average, which applies the mean delta as is; remove lr or use kind nesterov, got %s", fmtFloat(o.LR))
+	}
+	if o.Momentum != 0 {
+		c.add(p+"momentum", "must be 0 for kind average; remove momentum or use kind nesterov, got %s", fmtFloat(o.Momentum))
+	}
+}
+
+func (c *checker) resources(r *Resources) {
+	if r.GPUMemory > maxGPUMemory {
+		c.add("resources.gpu_memory", "must be at most %s (0 means no GPU needed), got %s", maxGPUMemory, r.GPUMemory)
+	}
+	if r.Disk > maxDisk {
+		c.add("resources.disk", "must be at most %s, got %s", maxDisk, r.Disk)
+	}
+}
+
+func (c *checker) deadline(d Duration) {
+	if d != 0 && (d < minDeadline || d > maxDeadline) {
+		c.add("deadline", "must be between %s and %s after submission, or left out for none, got %s", minDeadline, maxDeadline, d)
+	}
+}
+
+func (c *checker) required(path string, given bool, msg string) {
+	if !given {
+		c.add(path, "%s", msg)
+	}
+}
+
+func (c *checker) forbidden(path string, given bool, msg string) {
+	if given {
+		c.add(path, "%s", msg)
+	}
+}
+
+// oneOf checks that v is one of allowed and reports whether it is.
+func (c *checker) oneOf(path, v string, allowed ...string) bool {
+	if slices.Contains(allowed, v) {
+		return true
+	}
+	if v == "" {
+		c.add(path, "is required: one of %s", strings.Join(allowed, ", "))
+	} else {
+		c.add(path, "%s is not one of %s", quote(v), strings.Join(allowed, ", "))
+	}
+	return false
+}
+
+// intRange checks lo <= v <= hi and reports whether it holds.
+func (c *checker) intRange(path string, v, lo, hi int) bool {
+	if v < lo || v > hi {
+		c.add(path, "must be between %d and %d, got %d", lo, hi, v)
+		return false
+	}
+	return true
+}
+
+// open0 checks 0 < v <= hi.
+func (c *checker) open0(path string, v, hi float64) {
+	if !(v > 0 && v <= hi) {
+		c.add(path, "must be greater than 0 and at most %s, got %s", fmtFloat(hi), fmtFloat(v))
+	}
+}
+
+// fraction checks 0 <= v < 1.
+func (c *checker) fraction(path string, v float64) {
+	if !(v >= 0 && v < 1) {
+		c.add(path, "must be at least 0 and less than 1, got %s", fmtFloat(v))
+	}
+}
+
+// closed checks lo <= v <= hi.
+func (c *checker) closed(path string, v, lo, hi float64) {
+	if !(v >= lo && v <= hi) {
+		c.add(path, "must be between %s and %s, got %s", fmtFloat(lo), fmtFloat(hi), fmtFloat(v))
+	}
+}
+
+// unused checks that a field of the other optimizer kind is not set.
+func (c *checker) unused(path string, v float64, kind string) {
+	if v != 0 {
+		c.add(path, "is only used by kind %s; remove it, got %s", kind, fmtFloat(v))
+	}
+}
+
+func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
