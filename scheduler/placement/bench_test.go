@@ -50,3 +50,18 @@ func BenchmarkPlaceDistinctShapes(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPlace1000x10000Sites is the same round with peers in 8 sites,
+// each input's sources named and the paths between sites known.
+func BenchmarkPlace1000x10000Sites(b *testing.B) {
+	peers := randomPeers(rand.New(rand.NewPCG(1, 1)), 10_000, 1_000)
+	tasklets := randomTasklets(rand.New(rand.NewPCG(2, 2)), 1_000, 1_000)
+	withSites(rand.New(rand.NewPCG(3, 3)), peers, tasklets, 8)
+	opts := Options{Seed: 1, Links: siteLinks}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Place(peers, tasklets, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

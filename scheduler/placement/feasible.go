@@ -9,7 +9,7 @@ import (
 // Reasons a peer is filtered out. They are stable strings: logs, the CLI and
 // golden files show them.
 const (
-	ReasonInvalid    = "invalid-record"       // a number in the peer's record is negative, NaN or infinite
+	ReasonInvalid    = "invalid-record"       // a number in the peer's record is negative, NaN or infinite, or its site too long
 	ReasonBanned     = "banned"               // the peer is banned
 	ReasonNotIdle    = "not-idle"             // the peer's owner is using the machine
 	ReasonExecutor   = "executor-unsupported" // the peer lacks the tasklet's executor
@@ -65,7 +65,7 @@ func (validRule) Reason() string { return ReasonInvalid }
 func (validRule) Feasible(p *Peer) bool {
 	ok := func(x float64) bool { return x >= 0 && !math.IsInf(x, 1) } // NaN fails x >= 0
 	return p.RTT >= 0 && p.Queue >= 0 && ok(p.PricePerHour) && ok(p.BandwidthBps) &&
-		ok(p.Throughput) && p.Reputation >= 0 && p.Reputation <= 1
+		ok(p.Throughput) && p.Reputation >= 0 && p.Reputation <= 1 && len(p.Site) <= MaxSiteLen
 }
 
 type bannedRule struct{}

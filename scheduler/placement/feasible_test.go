@@ -3,6 +3,7 @@ package placement
 import (
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -19,6 +20,8 @@ func TestCheckReasons(t *testing.T) {
 		{"negative rtt", func(p *Peer) { p.RTT = -time.Millisecond }, ReasonInvalid},
 		{"reputation above one", func(p *Peer) { p.Reputation = 1.5 }, ReasonInvalid},
 		{"infinite price", func(p *Peer) { p.PricePerHour = math.Inf(1) }, ReasonInvalid},
+		{"site too long", func(p *Peer) { p.Site = strings.Repeat("x", MaxSiteLen+1) }, ReasonInvalid},
+		{"longest site", func(p *Peer) { p.Site = strings.Repeat("x", MaxSiteLen) }, ""},
 		{"banned", func(p *Peer) { p.Banned = true }, ReasonBanned},
 		{"not idle", func(p *Peer) { p.Idle = false }, ReasonNotIdle},
 		{"no executor", func(p *Peer) { p.Executors = []string{"wasm"} }, ReasonExecutor},

@@ -76,11 +76,38 @@ func goldenScenarios() []scenario {
 			opts:     Options{Replicas: 3, Exclude: map[string][]string{"t2": {"a", "c", "e", "gone"}}},
 		},
 		{
+			// Weights in oregon; shards in seoul, oregon, both, or nobody
+			// knows where. Links know oregon and seoul only (twoSites), so
+			// tk1 and un1 fetch everything at their own, slower bandwidth.
+			name: "sites",
+			peers: []Peer{
+				mkPeer("or1", func(p *Peer) { p.Site, p.Reputation = "oregon", 1 }),
+				mkPeer("or2", func(p *Peer) { p.Site = "oregon" }),
+				mkPeer("se1", func(p *Peer) { p.Site = "seoul" }),
+				mkPeer("tk1", func(p *Peer) { p.Site, p.BandwidthBps = "tokyo", 60*float64(mb) }),
+				mkPeer("un1", func(p *Peer) { p.BandwidthBps = 60 * float64(mb) }),
+			},
+			tasklets: []Tasklet{
+				mkTasklet("t1", from("seoul")), mkTasklet("t2", from("oregon")),
+				mkTasklet("t3", from("seoul", "oregon")), mkTasklet("t4", from()),
+				mkTasklet("t5", from("seoul")),
+			},
+			opts: Options{Links: twoSites},
+		},
+		{
 			name:     "spread",
 			peers:    same,
 			tasklets: []Tasklet{mkTasklet("t1"), mkTasklet("t2"), mkTasklet("t3"), mkTasklet("t4"), mkTasklet("t5"), mkTasklet("t6")},
 			opts:     Options{Seed: 7},
 		},
+	}
+}
+
+// from names the sites holding the shard; the weights are in oregon.
+func from(sites ...string) func(*Tasklet) {
+	return func(t *Tasklet) {
+		t.Inputs[0].SourceSites = []string{"oregon"}
+		t.Inputs[1].SourceSites = sites
 	}
 }
 

@@ -2,21 +2,38 @@ package placement
 
 import "time"
 
-// entry is a peer in a shape's heap, keyed on its ETA when it holds none of
-// the inputs; q is the queue the key was computed with.
+// entry is a member of a group's heap: peer idx with its ETA, and the
+// peer's version (see planner.ver) when the ETA was computed. It is kept
+// small, the tie-breaks live in keys, so that heaps of thousands stay in
+// cache.
 type entry struct {
-	key rankKey
-	q   time.Duration
+	eta time.Duration
+	idx int32
+	ver uint32
 }
 
-// entryHeap is a binary min-heap on rankKey, written out rather than through
-// container/heap to avoid an interface call per comparison.
-type entryHeap struct{ items []entry }
+// entryHeap is a binary min-heap in rankKey order, written out rather than
+// through container/heap to avoid an interface call per comparison.
+type entryHeap struct {
+	items []entry
+	keys  []rankKey // per peer, eta unset
+}
 
 func (h *entryHeap) len() int { return len(h.items) }
 
+// key is e as a rankKey.
+func (h *entryHeap) key(e entry) rankKey {
+	k := h.keys[e.idx]
+	k.eta = e.eta
+	return k
+}
+
 func (h *entryHeap) less(i, j int) bool {
-	return compareKeys(h.items[i].key, h.items[j].key) < 0
+	a, b := h.items[i], h.items[j]
+	if a.eta != b.eta {
+		return a.eta < b.eta
+	}
+	return compareKeys(h.keys[a.idx], h.keys[b.idx]) < 0 // equal etas: the tie-breaks
 }
 
 func (h *entryHeap) init() {

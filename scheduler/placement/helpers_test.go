@@ -1,6 +1,9 @@
 package placement
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -50,3 +53,40 @@ func mkTasklet(id string, mods ...func(*Tasklet)) Tasklet {
 }
 
 func holds(cids map[string]uint64) func(*Peer) { return func(p *Peer) { p.Holds = cids } }
+
+// withSites spreads peers over nSites sites named s0, s1, ... and names the
+// sources of each tasklet input as a coordinator would: the weights from
+// s0, a shard from the sites of the peers holding it (s0 when none does).
+func withSites(r *rand.Rand, peers []Peer, tasklets []Tasklet, nSites int) {
+	holders := map[string][]string{}
+	for i := range peers {
+		peers[i].Site = fmt.Sprint("s", r.IntN(nSites))
+		for cid := range peers[i].Holds {
+			if !slices.Contains(holders[cid], peers[i].Site) {
+				holders[cid] = append(holders[cid], peers[i].Site)
+			}
+		}
+	}
+	for i := range tasklets {
+		for j := range tasklets[i].Inputs {
+			in := &tasklets[i].Inputs[j]
+			in.SourceSites = slices.Clone(holders[in.CID])
+			if len(in.SourceSites) == 0 {
+				in.SourceSites = []string{"s0"}
+			}
+		}
+	}
+}
+
+// siteLinks is a fixed network between sites s0, s1, ...: 250 MB/s within
+// a site, 20 to 150 MB/s between two, unknown to or from "sX".
+func siteLinks(from, to string) (float64, bool) {
+	if from == "sX" || to == "sX" {
+		return 0, false
+	}
+	if from == to {
+		return 250 * float64(mb), true
+	}
+	h := fnv64a(from + "→" + to)
+	return float64(20+h%131) * float64(mb), true
+}

@@ -5,25 +5,29 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"time"
 )
 
 // ErrInvalid marks a Place call whose input cannot be placed at all: an empty
-// or duplicate peer or tasklet ID, a negative count, an unparsable MinVersion.
-// A peer with a bad record is not an error: it is rejected as ReasonInvalid.
+// or duplicate peer or tasklet ID, a negative count, an unparsable MinVersion,
+// one CID with two sizes, a bad source site or link estimate. A peer with a
+// bad record is not an error: it is rejected as ReasonInvalid.
 var ErrInvalid = errors.New("invalid placement input")
 
 // Place chooses up to opts.Replicas distinct peers for each tasklet, in the
 // order the tasklets are given; each choice adds the tasklet's transfer and
-// compute time to the chosen peers' queues, so later tasklets spread out.
+// compute time to the chosen peers' queues, so later tasklets spread out,
+// and plans the inputs it shares with other tasklets (the weights) on those
+// peers, so a later tasklet there does not pay to fetch them again.
 // A tasklet with fewer feasible peers than replicas gets a Decision that says
 // why (the caller waits and retries); that is not an error. Place returns an
 // error wrapping ErrInvalid when the input itself is malformed.
 //
-// Cost: one rule-chain pass per distinct Requirements, one heap per distinct
-// (Requirements, input bytes, samples), and per tasklet O(holders of its
-// inputs + replicas × log peers).
+// Cost: one rule-chain pass per distinct Requirements; one heap per group of
+// peers that rank alike (same requirements, samples, site, shared inputs
+// held and path speeds), built once four tasklets use it; and per tasklet
+// O(holders of its unshared inputs + sites × 2^shared inputs × replicas ×
+// log peers). Sites are meant to be few (tens).
 func Place(snapshot []Peer, tasklets []Tasklet, opts Options) ([]Decision, error) {
 	if err := normalize(&opts); err != nil {
 		return nil, err
@@ -35,10 +39,13 @@ func Place(snapshot []Peer, tasklets []Tasklet, opts Options) ([]Decision, error
 	if err := validateTasklets(tasklets); err != nil {
 		return nil, err
 	}
-	pl := newPlanner(snapshot, tasklets, opts, index)
+	pl, err := newPlanner(snapshot, tasklets, opts, index)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Decision, len(tasklets))
 	for i := range tasklets {
-		out[i] = pl.place(&tasklets[i])
+		out[i] = pl.place(&tasklets[i], &pl.plans[i])
 	}
 	return out, nil
 }
@@ -79,6 +86,7 @@ func indexPeers(peers []Peer) (map[string]int32, error) {
 
 func validateTasklets(ts []Tasklet) error {
 	seen := make(map[string]struct{}, len(ts))
+	sizes := map[string]uint64{}
 	for i := range ts {
 		t := &ts[i]
 		if t.ID == "" {
@@ -90,6 +98,13 @@ func validateTasklets(ts []Tasklet) error {
 		seen[t.ID] = struct{}{}
 		if err := validateTasklet(t); err != nil {
 			return fmt.Errorf("tasklet %q: %w", t.ID, err)
+		}
+		for _, in := range t.Inputs {
+			if b, ok := sizes[in.CID]; ok && b != in.Bytes {
+				return fmt.Errorf("tasklet %q: input %s is %d bytes, but %d in an earlier tasklet; a CID has one size: %w",
+					t.ID, in.CID, in.Bytes, b, ErrInvalid)
+			}
+			sizes[in.CID] = in.Bytes
 		}
 	}
 	return nil
@@ -120,6 +135,23 @@ func validateTasklet(t *Tasklet) error {
 			return fmt.Errorf("input sizes overflow 64 bits: %w", ErrInvalid)
 		}
 		total += in.Bytes
+		if err := validateSources(in.SourceSites); err != nil {
+			return fmt.Errorf("input %s: %w", in.CID, err)
+		}
+	}
+	return nil
+}
+
+func validateSources(sites []string) error {
+	if len(sites) > MaxSourceSites {
+		return fmt.Errorf("%d source sites, more than %d; pass the sites of the nearest providers: %w",
+			len(sites), MaxSourceSites, ErrInvalid)
+	}
+	for _, s := range sites {
+		if s == "" || len(s) > MaxSiteLen {
+			return fmt.Errorf("source site %q is empty or longer than %d bytes; leave out sources whose site is unknown: %w",
+				s, MaxSiteLen, ErrInvalid)
+		}
 	}
 	return nil
 }
@@ -127,30 +159,26 @@ func validateTasklet(t *Tasklet) error {
 // class is the result of one rule-chain pass over the snapshot.
 type class struct {
 	ok       []bool
-	list     []int32 // feasible peers in snapshot order
+	list     []int32   // feasible peers in snapshot order
+	byBucket [][]int32 // feasible peers of each bucket
 	feasible int
 	rejected []Rejection
 }
 
-// shapeKey groups tasklets whose non-holder ETA is the same function of the
-// peer, so one heap serves them all.
-type shapeKey struct {
-	need    Requirements
-	bytes   uint64
-	samples int
+// taskPlan is what a tasklet needs for ranking, worked out before any is
+// placed.
+type taskPlan struct {
+	class   *class
+	x       []int32   // per input: its shared number (see holdings), -1 if not shared
+	tracked []int32   // the tasklet's tracked inputs, ascending
+	bit     []int8    // per input: its place in tracked, -1 if not tracked
+	paths   []float64 // paths[i*nb+b]: best path for input i into bucket b
+	// groups[b<<len(tracked)|mask] ranks the peers of bucket b holding the
+	// tracked inputs in mask; nil where the class has no peer in b. slow: no
+	// groups, every feasible peer is ranked directly.
+	groups []*group
+	slow   bool
 }
-
-type shape struct {
-	bytes   uint64
-	samples int
-	left    int  // tasklets of this shape not yet placed
-	built   bool // heap holds every feasible peer
-	heap    entryHeap
-}
-
-// minHeapUses is how many tasklets a shape must still serve before building
-// its heap pays for itself; fewer are served by a linear scan.
-const minHeapUses = 4
 
 type planner struct {
 	peers   []Peer
@@ -159,25 +187,37 @@ type planner struct {
 	keys    []rankKey // per peer, eta unset
 	costs   []costs
 	queue   []time.Duration
-	holders map[string][]int32 // CID → peers holding some of it
+	ver     []uint32 // bumped when a peer's queue or holdings change: its heap entries go stale
+	net     *network
+	bucket  []int32 // per peer
+	nb      int     // buckets
+	hold    *holdings
 	classes map[Requirements]*class
-	shapes  map[shapeKey]*shape
-	mark    []uint32 // mark[p] == stamp: p holds an input of the current tasklet
+	groups  map[groupKey]*group
+	watch   map[watchKey][]*group
+	plans   []taskPlan
+	mark    []uint32 // mark[p] == stamp: p was ranked directly for the current tasklet
 	excl    []uint32 // excl[p] == stamp: p is excluded for the current tasklet
 	stamp   uint32
-	cands   []rankKey
+	gains   uint32 // stamp of the latest gain, see join
+	best    []rankKey
 	aside   []entry
+	legs    []leg   // scratch
+	gained  []int32 // scratch
 }
 
-func newPlanner(peers []Peer, tasklets []Tasklet, opts Options, index map[string]int32) *planner {
+func newPlanner(peers []Peer, tasklets []Tasklet, opts Options, index map[string]int32) (*planner, error) {
 	n := len(peers)
 	pl := &planner{
 		peers: peers, opts: opts, index: index,
 		keys:    make([]rankKey, n),
 		costs:   make([]costs, n),
 		queue:   make([]time.Duration, n),
+		ver:     make([]uint32, n),
 		classes: make(map[Requirements]*class),
-		shapes:  make(map[shapeKey]*shape),
+		groups:  make(map[groupKey]*group),
+		watch:   make(map[watchKey][]*group),
+		plans:   make([]taskPlan, len(tasklets)),
 		mark:    make([]uint32, n),
 		excl:    make([]uint32, n),
 	}
@@ -187,45 +227,91 @@ func newPlanner(peers []Peer, tasklets []Tasklet, opts Options, index map[string
 		pl.costs[i] = costsOf(p, opts.RoundTrips)
 		pl.queue[i] = max(p.Queue, 0)
 	}
-	pl.holders = invertHolds(peers, tasklets)
+	pl.net, pl.bucket = newNetwork(opts.Links, peers)
+	pl.nb = len(pl.net.buckets)
+	pl.hold = newHoldings(peers, tasklets)
 	for i := range tasklets {
-		pl.shapeOf(&tasklets[i]).left++
-	}
-	return pl
-}
-
-// invertHolds maps each CID some tasklet needs to the peers holding part of it.
-func invertHolds(peers []Peer, tasklets []Tasklet) map[string][]int32 {
-	needed := make(map[string]bool)
-	for i := range tasklets {
-		for _, in := range tasklets[i].Inputs {
-			needed[in.CID] = true
+		if err := pl.plan(&tasklets[i], &pl.plans[i]); err != nil {
+			return nil, fmt.Errorf("tasklet %q: %w", tasklets[i].ID, err)
 		}
 	}
-	holders := make(map[string][]int32)
-	for i := range peers {
-		for cid, b := range peers[i].Holds {
-			if b > 0 && needed[cid] {
-				holders[cid] = append(holders[cid], int32(i))
+	return pl, nil
+}
+
+// plan works out tp for t and counts t as a user of its groups.
+func (pl *planner) plan(t *Tasklet, tp *taskPlan) error {
+	tp.class = pl.class(t.Requirements())
+	tp.x, tp.bit = make([]int32, len(t.Inputs)), make([]int8, len(t.Inputs))
+	for i, in := range t.Inputs {
+		tp.x[i], tp.bit[i] = -1, -1
+		if x, ok := pl.hold.index[in.CID]; ok {
+			tp.x[i] = x
+			if pl.hold.tracked[x] {
+				tp.tracked = append(tp.tracked, x)
 			}
 		}
 	}
-	for _, hs := range holders {
-		slices.Sort(hs) // map order is random; keep examples and costs stable
+	slices.Sort(tp.tracked)
+	for i, x := range tp.x {
+		if x >= 0 && pl.hold.tracked[x] && len(tp.tracked) <= maxTracked {
+			tp.bit[i] = int8(slices.Index(tp.tracked, x))
+		}
 	}
-	return holders
+	tp.paths = make([]float64, len(t.Inputs)*pl.nb)
+	for b, peers := range tp.class.byBucket {
+		if len(peers) == 0 {
+			continue // no peer to fetch into: leave Links unasked
+		}
+		for i, in := range t.Inputs {
+			bps, err := pl.net.path(in.SourceSites, int32(b))
+			if err != nil {
+				return fmt.Errorf("input %s: %w", in.CID, err)
+			}
+			tp.paths[i*pl.nb+b] = bps
+		}
+	}
+	tp.slow = len(tp.tracked) > maxTracked || !pl.planGroups(t, tp)
+	return nil
+}
+
+// planGroups finds the groups that rank t's peers, one per bucket and mask;
+// false when some group's legs are too varied for one.
+func (pl *planner) planGroups(t *Tasklet, tp *taskPlan) bool {
+	masks := 1 << len(tp.tracked)
+	tp.groups = make([]*group, pl.nb*masks)
+	for b, peers := range tp.class.byBucket {
+		if len(peers) == 0 {
+			continue
+		}
+		for m := range masks {
+			g, ok := pl.groupFor(t, tp, int32(b), uint8(m))
+			if !ok {
+				tp.groups = nil
+				return false
+			}
+			tp.groups[b*masks+m] = g
+		}
+	}
+	for _, g := range tp.groups {
+		if g != nil {
+			g.left++
+		}
+	}
+	return true
 }
 
 func (pl *planner) class(need Requirements) *class {
 	if c := pl.classes[need]; c != nil {
 		return c
 	}
-	c := &class{ok: make([]bool, len(pl.peers))}
+	c := &class{ok: make([]bool, len(pl.peers)), byBucket: make([][]int32, pl.nb)}
 	var t tally
 	it := newStack(pl.peers, need, &t)
 	for i, more := it.Next(); more; i, more = it.Next() {
 		c.ok[i] = true
 		c.list = append(c.list, int32(i))
+		b := pl.bucket[i]
+		c.byBucket[b] = append(c.byBucket[b], int32(i))
 		c.feasible++
 	}
 	c.rejected = t.list()
@@ -233,61 +319,72 @@ func (pl *planner) class(need Requirements) *class {
 	return c
 }
 
-func (pl *planner) shapeOf(t *Tasklet) *shape {
-	var bytes uint64
-	for _, in := range t.Inputs {
-		bytes += in.Bytes
-	}
-	k := shapeKey{need: t.Requirements(), bytes: bytes, samples: t.Samples}
-	s := pl.shapes[k]
-	if s == nil {
-		s = &shape{bytes: bytes, samples: t.Samples}
-		pl.shapes[k] = s
-	}
-	return s
-}
-
-// build fills the shape's heap with every feasible peer at its current queue.
-func (pl *planner) build(s *shape, c *class) {
-	s.heap.items = make([]entry, len(c.list))
-	for j, i := range c.list {
-		s.heap.items[j] = pl.entry(i, s)
-	}
-	s.heap.init()
-	s.built = true
-}
-
-// entry ranks peer p as if it held none of the shape's inputs.
-func (pl *planner) entry(p int32, s *shape) entry {
-	q := pl.queue[p]
-	key := pl.keys[p]
-	key.eta = pl.costs[p].estimate(s.bytes, s.samples, q).Total()
-	return entry{key: key, q: q}
-}
-
-func (pl *planner) place(t *Tasklet) Decision {
-	c := pl.class(t.Requirements())
-	s := pl.shapeOf(t)
-	if !s.built && s.left >= minHeapUses {
-		pl.build(s, c)
-	}
-	s.left--
+func (pl *planner) place(t *Tasklet, tp *taskPlan) Decision {
 	pl.stamp++
-	excluded := pl.markExcluded(t, c)
-	pl.cands = pl.cands[:0]
-	pl.addHolders(t, c)
-	if s.built {
-		pl.popNonHolders(s)
-	} else {
-		pl.scanNonHolders(s, c)
+	excluded := pl.markExcluded(t, tp.class)
+	pl.best = pl.best[:0]
+	pl.rankHolders(t, tp)
+	if tp.slow {
+		for _, p := range tp.class.list {
+			if pl.mark[p] != pl.stamp && pl.excl[p] != pl.stamp {
+				pl.offer(pl.exactKey(p, t, tp))
+			}
+		}
 	}
-	slices.SortFunc(pl.cands, compareKeys)
-	return pl.decide(t, c, pl.cands[:min(pl.opts.Replicas, len(pl.cands))], excluded)
+	for _, g := range tp.groups {
+		if g != nil {
+			pl.rank(g)
+		}
+	}
+	return pl.decide(t, tp, excluded)
 }
 
-// decide records the choice and adds the tasklet's transfer and compute time
-// to each chosen peer's queue.
-func (pl *planner) decide(t *Tasklet, c *class, chosen []rankKey, excluded []string) Decision {
+// offer keeps k among the best Replicas candidates so far, in order.
+func (pl *planner) offer(k rankKey) {
+	if pl.beaten(k) {
+		return
+	}
+	if len(pl.best) == pl.opts.Replicas {
+		pl.best = pl.best[:len(pl.best)-1]
+	}
+	at, _ := slices.BinarySearchFunc(pl.best, k, compareKeys)
+	pl.best = slices.Insert(pl.best, at, k)
+}
+
+// beaten reports whether k cannot enter the best Replicas candidates.
+func (pl *planner) beaten(k rankKey) bool {
+	n := len(pl.best)
+	return n == pl.opts.Replicas && compareKeys(k, pl.best[n-1]) >= 0
+}
+
+// exact is the ETA of t on p from p's holdings, snapshot and planned.
+func (pl *planner) exact(p int32, t *Tasklet, tp *taskPlan) Breakdown {
+	legs := pl.legs[:0]
+	b := int(pl.bucket[p])
+	for i, in := range t.Inputs {
+		have := pl.peers[p].Holds[in.CID]
+		if x := tp.x[i]; x >= 0 && pl.hold.has(p, x) {
+			have = in.Bytes
+		}
+		if have < in.Bytes {
+			legs = addLeg(legs, tp.paths[i*pl.nb+b], in.Bytes-have)
+		}
+	}
+	pl.legs = legs
+	return pl.costs[p].estimate(legs, t.Samples, pl.queue[p])
+}
+
+func (pl *planner) exactKey(p int32, t *Tasklet, tp *taskPlan) rankKey {
+	key := pl.keys[p]
+	key.eta = pl.exact(p, t, tp).Total()
+	return key
+}
+
+// decide records the choice: each chosen peer's queue grows by the
+// tasklet's transfer and compute time, and it holds the tasklet's inputs
+// from now on.
+func (pl *planner) decide(t *Tasklet, tp *taskPlan, excluded []string) Decision {
+	c := tp.class
 	d := Decision{
 		Tasklet:    t.ID,
 		Need:       t.Requirements(),
@@ -295,19 +392,43 @@ func (pl *planner) decide(t *Tasklet, c *class, chosen []rankKey, excluded []str
 		Candidates: len(pl.peers),
 		Feasible:   c.feasible - len(excluded),
 		Rejected:   withExcluded(c.rejected, excluded),
-		Peers:      make([]string, len(chosen)),
-		ETA:        make([]time.Duration, len(chosen)),
+		Peers:      make([]string, len(pl.best)),
+		ETA:        make([]time.Duration, len(pl.best)),
 	}
-	for i, k := range chosen {
-		p := &pl.peers[k.idx]
-		d.Peers[i], d.ETA[i] = p.ID, k.eta
-		b := pl.costs[k.idx].estimate(missingBytes(p, t), t.Samples, pl.queue[k.idx])
+	for i, k := range pl.best {
+		p := k.idx
+		d.Peers[i], d.ETA[i] = pl.peers[p].ID, k.eta
+		b := pl.exact(p, t, tp)
 		if i == 0 {
 			d.Breakdown = b
 		}
-		pl.queue[k.idx] = addSat(pl.queue[k.idx], addSat(b.Transfer, b.Compute))
+		pl.queue[p] = addSat(pl.queue[p], addSat(b.Transfer, b.Compute))
+		pl.ver[p]++
+		pl.gain(p, t, tp)
 	}
 	return d
+}
+
+// gain plans t's shared inputs on p: an untracked one adds p to the peers
+// ranked exactly for it; tracked ones move p into the groups it now joins,
+// once all are recorded so that membership sees them all.
+func (pl *planner) gain(p int32, t *Tasklet, tp *taskPlan) {
+	gained := pl.gained[:0]
+	for i, x := range tp.x {
+		switch {
+		case x < 0 || !pl.hold.gain(p, x):
+		case pl.hold.tracked[x]:
+			gained = append(gained, x)
+		default:
+			cid := t.Inputs[i].CID
+			pl.hold.scan[cid] = append(pl.hold.scan[cid], p)
+		}
+	}
+	pl.gained = gained
+	pl.gains++
+	for _, x := range gained {
+		pl.join(p, x)
+	}
 }
 
 // markExcluded stamps the feasible peers the caller excluded for t and
@@ -324,69 +445,19 @@ func (pl *planner) markExcluded(t *Tasklet, c *class) []string {
 	return ids
 }
 
-// addHolders ranks, with their exact ETA, the feasible peers holding part of
-// t's inputs, and marks them so the heap scan skips their pessimistic entry.
-func (pl *planner) addHolders(t *Tasklet, c *class) {
+// rankHolders ranks, with their exact ETA, the feasible peers whose holding
+// of t's inputs no group describes, and marks them so groups skip them.
+func (pl *planner) rankHolders(t *Tasklet, tp *taskPlan) {
 	for _, in := range t.Inputs {
-		for _, h := range pl.holders[in.CID] {
-			if !c.ok[h] || pl.mark[h] == pl.stamp {
+		for _, h := range pl.hold.scan[in.CID] {
+			if !tp.class.ok[h] || pl.mark[h] == pl.stamp {
 				continue
 			}
 			pl.mark[h] = pl.stamp
-			if pl.excl[h] == pl.stamp {
-				continue
+			if pl.excl[h] != pl.stamp {
+				pl.offer(pl.exactKey(h, t, tp))
 			}
-			p := &pl.peers[h]
-			key := pl.keys[h]
-			key.eta = pl.costs[h].estimate(missingBytes(p, t), t.Samples, pl.queue[h]).Total()
-			pl.cands = append(pl.cands, key)
 		}
-	}
-}
-
-// popNonHolders pops the best Replicas peers that hold none of the inputs.
-// Queues only grow, so a stale entry's key is a lower bound of its true key:
-// refreshing it on pop and pushing it back keeps the order exact.
-func (pl *planner) popNonHolders(s *shape) {
-	for found := 0; found < pl.opts.Replicas && s.heap.len() > 0; {
-		e := s.heap.pop()
-		if e.q != pl.queue[e.key.idx] {
-			s.heap.push(pl.entry(e.key.idx, s))
-			continue
-		}
-		pl.aside = append(pl.aside, e)
-		if pl.mark[e.key.idx] == pl.stamp || pl.excl[e.key.idx] == pl.stamp {
-			continue
-		}
-		pl.cands = append(pl.cands, e.key)
-		found++
-	}
-	for _, e := range pl.aside {
-		s.heap.push(e) // entries of peers chosen now go stale; pop refreshes them
-	}
-	pl.aside = pl.aside[:0]
-}
-
-// scanNonHolders finds the best Replicas peers holding none of the inputs by
-// looking at every feasible peer: cheaper than a heap for a rare shape.
-func (pl *planner) scanNonHolders(s *shape, c *class) {
-	start := len(pl.cands)
-	for _, i := range c.list {
-		if pl.mark[i] == pl.stamp || pl.excl[i] == pl.stamp {
-			continue
-		}
-		key := pl.keys[i]
-		key.eta = pl.costs[i].estimate(s.bytes, s.samples, pl.queue[i]).Total()
-		best := pl.cands[start:]
-		if len(best) == pl.opts.Replicas {
-			if compareKeys(key, best[len(best)-1]) >= 0 {
-				continue
-			}
-			pl.cands = pl.cands[:len(pl.cands)-1]
-		}
-		// Insert in order: the kept slice stays sorted and at most Replicas long.
-		at := start + sort.Search(len(pl.cands)-start, func(j int) bool { return compareKeys(key, pl.cands[start+j]) < 0 })
-		pl.cands = slices.Insert(pl.cands, at, key)
 	}
 }
 

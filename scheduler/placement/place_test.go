@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -186,6 +187,14 @@ func TestPlaceInvalidInput(t *testing.T) {
 		{"empty cid", ok, []Tasklet{mkTasklet("t", func(t *Tasklet) { t.Inputs[0].CID = "" })}, Options{}},
 		{"duplicate cid", ok, []Tasklet{mkTasklet("t", func(t *Tasklet) { t.Inputs[1].CID = "weights" })}, Options{}},
 		{"size overflow", ok, []Tasklet{mkTasklet("t", func(t *Tasklet) { t.Inputs[0].Bytes = math.MaxUint64 })}, Options{}},
+		{"one cid, two sizes", ok, []Tasklet{mkTasklet("t1"), mkTasklet("t2", func(t *Tasklet) { t.Inputs[0].Bytes++ })}, Options{}},
+		{"empty source site", ok, []Tasklet{mkTasklet("t", func(t *Tasklet) { t.Inputs[1].SourceSites = []string{"a", ""} })}, Options{}},
+		{"long source site", ok, []Tasklet{mkTasklet("t", func(t *Tasklet) {
+			t.Inputs[1].SourceSites = []string{strings.Repeat("x", MaxSiteLen+1)}
+		})}, Options{}},
+		{"too many source sites", ok, []Tasklet{mkTasklet("t", func(t *Tasklet) {
+			t.Inputs[1].SourceSites = slices.Repeat([]string{"a"}, MaxSourceSites+1)
+		})}, Options{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,12 +7,6 @@ import (
 	"time"
 )
 
-// estimate is the ETA model: every ranking in the package goes through it,
-// so the fast path and a brute-force scan agree to the nanosecond.
-func estimate(p *Peer, missing uint64, samples int, roundTrips int, queue time.Duration) Breakdown {
-	return costsOf(p, roundTrips).estimate(missing, samples, queue)
-}
-
 // costs are the per-peer terms of the ETA, packed small so that scanning
 // thousands of peers stays in cache.
 type costs struct {
@@ -25,26 +19,29 @@ func costsOf(p *Peer, roundTrips int) costs {
 	return costs{setup: mulSat(p.RTT, roundTrips), bw: p.BandwidthBps, thr: p.Throughput}
 }
 
-func (c costs) estimate(missing uint64, samples int, queue time.Duration) Breakdown {
-	b := Breakdown{Setup: c.setup, Queue: queue, Missing: missing}
-	if missing > 0 {
-		b.Transfer = seconds(float64(missing) / c.bw)
-	}
-	if samples > 0 {
-		b.Compute = seconds(float64(samples) / c.thr)
+// estimate is the ETA model: a peer with these costs fetches legs, then
+// computes samples, after its queue. Every ranking in the package goes
+// through it or through eta, so the fast path and a brute-force scan agree
+// to the nanosecond.
+func (c costs) estimate(legs []leg, samples int, queue time.Duration) Breakdown {
+	b := Breakdown{Setup: c.setup, Queue: queue, Transfer: transferTime(c.bw, legs), Compute: c.compute(samples)}
+	for _, l := range legs {
+		b.Missing += l.bytes
 	}
 	return b
 }
 
-// missingBytes is how much of t's inputs p still has to fetch.
-func missingBytes(p *Peer, t *Tasklet) uint64 {
-	var m uint64
-	for _, in := range t.Inputs {
-		if have := p.Holds[in.CID]; have < in.Bytes {
-			m += in.Bytes - have
-		}
+// eta is estimate(legs, samples, queue).Total() without the breakdown,
+// for scans over thousands of peers.
+func (c costs) eta(legs []leg, samples int, queue time.Duration) time.Duration {
+	return addSat(addSat(c.setup, transferTime(c.bw, legs)), addSat(c.compute(samples), queue))
+}
+
+func (c costs) compute(samples int) time.Duration {
+	if samples == 0 {
+		return 0
 	}
-	return m
+	return seconds(float64(samples) / c.thr)
 }
 
 // seconds converts to a Duration, saturating instead of overflowing.

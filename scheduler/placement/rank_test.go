@@ -2,65 +2,69 @@ package placement
 
 import (
 	"math"
+	"slices"
 	"testing"
 	"time"
 )
 
 func TestEstimate(t *testing.T) {
-	p := mkPeer("p", func(p *Peer) {
-		p.RTT = 10 * time.Millisecond
-		p.BandwidthBps = 1e6
-		p.Throughput = 1000
-	})
+	c := costsOf(&Peer{RTT: 10 * time.Millisecond, BandwidthBps: 1e6, Throughput: 1000}, 3)
+	inf := math.Inf(1)
 	tests := []struct {
 		name    string
-		missing uint64
+		legs    []leg
 		samples int
-		trips   int
 		queue   time.Duration
 		want    Breakdown
 		total   time.Duration
 	}{
-		{"all terms", 1_000_000, 500, 3, 2 * time.Second,
+		{"all terms", []leg{{inf, 1_000_000}}, 500, 2 * time.Second,
 			Breakdown{Setup: 30 * time.Millisecond, Transfer: time.Second, Compute: 500 * time.Millisecond, Queue: 2 * time.Second, Missing: 1_000_000},
 			3530 * time.Millisecond},
-		{"holder needs nothing", 0, 0, 1, 0,
-			Breakdown{Setup: 10 * time.Millisecond}, 10 * time.Millisecond},
-		{"saturates", math.MaxUint64, 1, 3, time.Hour,
+		{"holder needs nothing", nil, 0, 0,
+			Breakdown{Setup: 30 * time.Millisecond}, 30 * time.Millisecond},
+		// 1 MB over a 0.5 MB/s path, then 2 MB capped by the peer's 1 MB/s.
+		{"slow path, fast path", []leg{{0.5e6, 1_000_000}, {4e6, 2_000_000}}, 0, 0,
+			Breakdown{Setup: 30 * time.Millisecond, Transfer: 4 * time.Second, Missing: 3_000_000}, 4030 * time.Millisecond},
+		{"saturates", []leg{{inf, math.MaxUint64}}, 1, time.Hour,
 			Breakdown{Setup: 30 * time.Millisecond, Transfer: math.MaxInt64, Compute: time.Millisecond, Queue: time.Hour, Missing: math.MaxUint64},
 			math.MaxInt64},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := estimate(&p, tt.missing, tt.samples, tt.trips, tt.queue)
+			got := c.estimate(tt.legs, tt.samples, tt.queue)
 			if got != tt.want {
 				t.Errorf("estimate() = %+v, want %+v", got, tt.want)
 			}
 			if got.Total() != tt.total {
 				t.Errorf("Total() = %v, want %v", got.Total(), tt.total)
 			}
+			if eta := c.eta(tt.legs, tt.samples, tt.queue); eta != tt.total {
+				t.Errorf("eta() = %v, want %v", eta, tt.total)
+			}
 		})
 	}
 }
 
-func TestMissingBytes(t *testing.T) {
-	task := mkTasklet("t")
+func TestAddLeg(t *testing.T) {
+	inf := math.Inf(1)
 	tests := []struct {
-		name  string
-		holds map[string]uint64
-		want  uint64
+		name string
+		add  []leg // added in this order
+		want []leg
 	}{
-		{"nothing", nil, 300 * mb},
-		{"weights", map[string]uint64{"weights": 100 * mb}, 200 * mb},
-		{"half shard", map[string]uint64{"shard-t": 100 * mb}, 200 * mb},
-		{"everything", map[string]uint64{"weights": 100 * mb, "shard-t": 200 * mb}, 0},
-		{"more than needed", map[string]uint64{"weights": 999 * mb}, 200 * mb},
-		{"unrelated", map[string]uint64{"other": 5 * mb}, 300 * mb},
+		{"none", nil, nil},
+		{"zero bytes dropped", []leg{{1e6, 0}}, nil},
+		{"sorted by speed", []leg{{inf, 1}, {2e6, 2}, {1e6, 3}}, []leg{{1e6, 3}, {2e6, 2}, {inf, 1}}},
+		{"same speed merged", []leg{{2e6, 2}, {1e6, 3}, {2e6, 5}}, []leg{{1e6, 3}, {2e6, 7}}},
 	}
 	for _, tt := range tests {
-		p := mkPeer("p", holds(tt.holds))
-		if got := missingBytes(&p, &task); got != tt.want {
-			t.Errorf("%s: missingBytes() = %d, want %d", tt.name, got, tt.want)
+		var got []leg
+		for _, l := range tt.add {
+			got = addLeg(got, l.bps, l.bytes)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: legs = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

@@ -15,18 +15,42 @@ type Peer struct {
 	PricePerHour float64
 	RTT          time.Duration // round trip from the coordinator
 	RTTMeasured  bool          // false: estimated from Vivaldi coordinates
-	BandwidthBps float64       // bytes per second the peer can fetch at
+	BandwidthBps float64       // bytes per second the peer can fetch at, at best (its own link)
 	Throughput   float64       // samples per second for the builtin trainer
 	Queue        time.Duration // work already assigned to the peer
 	Reputation   float64       // 0..1
 	Holds        map[string]uint64
 	// Holds maps a CID to the bytes of that DAG the peer already holds.
+
+	// Site is a coarse network location: a cluster of Vivaldi coordinates
+	// or an operator-set region, at most MaxSiteLen bytes. "" means unknown.
+	// Only Options.Links reads it, and only for the MaxSites sites with most
+	// peers.
+	Site string
 }
 
-// Input is one content-addressed input of a tasklet.
+// MaxSiteLen bounds Peer.Site and Input.SourceSites entries; a longer site
+// makes a peer's record invalid.
+const MaxSiteLen = 64
+
+// MaxSites is how many sites Place tells apart: the sites with most peers in
+// the snapshot. Peers of other sites count as of an unknown one.
+const MaxSites = 64
+
+// MaxSourceSites bounds Input.SourceSites. The caller passes the sites of
+// the nearest few providers, not every provider the DHT returns.
+const MaxSourceSites = 32
+
+// Input is one content-addressed input of a tasklet. A CID names immutable
+// content, so every tasklet of a Place call must give it the same Bytes.
 type Input struct {
 	CID   string
 	Bytes uint64
+	// SourceSites are the sites a full copy can be fetched from: the sites
+	// of the providers the DHT returned, and the coordinator's own site for
+	// weights it publishes. Order and repeats do not matter. Empty means
+	// unknown: the fetch is estimated at the peer's own BandwidthBps.
+	SourceSites []string
 }
 
 // Tasklet is one unit of work to place.
@@ -76,15 +100,24 @@ type Options struct {
 	// those already holding a replica. Unknown IDs are ignored: peers come
 	// and go, and a caller may pass one map for a whole job.
 	Exclude map[string][]string
+	// Links estimates the path between two sites: the bytes per second a
+	// peer at site to fetches at from a peer at site from (from may equal
+	// to). ok is false when there is no estimate; with ok true, bps must be
+	// positive (+Inf: no limit) or Place fails with ErrInvalid. Place calls
+	// it at most once per pair, never with an empty site, and only into
+	// sites with a feasible peer.
+	// Nil means no path is known: every fetch runs at the peer's own
+	// BandwidthBps, and Site and SourceSites are ignored.
+	Links func(from, to string) (bps float64, ok bool)
 }
 
 // Breakdown splits an ETA into its terms.
 type Breakdown struct {
 	Setup    time.Duration // RTT × round trips
-	Transfer time.Duration // missing bytes / bandwidth
+	Transfer time.Duration // missing bytes / bandwidth of the path from their source
 	Compute  time.Duration // samples / throughput
 	Queue    time.Duration // work already assigned to the peer
-	Missing  uint64        // input bytes the peer lacks
+	Missing  uint64        // input bytes the peer neither holds nor fetches for an earlier tasklet of the call
 }
 
 // Total is the ETA: the sum of the terms, saturating at the largest Duration.

@@ -28,7 +28,7 @@ import (
 // which the per-tasklet bound ignores.
 func (w *world) bound(rd *round) (time.Duration, []time.Duration) {
 	n := len(w.peers)
-	snap, ids := w.snapshot(rd, 0, make([]bool, n), make([]time.Duration, n))
+	snap, ids := w.snapshot(rd, 0, make([]bool, n), make([]time.Duration, n), nil)
 	feasible := make([]bool, n)
 	// Outside the holders of t's shard, t's cost on a peer of region r is
 	// region terms + the peer's compute: the fastest feasible peer per region

@@ -13,7 +13,10 @@
 //	   ┌─────────┴──────────┬───────────────┐
 //	   ▼                    ▼               ▼
 //	 strategy.assign     lower bound     (repeat per strategy)
-//	   │ snapshot at t=0
+//	   │ snapshot (at t=0 and at each re-placement): each peer's region as
+//	   │ its site and the within-region link as its bandwidth, the weights
+//	   │ on peers already sent a tasklet, each input's source regions, and
+//	   │ (for ours) the measured links between regions
 //	   ▼
 //	 engine: each peer runs its tasklets in turn
 //	   setup (RTT × trips) → fetch weights from the coordinator's region and

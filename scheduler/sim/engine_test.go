@@ -1,10 +1,13 @@
 package sim
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/gridswarm/gridswarm/scheduler/placement"
 )
 
 // tinyWorld has regions A (the coordinator's) and B with round numbers:
@@ -121,6 +124,101 @@ func TestPeerCostDone(t *testing.T) {
 					t.Errorf("%+v.done(%v, %d) = %d, want %d", c, T, limit, got, want)
 				}
 			}
+		}
+	}
+}
+
+// TestEstimateMatchesEngine checks the coordinator's view against the
+// simulator's truth: with no noise and no drop-outs, each tasklet finishes
+// exactly when Place estimated, give or take rounding, except that a tasklet
+// queued behind others on its peer also waits for their setup round trips,
+// which Place does not count in a queue.
+func TestEstimateMatchesEngine(t *testing.T) {
+	cfg := small()
+	cfg.ThroughputNoise, cfg.RTTNoise, cfg.MeanSession, cfg.Rounds = 0, 0, 0, 1
+	geo, err := LoadGeo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := newWorld(cfg, geo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := w.nextRound(0, nil)
+	n := len(w.peers)
+	snap, ids := w.snapshot(rd, 0, make([]bool, n), make([]time.Duration, n), nil)
+	ds, err := placement.Place(snap, rd.tasklets, placement.Options{Seed: 1, RoundTrips: cfg.RoundTrips, Links: w.linkEstimate()})
+	if err != nil {
+		t.Fatalf("Place() error = %v", err)
+	}
+	index := map[string]int{}
+	for k := range snap {
+		index[snap[k].ID] = int(ids[k])
+	}
+	choice := make([]int, len(ds))
+	for i, d := range ds {
+		choice[i] = index[d.Peers[0]]
+	}
+	res, err := w.play(rd, &scripted{calls: [][]int{choice}})
+	if err != nil {
+		t.Fatalf("play() error = %v", err)
+	}
+	setups := map[int]time.Duration{} // setup round trips already queued on a peer
+	stacked, far := 0, 0
+	for i, d := range ds {
+		p := choice[i]
+		want := d.ETA[0] + setups[p]
+		if diff := res.completions[i] - want; diff < -3 || diff > 3 {
+			t.Errorf("tasklet %d on %s: finished at %v, estimated %v plus %v of earlier setups", i, d.Peers[0], res.completions[i], d.ETA[0], setups[p])
+		}
+		if setups[p] > 0 {
+			stacked++
+		}
+		if d.Breakdown.Transfer > 2*time.Second {
+			far++ // fetched across regions
+		}
+		setups[p] += d.Breakdown.Setup
+	}
+	if stacked == 0 || far == 0 {
+		t.Errorf("%d tasklets queued behind others, %d fetched from far away; want some of each to test", stacked, far)
+	}
+}
+
+// TestCoordinatorView checks what the coordinator is told: sites, each
+// input's source sites, the paths between regions, and the weights on peers
+// it already sent a tasklet.
+func TestCoordinatorView(t *testing.T) {
+	w, rd := tinyWorld()
+	busy := []time.Duration{0, 0, 3 * time.Second}
+	snap, ids := w.snapshot(rd, time.Second, []bool{true, false, false}, busy, []bool{false, true, false})
+	if !slices.Equal(ids, []int32{1, 2}) {
+		t.Fatalf("snapshot ids = %v, want [1 2] (p0 is gone)", ids)
+	}
+	p1, p2 := snap[0], snap[1]
+	if p1.Site != "B" || p2.Site != "A" || p1.BandwidthBps != 100e6 || p2.Queue != 2*time.Second {
+		t.Errorf("p1 site %q bw %v, p2 site %q queue %v; want B, 100e6, A, 2s", p1.Site, p1.BandwidthBps, p2.Site, p2.Queue)
+	}
+	wantHolds := map[string]uint64{shardCID(1): 200 * mb, weightsCID(0): w.cfg.ModelBytes}
+	if !maps.Equal(p1.Holds, wantHolds) || len(p2.Holds) != 0 {
+		t.Errorf("holds = %v and %v, want %v and none", p1.Holds, p2.Holds, wantHolds)
+	}
+	if _, leaked := w.peers[1].holds[weightsCID(0)]; leaked {
+		t.Error("the snapshot's weights leaked into the world's initial holdings")
+	}
+	for i, want := range [][]string{{"A"}, {"B"}} { // shard 0 has no holder: the dataset's origin
+		in := rd.tasklets[i].Inputs
+		if !slices.Equal(in[0].SourceSites, []string{"A"}) || !slices.Equal(in[1].SourceSites, want) {
+			t.Errorf("tasklet %d sources: weights %v, shard %v; want [A], %v", i, in[0].SourceSites, in[1].SourceSites, want)
+		}
+	}
+	links := w.linkEstimate()
+	for _, tt := range []struct {
+		from, to string
+		bps      float64
+		ok       bool
+	}{{"A", "B", 10e6, true}, {"B", "B", 100e6, true}, {"A", "Z", 0, false}} {
+		if bps, ok := links(tt.from, tt.to); bps != tt.bps || ok != tt.ok {
+			t.Errorf("links(%s, %s) = %v, %v; want %v, %v", tt.from, tt.to, bps, ok, tt.bps, tt.ok)
 		}
 	}
 }

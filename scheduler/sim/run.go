@@ -144,7 +144,7 @@ func (rd *round) drops() []int {
 }
 
 func (e *engine) assign(tasks []int, now time.Duration) error {
-	snap, ids := e.w.snapshot(e.rd, now, e.gone, e.busy)
+	snap, ids := e.w.snapshot(e.rd, now, e.gone, e.busy, e.hasWeights)
 	ts := make([]placement.Tasklet, len(tasks))
 	for k, t := range tasks {
 		ts[k] = e.rd.tasklets[t]

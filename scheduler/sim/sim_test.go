@@ -126,7 +126,7 @@ func bruteBound(w *world, rd *round) []time.Duration {
 		per[t] = noDrop
 	}
 	n := len(w.peers)
-	snap, ids := w.snapshot(rd, 0, make([]bool, n), make([]time.Duration, n))
+	snap, ids := w.snapshot(rd, 0, make([]bool, n), make([]time.Duration, n), nil)
 	for k := range snap {
 		if placement.Check(&snap[k], &rd.tasklets[0]) != "" {
 			continue

@@ -57,7 +57,7 @@ func (ours) name() string { return Ours }
 
 func (o ours) assign(c *call) ([]int, error) {
 	snap, ts := c.snap, c.ts
-	ds, err := placement.Place(snap, ts, placement.Options{Seed: c.seed, RoundTrips: o.roundTrips})
+	ds, err := placement.Place(snap, ts, placement.Options{Seed: c.seed, RoundTrips: o.roundTrips, Links: c.w.linkEstimate()})
 	if err != nil {
 		return nil, fmt.Errorf("placing %d tasklets: %w", len(ts), err)
 	}

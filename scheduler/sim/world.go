@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -42,7 +43,7 @@ type round struct {
 	dropAt   []time.Duration // when the peer drops out mid-round; MaxInt64: it stays
 	setup    []time.Duration // region → true RTT × round trips
 	weightsT []time.Duration // region → time to fetch the weights from the coordinator
-	fetchBps []float64       // region → bytes/s a peer there observes fetching a tasklet's inputs
+	sources  [][]int         // shard → regions it is fetched from this round
 	shardT   [][]time.Duration
 	// shardT[s][r] is the time to fetch shard s into region r from its nearest
 	// source: a holder present at the round's start, else the coordinator.
@@ -166,17 +167,19 @@ func (w *world) transferTimes(rd *round) {
 		rd.setup[r] = l.RTT * time.Duration(w.cfg.RoundTrips)
 		rd.weightsT[r] = transfer(w.cfg.ModelBytes, l)
 	}
+	rd.sources = make([][]int, len(w.holders))
 	rd.shardT = make([][]time.Duration, len(w.holders))
 	for s, hs := range w.holders {
-		sources := []int{}
+		var sources []int
 		for _, h := range hs {
-			if rd.present[h] {
-				sources = append(sources, w.peers[h].region)
+			if r := w.peers[h].region; rd.present[h] && !slices.Contains(sources, r) {
+				sources = append(sources, r)
 			}
 		}
 		if len(sources) == 0 {
 			sources = append(sources, w.coord) // the dataset's origin
 		}
+		rd.sources[s] = sources
 		rd.shardT[s] = make([]time.Duration, nr)
 		for r := range nr {
 			best := noDrop
@@ -186,35 +189,50 @@ func (w *world) transferTimes(rd *round) {
 			rd.shardT[s][r] = best
 		}
 	}
-	// A peer's bandwidth is what it has observed fetching inputs (as bitswap
-	// statistics would show): the weights from the coordinator and shards from
-	// wherever their nearest source is, averaged over shards.
-	rd.fetchBps = make([]float64, nr)
-	for r := range nr {
-		var shards time.Duration
-		for s := range rd.shardT {
-			shards += rd.shardT[s][r]
-		}
-		mean := float64(rd.weightsT[r]) + float64(shards)/float64(max(len(rd.shardT), 1))
-		rd.fetchBps[r] = float64(w.cfg.ModelBytes+w.cfg.ShardBytes) / mean * float64(time.Second)
-	}
 }
 
 func transfer(bytes uint64, l Link) time.Duration {
 	return time.Duration(float64(bytes) / l.BandwidthBps * float64(time.Second))
 }
 
+// weightsCID names round n's weights.
+func weightsCID(n int) string { return fmt.Sprintf("weights-r%d", n) }
+
+// makeTasklets names where each input can be fetched from, as the
+// coordinator would from the DHT's providers: the weights from itself, a
+// shard from the regions of its holders.
 func (w *world) makeTasklets(rd *round) {
-	weights := fmt.Sprintf("weights-r%d", rd.n)
+	weights := placement.Input{CID: weightsCID(rd.n), Bytes: w.cfg.ModelBytes, SourceSites: []string{w.regions[w.coord]}}
 	rd.tasklets = make([]placement.Tasklet, w.cfg.Tasklets)
 	for i := range rd.tasklets {
+		shard := placement.Input{CID: shardCID(i), Bytes: w.cfg.ShardBytes}
+		for _, r := range rd.sources[i] {
+			shard.SourceSites = append(shard.SourceSites, w.regions[r])
+		}
 		rd.tasklets[i] = placement.Tasklet{
 			ID:       fmt.Sprintf("r%d-t%05d", rd.n, i),
 			Executor: executor,
-			Inputs:   []placement.Input{{CID: weights, Bytes: w.cfg.ModelBytes}, {CID: shardCID(i), Bytes: w.cfg.ShardBytes}},
+			Inputs:   []placement.Input{weights, shard},
 			Samples:  w.cfg.Samples,
 			GPUMem:   w.cfg.GPUMem,
 		}
+	}
+}
+
+// linkEstimate is what the coordinator knows of the network
+// (placement.Options.Links): the measured bandwidth between regions.
+func (w *world) linkEstimate() func(from, to string) (float64, bool) {
+	index := make(map[string]int, len(w.regions))
+	for i, r := range w.regions {
+		index[r] = i
+	}
+	return func(from, to string) (float64, bool) {
+		a, okA := index[from]
+		b, okB := index[to]
+		if !okA || !okB {
+			return 0, false
+		}
+		return w.links[a][b].BandwidthBps, true
 	}
 }
 
@@ -224,22 +242,33 @@ func (w *world) compute(rd *round, p int) time.Duration {
 }
 
 // snapshot is what the coordinator sees at time now: present peers that have
-// not dropped out, with the work still queued on them. ids maps a snapshot
+// not dropped out, in their region, with the work still queued on them and
+// the weights on those it already sent a tasklet (hasWeights, nil for
+// none). A peer's bandwidth is its own access link, the within-region one:
+// the paths between regions come from linkEstimate. ids maps a snapshot
 // index back to the peer.
-func (w *world) snapshot(rd *round, now time.Duration, gone []bool, busy []time.Duration) (snap []placement.Peer, ids []int32) {
+func (w *world) snapshot(rd *round, now time.Duration, gone []bool, busy []time.Duration, hasWeights []bool) (snap []placement.Peer, ids []int32) {
 	for i := range w.peers {
 		if !rd.present[i] || gone[i] {
 			continue
 		}
 		p := &w.peers[i]
 		c := &w.classes[p.class]
+		holds := p.holds
+		if hasWeights != nil && hasWeights[i] {
+			holds = maps.Clone(holds)
+			if holds == nil {
+				holds = map[string]uint64{}
+			}
+			holds[weightsCID(rd.n)] = w.cfg.ModelBytes
+		}
 		snap = append(snap, placement.Peer{
 			ID: p.id, Executors: p.execs, GPUMemFree: c.GPUMem, DiskFree: 1 << 40,
 			Idle: rd.idle[i], Version: peerVersion, PricePerHour: c.PricePerHour,
 			RTT: p.rttEst, RTTMeasured: p.measured,
-			BandwidthBps: rd.fetchBps[p.region],
+			BandwidthBps: w.links[p.region][p.region].BandwidthBps,
 			Throughput:   c.Throughput, Queue: max(busy[i]-now, 0),
-			Reputation: p.rep, Holds: p.holds,
+			Reputation: p.rep, Holds: holds, Site: w.regions[p.region],
 		})
 		ids = append(ids, int32(i))
 	}
