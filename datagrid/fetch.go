@@ -1,0 +1,449 @@
+package datagrid
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ipfs/boxo/exchange"
+	"github.com/ipfs/boxo/verifcid"
+	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
+	ds "github.com/ipfs/go-datastore"
+	ipld "github.com/ipfs/go-ipld-format"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+const (
+	// maxBlockSize is the largest block accepted from a peer, Kubo's
+	// limit; bitswap messages themselves are capped at 4 MiB.
+	maxBlockSize = 2 << 20
+	// fetchBatch is how many wants one bitswap request carries.
+	fetchBatch = 512
+	// storeBatch caps the blocks written in one flatfs batch.
+	storeBatch = 64
+	// discoverAfter is how long a fetch waits on the peers it already
+	// knows (hints first) before it asks the DHT for providers.
+	discoverAfter  = 2 * time.Second
+	connectTimeout = 10 * time.Second
+	lookupTimeout  = 30 * time.Second
+	lookupMax      = 16
+	protectTag     = "datagrid-fetch"
+)
+
+// Fetch brings every block of c into the local store as a cache entry (not
+// pinned, evicted least-recently-used first when the quota needs room) and
+// returns the bytes it fetched from peers. Hints are connected and asked
+// before the DHT. Fetching an already complete DAG only marks it used.
+func (g *Grid) Fetch(ctx context.Context, c cid.Cid, hints ...peer.AddrInfo) (int64, error) {
+	return g.ensureLocal(ctx, fetchPlan{op: "data fetch", root: c, hints: hints}, nil)
+}
+
+// fetchPlan is what ensureLocal is asked to do.
+type fetchPlan struct {
+	op       string
+	root     cid.Cid
+	hints    []peer.AddrInfo
+	progress func(done, total int64)
+	pin      bool // record a pin instead of a cache entry
+}
+
+// ensureLocal makes the DAG under p.root complete locally, records it (pin
+// or cache) in the same batch that clears its in-flight marker, and then
+// runs after (if any) while GC is still held off.
+func (g *Grid) ensureLocal(ctx context.Context, p fetchPlan, after func(ctx context.Context) error) (int64, error) {
+	if err := verifcid.ValidateCid(verifcid.DefaultAllowlist, p.root); err != nil {
+		return 0, fmt.Errorf("%s: %s is not an acceptable CID: %w", p.op, p.root, err)
+	}
+	f := g.newFetcher(ctx, p)
+	defer f.close()
+	marker, err := g.beginInflight(ctx, p.op)
+	if err != nil {
+		return 0, err
+	}
+	total, local, err := g.measure(ctx, f)
+	if err != nil {
+		_ = g.meta.Delete(context.WithoutCancel(ctx), marker)
+		return f.fetched, err
+	}
+	res, err := g.reserve(ctx, p.op, total-min(local, total), p.root)
+	if err != nil {
+		_ = g.meta.Delete(context.WithoutCancel(ctx), marker)
+		return f.fetched, err
+	}
+	defer res.release()
+	f.res = res
+
+	g.gcLock.RLock()
+	defer g.gcLock.RUnlock()
+	werr := f.walk(ctx)
+	if rerr := g.recordFetch(context.WithoutCancel(ctx), p, f, total, werr == nil, marker); rerr != nil && werr == nil {
+		werr = rerr
+	}
+	if werr != nil {
+		return f.fetched, werr
+	}
+	if f.fetched > 0 {
+		g.announceTree(ctx, p.root)
+	}
+	if after != nil {
+		return f.fetched, after(ctx)
+	}
+	return f.fetched, nil
+}
+
+// measure gets the root block (from peers if needed) and returns the DAG's
+// declared total size and the bytes already held.
+func (g *Grid) measure(ctx context.Context, f *fetcher) (total, local uint64, err error) {
+	g.gcLock.RLock()
+	defer g.gcLock.RUnlock()
+	if err := f.fetchLevel(ctx, []cid.Cid{f.plan.root}, nil); err != nil {
+		return 0, 0, err
+	}
+	h, err := g.holding(ctx, f.plan.root)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: %w", f.plan.op, err)
+	}
+	f.total = int64(h.TotalBytes)
+	return h.TotalBytes, h.LocalBytes, nil
+}
+
+// recordFetch writes the pin or cache record. A failed fetch that wrote
+// blocks still gets a cache record, so its blocks stay evictable and a
+// retry resumes instead of starting over.
+func (g *Grid) recordFetch(ctx context.Context, p fetchPlan, f *fetcher, total uint64, complete bool, marker ds.Key) error {
+	b := g.newBatch(ctx)
+	b.del(ctx, marker)
+	pinned, err := g.isPinned(ctx, p.root)
+	if err != nil {
+		return err
+	}
+	switch {
+	case p.pin && complete:
+		if !pinned {
+			b.put(ctx, pinKey(p.root), Pin{Bytes: total, Created: time.Now().UTC()})
+		}
+		b.del(ctx, cacheKey(p.root))
+	case pinned:
+	case complete:
+		b.put(ctx, cacheKey(p.root), cacheEntry{Bytes: total, LastUsed: time.Now().UTC()})
+	case f.fetched > 0:
+		b.put(ctx, cacheKey(p.root), cacheEntry{Bytes: uint64(f.done), LastUsed: time.Now().UTC()})
+	}
+	return b.commit(ctx)
+}
+
+// fetcher walks a DAG level by level: local blocks are read (inner nodes)
+// or just sized (raw leaves); missing ones are asked of bitswap in batches.
+type fetcher struct {
+	g        *Grid
+	plan     fetchPlan
+	res      *reservation
+	sess     exchange.Fetcher
+	sessCtx  context.Context
+	cancel   context.CancelFunc
+	total    int64 // declared DAG size; -1 until the root is known
+	done     int64 // bytes local so far, found or fetched
+	fetched  int64 // bytes received from peers
+	hinted   int   // hinted peers we are connected to
+	seen     map[string]struct{}
+	discover sync.Once
+	wg       sync.WaitGroup
+}
+
+func (g *Grid) newFetcher(ctx context.Context, p fetchPlan) *fetcher {
+	sctx, cancel := context.WithCancel(ctx)
+	f := &fetcher{g: g, plan: p, sessCtx: sctx, cancel: cancel, total: -1, seen: map[string]struct{}{}}
+	f.hinted = g.connectPeers(sctx, p.hints, true)
+	return f
+}
+
+func (f *fetcher) close() {
+	f.cancel()
+	f.wg.Wait()
+	if h := f.g.cfg.Host; h != nil {
+		for _, ai := range f.plan.hints {
+			h.ConnManager().Unprotect(ai.ID, protectTag)
+		}
+	}
+}
+
+// walk fetches the whole DAG below the root (the root is already local).
+func (f *fetcher) walk(ctx context.Context) error {
+	level := []cid.Cid{f.plan.root}
+	f.done = 0
+	clear(f.seen)
+	f.seen[string(f.plan.root.Hash())] = struct{}{}
+	for depth := 0; len(level) > 0; depth++ {
+		if depth > maxTreeDepth {
+			return fmt.Errorf("%s %s: DAG is deeper than %d levels; refusing it", f.plan.op, f.plan.root, maxTreeDepth)
+		}
+		var next []cid.Cid
+		for i := 0; i < len(level); i += fetchBatch {
+			batch := level[i:min(i+fetchBatch, len(level))]
+			if err := f.fetchLevel(ctx, batch, &next); err != nil {
+				return err
+			}
+		}
+		level = next
+	}
+	return nil
+}
+
+// fetchLevel makes batch local and, when next is not nil, appends the
+// children of its inner nodes to next in link order. A child seen before
+// (repeated chunks, or a DAG built to explode a naive walk) is not walked
+// again; its declared size counts as done.
+func (f *fetcher) fetchLevel(ctx context.Context, batch []cid.Cid, next *[]cid.Cid) error {
+	var missing []cid.Cid
+	for _, c := range batch {
+		present, err := f.ensurePresent(ctx, c)
+		if err != nil {
+			return err
+		}
+		if !present {
+			missing = append(missing, c)
+		}
+	}
+	if err := f.fetchMissing(ctx, missing); err != nil {
+		return err
+	}
+	if next == nil {
+		return nil
+	}
+	for _, c := range batch {
+		if c.Type() == cid.Raw {
+			continue
+		}
+		links, err := f.g.localLinks(ctx, c)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", f.plan.op, f.plan.root, err)
+		}
+		for _, l := range links {
+			if err := verifcid.ValidateCid(verifcid.DefaultAllowlist, l.Cid); err != nil {
+				return fmt.Errorf("%s %s: node %s links to unacceptable CID %s: %w", f.plan.op, f.plan.root, c, l.Cid, err)
+			}
+			if _, dup := f.seen[string(l.Cid.Hash())]; dup {
+				f.advance(int64(l.Size))
+				continue
+			}
+			f.seen[string(l.Cid.Hash())] = struct{}{}
+			*next = append(*next, l.Cid)
+		}
+	}
+	return nil
+}
+
+// ensurePresent counts c as done if it is stored, or stores it when it is
+// the empty block: bitswap servers answer a want for a 0-byte block with
+// HAVE, never the block (boxo's engine only sends blocks of size > 0), so
+// an empty file would never arrive. Its content is known.
+func (f *fetcher) ensurePresent(ctx context.Context, c cid.Cid) (bool, error) {
+	present, err := f.countLocal(ctx, c)
+	if err != nil || present || !isEmptyBlock(c) {
+		return present, err
+	}
+	empty, err := blocks.NewBlockWithCid(nil, c)
+	if err != nil {
+		return false, fmt.Errorf("%s: empty block %s: %w", f.plan.op, c, err)
+	}
+	if err := f.g.bstore.Put(ctx, empty); err != nil {
+		return false, fmt.Errorf("%s: cannot store the empty block %s: %w", f.plan.op, c, err)
+	}
+	return true, nil
+}
+
+// isEmptyBlock reports whether c addresses zero bytes.
+func isEmptyBlock(c cid.Cid) bool {
+	e, err := c.Prefix().Sum(nil)
+	return err == nil && e.Equals(c)
+}
+
+// countLocal reports whether c is stored and counts its bytes as done.
+func (f *fetcher) countLocal(ctx context.Context, c cid.Cid) (bool, error) {
+	size, err := f.g.bstore.GetSize(ctx, c)
+	if ipld.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("%s: cannot read block %s: %w", f.plan.op, c, err)
+	}
+	f.advance(int64(size))
+	return true, nil
+}
+
+func (f *fetcher) advance(n int64) {
+	f.done += n
+	if f.plan.progress != nil && n > 0 {
+		f.plan.progress(f.done, f.total)
+	}
+}
+
+// fetchMissing asks bitswap for missing and stores what arrives, within
+// the reservation, until all arrived or ctx ends.
+func (f *fetcher) fetchMissing(ctx context.Context, missing []cid.Cid) error {
+	if len(missing) == 0 {
+		return nil
+	}
+	g := f.g
+	if g.bswap == nil {
+		return fmt.Errorf("%s %s: %d blocks are not stored here (first %s) and this grid is offline", f.plan.op, f.plan.root, len(missing), missing[0])
+	}
+	if f.sess == nil {
+		f.sess = g.bswap.NewSession(f.sessCtx)
+	}
+	if f.hinted == 0 {
+		f.startDiscovery()
+	}
+	ch, err := f.sess.GetBlocks(ctx, missing)
+	if err != nil {
+		return fmt.Errorf("%s %s: cannot ask peers for blocks: %w", f.plan.op, f.plan.root, err)
+	}
+	want := make(map[string]struct{}, len(missing))
+	for _, c := range missing {
+		want[string(c.Hash())] = struct{}{}
+	}
+	stall := time.NewTimer(discoverAfter)
+	defer stall.Stop()
+	for len(want) > 0 {
+		select {
+		case blk, ok := <-ch:
+			if !ok {
+				return f.gaveUp(ctx, len(want), missing, want)
+			}
+			// Store whatever else has arrived in the same flatfs batch:
+			// one sync per batch instead of one per block.
+			got := drain(ch, []blocks.Block{blk}, storeBatch)
+			if err := f.store(ctx, got); err != nil {
+				return err
+			}
+			for _, b := range got {
+				delete(want, string(b.Cid().Hash()))
+			}
+			stall.Reset(discoverAfter)
+		case <-stall.C:
+			f.startDiscovery()
+		case <-ctx.Done():
+			return f.gaveUp(ctx, len(want), missing, want)
+		}
+	}
+	return nil
+}
+
+// drain appends blocks already waiting in ch, up to max in all.
+func drain(ch <-chan blocks.Block, got []blocks.Block, max int) []blocks.Block {
+	for len(got) < max {
+		select {
+		case b, ok := <-ch:
+			if !ok {
+				return got
+			}
+			got = append(got, b)
+		default:
+			return got
+		}
+	}
+	return got
+}
+
+func (f *fetcher) store(ctx context.Context, got []blocks.Block) error {
+	var n int
+	for _, blk := range got {
+		if len(blk.RawData()) > maxBlockSize {
+			return fmt.Errorf("%s %s: peer sent block %s of %d bytes, more than the %d allowed", f.plan.op, f.plan.root, blk.Cid(), len(blk.RawData()), maxBlockSize)
+		}
+		n += len(blk.RawData())
+	}
+	if f.res != nil {
+		if err := f.res.take(uint64(n)); err != nil {
+			return err
+		}
+	}
+	if err := f.g.bstore.PutMany(ctx, got); err != nil {
+		return fmt.Errorf("%s %s: cannot store %d blocks: %w", f.plan.op, f.plan.root, len(got), err)
+	}
+	// Serve them on to peers that want them too.
+	_ = f.g.bswap.NotifyNewBlocks(ctx, got...)
+	f.fetched += int64(n)
+	f.advance(int64(n))
+	return nil
+}
+
+func (f *fetcher) gaveUp(ctx context.Context, left int, missing []cid.Cid, want map[string]struct{}) error {
+	var first cid.Cid
+	for _, c := range missing {
+		if _, ok := want[string(c.Hash())]; ok {
+			first = c
+			break
+		}
+	}
+	cause := ctx.Err()
+	if cause == nil {
+		cause = errors.New("the bitswap session ended")
+	}
+	total := "an unknown size"
+	if f.total > 0 {
+		total = humanBytes(uint64(f.total))
+	}
+	return fmt.Errorf("%s %s: no reachable peer delivered %d blocks (first %s); have %s of %s: %w; check that a peer holding it is online or pass a provider hint",
+		f.plan.op, f.plan.root, left, first, humanBytes(uint64(f.done)), total, cause)
+}
+
+// startDiscovery looks the root up in the DHT once and connects to its
+// providers in the background; bitswap then asks them too.
+func (f *fetcher) startDiscovery() {
+	g := f.g
+	if g.cfg.Routing == nil || g.cfg.Host == nil {
+		return
+	}
+	f.discover.Do(func() {
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			ctx, cancel := context.WithTimeout(f.sessCtx, lookupTimeout)
+			defer cancel()
+			provs, err := g.Providers(ctx, f.plan.root, lookupMax)
+			if err != nil {
+				g.log.Debug("provider lookup failed", "cid", f.plan.root.String(), "err", err)
+			}
+			g.connectPeers(ctx, provs, false)
+		}()
+	})
+}
+
+// connectPeers dials peers in parallel and returns how many are connected;
+// protected peers stay connected while the fetch runs.
+func (g *Grid) connectPeers(ctx context.Context, peers []peer.AddrInfo, protect bool) int {
+	h := g.cfg.Host
+	if h == nil || len(peers) == 0 {
+		return 0
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	n := 0
+	for _, ai := range peers {
+		if ai.ID == h.ID() {
+			continue
+		}
+		wg.Add(1)
+		go func(ai peer.AddrInfo) {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, connectTimeout)
+			defer cancel()
+			if err := h.Connect(cctx, ai); err != nil {
+				g.log.Debug("cannot connect to provider", "peer", ai.ID.String(), "err", err)
+				return
+			}
+			if protect {
+				h.ConnManager().Protect(ai.ID, protectTag)
+			}
+			mu.Lock()
+			n++
+			mu.Unlock()
+		}(ai)
+	}
+	wg.Wait()
+	return n
+}
