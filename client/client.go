@@ -33,12 +33,14 @@ func IsNoDaemon(err error) bool {
 
 // Client is a connection to one daemon.
 type Client struct {
-	rpc      *rpc.Client
+	rpc      *rpc.Client // HTTP: a call's context is cancelled if we go away
+	ws       *rpc.Client // WebSocket, for subscriptions; nil unless asked for
 	Endpoint repo.Endpoint
 }
 
-// Dial connects to the daemon of the repo in dir over HTTP; WebSocket is
-// used when ws is true (needed for subscriptions).
+// Dial connects to the daemon of the repo in dir. Calls go over HTTP, so
+// the daemon cancels a long operation when the CLI goes away (Ctrl-C); with
+// ws true a WebSocket is opened as well, for subscriptions.
 func Dial(ctx context.Context, dir string, ws bool) (*Client, error) {
 	ep, err := repo.ReadEndpoint(dir)
 	if err != nil {
@@ -54,19 +56,28 @@ func Dial(ctx context.Context, dir string, ws bool) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	url := ep.HTTP
-	if ws {
-		url = ep.WS
-	}
-	c, err := rpc.DialOptions(ctx, url, rpc.WithHeader("Authorization", "Bearer "+tok), rpc.WithHTTPClient(&http.Client{}))
+	auth := rpc.WithHeader("Authorization", "Bearer "+tok)
+	c, err := rpc.DialOptions(ctx, ep.HTTP, auth, rpc.WithHTTPClient(&http.Client{}))
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach the daemon at %s: %w", url, err)
+		return nil, fmt.Errorf("cannot reach the daemon at %s: %w", ep.HTTP, err)
 	}
-	return &Client{rpc: c, Endpoint: ep}, nil
+	cl := &Client{rpc: c, Endpoint: ep}
+	if ws {
+		if cl.ws, err = rpc.DialOptions(ctx, ep.WS, auth); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("cannot reach the daemon at %s: %w", ep.WS, err)
+		}
+	}
+	return cl, nil
 }
 
-// Close releases the connection.
-func (c *Client) Close() { c.rpc.Close() }
+// Close releases the connections.
+func (c *Client) Close() {
+	c.rpc.Close()
+	if c.ws != nil {
+		c.ws.Close()
+	}
+}
 
 // Call invokes any method; the typed helpers below cover the common ones.
 func (c *Client) Call(ctx context.Context, result any, method string, args ...any) error {
@@ -76,9 +87,13 @@ func (c *Client) Call(ctx context.Context, result any, method string, args ...an
 	return nil
 }
 
-// Subscribe opens a subscription in a namespace (WebSocket only).
+// Subscribe opens a subscription in a namespace; the client must have been
+// dialled with ws true.
 func (c *Client) Subscribe(ctx context.Context, namespace string, ch any, args ...any) (*rpc.ClientSubscription, error) {
-	return c.rpc.Subscribe(ctx, namespace, ch, args...)
+	if c.ws == nil {
+		return nil, errors.New("subscriptions need a WebSocket: dial with ws true")
+	}
+	return c.ws.Subscribe(ctx, namespace, ch, args...)
 }
 
 // ID calls node_id.
@@ -137,4 +152,31 @@ func (c *Client) PutRecord(ctx context.Context, name string, data []byte) (node.
 func (c *Client) GetRecord(ctx context.Context, id, name string) (node.RecordResult, error) {
 	var r node.RecordResult
 	return r, c.Call(ctx, &r, "dht_getRecord", id, name)
+}
+
+// WithProgress runs call while streaming the progress events of op from
+// <namespace>_subscribe("progress", op) to onProgress. The client must have
+// been dialled with ws=true.
+func (c *Client) WithProgress(ctx context.Context, namespace, op string, onProgress func(node.Progress), call func() error) error {
+	ch := make(chan node.Progress, 64)
+	sub, err := c.Subscribe(ctx, namespace, ch, "progress", op)
+	if err != nil {
+		return fmt.Errorf("cannot subscribe to progress: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case p := <-ch:
+				onProgress(p)
+			case <-sub.Err():
+				return
+			}
+		}
+	}()
+	err = call()
+	sub.Unsubscribe()
+	<-done
+	return err
 }

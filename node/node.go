@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -16,9 +17,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/gridswarm/gridswarm/datagrid"
 	"github.com/gridswarm/gridswarm/node/api"
 	"github.com/gridswarm/gridswarm/node/repo"
 	"github.com/gridswarm/gridswarm/p2p"
+	"github.com/gridswarm/gridswarm/worker"
+	"github.com/gridswarm/gridswarm/worker/receipt"
 )
 
 // Options configure New.
@@ -37,7 +41,11 @@ type Node struct {
 	swarm   *p2p.Swarm
 	api     *api.Server
 	metrics *http.Server
-	started time.Time
+	grid     *datagrid.Grid
+	worker   *worker.Worker
+	domain   receipt.Domain
+	progress *progressHub
+	started  time.Time
 	account common.Address
 	reg     *prometheus.Registry
 }
@@ -49,7 +57,7 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg := o.Repo.Config
-	n := &Node{repo: o.Repo, log: o.Logger, started: time.Now(), reg: prometheus.NewRegistry()}
+	n := &Node{repo: o.Repo, log: o.Logger, started: time.Now(), reg: prometheus.NewRegistry(), progress: newProgressHub()}
 	defer func() {
 		if err != nil {
 			n.Close(context.Background())
@@ -91,6 +99,30 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	n.grid, err = datagrid.Open(ctx, datagrid.Config{
+		Dir:               filepath.Join(o.Repo.Dir, "datagrid"),
+		QuotaBytes:        uint64(cfg.Datagrid.QuotaGiB * (1 << 30)),
+		Host:              n.swarm.Host(),
+		Routing:           n.swarm.DHT(),
+		ReprovideInterval: cfg.Datagrid.ReprovideInterval.Duration,
+		Logger:            o.Logger.With("part", "datagrid"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	ethKey, err := repo.EthKey(o.Repo.Dir, o.Passphrase)
+	if err != nil {
+		return nil, err
+	}
+	n.domain = receipt.Domain{ChainID: cfg.Settle.ChainID}
+	quota := uint64(cfg.Datagrid.QuotaGiB * (1 << 30))
+	n.worker, err = worker.Start(ctx, workerConfig(cfg.Worker), worker.Deps{
+		Swarm: n.swarm, Grid: n.grid, EthKey: ethKey, Domain: n.domain, RepoDir: o.Repo.Dir,
+		GridQuota: quota, Agent: UserAgent(), Logger: o.Logger.With("part", "worker"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("config [worker]: %w", err)
 	}
 	n.registerMetrics()
 	metricsAddr := ""
@@ -135,6 +167,9 @@ func (n *Node) services() map[string]any {
 		"node": &NodeService{n: n},
 		"peer": &PeerService{n: n},
 		"dht":  &DHTService{n: n},
+		"data":    &DataService{n: n},
+		"worker":  &WorkerService{n: n},
+		"tasklet": &TaskletService{n: n},
 	}
 }
 
@@ -172,6 +207,12 @@ func (n *Node) Close(ctx context.Context) error {
 	}
 	if n.metrics != nil {
 		errs = append(errs, n.metrics.Shutdown(ctx))
+	}
+	if n.worker != nil {
+		errs = append(errs, n.worker.Close(ctx))
+	}
+	if n.grid != nil {
+		errs = append(errs, n.grid.Close())
 	}
 	if n.swarm != nil {
 		errs = append(errs, n.swarm.Close())

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/serf/coordinate"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -14,6 +15,7 @@ import (
 type capsState struct {
 	mu      sync.Mutex
 	byPeer  map[peer.ID]*Capabilities
+	own     *Capabilities // last published, re-sent when a peer joins the topic
 	vivaldi *coordinate.Client
 	topic   *Topic
 	now     func() time.Time
@@ -87,6 +89,12 @@ func (cs *capsState) observeRTT(id peer.ID, rtt time.Duration) {
 	_, _ = cs.vivaldi.Update(id.String(), c.Coord, rtt)
 }
 
+func (cs *capsState) coordinate() *coordinate.Coordinate {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.vivaldi.GetCoordinate()
+}
+
 // estimateRTT guesses the RTT to a peer from coordinates.
 func (cs *capsState) estimateRTT(id peer.ID) (time.Duration, bool) {
 	cs.mu.Lock()
@@ -107,7 +115,13 @@ func (s *Swarm) startCaps() error {
 		Name:             CapsTopic,
 		MaxSize:          MaxCapsSize,
 		PerPeerPerSecond: 1,
-		Check:            s.caps.check,
+		Check: func(from peer.ID, b []byte) error {
+			err := s.caps.check(from, b)
+			if err != nil {
+				s.log.Debug("capability record refused", "from", from, "err", err)
+			}
+			return err
+		},
 	})
 	if err != nil {
 		return err
@@ -117,7 +131,12 @@ func (s *Swarm) startCaps() error {
 	if err != nil {
 		return fmt.Errorf("cannot subscribe to %s: %w", CapsTopic, err)
 	}
-	s.wg.Add(1)
+	events, err := t.t.EventHandler()
+	if err != nil {
+		return fmt.Errorf("cannot watch %s: %w", CapsTopic, err)
+	}
+	s.wg.Add(2)
+	go s.greetJoiners(events)
 	go func() {
 		defer s.wg.Done()
 		defer sub.Cancel()
@@ -126,18 +145,67 @@ func (s *Swarm) startCaps() error {
 			if err != nil {
 				return
 			}
-			if c, err := OpenCaps(m.Data, s.caps.now()); err == nil {
-				s.caps.store(c)
+			c, err := OpenCaps(m.Data, s.caps.now())
+			if err != nil {
+				continue
 			}
+			s.caps.store(c)
+			s.log.Debug("capability record received", "peer", c.PeerID, "seq", c.Seq)
 		}
 	}()
 	return nil
 }
 
-// PublishCaps signs c as this node's capability record and publishes it on
-// the gossip topic and in the DHT (a /gsw record plus provider records under
-// each class), so nodes off the topic can find it too.
-func (s *Swarm) PublishCaps(ctx context.Context, c Capabilities, classes []string) error {
+// greetJoiners re-sends this node's record when peers join the topic: a
+// newcomer learns every worker at once instead of at the next interval.
+// Joins are coalesced over greetDelay, which also gives the pubsub stream
+// to the newcomer time to open (a message sent at the join event is lost).
+func (s *Swarm) greetJoiners(events *pubsub.TopicEventHandler) {
+	defer s.wg.Done()
+	defer events.Cancel()
+	joined := make(chan struct{}, 1)
+	go func() {
+		for {
+			ev, err := events.NextPeerEvent(s.ctx)
+			if err != nil {
+				return
+			}
+			if ev.Type == pubsub.PeerJoin {
+				s.log.Debug("peer joined the capability topic", "peer", ev.Peer)
+				select {
+				case joined <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-joined:
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(greetDelay):
+		}
+		s.mu.Lock()
+		own := s.caps.own
+		s.mu.Unlock()
+		if own == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+		if _, err := s.sealAndGossip(ctx, *own); err != nil {
+			s.log.Debug("re-send capability record", "err", err)
+		}
+		cancel()
+	}
+}
+
+// sealAndGossip gives c a fresh seq and time, signs and publishes it.
+func (s *Swarm) sealAndGossip(ctx context.Context, c Capabilities) ([]byte, error) {
 	s.mu.Lock()
 	seq := uint64(time.Now().UnixMicro())
 	if seq <= s.capsSeq {
@@ -149,16 +217,31 @@ func (s *Swarm) PublishCaps(ctx context.Context, c Capabilities, classes []strin
 	c.PeerID = s.host.ID().String()
 	c.Seq = seq
 	c.Time = time.Now().UnixMilli()
-	c.Coord = s.caps.vivaldi.GetCoordinate()
+	c.Coord = s.caps.coordinate()
 	sealed, err := SealCaps(s.host.Peerstore().PrivKey(s.host.ID()), &c)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Publish runs our own validator, which would take a stored copy for a replay.
 	if err := s.caps.topic.Publish(ctx, sealed); err != nil {
-		return err
+		return nil, err
 	}
 	s.caps.store(&c)
+	return sealed, nil
+}
+
+// PublishCaps signs c as this node's capability record and publishes it on
+// the gossip topic and in the DHT (a /gsw record plus provider records under
+// each class), so nodes off the topic can find it too.
+func (s *Swarm) PublishCaps(ctx context.Context, c Capabilities, classes []string) error {
+	s.mu.Lock()
+	own := c
+	s.caps.own = &own
+	s.mu.Unlock()
+	sealed, err := s.sealAndGossip(ctx, c)
+	if err != nil {
+		return err
+	}
 	if s.dht.RoutingTable().Size() == 0 {
 		return nil // nobody to store it with yet; the next publication will
 	}

@@ -45,8 +45,9 @@ func (s *Swarm) JoinTopic(spec TopicSpec) (*Topic, error) {
 		return t, nil
 	}
 	rl := newRateLimiter(spec.PerPeerPerSecond, time.Now)
-	v := func(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
-		return validateMessage(spec, rl, from, m.GetData())
+	v := func(ctx context.Context, source peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+		// Checks see the signed author; the rate limit is on whoever sent it to us.
+		return validateMessage(spec, rl, m.GetFrom(), source, m.GetData())
 	}
 	if err := s.ps.RegisterTopicValidator(spec.Name, v); err != nil {
 		return nil, fmt.Errorf("cannot register validator for %s: %w", spec.Name, err)
@@ -60,14 +61,14 @@ func (s *Swarm) JoinTopic(spec TopicSpec) (*Topic, error) {
 	return topic, nil
 }
 
-func validateMessage(spec TopicSpec, rl *rateLimiter, from peer.ID, data []byte) pubsub.ValidationResult {
+func validateMessage(spec TopicSpec, rl *rateLimiter, author, source peer.ID, data []byte) pubsub.ValidationResult {
 	if len(data) > spec.MaxSize {
 		return pubsub.ValidationReject
 	}
-	if spec.Check != nil && spec.Check(from, data) != nil {
+	if spec.Check != nil && spec.Check(author, data) != nil {
 		return pubsub.ValidationReject
 	}
-	if !rl.allow(from) {
+	if !rl.allow(source) {
 		// Ignore rather than reject: a burst is not proof of malice.
 		return pubsub.ValidationIgnore
 	}

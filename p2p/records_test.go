@@ -185,7 +185,7 @@ func TestTopicValidator(t *testing.T) {
 		{"over the rate", good, ignore},
 	}
 	for _, tt := range tests {
-		if got := pubsubResult(validateMessage(spec, rl, peer.ID("p"), tt.data)); got != tt.want {
+		if got := pubsubResult(validateMessage(spec, rl, peer.ID("p"), peer.ID("p"), tt.data)); got != tt.want {
 			t.Errorf("%s: result %v, want %v", tt.name, got, tt.want)
 		}
 	}

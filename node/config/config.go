@@ -30,6 +30,43 @@ type Config struct {
 	Log      Log      `toml:"log"`
 	Keystore Keystore `toml:"keystore"`
 	Datagrid Datagrid `toml:"datagrid"`
+	Worker   Worker   `toml:"worker"`
+	Settle   Settle   `toml:"settle"`
+}
+
+// Worker configures what this node offers the swarm.
+type Worker struct {
+	Enabled        bool     `toml:"enabled"`
+	Executors      []string `toml:"executors"`
+	PricePerHour   float64  `toml:"price_per_hour"`
+	Hours          string   `toml:"hours"`
+	MaxUtilization int      `toml:"max_utilization"`
+	QuietFor       Duration `toml:"quiet_for"`
+	MaxConcurrent  int      `toml:"max_concurrent"`
+	TrainerWorkers int      `toml:"trainer_workers"`
+	Wasm           Wasm     `toml:"wasm"`
+	Process        Process  `toml:"process"`
+}
+
+// Wasm limits the WASM sandbox.
+type Wasm struct {
+	MemoryMB int      `toml:"memory_mb"`
+	Timeout  Duration `toml:"timeout"`
+}
+
+// Process configures the opt-in process executor.
+type Process struct {
+	Enabled    bool     `toml:"enabled"`
+	Allow      []string `toml:"allow"`
+	Timeout    Duration `toml:"timeout"`
+	CPUSeconds uint64   `toml:"cpu_seconds"`
+	MemoryMB   uint64   `toml:"memory_mb"`
+	GPUs       []int    `toml:"gpus"`
+}
+
+// Settle holds what receipts are signed for until settlement exists.
+type Settle struct {
+	ChainID uint64 `toml:"chain_id"`
 }
 
 // Swarm configures the libp2p host.
@@ -128,6 +165,16 @@ func Default(profile string) (Config, error) {
 		Log:      Log{Level: "info", Format: "text"},
 		Keystore: Keystore{Scrypt: "standard"},
 		Datagrid: Datagrid{QuotaGiB: 50, ReprovideInterval: Duration{12 * time.Hour}},
+		Worker: Worker{
+			Enabled:        true,
+			Executors:      []string{"builtin", "wasm"},
+			MaxUtilization: 10,
+			QuietFor:       Duration{5 * time.Minute},
+			MaxConcurrent:  1,
+			Wasm:           Wasm{MemoryMB: 256, Timeout: Duration{5 * time.Minute}},
+			Process:        Process{Timeout: Duration{time.Hour}, Allow: []string{}, GPUs: []int{}},
+		},
+		Settle: Settle{ChainID: 1337},
 	}
 	switch profile {
 	case ProfileDefault, "":
@@ -253,6 +300,32 @@ func (c Config) Validate() error {
 	}
 	if c.Datagrid.QuotaGiB < 0 {
 		bad("datagrid.quota_gib", "must be 0 (no quota) or positive, got %g", c.Datagrid.QuotaGiB)
+	}
+	for i, e := range c.Worker.Executors {
+		if e != "builtin" && e != "wasm" && e != "process" {
+			bad(fmt.Sprintf("worker.executors[%d]", i), "%q is not one of builtin, wasm, process", e)
+		}
+		if e == "process" && !c.Worker.Process.Enabled {
+			bad(fmt.Sprintf("worker.executors[%d]", i), "process needs worker.process.enabled = true and an allowlist")
+		}
+	}
+	if c.Worker.Process.Enabled && len(c.Worker.Process.Allow) == 0 {
+		bad("worker.process.allow", "is empty: list the commands tasklets may run, e.g. [\"python3\"]")
+	}
+	if c.Worker.MaxUtilization < 0 || c.Worker.MaxUtilization > 100 {
+		bad("worker.max_utilization", "must be 0-100 percent, got %d", c.Worker.MaxUtilization)
+	}
+	if c.Worker.MaxConcurrent < 1 || c.Worker.MaxConcurrent > 256 {
+		bad("worker.max_concurrent", "must be 1-256, got %d", c.Worker.MaxConcurrent)
+	}
+	if c.Worker.TrainerWorkers < 0 || c.Worker.TrainerWorkers > 256 {
+		bad("worker.trainer_workers", "must be 0-256, got %d", c.Worker.TrainerWorkers)
+	}
+	if c.Worker.PricePerHour < 0 {
+		bad("worker.price_per_hour", "must not be negative, got %g", c.Worker.PricePerHour)
+	}
+	if c.Worker.Wasm.MemoryMB < 1 || c.Worker.Wasm.MemoryMB > 4096 {
+		bad("worker.wasm.memory_mb", "must be 1-4096, got %d", c.Worker.Wasm.MemoryMB)
 	}
 	if c.Datagrid.ReprovideInterval.Duration < time.Minute {
 		bad("datagrid.reprovide_interval", "must be at least 1m, got %s", c.Datagrid.ReprovideInterval)

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -299,4 +300,27 @@ func Token(dir string) (string, error) {
 		return "", fmt.Errorf("API token in %s is too short: the repo is damaged", TokenFile)
 	}
 	return tok, nil
+}
+
+// EthKey decrypts the repo's Ethereum account with the passphrase.
+func EthKey(dir, passphrase string) (*ecdsa.PrivateKey, error) {
+	entries, err := os.ReadDir(filepath.Join(dir, KeystoreDir))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the keystore: %w", err)
+	}
+	for _, e := range entries {
+		if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, KeystoreDir, e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("cannot read keystore file %s: %w", e.Name(), err)
+		}
+		k, err := keystore.DecryptKey(b, passphrase)
+		if err != nil {
+			return nil, fmt.Errorf("cannot unlock the Ethereum account (wrong passphrase?): %w", err)
+		}
+		return k.PrivateKey, nil
+	}
+	return nil, errors.New("the keystore holds no account: the repo is incomplete")
 }

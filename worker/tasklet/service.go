@@ -65,6 +65,9 @@ type ServiceConfig struct {
 	// Admit decides idle, slots and quota. It returns ok, or a Reason
 	// constant (busy, not-idle, over-quota) and a detail. Nil admits all.
 	Admit func(spec Spec) (ok bool, reason, detail string)
+	// Release, if set, is called once for every admitted tasklet when it
+	// ends, however it ends, so the caller can free what Admit took.
+	Release func(spec Spec)
 	// Executors by Spec.Executor name. Other names are declined.
 	Executors map[string]Executor
 	// Fetch brings one input local, preferring the hinted providers. Nil
@@ -177,6 +180,9 @@ func (s *Service) handle(st network.Stream) {
 		s.log.Debug("tasklet stream ended before an offer", "peer", remote, "err", err)
 		_ = st.Reset()
 	default:
+		if s.cfg.Release != nil {
+			defer s.cfg.Release(j.offer.Spec)
+		}
 		s.run(st, br, j)
 	}
 }

@@ -53,6 +53,9 @@ func commands() []command {
 		statusCommand(),
 		peersCommand(),
 		peerCommand(),
+		dataCommand(),
+		workerCommand(),
+		taskletCommand(),
 		versionCommand(),
 		demoCommand(),
 	}

@@ -54,15 +54,19 @@ func statusCommand() command {
 }
 
 func peersCommand() command {
-	var all bool
+	var all, caps bool
 	return command{
 		name:  "peers",
 		short: "list peers with connection state and measured RTT",
 		flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&all, "all", false, "include peers known but not connected")
+			fs.BoolVar(&caps, "gpu", false, "show what each worker offers: idle, slots, executors, GPUs, throughput, price")
 		},
 		run: func(ctx context.Context, e *env, _ *flag.FlagSet, _ []string) error {
 			return withClient(ctx, e, func(c *client.Client) error {
+				if caps {
+					return printCapabilities(ctx, e, c)
+				}
 				ps, err := c.Peers(ctx)
 				if err != nil {
 					return err

@@ -15,6 +15,8 @@ type progressBar struct {
 	now   func() time.Time
 	last  time.Time
 	width int
+	// count shows plain numbers (steps) instead of bytes.
+	count bool
 }
 
 func newProgressBar(w io.Writer, label string) *progressBar {
@@ -35,12 +37,16 @@ func (p *progressBar) update(done, total int64, final bool) {
 }
 
 func (p *progressBar) line(done, total int64, elapsed time.Duration) string {
+	unit := humanBytes
+	if p.count {
+		unit = func(n int64) string { return fmt.Sprintf("%d", n) }
+	}
 	rate := 0.0
 	if s := elapsed.Seconds(); s > 0 {
 		rate = float64(done) / s
 	}
 	if total <= 0 {
-		return fmt.Sprintf("%s %s  %s/s   ", p.label, humanBytes(done), humanBytes(int64(rate)))
+		return fmt.Sprintf("%s %s  %s/s   ", p.label, unit(done), unit(int64(rate)))
 	}
 	frac := min(float64(done)/float64(total), 1)
 	filled := int(frac * float64(p.width))
@@ -52,7 +58,7 @@ func (p *progressBar) line(done, total int64, elapsed time.Duration) string {
 	}
 	return fmt.Sprintf("%s [%s%s] %3.0f%%  %s / %s  %s/s  ETA %s   ", p.label,
 		strings.Repeat("█", filled), strings.Repeat("·", p.width-filled), frac*100,
-		humanBytes(done), humanBytes(total), humanBytes(int64(rate)), eta)
+		unit(done), unit(total), unit(int64(rate)), eta)
 }
 
 func humanBytes(n int64) string {

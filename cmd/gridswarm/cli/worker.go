@@ -1,0 +1,160 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/gridswarm/gridswarm/client"
+	"github.com/gridswarm/gridswarm/node"
+	"github.com/gridswarm/gridswarm/worker"
+	"github.com/gridswarm/gridswarm/worker/tasklet"
+)
+
+func workerCommand() command {
+	return command{
+		name:  "worker",
+		args:  "status | pause | resume",
+		short: "see and control what this node offers the swarm",
+		long: `  status   idle state and why, slots, executors, trainer throughput, hardware
+  pause    stop accepting tasklets (running ones finish)
+  resume   accept tasklets again`,
+		run: func(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error {
+			if len(args) != 1 {
+				return usageError{"want one of status, pause, resume"}
+			}
+			return withClient(ctx, e, func(c *client.Client) error {
+				switch args[0] {
+				case "pause", "resume":
+					if err := c.Call(ctx, nil, "worker_"+args[0]); err != nil {
+						return err
+					}
+					fmt.Fprintf(e.Out, "worker %sd\n", args[0])
+					return nil
+				case "status":
+					var s worker.Status
+					if err := c.Call(ctx, &s, "worker_status"); err != nil {
+						return err
+					}
+					if e.json {
+						return printJSON(e.Out, s)
+					}
+					state := "idle: accepting tasklets"
+					if !s.Idle {
+						state = "not accepting tasklets: " + s.Reason
+					}
+					fmt.Fprintf(e.Out, "%s\nslots       %d of %d in use, %d done\nexecutors   %s\nthroughput  %.0f samples/s (builtin MLP 784-128-10)\nprice       %g per hour\naccount     %s\ncpu         %d cores, %s memory, %s disk free\n",
+						state, s.SlotsInUse, s.Slots, s.Completed, strings.Join(s.Executors, ", "), s.Throughput, s.PricePerHour, s.Account,
+						s.Probe.CPUCores, humanBytes(int64(s.Probe.MemoryTotal)), humanBytes(int64(s.Probe.DiskFree)))
+					if len(s.Probe.GPUs) == 0 {
+						fmt.Fprintf(e.Out, "gpus        none (%s)\n", s.Probe.NoGPUReason)
+					}
+					for _, g := range s.Probe.GPUs {
+						fmt.Fprintf(e.Out, "gpu%d        %s, %s of %s free, %d%% busy, compute %s\n", g.Index, g.Name, humanBytes(int64(g.MemoryFree)), humanBytes(int64(g.MemoryTotal)), g.UtilizationGPU, g.ComputeCapability)
+					}
+					return nil
+				}
+				return usageError{fmt.Sprintf("unknown subcommand %q", args[0])}
+			})
+		},
+	}
+}
+
+// printCapabilities is `peers --gpu`: what each worker offers.
+func printCapabilities(ctx context.Context, e *env, c *client.Client) error {
+	var cs []node.Capability
+	if err := c.Call(ctx, &cs, "peer_capabilities"); err != nil {
+		return err
+	}
+	if e.json {
+		return printJSON(e.Out, cs)
+	}
+	tw := tabwriter.NewWriter(e.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PEER\tIDLE\tSLOTS\tEXECUTORS\tGPUS\tSAMPLES/S\tPRICE/H\tRTT")
+	for _, p := range cs {
+		gpus := "-"
+		if len(p.GPUs) > 0 {
+			var names []string
+			for _, g := range p.GPUs {
+				names = append(names, fmt.Sprintf("%s %s", g.Name, humanBytes(int64(g.MemoryTotal))))
+			}
+			gpus = strings.Join(names, ", ")
+		}
+		rtt := "-"
+		switch {
+		case p.PeerID == c.Endpoint.PeerID:
+			rtt = "self"
+		case p.RTTMeasured:
+			rtt = fmt.Sprintf("%.2f ms", p.RTTMillis)
+		case p.RTTMillis > 0:
+			rtt = fmt.Sprintf("~%.2f ms (est.)", p.RTTMillis)
+		}
+		idle := "yes"
+		if !p.Idle {
+			idle = "no"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%.0f\t%g\t%s\n", shortID(p.PeerID), idle, p.SlotsFree, p.Slots, strings.Join(p.Executors, ","), gpus, p.Throughput, p.PricePerHour, rtt)
+	}
+	return tw.Flush()
+}
+
+func taskletCommand() command {
+	var peerID string
+	return command{
+		name:  "tasklet",
+		args:  "run SPEC.json [--peer PEER-ID]",
+		short: "run one tasklet here or offer it to a peer (for testing workers)",
+		long: `Reads a tasklet spec (JSON: executor, inputs by CID, params, seed) and runs it
+on this node's own executor, or with --peer offers it to that worker over
+/gridswarm/tasklet/1.0.0 and prints the signed receipt after checking it.`,
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&peerID, "peer", "", "offer the tasklet to this worker instead of running it here")
+		},
+		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+			pos, err := parseInterspersed(fs, args)
+			if err != nil {
+				return usageError{err.Error()}
+			}
+			if len(pos) != 2 || pos[0] != "run" {
+				return usageError{"want: tasklet run SPEC.json"}
+			}
+			b, err := os.ReadFile(pos[1])
+			if err != nil {
+				return fmt.Errorf("cannot read the spec: %w", err)
+			}
+			spec, err := tasklet.ParseSpec(b)
+			if err != nil {
+				return err
+			}
+			c, err := client.Dial(ctx, e.repo, true)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			var result any
+			if peerID == "" {
+				var r node.LocalResult
+				err = withBarNS(ctx, e, c, "tasklet", "tasklet", func(op string) error {
+					return c.Call(ctx, &r, "tasklet_runLocal", spec, op)
+				})
+				result = r
+			} else {
+				var r node.OfferResult
+				err = withBarNS(ctx, e, c, "tasklet", "tasklet", func(op string) error {
+					return c.Call(ctx, &r, "tasklet_offer", peerID, spec, node.OfferOptions{Op: op})
+				})
+				result = r
+			}
+			if err != nil {
+				return err
+			}
+			out, _ := json.MarshalIndent(result, "", "  ")
+			fmt.Fprintln(e.Out, string(out))
+			return nil
+		},
+	}
+}

@@ -1,0 +1,85 @@
+package node
+
+import (
+	"context"
+	"sync"
+
+	"github.com/ethereum/go-ethereum/rpc"
+)
+
+// Progress is one event of a long operation, streamed to subscribers of
+// <namespace>_subscribe("progress", op).
+type Progress struct {
+	Op    string `json:"op"`
+	Phase string `json:"phase"`
+	Done  int64  `json:"done"`
+	Total int64  `json:"total"` // -1 while unknown
+}
+
+// progressHub fans progress events out to the subscriptions of each op ID.
+type progressHub struct {
+	mu   sync.Mutex
+	subs map[string][]chan Progress
+}
+
+func newProgressHub() *progressHub { return &progressHub{subs: map[string][]chan Progress{}} }
+
+// reporter returns a callback that publishes progress for op; an empty op
+// gives a no-op so callers without a subscriber pay nothing.
+func (h *progressHub) reporter(op, phase string) func(done, total int64) {
+	if op == "" {
+		return func(int64, int64) {}
+	}
+	return func(done, total int64) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, ch := range h.subs[op] {
+			select {
+			case ch <- Progress{Op: op, Phase: phase, Done: done, Total: total}:
+			default: // a slow reader misses intermediate events, never blocks the work
+			}
+		}
+	}
+}
+
+// subscribe streams op's events to an RPC subscription until it is closed.
+func (h *progressHub) subscribe(ctx context.Context, op string) (*rpc.Subscription, error) {
+	notifier, ok := rpc.NotifierFromContext(ctx)
+	if !ok {
+		return nil, rpc.ErrNotificationsUnsupported
+	}
+	sub := notifier.CreateSubscription()
+	ch := make(chan Progress, 64)
+	h.mu.Lock()
+	h.subs[op] = append(h.subs[op], ch)
+	h.mu.Unlock()
+	go func() {
+		defer h.remove(op, ch)
+		for {
+			select {
+			case p := <-ch:
+				if err := notifier.Notify(sub.ID, p); err != nil {
+					return
+				}
+			case <-sub.Err():
+				return
+			}
+		}
+	}()
+	return sub, nil
+}
+
+func (h *progressHub) remove(op string, ch chan Progress) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	list := h.subs[op]
+	for i, c := range list {
+		if c == ch {
+			h.subs[op] = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(h.subs[op]) == 0 {
+		delete(h.subs, op)
+	}
+}

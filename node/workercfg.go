@@ -1,0 +1,34 @@
+package node
+
+import (
+	"github.com/gridswarm/gridswarm/node/config"
+	"github.com/gridswarm/gridswarm/worker"
+	"github.com/gridswarm/gridswarm/worker/probe"
+	"github.com/gridswarm/gridswarm/worker/process"
+	"github.com/gridswarm/gridswarm/worker/wasm"
+)
+
+// workerConfig maps config.toml's [worker] onto the worker package.
+func workerConfig(c config.Worker) worker.Config {
+	return worker.Config{
+		Enabled:      c.Enabled,
+		Executors:    c.Executors,
+		PricePerHour: c.PricePerHour,
+		Idle: probe.IdlePolicy{
+			MaxUtilization: uint32(c.MaxUtilization),
+			QuietFor:       c.QuietFor.Duration,
+			Hours:          c.Hours,
+			MaxConcurrent:  c.MaxConcurrent,
+		},
+		TrainerWorkers: c.TrainerWorkers,
+		Wasm:           wasm.Options{MemoryLimitPages: uint32(c.Wasm.MemoryMB * 16), Timeout: c.Wasm.Timeout.Duration},
+		Process: process.Config{
+			Enabled:     c.Process.Enabled,
+			Allow:       c.Process.Allow,
+			Timeout:     c.Process.Timeout.Duration,
+			CPUSeconds:  c.Process.CPUSeconds,
+			MemoryBytes: c.Process.MemoryMB << 20,
+			GPUs:        c.Process.GPUs,
+		},
+	}
+}

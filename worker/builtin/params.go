@@ -1,0 +1,204 @@
+package builtin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/gridswarm/gridswarm/datagrid/safetensors"
+	"github.com/gridswarm/gridswarm/worker/trainer"
+)
+
+// Input names of a builtin tasklet.
+const (
+	InputWeights = "weights"
+	InputShard   = "shard"
+)
+
+// Model is the JSON form of trainer.Model.
+type Model struct {
+	Kind    string `json:"kind"`
+	Inputs  int    `json:"inputs"`
+	Hidden  []int  `json:"hidden,omitempty"`
+	Classes int    `json:"classes"`
+}
+
+// Trainer converts to the trainer's type.
+func (m Model) Trainer() trainer.Model {
+	return trainer.Model{Kind: m.Kind, Inputs: m.Inputs, Hidden: m.Hidden, Classes: m.Classes}
+}
+
+// Optimizer is the JSON form of trainer.Optimizer.
+type Optimizer struct {
+	Kind        string  `json:"kind"`
+	LR          float32 `json:"lr"`
+	Momentum    float32 `json:"momentum,omitempty"`
+	Beta1       float32 `json:"beta1,omitempty"`
+	Beta2       float32 `json:"beta2,omitempty"`
+	Eps         float32 `json:"eps,omitempty"`
+	WeightDecay float32 `json:"weight_decay,omitempty"`
+}
+
+// Trainer converts to the trainer's type, filling Adam's usual constants.
+func (o Optimizer) Trainer() trainer.Optimizer {
+	t := trainer.Optimizer{Kind: o.Kind, LR: o.LR, Momentum: o.Momentum, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps, WeightDecay: o.WeightDecay}
+	if o.Kind == trainer.OptAdam {
+		d := trainer.Adam(o.LR)
+		if t.Beta1 == 0 {
+			t.Beta1 = d.Beta1
+		}
+		if t.Beta2 == 0 {
+			t.Beta2 = d.Beta2
+		}
+		if t.Eps == 0 {
+			t.Eps = d.Eps
+		}
+	}
+	return t
+}
+
+// Params is a builtin tasklet's Spec.Params.
+type Params struct {
+	Model     Model     `json:"model"`
+	Steps     int       `json:"steps"`
+	BatchSize int       `json:"batch_size"`
+	Optimizer Optimizer `json:"optimizer"`
+	// Images and Labels name the shard's tensors (default images, labels).
+	Images string `json:"images,omitempty"`
+	Labels string `json:"labels,omitempty"`
+}
+
+// ParseParams decodes and checks a tasklet's params.
+func ParseParams(b []byte) (Params, error) {
+	var p Params
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, fmt.Errorf("builtin params: %w", err)
+	}
+	if p.Images == "" {
+		p.Images = "images"
+	}
+	if p.Labels == "" {
+		p.Labels = "labels"
+	}
+	if err := p.Model.Trainer().Validate(); err != nil {
+		return p, fmt.Errorf("builtin params: model: %w", err)
+	}
+	cfg := trainer.TrainConfig{Steps: p.Steps, BatchSize: p.BatchSize, Optimizer: p.Optimizer.Trainer()}
+	if err := cfg.Validate(); err != nil {
+		return p, fmt.Errorf("builtin params: %w", err)
+	}
+	return p, nil
+}
+
+// EncodeParams writes model parameters as a safetensors file. The bytes
+// depend only on the values, so equal weights get equal CIDs.
+func EncodeParams(p trainer.Params) ([]byte, error) {
+	f := &safetensors.File{}
+	for _, t := range p {
+		shape := make([]int64, len(t.Shape))
+		for i, d := range t.Shape {
+			shape[i] = int64(d)
+		}
+		f.Tensors = append(f.Tensors, safetensors.FromF32(t.Name, shape, t.Data))
+	}
+	return safetensors.Encode(f)
+}
+
+// DecodeParams reads model parameters from a safetensors file and checks
+// them against the model.
+func DecodeParams(b []byte, m trainer.Model) (trainer.Params, error) {
+	f, err := safetensors.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("weights: %w", err)
+	}
+	want := trainer.Zeros(m)
+	out := make(trainer.Params, 0, len(want))
+	for _, w := range want {
+		t, ok := f.Tensor(w.Name)
+		if !ok {
+			return nil, fmt.Errorf("weights: tensor %q is missing", w.Name)
+		}
+		v, err := safetensors.F32(t)
+		if err != nil {
+			return nil, fmt.Errorf("weights: tensor %q: %w", w.Name, err)
+		}
+		shape := make([]int, len(t.Shape))
+		for i, d := range t.Shape {
+			shape[i] = int(d)
+		}
+		out = append(out, trainer.Tensor{Name: w.Name, Shape: shape, Data: v})
+	}
+	if err := out.Check(m); err != nil {
+		return nil, fmt.Errorf("weights: %w", err)
+	}
+	return out, nil
+}
+
+// DecodeShard reads a shard's images (scaled to [0,1] when stored as U8) and
+// labels as trainer data.
+func DecodeShard(b []byte, images, labels string, m trainer.Model) (trainer.Data, error) {
+	f, err := safetensors.Decode(b)
+	if err != nil {
+		return trainer.Data{}, fmt.Errorf("shard: %w", err)
+	}
+	xt, ok := f.Tensor(images)
+	if !ok {
+		return trainer.Data{}, fmt.Errorf("shard: tensor %q is missing", images)
+	}
+	yt, ok := f.Tensor(labels)
+	if !ok {
+		return trainer.Data{}, fmt.Errorf("shard: tensor %q is missing", labels)
+	}
+	var x []float32
+	switch xt.DType {
+	case safetensors.DTypeU8:
+		raw, err := safetensors.U8(xt)
+		if err != nil {
+			return trainer.Data{}, fmt.Errorf("shard: %w", err)
+		}
+		x = make([]float32, len(raw))
+		for i, v := range raw {
+			x[i] = float32(v) * (1.0 / 255)
+		}
+	case safetensors.DTypeF32:
+		if x, err = safetensors.F32(xt); err != nil {
+			return trainer.Data{}, fmt.Errorf("shard: %w", err)
+		}
+	default:
+		return trainer.Data{}, fmt.Errorf("shard: tensor %q is %s; want U8 or F32", images, xt.DType)
+	}
+	var y []int32
+	switch yt.DType {
+	case safetensors.DTypeU8:
+		raw, err := safetensors.U8(yt)
+		if err != nil {
+			return trainer.Data{}, fmt.Errorf("shard: %w", err)
+		}
+		y = make([]int32, len(raw))
+		for i, v := range raw {
+			y[i] = int32(v)
+		}
+	case safetensors.DTypeI64:
+		raw, err := safetensors.I64(yt)
+		if err != nil {
+			return trainer.Data{}, fmt.Errorf("shard: %w", err)
+		}
+		y = make([]int32, len(raw))
+		for i, v := range raw {
+			y[i] = int32(v)
+		}
+	default:
+		return trainer.Data{}, fmt.Errorf("shard: tensor %q is %s; want U8 or I64", labels, yt.DType)
+	}
+	if len(y) == 0 || len(x) != len(y)*m.Inputs {
+		return trainer.Data{}, fmt.Errorf("shard: %d labels and %d image values do not fit %d inputs per sample", len(y), len(x), m.Inputs)
+	}
+	d := trainer.Data{X: x, Y: y, N: len(y)}
+	if err := d.Validate(m); err != nil {
+		return trainer.Data{}, fmt.Errorf("shard: %w", err)
+	}
+	return d, nil
+}
+
+var errNoInput = errors.New("missing input")
+

@@ -1,0 +1,114 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	"github.com/gridswarm/gridswarm/p2p"
+	"github.com/gridswarm/gridswarm/worker/probe"
+	"github.com/gridswarm/gridswarm/worker/trainer"
+)
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// measureThroughput times a short run of the builtin trainer (MLP 784-128-10,
+// batch 64) so the record says how fast this node trains; the scheduler
+// turns it into compute time.
+func measureThroughput(ctx context.Context) float64 {
+	m := trainer.Model{Kind: trainer.KindMLP, Inputs: 784, Hidden: []int{128}, Classes: 10}
+	p, err := trainer.Init(m, 1)
+	if err != nil {
+		return 0
+	}
+	const n = 512
+	r := rand.New(rand.NewPCG(1, 1))
+	d := trainer.Data{X: make([]float32, n*784), Y: make([]int32, n), N: n}
+	for i := range d.X {
+		d.X[i] = r.Float32()
+	}
+	for i := range d.Y {
+		d.Y[i] = int32(i % 10)
+	}
+	cfg := trainer.TrainConfig{Steps: 16, BatchSize: 64, Optimizer: trainer.Optimizer{Kind: trainer.OptSGD, LR: 0.01}, Seed: 1}
+	start := time.Now()
+	_, met, err := trainer.Train(ctx, m, p, d, cfg, nil)
+	if err != nil {
+		return 0
+	}
+	return float64(met.Samples) / time.Since(start).Seconds()
+}
+
+// capabilities builds this node's record from a fresh probe.
+func (w *Worker) capabilities(ctx context.Context) (p2p.Capabilities, []string) {
+	pr, err := probe.Run(ctx, probe.Options{RepoDir: w.deps.RepoDir, GridQuota: w.deps.GridQuota})
+	if err != nil {
+		w.log.Warn("capability probe", "err", err)
+	}
+	now := time.Now()
+	w.idle.Observe(now, pr.GPUs, nil)
+	offered := map[int]bool{}
+	for _, i := range w.idle.Offerable(now) {
+		offered[i] = true
+	}
+	st := w.Status()
+	w.mu.Lock()
+	w.last = pr
+	w.mu.Unlock()
+	c := p2p.Capabilities{
+		Agent:        w.deps.Agent,
+		Executors:    append([]string(nil), w.cfg.Executors...),
+		CPUCores:     pr.CPUCores,
+		MemoryBytes:  pr.MemoryTotal,
+		DiskFree:     pr.DiskFree,
+		GridQuota:    pr.GridQuota,
+		Idle:         st.Idle,
+		IdleReason:   st.Reason,
+		Slots:        st.Slots,
+		SlotsFree:    st.Slots - st.SlotsInUse,
+		Throughput:   st.Throughput,
+		PricePerHour: w.cfg.PricePerHour,
+	}
+	if !w.cfg.Enabled {
+		c.Executors = nil
+	}
+	for _, g := range pr.GPUs {
+		c.GPUs = append(c.GPUs, p2p.GPUCap{Name: g.Name, MemoryTotal: g.MemoryTotal, MemoryFree: g.MemoryFree,
+			Utilization: g.UtilizationGPU, ComputeCapability: g.ComputeCapability, Offered: offered[g.Index]})
+	}
+	classes := append([]string(nil), c.Executors...)
+	if len(offered) > 0 {
+		classes = append(classes, "gpu")
+	}
+	return c, classes
+}
+
+// publishLoop publishes the record at start, on every change and at the
+// configured interval.
+func (w *Worker) publishLoop(ctx context.Context) {
+	defer w.wg.Done()
+	sig, err := p2p.SignBinding(func(h []byte) ([]byte, error) { return cryptoSign(h, w) }, w.deps.Swarm.ID())
+	if err != nil {
+		w.log.Error("cannot sign the account binding; no capability record will be published", "err", err)
+		return
+	}
+	tick := time.NewTicker(w.cfg.CapsEvery)
+	defer tick.Stop()
+	for {
+		c, classes := w.capabilities(ctx)
+		c.Account, c.AccountSig = w.Account(), sig
+		pctx, cancel := context.WithTimeout(ctx, time.Minute)
+		if err := w.deps.Swarm.PublishCaps(pctx, c, classes); err != nil && ctx.Err() == nil {
+			w.log.Debug("publish capability record", "err", err)
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-w.changed:
+		}
+	}
+}

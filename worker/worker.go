@@ -1,0 +1,283 @@
+package worker
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/gridswarm/gridswarm/datagrid"
+	"github.com/gridswarm/gridswarm/p2p"
+	"github.com/gridswarm/gridswarm/worker/builtin"
+	"github.com/gridswarm/gridswarm/worker/probe"
+	"github.com/gridswarm/gridswarm/worker/process"
+	"github.com/gridswarm/gridswarm/worker/receipt"
+	"github.com/gridswarm/gridswarm/worker/tasklet"
+	"github.com/gridswarm/gridswarm/worker/wasm"
+)
+
+// Config is what the contributor set in config.toml's [worker].
+type Config struct {
+	Enabled      bool
+	Executors    []string // builtin, wasm, process
+	Idle         probe.IdlePolicy
+	PricePerHour float64
+	// TrainerWorkers is the goroutines per matrix product of the builtin
+	// trainer; results do not depend on it.
+	TrainerWorkers int
+	Process        process.Config
+	Wasm           wasm.Options
+	CapsEvery      time.Duration // republish interval (default 2m)
+}
+
+// Deps are the daemon's parts the worker uses.
+type Deps struct {
+	Swarm     *p2p.Swarm
+	Grid      *datagrid.Grid
+	EthKey    *ecdsa.PrivateKey
+	Domain    receipt.Domain
+	RepoDir   string
+	GridQuota uint64
+	Agent     string
+	Logger    *slog.Logger
+}
+
+// Worker is the running worker side of a daemon.
+type Worker struct {
+	cfg     Config
+	deps    Deps
+	log     *slog.Logger
+	execs   map[string]tasklet.Executor
+	slots   *probe.Slots
+	idle    *probe.IdleTracker
+	sampler *probe.Sampler
+	svc     *tasklet.Service
+	paused  atomic.Bool
+	wasm    *wasm.Executor
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	changed chan struct{}
+
+	mu         sync.Mutex
+	releases   map[string][]func()
+	last       probe.Probe
+	throughput float64
+	running    int
+	done       int
+}
+
+// Start builds the executors, registers the tasklet protocol and starts
+// publishing the capability record.
+func Start(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.CapsEvery == 0 {
+		cfg.CapsEvery = 2 * time.Minute
+	}
+	cfg.Idle = cfg.Idle.WithDefaults()
+	idle, err := probe.NewIdleTracker(cfg.Idle)
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	w := &Worker{
+		cfg: cfg, deps: d, log: d.Logger, idle: idle,
+		slots:    probe.NewSlots(cfg.Idle.MaxConcurrent),
+		execs:    map[string]tasklet.Executor{},
+		releases: map[string][]func(){},
+		changed:  make(chan struct{}, 1),
+	}
+	store := gridStore{d.Grid}
+	for _, name := range cfg.Executors {
+		switch name {
+		case tasklet.ExecutorBuiltin:
+			w.execs[name] = builtin.New(store, cfg.TrainerWorkers)
+		case tasklet.ExecutorWasm:
+			if w.wasm, err = wasm.New(ctx, cfg.Wasm); err != nil {
+				return nil, fmt.Errorf("worker: wasm executor: %w", err)
+			}
+			w.execs[name] = &wasmExecutor{x: w.wasm, grid: d.Grid}
+		case tasklet.ExecutorProcess:
+			px, err := process.New(cfg.Process)
+			if err != nil {
+				return nil, fmt.Errorf("worker: process executor: %w", err)
+			}
+			w.execs[name] = &processExecutor{x: px, grid: d.Grid}
+		default:
+			return nil, fmt.Errorf("worker.executors: %q is not one of builtin, wasm, process", name)
+		}
+	}
+	w.throughput = measureThroughput(ctx)
+	runCtx, cancel := context.WithCancel(context.Background())
+	w.cancel = cancel
+	w.sampler = probe.NewSampler(nil)
+	if cfg.Enabled {
+		w.svc = tasklet.NewService(d.Swarm.Host(), tasklet.ServiceConfig{
+			Admit:     w.admit,
+			Release:   w.release,
+			Executors: w.execs,
+			Fetch: func(ctx context.Context, c cid.Cid, hints []peer.AddrInfo) error {
+				_, err := d.Grid.Fetch(ctx, c, hints...)
+				return err
+			},
+			Sign:   func(r receipt.Receipt) (receipt.Receipt, error) { return receipt.Sign(d.EthKey, d.Domain, r) },
+			Logger: d.Logger,
+		})
+	}
+	w.wg.Add(1)
+	go w.publishLoop(runCtx)
+	return w, nil
+}
+
+// Close stops the service and the loops.
+func (w *Worker) Close(ctx context.Context) error {
+	w.cancel()
+	if w.svc != nil {
+		_ = w.svc.Close()
+	}
+	w.wg.Wait()
+	_ = w.sampler.Close()
+	if w.wasm != nil {
+		return w.wasm.Close(ctx)
+	}
+	return nil
+}
+
+// Executor returns an enabled executor by name, for local runs.
+func (w *Worker) Executor(name string) (tasklet.Executor, bool) {
+	e, ok := w.execs[name]
+	return e, ok
+}
+
+// Account is the worker's Ethereum address.
+func (w *Worker) Account() string { return crypto.PubkeyToAddress(w.deps.EthKey.PublicKey).Hex() }
+
+func specKey(s tasklet.Spec) string {
+	c, err := s.CID()
+	if err != nil {
+		return fmt.Sprintf("%s/%d/%d", s.JobID, s.Round, s.Index)
+	}
+	return c.String()
+}
+
+// admit decides idle, slots and quota for an offer.
+func (w *Worker) admit(spec tasklet.Spec) (bool, string, string) {
+	now := time.Now()
+	if w.paused.Load() {
+		return false, tasklet.ReasonNotIdle, "the contributor paused this worker (gridswarm worker resume)"
+	}
+	if !w.idle.OffersCPU(now) {
+		return false, tasklet.ReasonNotIdle, w.idle.Reason(now)
+	}
+	if w.deps.GridQuota > 0 {
+		if st, err := w.deps.Grid.Stat(context.Background()); err == nil && st.FreeBytes == 0 {
+			return false, tasklet.ReasonOverQuota, "the data grid quota is full"
+		}
+	}
+	release, ok := w.slots.TryAcquire()
+	if !ok {
+		return false, tasklet.ReasonBusy, w.slots.Reason()
+	}
+	w.mu.Lock()
+	k := specKey(spec)
+	w.releases[k] = append(w.releases[k], release)
+	w.running++
+	w.mu.Unlock()
+	w.poke()
+	return true, "", ""
+}
+
+func (w *Worker) release(spec tasklet.Spec) {
+	w.mu.Lock()
+	k := specKey(spec)
+	rs := w.releases[k]
+	if len(rs) > 0 {
+		rs[len(rs)-1]()
+		w.releases[k] = rs[:len(rs)-1]
+		if len(w.releases[k]) == 0 {
+			delete(w.releases, k)
+		}
+		w.running--
+		w.done++
+	}
+	w.mu.Unlock()
+	w.poke()
+}
+
+// poke asks the publish loop to republish soon (state changed).
+func (w *Worker) poke() {
+	select {
+	case w.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Pause stops (or resumes) accepting tasklets.
+func (w *Worker) Pause(p bool) {
+	w.paused.Store(p)
+	w.poke()
+}
+
+// Status is what worker_status reports.
+type Status struct {
+	Enabled      bool        `json:"enabled"`
+	Executors    []string    `json:"executors"`
+	Idle         bool        `json:"idle"`
+	Reason       string      `json:"reason,omitempty"`
+	Paused       bool        `json:"paused"`
+	SlotsInUse   int         `json:"slots_in_use"`
+	Slots        int         `json:"slots"`
+	Completed    int         `json:"completed"`
+	Throughput   float64     `json:"throughput"`
+	PricePerHour float64     `json:"price_per_hour"`
+	Account      string      `json:"account"`
+	Probe        probe.Probe `json:"probe"`
+}
+
+// Status reports the worker's state now.
+func (w *Worker) Status() Status {
+	now := time.Now()
+	used, total := w.slots.InUse()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := Status{
+		Enabled: w.cfg.Enabled, Executors: w.cfg.Executors, Paused: w.paused.Load(),
+		SlotsInUse: used, Slots: total, Completed: w.done, Throughput: w.throughput,
+		PricePerHour: w.cfg.PricePerHour, Account: crypto.PubkeyToAddress(w.deps.EthKey.PublicKey).Hex(), Probe: w.last,
+	}
+	s.Idle = w.cfg.Enabled && !s.Paused && w.idle.OffersCPU(now)
+	switch {
+	case !w.cfg.Enabled:
+		s.Reason = "the worker is off (worker.enabled = false)"
+	case s.Paused:
+		s.Reason = "paused by the contributor"
+	case !s.Idle:
+		s.Reason = w.idle.Reason(now)
+	}
+	return s
+}
+
+// gridStore adapts the data grid to the builtin executor.
+type gridStore struct{ g *datagrid.Grid }
+
+func (s gridStore) ReadFile(ctx context.Context, c cid.Cid, max int64) ([]byte, error) {
+	return s.g.ReadFile(ctx, c, max)
+}
+
+func (s gridStore) AddBytes(ctx context.Context, name string, b []byte) (cid.Cid, error) {
+	r, err := s.g.AddReader(ctx, bytesReader(b), nil)
+	if err != nil {
+		return cid.Undef, err
+	}
+	return r.Root, nil
+}
+
+func cpuCores() int { return runtime.NumCPU() }
