@@ -36,18 +36,18 @@ type Options struct {
 
 // Node is a running daemon.
 type Node struct {
-	repo    *repo.Repo
-	log     *slog.Logger
-	swarm   *p2p.Swarm
-	api     *api.Server
-	metrics *http.Server
+	repo     *repo.Repo
+	log      *slog.Logger
+	swarm    *p2p.Swarm
+	api      *api.Server
+	metrics  *http.Server
 	grid     *datagrid.Grid
 	worker   *worker.Worker
 	domain   receipt.Domain
 	progress *progressHub
 	started  time.Time
-	account common.Address
-	reg     *prometheus.Registry
+	account  common.Address
+	reg      *prometheus.Registry
 }
 
 // New starts every part of the daemon and writes the endpoint file last, so
@@ -164,9 +164,9 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 
 func (n *Node) services() map[string]any {
 	return map[string]any{
-		"node": &NodeService{n: n},
-		"peer": &PeerService{n: n},
-		"dht":  &DHTService{n: n},
+		"node":    &NodeService{n: n},
+		"peer":    &PeerService{n: n},
+		"dht":     &DHTService{n: n},
 		"data":    &DataService{n: n},
 		"worker":  &WorkerService{n: n},
 		"tasklet": &TaskletService{n: n},

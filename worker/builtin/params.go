@@ -201,4 +201,3 @@ func DecodeShard(b []byte, images, labels string, m trainer.Model) (trainer.Data
 }
 
 var errNoInput = errors.New("missing input")
-
