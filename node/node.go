@@ -21,6 +21,7 @@ import (
 	"github.com/gridswarm/gridswarm/node/api"
 	"github.com/gridswarm/gridswarm/node/repo"
 	"github.com/gridswarm/gridswarm/p2p"
+	"github.com/gridswarm/gridswarm/scheduler"
 	"github.com/gridswarm/gridswarm/worker"
 	"github.com/gridswarm/gridswarm/worker/receipt"
 )
@@ -36,18 +37,20 @@ type Options struct {
 
 // Node is a running daemon.
 type Node struct {
-	repo     *repo.Repo
-	log      *slog.Logger
-	swarm    *p2p.Swarm
-	api      *api.Server
-	metrics  *http.Server
-	grid     *datagrid.Grid
-	worker   *worker.Worker
-	domain   receipt.Domain
-	progress *progressHub
-	started  time.Time
-	account  common.Address
-	reg      *prometheus.Registry
+	repo      *repo.Repo
+	log       *slog.Logger
+	swarm     *p2p.Swarm
+	api       *api.Server
+	metrics   *http.Server
+	grid      *datagrid.Grid
+	coord     *scheduler.Coordinator
+	jobEvents *hub[scheduler.Event]
+	worker    *worker.Worker
+	domain    receipt.Domain
+	progress  *progressHub
+	started   time.Time
+	account   common.Address
+	reg       *prometheus.Registry
 }
 
 // New starts every part of the daemon and writes the endpoint file last, so
@@ -124,6 +127,18 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("config [worker]: %w", err)
 	}
+	store, err := scheduler.NewStore(filepath.Join(o.Repo.Dir, "jobs"))
+	if err != nil {
+		return nil, err
+	}
+	n.jobEvents = newHub[scheduler.Event]()
+	n.coord = scheduler.New(store, coordGrid{n.grid}, coordSwarm{n}, scheduler.Options{
+		Logger:  o.Logger.With("part", "scheduler"),
+		OnEvent: func(ev scheduler.Event) { n.jobEvents.publish(ev.JobID, ev) },
+	})
+	if err := n.coord.Resume(); err != nil {
+		return nil, err
+	}
 	n.registerMetrics()
 	metricsAddr := ""
 	if cfg.Metrics.Enabled {
@@ -170,6 +185,7 @@ func (n *Node) services() map[string]any {
 		"data":    &DataService{n: n},
 		"worker":  &WorkerService{n: n},
 		"tasklet": &TaskletService{n: n},
+		"job":     &JobService{n: n},
 	}
 }
 
@@ -207,6 +223,9 @@ func (n *Node) Close(ctx context.Context) error {
 	}
 	if n.metrics != nil {
 		errs = append(errs, n.metrics.Shutdown(ctx))
+	}
+	if n.coord != nil {
+		n.coord.Close()
 	}
 	if n.worker != nil {
 		errs = append(errs, n.worker.Close(ctx))

@@ -16,40 +16,48 @@ type Progress struct {
 	Total int64  `json:"total"` // -1 while unknown
 }
 
-// progressHub fans progress events out to the subscriptions of each op ID.
-type progressHub struct {
+// hub fans events out to the RPC subscriptions of each key (an op ID, a job ID).
+type hub[T any] struct {
 	mu   sync.Mutex
-	subs map[string][]chan Progress
+	subs map[string][]chan T
 }
 
-func newProgressHub() *progressHub { return &progressHub{subs: map[string][]chan Progress{}} }
+func newHub[T any]() *hub[T] { return &hub[T]{subs: map[string][]chan T{}} }
 
-// reporter returns a callback that publishes progress for op; an empty op
-// gives a no-op so callers without a subscriber pay nothing.
-func (h *progressHub) reporter(op, phase string) func(done, total int64) {
-	if op == "" {
-		return func(int64, int64) {}
-	}
-	return func(done, total int64) {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		for _, ch := range h.subs[op] {
-			select {
-			case ch <- Progress{Op: op, Phase: phase, Done: done, Total: total}:
-			default: // a slow reader misses intermediate events, never blocks the work
-			}
+// progressHub streams the progress of long operations.
+type progressHub = hub[Progress]
+
+func newProgressHub() *progressHub { return newHub[Progress]() }
+
+// publish sends ev to key's subscribers without ever blocking the sender.
+func (h *hub[T]) publish(key string, ev T) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, ch := range h.subs[key] {
+		select {
+		case ch <- ev:
+		default: // a slow reader misses intermediate events
 		}
 	}
 }
 
+// reporter returns a callback that publishes progress for op; an empty op
+// gives a no-op so callers without a subscriber pay nothing.
+func reporter(h *progressHub, op, phase string) func(done, total int64) {
+	if op == "" {
+		return func(int64, int64) {}
+	}
+	return func(done, total int64) { h.publish(op, Progress{Op: op, Phase: phase, Done: done, Total: total}) }
+}
+
 // subscribe streams op's events to an RPC subscription until it is closed.
-func (h *progressHub) subscribe(ctx context.Context, op string) (*rpc.Subscription, error) {
+func (h *hub[T]) subscribe(ctx context.Context, op string) (*rpc.Subscription, error) {
 	notifier, ok := rpc.NotifierFromContext(ctx)
 	if !ok {
 		return nil, rpc.ErrNotificationsUnsupported
 	}
 	sub := notifier.CreateSubscription()
-	ch := make(chan Progress, 64)
+	ch := make(chan T, 64)
 	h.mu.Lock()
 	h.subs[op] = append(h.subs[op], ch)
 	h.mu.Unlock()
@@ -69,7 +77,7 @@ func (h *progressHub) subscribe(ctx context.Context, op string) (*rpc.Subscripti
 	return sub, nil
 }
 
-func (h *progressHub) remove(op string, ch chan Progress) {
+func (h *hub[T]) remove(op string, ch chan T) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	list := h.subs[op]

@@ -74,7 +74,7 @@ func (s *DataService) Add(ctx context.Context, path string, op *string) (AddResu
 	if err != nil {
 		return AddResult{}, err
 	}
-	r, err := s.n.grid.AddPath(ctx, p, s.n.progress.reporter(deref(op), "add"))
+	r, err := s.n.grid.AddPath(ctx, p, reporter(s.n.progress, deref(op), "add"))
 	if err != nil {
 		return AddResult{}, err
 	}
@@ -110,7 +110,7 @@ func (s *DataService) Get(ctx context.Context, c string, path string, opts *GetO
 	errStalled := fmt.Errorf("no block of %s arrived for %s: no reachable peer provides it (see `gridswarm data providers %s`)", c, stall, c)
 	watchdog := time.AfterFunc(stall, func() { cancel(errStalled) })
 	defer watchdog.Stop()
-	report := s.n.progress.reporter(o.Op, "get")
+	report := reporter(s.n.progress, o.Op, "get")
 	err = s.n.grid.Get(ctx, id, p, datagrid.GetOptions{Progress: func(done, total int64) {
 		watchdog.Reset(stall)
 		report(done, total)
@@ -299,11 +299,11 @@ func (s *DataService) ImportMnist(ctx context.Context, from *string, op *string)
 	}
 	defer os.RemoveAll(tmp)
 	out := filepath.Join(tmp, "mnist")
-	report := s.n.progress.reporter(deref(op), "build")
+	report := reporter(s.n.progress, deref(op), "build")
 	if _, err := dataset.BuildMNIST(ctx, src, out, dataset.MNISTOptions{Progress: func(done, total int) { report(int64(done), int64(total)) }}); err != nil {
 		return AddResult{}, err
 	}
-	r, err := s.n.grid.AddPath(ctx, out, s.n.progress.reporter(deref(op), "add"))
+	r, err := s.n.grid.AddPath(ctx, out, reporter(s.n.progress, deref(op), "add"))
 	if err != nil {
 		return AddResult{}, err
 	}

@@ -60,7 +60,7 @@ func (s *TaskletService) Offer(ctx context.Context, worker string, spec tasklet.
 	if c := s.n.swarm.Caps(pid); c != nil {
 		expected = common.HexToAddress(c.Account)
 	}
-	report := s.n.progress.reporter(o.Op, "tasklet")
+	report := reporter(s.n.progress, o.Op, "tasklet")
 	var metrics map[string]float64
 	start := time.Now()
 	self := peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}
@@ -100,7 +100,7 @@ func (s *TaskletService) RunLocal(ctx context.Context, spec tasklet.Spec, op *st
 	if !ok {
 		return LocalResult{}, fmt.Errorf("executor %q is not enabled on this node (worker.executors)", spec.Executor)
 	}
-	report := s.n.progress.reporter(deref(op), "tasklet")
+	report := reporter(s.n.progress, deref(op), "tasklet")
 	start := time.Now()
 	out, err := e.Run(ctx, spec, func(done, total int) { report(int64(done), int64(total)) })
 	if err != nil {

@@ -1,0 +1,312 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gridswarm/gridswarm/client"
+	"github.com/gridswarm/gridswarm/node"
+	"github.com/gridswarm/gridswarm/scheduler"
+	"github.com/gridswarm/gridswarm/scheduler/jobspec"
+)
+
+func submitCommand() command {
+	var watch bool
+	return command{
+		name:  "submit",
+		args:  "JOB.yaml [--watch]",
+		short: "submit a training job to the local daemon, which coordinates it",
+		long:  "The spec's schema is in docs/jobspec.md; examples/jobs has examples. Every bad field is named.",
+		flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&watch, "watch", false, "follow the job's progress until it ends")
+		},
+		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+			pos, err := parseInterspersed(fs, args)
+			if err != nil {
+				return usageError{err.Error()}
+			}
+			if len(pos) != 1 {
+				return usageError{"want one job spec file"}
+			}
+			f, err := os.Open(pos[0])
+			if err != nil {
+				return fmt.Errorf("cannot read the job spec: %w", err)
+			}
+			b, err := io.ReadAll(io.LimitReader(f, jobspec.MaxSpecSize+1))
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("cannot read the job spec: %w", err)
+			}
+			c, err := client.Dial(ctx, e.repo, watch)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			var s node.Summary
+			if err := c.Call(ctx, &s, "job_submit", string(b)); err != nil {
+				return fmt.Errorf("%s: %w", pos[0], err)
+			}
+			if e.json && !watch {
+				return printJSON(e.Out, s)
+			}
+			fmt.Fprintf(e.Out, "submitted job %s\n", s.ID)
+			if watch {
+				return watchJob(ctx, e, c, s.ID)
+			}
+			fmt.Fprintf(e.Out, "follow it with: gridswarm job watch %s\n", s.ID)
+			return nil
+		},
+	}
+}
+
+func jobsCommand() command {
+	return command{
+		name:  "jobs",
+		short: "list the jobs this daemon coordinates",
+		run: func(ctx context.Context, e *env, _ *flag.FlagSet, _ []string) error {
+			return withClient(ctx, e, func(c *client.Client) error {
+				var ss []node.Summary
+				if err := c.Call(ctx, &ss, "job_list"); err != nil {
+					return err
+				}
+				if e.json {
+					return printJSON(e.Out, ss)
+				}
+				if len(ss) == 0 {
+					fmt.Fprintln(e.Out, "no jobs yet: gridswarm submit JOB.yaml")
+					return nil
+				}
+				tw := tabwriter.NewWriter(e.Out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "JOB\tSTATUS\tROUND\tVAL ACC\tTEST ACC")
+				for _, s := range ss {
+					fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\n", s.ID, s.Status, s.Round, s.Rounds, pct(s.ValAccuracy), pct(s.TestAccuracy))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+}
+
+func pct(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f%%", v*100)
+}
+
+func jobCommand() command {
+	return command{
+		name:  "job",
+		args:  "show ID | watch ID | cancel ID | model ID -o FILE | plot ID -o FILE.png",
+		short: "inspect, follow, cancel a job, save its model or plot its curves",
+		long: `  show ID             rounds, tasklets, where each ran, every attempt and why
+  watch ID            live progress until the job ends
+  cancel ID           stop the job for good
+  model ID -o FILE    save the final model (safetensors)
+  plot ID -o FILE.png draw training loss and validation accuracy per round`,
+		run: func(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error {
+			fs := flag.NewFlagSet("job", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			out := fs.String("o", "", "output file")
+			fs.BoolVar(&e.json, "json", e.json, "print machine-readable JSON")
+			pos, err := parseInterspersed(fs, args)
+			if err != nil {
+				return usageError{err.Error()}
+			}
+			if len(pos) != 2 {
+				return usageError{"want a subcommand and a job ID"}
+			}
+			sub, id := pos[0], pos[1]
+			c, err := client.Dial(ctx, e.repo, sub == "watch")
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			switch sub {
+			case "show":
+				var j scheduler.Job
+				if err := c.Call(ctx, &j, "job_show", id); err != nil {
+					return err
+				}
+				if e.json {
+					return printJSON(e.Out, j)
+				}
+				printJob(e.Out, &j)
+				return nil
+			case "watch":
+				return watchJob(ctx, e, c, id)
+			case "cancel":
+				if err := c.Call(ctx, nil, "job_cancel", id); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.Out, "cancelled %s\n", id)
+				return nil
+			case "model":
+				if *out == "" {
+					return usageError{"job model needs -o FILE"}
+				}
+				abs, err := filepath.Abs(*out)
+				if err != nil {
+					return err
+				}
+				var model string
+				if err := c.Call(ctx, &model, "job_model", id, abs); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.Out, "saved model %s to %s\n", model, abs)
+				return nil
+			case "plot":
+				if *out == "" {
+					return usageError{"job plot needs -o FILE.png"}
+				}
+				var j scheduler.Job
+				if err := c.Call(ctx, &j, "job_show", id); err != nil {
+					return err
+				}
+				if err := plotJob(&j, *out); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.Out, "wrote %s\n", *out)
+				return nil
+			}
+			return usageError{fmt.Sprintf("unknown subcommand %q", sub)}
+		},
+	}
+}
+
+func printJob(w io.Writer, j *scheduler.Job) {
+	fmt.Fprintf(w, "job %s (%s)\nstatus   %s", j.ID, j.Name, j.Status)
+	if j.Error != "" {
+		fmt.Fprintf(w, ": %s", j.Error)
+	}
+	fmt.Fprintf(w, "\nround    %d\n", j.Round)
+	if j.Waiting != "" {
+		fmt.Fprintf(w, "waiting  %s\n", j.Waiting)
+	}
+	if j.FinalModel != "" {
+		fmt.Fprintf(w, "model    %s\n", j.FinalModel)
+	}
+	if j.TestAccuracy > 0 {
+		fmt.Fprintf(w, "test     accuracy %.2f%%, loss %.4f\n", j.TestAccuracy*100, j.TestLoss)
+	}
+	for _, r := range j.Rounds {
+		fmt.Fprintf(w, "\nround %d  weights %s", r.Index, r.Weights)
+		if r.Finished != nil {
+			fmt.Fprintf(w, "  loss %.4f  val acc %.2f%%  %.1fs", r.Loss, r.ValAccuracy*100, r.Finished.Sub(r.Started).Seconds())
+		}
+		fmt.Fprintln(w)
+		for _, t := range r.Tasklets {
+			fmt.Fprintf(w, "  tasklet %d  %-8s shard %s", t.Index, t.State, shortCID(t.Shard))
+			if t.Peer != "" {
+				fmt.Fprintf(w, "  on %s  output %s", shortID(t.Peer), shortCID(t.Output))
+			}
+			fmt.Fprintln(w)
+			for _, a := range t.Attempts {
+				why := ""
+				if a.Why != "" {
+					why = ": " + a.Why
+				}
+				fmt.Fprintf(w, "      %s %s%s\n", shortID(a.Peer), a.Outcome, why)
+			}
+		}
+	}
+}
+
+func shortCID(c string) string {
+	if len(c) <= 16 {
+		return c
+	}
+	return c[:10] + "…" + c[len(c)-4:]
+}
+
+// watchJob draws a live line per event until the job ends.
+func watchJob(ctx context.Context, e *env, c *client.Client, id string) error {
+	ch := make(chan scheduler.Event, 16)
+	sub, err := c.Subscribe(ctx, "job", ch, "progress", id)
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	var j scheduler.Job
+	if err := c.Call(ctx, &j, "job_show", id); err != nil {
+		return err
+	}
+	if ended(j.Status) {
+		printFinal(e.Out, &j)
+		return nil
+	}
+	tick := time.NewTicker(5 * time.Second) // also re-read state, in case an event was missed
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-sub.Err():
+			return fmt.Errorf("lost the daemon: %w", err)
+		case ev := <-ch:
+			if e.json {
+				_ = printJSON(e.Out, ev)
+			} else {
+				fmt.Fprintf(e.Out, "\r%s", eventLine(ev))
+			}
+			if !ended(ev.Status) {
+				continue
+			}
+		case <-tick.C:
+		}
+		if err := c.Call(ctx, &j, "job_show", id); err != nil {
+			return err
+		}
+		if ended(j.Status) {
+			fmt.Fprintln(e.Out)
+			printFinal(e.Out, &j)
+			if j.Status != scheduler.StatusDone {
+				return fmt.Errorf("job %s %s: %s", id, j.Status, j.Error)
+			}
+			return nil
+		}
+	}
+}
+
+func ended(s string) bool {
+	return s == scheduler.StatusDone || s == scheduler.StatusFailed || s == scheduler.StatusCancelled
+}
+
+func eventLine(ev scheduler.Event) string {
+	const width = 20
+	filled := 0
+	if ev.Rounds > 0 {
+		filled = ev.Round * width / ev.Rounds
+	}
+	line := fmt.Sprintf("round %d/%d [%s%s] tasklets %d/%d done, %d running", ev.Round, ev.Rounds,
+		strings.Repeat("█", filled), strings.Repeat("·", width-filled), ev.Done, ev.Tasklets, ev.Running)
+	if ev.Failed > 0 {
+		line += fmt.Sprintf(", %d retried", ev.Failed)
+	}
+	if ev.Loss > 0 {
+		line += fmt.Sprintf("  loss %.4f  val acc %.2f%%", ev.Loss, ev.ValAccuracy*100)
+	}
+	if ev.ETASeconds > 0 {
+		line += fmt.Sprintf("  ETA %s", (time.Duration(ev.ETASeconds) * time.Second).String())
+	}
+	if ev.Waiting != "" {
+		line += "  " + ev.Waiting
+	}
+	return line + "    "
+}
+
+func printFinal(w io.Writer, j *scheduler.Job) {
+	switch j.Status {
+	case scheduler.StatusDone:
+		fmt.Fprintf(w, "job %s done: test accuracy %.2f%% (loss %.4f), model %s\n", j.ID, j.TestAccuracy*100, j.TestLoss, j.FinalModel)
+	default:
+		fmt.Fprintf(w, "job %s %s %s\n", j.ID, j.Status, j.Error)
+	}
+}

@@ -1,0 +1,333 @@
+package scheduler
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/gridswarm/gridswarm/datagrid/dataset"
+	"github.com/gridswarm/gridswarm/scheduler/jobspec"
+	"github.com/gridswarm/gridswarm/worker/builtin"
+	"github.com/gridswarm/gridswarm/worker/trainer"
+)
+
+// Options tune the coordinator. Zero values take the defaults in brackets.
+type Options struct {
+	MaxAttempts     int           // offers per tasklet before the job fails [6]
+	Backoff         time.Duration // first retry delay, doubling per attempt [500ms]
+	RetryEvery      time.Duration // how often a stalled round looks for peers again [2s]
+	StragglerFactor float64       // a copy is sent past this × the round's median [3]
+	Logger          *slog.Logger
+	// OnEvent receives a job's progress after every change.
+	OnEvent func(Event)
+}
+
+// Event is a job's progress, streamed to `job watch`.
+type Event struct {
+	JobID       string  `json:"job_id"`
+	Status      string  `json:"status"`
+	Round       int     `json:"round"`
+	Rounds      int     `json:"rounds"`
+	Tasklets    int     `json:"tasklets"`
+	Placed      int     `json:"placed"`
+	Running     int     `json:"running"`
+	Done        int     `json:"done"`
+	Failed      int     `json:"failed"` // failed attempts this round
+	Loss        float64 `json:"loss,omitempty"`
+	ValAccuracy float64 `json:"val_accuracy,omitempty"`
+	ETASeconds  float64 `json:"eta_seconds,omitempty"`
+	Waiting     string  `json:"waiting,omitempty"`
+	Error       string  `json:"error,omitempty"`
+}
+
+// Coordinator runs the jobs this node submitted.
+type Coordinator struct {
+	store *Store
+	grid  Grid
+	swarm Swarm
+	opts  Options
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	running map[string]*run
+	wg      sync.WaitGroup
+	closed  bool
+}
+
+// run is one job in progress; mu guards job.
+type run struct {
+	mu     sync.Mutex
+	job    *Job
+	spec   *jobspec.Spec
+	cancel context.CancelCauseFunc
+}
+
+var errCancelled = errors.New("cancelled by the user")
+
+// New returns a coordinator over the jobs in store.
+func New(store *Store, grid Grid, swarm Swarm, o Options) *Coordinator {
+	if o.MaxAttempts == 0 {
+		o.MaxAttempts = 6
+	}
+	if o.Backoff == 0 {
+		o.Backoff = 500 * time.Millisecond
+	}
+	if o.RetryEvery == 0 {
+		o.RetryEvery = 2 * time.Second
+	}
+	if o.StragglerFactor == 0 {
+		o.StragglerFactor = 3
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Coordinator{store: store, grid: grid, swarm: swarm, opts: o, log: o.Logger, running: map[string]*run{}}
+}
+
+// Resume restarts every job a previous daemon left unfinished.
+func (c *Coordinator) Resume() error {
+	jobs, err := c.store.List()
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		if j.Status != StatusSubmitted && j.Status != StatusRunning {
+			continue
+		}
+		spec, err := jobspec.Parse(j.Spec)
+		if err != nil {
+			j.Status, j.Error = StatusFailed, "stored spec no longer parses: "+err.Error()
+			_ = c.store.Save(j)
+			continue
+		}
+		c.log.Info("resuming job", "job", j.ID, "round", j.Round)
+		c.start(j, spec)
+	}
+	return nil
+}
+
+// Close stops the runners; their jobs stay running on disk and resume later.
+func (c *Coordinator) Close() {
+	c.mu.Lock()
+	c.closed = true
+	for _, r := range c.running {
+		r.cancel(context.Canceled)
+	}
+	c.mu.Unlock()
+	c.wg.Wait()
+}
+
+// Submit validates a job spec, resolves its dataset, writes the initial
+// weights and starts the job.
+func (c *Coordinator) Submit(ctx context.Context, yaml []byte) (*Job, error) {
+	spec, err := jobspec.Parse(yaml)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Executor != jobspec.ExecutorBuiltin {
+		return nil, jobspec.FieldErr("executor", "%q jobs cannot be coordinated yet; this daemon drives builtin jobs", spec.Executor)
+	}
+	ds, err := c.resolveDataset(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	m := modelOf(spec)
+	w0, err := trainer.Init(m, spec.Seed)
+	if err != nil {
+		return nil, jobspec.FieldErr("model", "%v", err)
+	}
+	canon, err := spec.Canonical()
+	if err != nil {
+		return nil, err
+	}
+	id := newJobID(spec.Name)
+	wc, err := c.storeParams(ctx, id+"-weights-0", w0)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	j := &Job{ID: id, Name: spec.Name, Spec: canon, Status: StatusSubmitted, Submitted: now, Dataset: ds, Weights: wc}
+	if err := c.store.Save(j); err != nil {
+		return nil, err
+	}
+	c.start(j, spec)
+	return j, nil
+}
+
+func newJobID(name string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%s", name, hex.EncodeToString(b))
+}
+
+func modelOf(spec *jobspec.Spec) trainer.Model {
+	return trainer.Model{Kind: spec.Model.Kind, Inputs: spec.Model.Inputs, Hidden: spec.Model.Hidden, Classes: spec.Model.Classes}
+}
+
+// resolveDataset reads the manifest of dataset.cid and lists its shards.
+func (c *Coordinator) resolveDataset(ctx context.Context, spec *jobspec.Spec) (DatasetInfo, error) {
+	root, err := cid.Decode(spec.Dataset.CID)
+	if err != nil {
+		return DatasetInfo{}, jobspec.FieldErr("dataset.cid", "%q is not a CID: %v", spec.Dataset.CID, err)
+	}
+	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	entries, err := c.grid.ListDir(lctx, root)
+	if err != nil {
+		return DatasetInfo{}, jobspec.FieldErr("dataset.cid", "%s is not in the data grid and no peer provides it (%v): add it with `gridswarm data add` or `gridswarm data import mnist`", root, err)
+	}
+	me, ok := entries[dataset.ManifestFile]
+	if !ok {
+		return DatasetInfo{}, jobspec.FieldErr("dataset.cid", "%s holds no %s: it is not a gridswarm dataset", root, dataset.ManifestFile)
+	}
+	mb, err := c.grid.ReadFile(ctx, me.CID, dataset.MaxManifestSize)
+	if err != nil {
+		return DatasetInfo{}, jobspec.FieldErr("dataset.cid", "cannot read its manifest: %v", err)
+	}
+	man, err := dataset.ParseManifest(mb)
+	if err != nil {
+		return DatasetInfo{}, jobspec.FieldErr("dataset.cid", "%v", err)
+	}
+	info := DatasetInfo{Root: root.String(), Bytes: map[string]uint64{}}
+	pick := func(field, split string) ([]string, error) {
+		var out []string
+		for _, s := range man.SplitShards(split) {
+			e, ok := entries[s.File]
+			if !ok {
+				return nil, jobspec.FieldErr("dataset.cid", "shard %s listed in the manifest is missing", s.File)
+			}
+			out = append(out, e.CID.String())
+			info.Bytes[e.CID.String()] = e.Size
+		}
+		if len(out) == 0 && split != "" {
+			return nil, jobspec.FieldErr(field, "the dataset has no %q shards", split)
+		}
+		return out, nil
+	}
+	if info.Train, err = pick("dataset.train", spec.Dataset.Train); err != nil {
+		return info, err
+	}
+	if info.Validation, err = pick("dataset.validate", spec.Dataset.Validate); err != nil {
+		return info, err
+	}
+	if spec.Dataset.Test != "" {
+		if info.Test, err = pick("dataset.test", spec.Dataset.Test); err != nil {
+			return info, err
+		}
+	}
+	if t := man.Tensors["images"]; spec.Model != nil && len(t.Shape) > 0 {
+		n := int64(1)
+		for _, d := range t.Shape {
+			n *= d
+		}
+		if n != int64(spec.Model.Inputs) {
+			return info, jobspec.FieldErr("model.inputs", "is %d but the dataset's samples have %d values", spec.Model.Inputs, n)
+		}
+	}
+	return info, nil
+}
+
+func (c *Coordinator) storeParams(ctx context.Context, name string, p trainer.Params) (string, error) {
+	b, err := builtin.EncodeParams(p)
+	if err != nil {
+		return "", err
+	}
+	id, err := c.grid.AddBytes(ctx, name+".safetensors", b)
+	if err != nil {
+		return "", fmt.Errorf("cannot store %s in the data grid: %w", name, err)
+	}
+	return id.String(), nil
+}
+
+func (c *Coordinator) loadParams(ctx context.Context, s string, m trainer.Model) (trainer.Params, error) {
+	id, err := cid.Decode(s)
+	if err != nil {
+		return nil, fmt.Errorf("bad weights CID %q: %w", s, err)
+	}
+	b, err := c.grid.ReadFile(ctx, id, builtin.MaxInputBytes)
+	if err != nil {
+		return nil, err
+	}
+	return builtin.DecodeParams(b, m)
+}
+
+func (c *Coordinator) start(j *Job, spec *jobspec.Spec) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	r := &run{job: j, spec: spec, cancel: cancel}
+	c.running[j.ID] = r
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.drive(ctx, r)
+		c.mu.Lock()
+		delete(c.running, j.ID)
+		c.mu.Unlock()
+	}()
+}
+
+// Cancel stops a job for good.
+func (c *Coordinator) Cancel(id string) error {
+	c.mu.Lock()
+	r, ok := c.running[id]
+	c.mu.Unlock()
+	if ok {
+		r.cancel(errCancelled)
+		return nil
+	}
+	j, err := c.store.Load(id)
+	if err != nil {
+		return err
+	}
+	if j.Status == StatusDone || j.Status == StatusFailed || j.Status == StatusCancelled {
+		return fmt.Errorf("job %s already ended (%s)", id, j.Status)
+	}
+	j.Status = StatusCancelled
+	return c.store.Save(j)
+}
+
+// Get returns a copy of a job's state.
+func (c *Coordinator) Get(id string) (*Job, error) {
+	c.mu.Lock()
+	r, ok := c.running[id]
+	c.mu.Unlock()
+	if !ok {
+		return c.store.Load(id)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return copyJob(r.job), nil
+}
+
+// List returns every job, newest first.
+func (c *Coordinator) List() ([]*Job, error) {
+	jobs, err := c.store.List()
+	if err != nil {
+		return nil, err
+	}
+	for i, j := range jobs {
+		if live, err := c.Get(j.ID); err == nil {
+			jobs[i] = live
+		}
+	}
+	return jobs, nil
+}
+
+func copyJob(j *Job) *Job {
+	b, _ := json.Marshal(j)
+	var out Job
+	_ = json.Unmarshal(b, &out)
+	return &out
+}

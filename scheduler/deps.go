@@ -1,0 +1,37 @@
+package scheduler
+
+import (
+	"context"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/gridswarm/gridswarm/scheduler/placement"
+	"github.com/gridswarm/gridswarm/worker/receipt"
+	"github.com/gridswarm/gridswarm/worker/tasklet"
+)
+
+// DirEntry is one entry of a folder in the data grid.
+type DirEntry struct {
+	CID  cid.Cid
+	Size uint64
+}
+
+// Grid is what the coordinator needs of the data grid.
+type Grid interface {
+	ReadFile(ctx context.Context, c cid.Cid, max int64) ([]byte, error)
+	AddBytes(ctx context.Context, name string, b []byte) (cid.Cid, error)
+	// ListDir lists a folder, fetching it if it is not local.
+	ListDir(ctx context.Context, c cid.Cid) (map[string]DirEntry, error)
+	// Holders returns the peers that provide c (locality for placement).
+	Holders(ctx context.Context, c cid.Cid) []string
+}
+
+// Swarm is what the coordinator needs of the network.
+type Swarm interface {
+	// Self is this node's peer ID; it coordinates and does not place on itself.
+	Self() string
+	// Workers is a snapshot of the workers this node knows, without Holds.
+	Workers() []placement.Peer
+	// Offer sends a tasklet to a worker and returns its checked receipt.
+	Offer(ctx context.Context, peer string, spec tasklet.Spec, progress func(done, total int)) (receipt.Receipt, error)
+}
