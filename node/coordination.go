@@ -74,7 +74,9 @@ func (a coordSwarm) Workers() []placement.Peer {
 		}
 		wp := placement.Peer{
 			ID: p.ID.String(), Executors: c.Executors, DiskFree: c.DiskFree,
-			Idle: c.Idle && c.SlotsFree > 0, Version: c.Agent, PricePerHour: c.PricePerHour,
+			// Slots are not used: the record lags, the coordinator knows what it
+			// sent, and a busy worker declines.
+			Idle: c.Idle, Version: c.Agent, PricePerHour: c.PricePerHour,
 			RTT: p.RTT, RTTMeasured: p.RTT > 0, BandwidthBps: c.BandwidthBps, Throughput: c.Throughput, Reputation: 0.5,
 		}
 		if wp.RTT == 0 {

@@ -233,7 +233,10 @@ func (s *Swarm) sealAndGossip(ctx context.Context, c Capabilities) ([]byte, erro
 // PublishCaps signs c as this node's capability record and publishes it on
 // the gossip topic and in the DHT (a /gsw record plus provider records under
 // each class), so nodes off the topic can find it too.
-func (s *Swarm) PublishCaps(ctx context.Context, c Capabilities, classes []string) error {
+//
+// With announce false only the gossip goes out: frequent state changes
+// (slots, idle) must not wait on DHT writes.
+func (s *Swarm) PublishCaps(ctx context.Context, c Capabilities, classes []string, announce bool) error {
 	s.mu.Lock()
 	own := c
 	s.caps.own = &own
@@ -242,7 +245,7 @@ func (s *Swarm) PublishCaps(ctx context.Context, c Capabilities, classes []strin
 	if err != nil {
 		return err
 	}
-	if s.dht.RoutingTable().Size() == 0 {
+	if !announce || s.dht.RoutingTable().Size() == 0 {
 		return nil // nobody to store it with yet; the next publication will
 	}
 	if _, err := s.PutRecord(ctx, capsName, sealed); err != nil {

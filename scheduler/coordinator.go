@@ -58,6 +58,7 @@ type Coordinator struct {
 
 	mu      sync.Mutex
 	running map[string]*run
+	holders map[string]holding // CID → providers, briefly cached
 	wg      sync.WaitGroup
 	closed  bool
 }
@@ -89,7 +90,7 @@ func New(store *Store, grid Grid, swarm Swarm, o Options) *Coordinator {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Coordinator{store: store, grid: grid, swarm: swarm, opts: o, log: o.Logger, running: map[string]*run{}}
+	return &Coordinator{store: store, grid: grid, swarm: swarm, opts: o, log: o.Logger, running: map[string]*run{}, holders: map[string]holding{}}
 }
 
 // Resume restarts every job a previous daemon left unfinished.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -225,14 +226,7 @@ func (c *Coordinator) pending(r *run, round int, inflight map[int][]string, back
 // snapshot is the placement view: workers with what they hold.
 func (c *Coordinator) snapshot(ctx context.Context, inputs []string, busy map[string]int) []placement.Peer {
 	peers := c.swarm.Workers()
-	holders := map[string][]string{}
-	for _, in := range inputs {
-		id, err := cid.Decode(in)
-		if err != nil {
-			continue
-		}
-		holders[in] = c.grid.Holders(ctx, id)
-	}
+	holders := c.lookupHolders(ctx, inputs)
 	for i := range peers {
 		p := &peers[i]
 		p.Holds = map[string]uint64{}
@@ -246,6 +240,49 @@ func (c *Coordinator) snapshot(ctx context.Context, inputs []string, busy map[st
 		}
 	}
 	return peers
+}
+
+// holding is a cached provider lookup.
+type holding struct {
+	peers []string
+	at    time.Time
+}
+
+// holdersTTL bounds how stale a provider lookup may be for placement.
+const holdersTTL = 30 * time.Second
+
+// lookupHolders asks the DHT for the providers of each input, in parallel,
+// reusing answers younger than holdersTTL.
+func (c *Coordinator) lookupHolders(ctx context.Context, inputs []string) map[string][]string {
+	out := map[string][]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, in := range inputs {
+		c.mu.Lock()
+		h, ok := c.holders[in]
+		c.mu.Unlock()
+		if ok && time.Since(h.at) < holdersTTL {
+			out[in] = h.peers
+			continue
+		}
+		id, err := cid.Decode(in)
+		if err != nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ps := c.grid.Holders(ctx, id)
+			mu.Lock()
+			out[in] = ps
+			mu.Unlock()
+			c.mu.Lock()
+			c.holders[in] = holding{peers: ps, at: time.Now()}
+			c.mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // dispatch places the pending tasklets and offers each to its peer.

@@ -96,19 +96,27 @@ func (w *Worker) publishLoop(ctx context.Context) {
 	}
 	tick := time.NewTicker(w.cfg.CapsEvery)
 	defer tick.Stop()
+	// The DHT copy is written at start until it succeeds and then at each
+	// interval; changes in between go out on gossip alone.
+	announce, announced := true, false
 	for {
 		c, classes := w.capabilities(ctx)
 		c.Account, c.AccountSig = w.Account(), sig
 		pctx, cancel := context.WithTimeout(ctx, time.Minute)
-		if err := w.deps.Swarm.PublishCaps(pctx, c, classes); err != nil && ctx.Err() == nil {
-			w.log.Debug("publish capability record", "err", err)
-		}
+		err := w.deps.Swarm.PublishCaps(pctx, c, classes, announce || !announced)
 		cancel()
+		if err != nil && ctx.Err() == nil {
+			w.log.Debug("publish capability record", "err", err)
+		} else if err == nil && w.deps.Swarm.RoutingTableSize() > 0 {
+			announced = true
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+			announce = true
 		case <-w.changed:
+			announce = false
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -184,7 +185,7 @@ func (w *Worker) admit(spec tasklet.Spec) (bool, string, string) {
 	}
 	release, ok := w.slots.TryAcquire()
 	if !ok {
-		return false, tasklet.ReasonBusy, w.slots.Reason()
+		return false, tasklet.ReasonBusy, strings.TrimPrefix(w.slots.Reason(), "busy: ")
 	}
 	w.mu.Lock()
 	k := specKey(spec)
