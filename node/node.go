@@ -98,6 +98,7 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 		DiscoverEvery: cfg.Swarm.DiscoverEvery.Duration,
 		UserAgent:     UserAgent(),
 		Registerer:    n.reg,
+		PeersFile:     filepath.Join(o.Repo.Dir, "peers.json"),
 		Logger:        o.Logger.With("part", "p2p"),
 	})
 	if err != nil {

@@ -23,6 +23,7 @@ func (s *Swarm) discoverLoop(ctx context.Context) {
 		case <-time.After(wait):
 		}
 		wait = s.opts.DiscoverEvery
+		s.saveKnownPeers()
 		if s.dht.RoutingTable().Size() == 0 {
 			// Nobody to ask yet: retry soon rather than a whole interval later.
 			wait = min(wait, time.Second)

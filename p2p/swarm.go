@@ -53,7 +53,9 @@ type Options struct {
 	DiscoverEvery time.Duration // [1m]
 	UserAgent     string
 	Registerer    prometheus.Registerer // nil: no metrics
-	Logger        *slog.Logger
+	// PeersFile remembers connected peers across restarts ("" = don't).
+	PeersFile string
+	Logger    *slog.Logger
 }
 
 // Swarm is a running libp2p host with its DHT, pubsub and peer table.
@@ -69,7 +71,8 @@ type Swarm struct {
 	wg     sync.WaitGroup
 	mdns   mdns.Service
 
-	caps *capsState
+	caps      *capsState
+	lastKnown []string // last peers written to PeersFile
 
 	mu      sync.Mutex
 	topics  map[string]*Topic
@@ -92,6 +95,11 @@ func Start(ctx context.Context, o Options) (*Swarm, error) {
 	if o.DiscoverEvery == 0 {
 		o.DiscoverEvery = time.Minute
 	}
+	known, err := loadKnownPeers(o.PeersFile)
+	if err != nil {
+		o.Logger.Warn("ignoring remembered peers", "err", err)
+	}
+	o.Bootstrap = append(o.Bootstrap, known...)
 	h, err := newHost(o)
 	if err != nil {
 		return nil, err

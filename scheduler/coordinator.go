@@ -179,7 +179,7 @@ func (c *Coordinator) resolveDataset(ctx context.Context, spec *jobspec.Spec) (D
 	if err != nil {
 		return DatasetInfo{}, jobspec.FieldErr("dataset.cid", "%q is not a CID: %v", spec.Dataset.CID, err)
 	}
-	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	entries, err := c.grid.ListDir(lctx, root)
 	if err != nil {

@@ -208,7 +208,7 @@ func withBarNS(ctx context.Context, e *env, c *client.Client, ns, label string, 
 				last.update(lastP.Done, lastP.Total, true)
 			}
 			b = newProgressBar(e.Err, fmt.Sprintf("%s %-5s", label, p.Phase))
-			b.count = ns == "tasklet"
+			b.count = ns == "tasklet" || p.Phase == "build"
 			bars[p.Phase] = b
 		}
 		last, lastP = b, p

