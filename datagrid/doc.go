@@ -71,6 +71,13 @@
 // names from peers are checked before anything is written. Zero-byte
 // blocks are created locally: boxo's bitswap server never sends them.
 //
+// Bitswap's simulated DONT_HAVEs are off: on a busy machine their
+// latency-based timeouts wrote off the only peer holding the data and a
+// fetch could wait forever. Instead a fetch that receives nothing for 2 s
+// asks the DHT for providers, and after 4 s starts a fresh bitswap session,
+// which asks every connected peer again. A Get or Fetch ends only when the
+// DAG is complete or its context ends.
+//
 // # Announcements
 //
 // After an add, the root, every directory and every file is provided in

@@ -138,19 +138,21 @@ func (g *Grid) recordFetch(ctx context.Context, p fetchPlan, f *fetcher, total u
 // fetcher walks a DAG level by level: local blocks are read (inner nodes)
 // or just sized (raw leaves); missing ones are asked of bitswap in batches.
 type fetcher struct {
-	g        *Grid
-	plan     fetchPlan
-	res      *reservation
-	sess     exchange.Fetcher
-	sessCtx  context.Context
-	cancel   context.CancelFunc
-	total    int64 // declared DAG size; -1 until the root is known
-	done     int64 // bytes local so far, found or fetched
-	fetched  int64 // bytes received from peers
-	hinted   int   // hinted peers we are connected to
-	seen     map[string]struct{}
-	discover sync.Once
-	wg       sync.WaitGroup
+	g    *Grid
+	plan fetchPlan
+	res  *reservation
+	sess exchange.Fetcher
+	// sessCancel ends the current bitswap session (renewed on stalls).
+	sessCancel context.CancelFunc
+	sessCtx    context.Context
+	cancel     context.CancelFunc
+	total      int64 // declared DAG size; -1 until the root is known
+	done       int64 // bytes local so far, found or fetched
+	fetched    int64 // bytes received from peers
+	hinted     int   // hinted peers we are connected to
+	seen       map[string]struct{}
+	discover   sync.Once
+	wg         sync.WaitGroup
 }
 
 func (g *Grid) newFetcher(ctx context.Context, p fetchPlan) *fetcher {
@@ -287,31 +289,27 @@ func (f *fetcher) fetchMissing(ctx context.Context, missing []cid.Cid) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	g := f.g
-	if g.bswap == nil {
+	if f.g.bswap == nil {
 		return fmt.Errorf("%s %s: %d blocks are not stored here (first %s) and this grid is offline", f.plan.op, f.plan.root, len(missing), missing[0])
-	}
-	if f.sess == nil {
-		f.sess = g.bswap.NewSession(f.sessCtx)
 	}
 	if f.hinted == 0 {
 		f.startDiscovery()
-	}
-	ch, err := f.sess.GetBlocks(ctx, missing)
-	if err != nil {
-		return fmt.Errorf("%s %s: cannot ask peers for blocks: %w", f.plan.op, f.plan.root, err)
 	}
 	want := make(map[string]struct{}, len(missing))
 	for _, c := range missing {
 		want[string(c.Hash())] = struct{}{}
 	}
+	ch, err := f.request(ctx, missing, false)
+	if err != nil {
+		return err
+	}
 	stall := time.NewTimer(discoverAfter)
 	defer stall.Stop()
-	for len(want) > 0 {
+	for stalls := 0; len(want) > 0; {
 		select {
 		case blk, ok := <-ch:
 			if !ok {
-				return f.gaveUp(ctx, len(want), missing, want)
+				return f.gaveUp(ctx, missing, want)
 			}
 			// Store whatever else has arrived in the same flatfs batch:
 			// one sync per batch instead of one per block.
@@ -322,14 +320,52 @@ func (f *fetcher) fetchMissing(ctx context.Context, missing []cid.Cid) error {
 			for _, b := range got {
 				delete(want, string(b.Cid().Hash()))
 			}
+			stalls = 0
 			stall.Reset(discoverAfter)
 		case <-stall.C:
+			stalls++
 			f.startDiscovery()
+			if stalls%2 == 0 {
+				// Nothing for a while. Bitswap turns slow answers into
+				// DONT_HAVEs and may have written off a peer that has the
+				// blocks; a fresh session asks every connected peer again.
+				if ch, err = f.request(ctx, pending(missing, want), true); err != nil {
+					return err
+				}
+			}
+			stall.Reset(discoverAfter)
 		case <-ctx.Done():
-			return f.gaveUp(ctx, len(want), missing, want)
+			return f.gaveUp(ctx, missing, want)
 		}
 	}
 	return nil
+}
+
+// request asks bitswap for keys, in a new session when renew is set.
+func (f *fetcher) request(ctx context.Context, keys []cid.Cid, renew bool) (<-chan blocks.Block, error) {
+	if f.sess == nil || renew {
+		if f.sessCancel != nil {
+			f.sessCancel()
+		}
+		sctx, cancel := context.WithCancel(f.sessCtx)
+		f.sess, f.sessCancel = f.g.bswap.NewSession(sctx), cancel
+	}
+	ch, err := f.sess.GetBlocks(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: cannot ask peers for blocks: %w", f.plan.op, f.plan.root, err)
+	}
+	return ch, nil
+}
+
+// pending returns the keys of missing still in want, in order.
+func pending(missing []cid.Cid, want map[string]struct{}) []cid.Cid {
+	var out []cid.Cid
+	for _, c := range missing {
+		if _, ok := want[string(c.Hash())]; ok {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // drain appends blocks already waiting in ch, up to max in all.
@@ -371,14 +407,8 @@ func (f *fetcher) store(ctx context.Context, got []blocks.Block) error {
 	return nil
 }
 
-func (f *fetcher) gaveUp(ctx context.Context, left int, missing []cid.Cid, want map[string]struct{}) error {
-	var first cid.Cid
-	for _, c := range missing {
-		if _, ok := want[string(c.Hash())]; ok {
-			first = c
-			break
-		}
-	}
+func (f *fetcher) gaveUp(ctx context.Context, missing []cid.Cid, want map[string]struct{}) error {
+	left := pending(missing, want)
 	cause := ctx.Err()
 	if cause == nil {
 		cause = errors.New("the bitswap session ended")
@@ -388,7 +418,7 @@ func (f *fetcher) gaveUp(ctx context.Context, left int, missing []cid.Cid, want 
 		total = humanBytes(uint64(f.total))
 	}
 	return fmt.Errorf("%s %s: no reachable peer delivered %d blocks (first %s); have %s of %s: %w; check that a peer holding it is online or pass a provider hint",
-		f.plan.op, f.plan.root, left, first, humanBytes(uint64(f.done)), total, cause)
+		f.plan.op, f.plan.root, len(left), left[0], humanBytes(uint64(f.done)), total, cause)
 }
 
 // startDiscovery looks the root up in the DHT once and connects to its

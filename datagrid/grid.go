@@ -102,7 +102,12 @@ func Open(ctx context.Context, cfg Config) (*Grid, error) {
 		if cfg.Routing != nil {
 			finder = cfg.Routing
 		}
-		g.bswap = bitswap.New(runCtx, bsnet.NewFromIpfsHost(cfg.Host), finder, g.bstore)
+		// All gridswarm peers answer DONT_HAVE; bitswap's simulated
+		// DONT_HAVEs (a want unanswered after a latency-based timeout of a
+		// few tens of ms) only wrote off busy peers that had the blocks.
+		// A stalled fetch renews its session instead (fetch.go).
+		g.bswap = bitswap.New(runCtx, bsnet.NewFromIpfsHost(cfg.Host), finder, g.bstore,
+			bitswap.SetSimulateDontHavesOnTimeout(false))
 	}
 	g.local = merkledag.NewDAGService(blockservice.New(g.bstore, nil)) // offline: no exchange
 	if err := g.recoverInflight(ctx); err != nil {
