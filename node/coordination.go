@@ -8,6 +8,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/gridswarm/gridswarm/datagrid"
@@ -21,10 +22,19 @@ import (
 const defaultBandwidth = 100e6
 
 // coordGrid adapts the data grid to the coordinator.
-type coordGrid struct{ g *datagrid.Grid }
+type coordGrid struct {
+	g *datagrid.Grid
+	h host.Host
+}
 
-func (a coordGrid) ReadFile(ctx context.Context, c cid.Cid, max int64) ([]byte, error) {
-	return a.g.ReadFile(ctx, c, max)
+func (a coordGrid) ReadFile(ctx context.Context, c cid.Cid, max int64, from ...string) ([]byte, error) {
+	var hints []peer.AddrInfo
+	for _, f := range from {
+		if id, err := peer.Decode(f); err == nil {
+			hints = append(hints, peer.AddrInfo{ID: id, Addrs: a.h.Peerstore().Addrs(id)})
+		}
+	}
+	return a.g.ReadFile(ctx, c, max, hints...)
 }
 
 func (a coordGrid) AddBytes(ctx context.Context, name string, b []byte) (cid.Cid, error) {

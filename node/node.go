@@ -133,7 +133,7 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 		return nil, err
 	}
 	n.jobEvents = newHub[scheduler.Event]()
-	n.coord = scheduler.New(store, coordGrid{n.grid}, coordSwarm{n}, scheduler.Options{
+	n.coord = scheduler.New(store, coordGrid{g: n.grid, h: n.swarm.Host()}, coordSwarm{n}, scheduler.Options{
 		Logger:  o.Logger.With("part", "scheduler"),
 		OnEvent: func(ev scheduler.Event) { n.jobEvents.publish(ev.JobID, ev) },
 	})

@@ -248,12 +248,12 @@ func (c *Coordinator) storeParams(ctx context.Context, name string, p trainer.Pa
 	return id.String(), nil
 }
 
-func (c *Coordinator) loadParams(ctx context.Context, s string, m trainer.Model) (trainer.Params, error) {
+func (c *Coordinator) loadParams(ctx context.Context, s string, m trainer.Model, from ...string) (trainer.Params, error) {
 	id, err := cid.Decode(s)
 	if err != nil {
 		return nil, fmt.Errorf("bad weights CID %q: %w", s, err)
 	}
-	b, err := c.grid.ReadFile(ctx, id, builtin.MaxInputBytes)
+	b, err := c.grid.ReadFile(ctx, id, builtin.MaxInputBytes, from...)
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,8 @@ type DirEntry struct {
 
 // Grid is what the coordinator needs of the data grid.
 type Grid interface {
-	ReadFile(ctx context.Context, c cid.Cid, max int64) ([]byte, error)
+	// ReadFile reads a file, asking the given peers first when it is not local.
+	ReadFile(ctx context.Context, c cid.Cid, max int64, from ...string) ([]byte, error)
 	AddBytes(ctx context.Context, name string, b []byte) (cid.Cid, error)
 	// ListDir lists a folder, fetching it if it is not local.
 	ListDir(ctx context.Context, c cid.Cid) (map[string]DirEntry, error)

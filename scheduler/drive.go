@@ -147,6 +147,7 @@ func (c *Coordinator) runRound(ctx context.Context, r *run) error {
 	r.mu.Unlock()
 	c.save(r)
 
+	roundStart := time.Now()
 	results := make(chan result)
 	inflight := map[int][]string{} // tasklet → peers running it now
 	started := map[int]time.Time{}
@@ -179,7 +180,11 @@ func (c *Coordinator) runRound(ctx context.Context, r *run) error {
 		case <-wait.C:
 		}
 	}
-	return c.aggregate(ctx, r, round)
+	tasklets := time.Since(roundStart)
+	aggStart := time.Now()
+	err = c.aggregate(ctx, r, round)
+	c.log.Info("round timing", "job", r.job.ID, "round", round, "tasklets_s", tasklets.Seconds(), "aggregate_s", time.Since(aggStart).Seconds())
+	return err
 }
 
 // awaitWorkers holds an unplanned round until at least one worker is known,
@@ -226,7 +231,7 @@ func (c *Coordinator) pending(r *run, round int, inflight map[int][]string, back
 // snapshot is the placement view: workers with what they hold.
 func (c *Coordinator) snapshot(ctx context.Context, inputs []string, busy map[string]int) []placement.Peer {
 	peers := c.swarm.Workers()
-	holders := c.lookupHolders(ctx, inputs)
+	holders := c.lookupHolders(ctx, inputs[1:]) // inputs[0] is this round's weights: only we hold them
 	for i := range peers {
 		p := &peers[i]
 		p.Holds = map[string]uint64{}
@@ -460,7 +465,7 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int) error {
 	locals := make([]trainer.Params, 0, len(rd.Tasklets))
 	loss, compute := 0.0, 0.0
 	for _, t := range rd.Tasklets { // in index order: the sum's order is fixed
-		p, err := c.loadParams(ctx, t.Output, m)
+		p, err := c.loadParams(ctx, t.Output, m, t.Peer)
 		if err != nil {
 			return fmt.Errorf("round %d tasklet %d: output %s: %w", round, t.Index, t.Output, err)
 		}

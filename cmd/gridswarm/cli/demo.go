@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -19,6 +20,8 @@ import (
 	"github.com/gridswarm/gridswarm/node"
 	"github.com/gridswarm/gridswarm/node/config"
 	"github.com/gridswarm/gridswarm/node/repo"
+	"github.com/gridswarm/gridswarm/scheduler"
+	"github.com/gridswarm/gridswarm/worker"
 )
 
 const demoPassphrase = "gridswarm-demo"
@@ -332,5 +335,42 @@ func (d *demo) train(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(d.e.Out, "node0 coordinates job %s (examples/jobs/mnist-mlp.yaml) on the other %d daemons\n", s.ID, len(d.nodes)-1)
-	return watchJob(ctx, d.e, c, s.ID)
+	if err := watchJob(ctx, d.e, c, s.ID); err != nil {
+		return err
+	}
+	var j scheduler.Job
+	if err := c.Call(ctx, &j, "job_show", s.ID); err != nil {
+		return err
+	}
+	var ws worker.Status
+	if err := c.Call(ctx, &ws, "worker_status"); err != nil {
+		return err
+	}
+	printEfficiency(d.e.Out, &j, ws.Throughput, runtime.NumCPU())
+	return nil
+}
+
+// printEfficiency reports the swarm's overhead: the core-seconds the job's
+// training work needs at this machine's single-core speed, over the job's
+// wall time times the cores. (The workers' own run times would count the
+// time they wait for a core, since the demo's daemons share this machine.)
+func printEfficiency(w io.Writer, j *scheduler.Job, samplesPerSec float64, cores int) {
+	if j.Finished == nil || samplesPerSec <= 0 {
+		return
+	}
+	samples := uint64(0)
+	for _, r := range j.Rounds {
+		for _, t := range r.Tasklets {
+			if t.Receipt != nil {
+				samples += t.Receipt.Samples
+			}
+		}
+	}
+	work := float64(samples) / samplesPerSec
+	wall := j.Finished.Sub(j.Submitted).Seconds()
+	if wall <= 0 {
+		return
+	}
+	fmt.Fprintf(w, "compute efficiency %.2f: %d samples are %.1f core-seconds at %.0f samples/s per core; the job took %.1f s on %d cores\n",
+		work/(wall*float64(cores)), samples, work, samplesPerSec, wall, cores)
 }
