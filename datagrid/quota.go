@@ -19,7 +19,7 @@ type QuotaError struct {
 }
 
 func (e *QuotaError) Error() string {
-	return fmt.Sprintf("%s: needs %s but only %s of the %s quota is free; raise datagrid.quota in config.toml or run gridswarm data gc",
+	return fmt.Sprintf("%s: needs %s but only %s of the %s quota is free; raise datagrid.quota_gib in config.toml or run gridswarm data gc",
 		e.Op, humanBytes(e.Need), humanBytes(e.Free), humanBytes(e.Quota))
 }
 

@@ -110,6 +110,9 @@ func VerifyBinding(id peer.ID, account string, sig []byte) error {
 	if len(sig) != 65 {
 		return fmt.Errorf("account binding signature has %d bytes, want 65", len(sig))
 	}
+	if sig[64] >= 27 { // wallets' personal_sign gives v as 27/28
+		sig = append(append([]byte(nil), sig[:64]...), sig[64]-27)
+	}
 	pub, err := ethcrypto.SigToPub(accounts.TextHash(BindingMessage(id)), sig)
 	if err != nil {
 		return fmt.Errorf("account binding signature: %w", err)

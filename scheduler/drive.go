@@ -139,8 +139,14 @@ func (c *Coordinator) runRound(ctx context.Context, r *run) error {
 	round := r.job.Round
 	rd := &r.job.Rounds[round]
 	for i := range rd.Tasklets { // running at a crash means not accepted: offer again
-		if rd.Tasklets[i].State == TaskRunning {
-			rd.Tasklets[i].State = TaskPending
+		t := &rd.Tasklets[i]
+		if t.State == TaskRunning {
+			t.State = TaskPending
+		}
+		for k := range t.Attempts {
+			if t.Attempts[k].Outcome == "running" {
+				t.Attempts[k].Outcome = "interrupted"
+			}
 		}
 	}
 	weights := rd.Weights
@@ -153,7 +159,7 @@ func (c *Coordinator) runRound(ctx context.Context, r *run) error {
 	started := map[int]time.Time{}
 	var finished []time.Duration
 	backoffUntil := map[int]time.Time{}
-	deadline := time.Now().Add(24 * time.Hour).UnixMilli()
+	deadline := jobDeadline(r).UnixMilli()
 	wait := time.NewTimer(0)
 	defer wait.Stop()
 	for {
@@ -183,8 +189,33 @@ func (c *Coordinator) runRound(ctx context.Context, r *run) error {
 	tasklets := time.Since(roundStart)
 	aggStart := time.Now()
 	err = c.aggregate(ctx, r, round)
+	if errors.Is(err, errOutputLost) {
+		c.log.Warn("re-running tasklets whose outputs could not be fetched", "job", r.job.ID, "round", round, "err", err)
+		return c.runRound(ctx, r)
+	}
 	c.log.Info("round timing", "job", r.job.ID, "round", round, "tasklets_s", tasklets.Seconds(), "aggregate_s", time.Since(aggStart).Seconds())
 	return err
+}
+
+// errOutputLost marks an accepted output that could no longer be fetched.
+var errOutputLost = errors.New("tasklet output lost")
+
+// outputFetchTimeout bounds fetching one accepted output.
+const outputFetchTimeout = time.Minute
+
+// defaultJobDeadline bounds a job whose spec sets no deadline.
+const defaultJobDeadline = 7 * 24 * time.Hour
+
+// jobDeadline is fixed at submission, so a tasklet's spec (and so its CID)
+// is the same when a restarted coordinator offers it again.
+func jobDeadline(r *run) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d := time.Duration(r.spec.Deadline)
+	if d <= 0 {
+		d = defaultJobDeadline
+	}
+	return r.job.Submitted.Add(d)
 }
 
 // awaitWorkers holds an unplanned round until at least one worker is known,
@@ -302,9 +333,12 @@ func (c *Coordinator) dispatch(ctx context.Context, r *run, round int, pending [
 		t := rd.Tasklets[i]
 		inputs = append(inputs, t.Shard)
 		ts = append(ts, placement.Tasklet{ID: fmt.Sprint(i), Executor: r.spec.Executor, Samples: r.spec.InnerSteps * r.spec.BatchSize,
+			GPUMem: uint64(r.spec.Resources.GPUMemory), Disk: uint64(r.spec.Resources.Disk), MaxPrice: r.spec.MaxPricePerHour,
 			Inputs: []placement.Input{{CID: weights, Bytes: 1 << 20}, {CID: t.Shard, Bytes: r.job.Dataset.Bytes[t.Shard]}}})
 		for _, a := range t.Attempts {
-			if a.Outcome != "done" && a.Outcome != "superseded" {
+			// Peers that failed or vanished are not asked again for this
+			// tasklet; a decline (busy, not idle) only delays the next offer.
+			if a.Outcome == "failed" || a.Outcome == "lost" {
 				exclude[fmt.Sprint(i)] = append(exclude[fmt.Sprint(i)], a.Peer)
 			}
 		}
@@ -437,7 +471,7 @@ func (c *Coordinator) collect(r *run, round int, res result, inflight map[int][]
 	}
 	failures := 0
 	for _, x := range t.Attempts {
-		if x.Outcome != "done" && x.Outcome != "running" && x.Outcome != "superseded" && !isDecline(x.Outcome) {
+		if (x.Outcome == "failed" || x.Outcome == "lost") && !isDecline(x.Outcome) {
 			failures++
 		}
 	}
@@ -464,16 +498,34 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int) error {
 	}
 	locals := make([]trainer.Params, 0, len(rd.Tasklets))
 	loss, compute := 0.0, 0.0
+	var lost []int
 	for _, t := range rd.Tasklets { // in index order: the sum's order is fixed
-		p, err := c.loadParams(ctx, t.Output, m, t.Peer)
+		fctx, cancel := context.WithTimeout(ctx, outputFetchTimeout)
+		p, err := c.loadParams(fctx, t.Output, m, t.Peer)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			lost = append(lost, t.Index)
+			continue
+		}
 		if err != nil {
-			return fmt.Errorf("round %d tasklet %d: output %s: %w", round, t.Index, t.Output, err)
+			return err
 		}
 		locals = append(locals, p)
 		loss += t.Loss
 		if t.Receipt != nil {
 			compute += float64(t.Receipt.ComputeMillis) / 1000
 		}
+	}
+	if len(lost) > 0 {
+		r.mu.Lock()
+		for _, i := range lost {
+			t := &r.job.Rounds[round].Tasklets[i]
+			t.Attempts = append(t.Attempts, Attempt{Peer: t.Peer, Started: time.Now().UTC(), Outcome: "lost", Why: "its output could not be fetched"})
+			t.State, t.Output, t.Receipt, t.Peer = TaskPending, "", nil, ""
+		}
+		r.mu.Unlock()
+		c.save(r)
+		return fmt.Errorf("%w: round %d tasklets %v", errOutputLost, round, lost)
 	}
 	state := &trainer.OuterState{}
 	if momentumCID != "" {

@@ -167,7 +167,7 @@ Get started:
   gridswarm init                 create ~/.gridswarm (keys, config, API token)
   gridswarm daemon               join the swarm and serve the local JSON-RPC
   gridswarm peers                see who you are connected to
-  gridswarm demo                 run a throw-away local swarm of 4 daemons
+  gridswarm demo                 train MNIST on a throw-away local swarm of 5 daemons
 
 Run 'gridswarm help <command>' or 'gridswarm <command> --help' for details.
 The repo is $GRIDSWARM_PATH, or ~/.gridswarm when unset.

@@ -1,0 +1,77 @@
+package scheduler
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/gridswarm/gridswarm/scheduler/jobspec"
+)
+
+func TestPlanRoundWalksShards(t *testing.T) {
+	spec := &jobspec.Spec{Seed: 7}
+	shards := []string{"s0", "s1", "s2", "s3", "s4"}
+	tests := []struct {
+		round, n int
+		want     []string
+	}{
+		{0, 2, []string{"s0", "s1"}},
+		{1, 2, []string{"s2", "s3"}},
+		{2, 2, []string{"s4", "s0"}},
+		{0, 7, []string{"s0", "s1", "s2", "s3", "s4", "s0", "s1"}},
+	}
+	for _, tt := range tests {
+		got := PlanRound(spec, tt.round, tt.n, shards)
+		for i, tk := range got {
+			if tk.Shard != tt.want[i] || tk.State != TaskPending || tk.Index != i {
+				t.Errorf("round %d tasklet %d = %+v, want shard %s pending", tt.round, i, tk, tt.want[i])
+			}
+			if tk.Seed != TaskletSeed(7, tt.round, i) {
+				t.Errorf("round %d tasklet %d seed is not derived from job, round and index", tt.round, i)
+			}
+		}
+	}
+	if TaskletSeed(7, 0, 1) == TaskletSeed(7, 1, 0) || TaskletSeed(7, 0, 0) == TaskletSeed(8, 0, 0) {
+		t.Error("tasklet seeds collide across rounds, indexes or jobs")
+	}
+}
+
+func TestEventCountsTheRound(t *testing.T) {
+	done := time.Unix(100, 0)
+	j := &Job{ID: "j", Status: StatusRunning, Round: 1, Rounds: []Round{
+		{Index: 0, Started: time.Unix(90, 0), Finished: &done, Loss: 0.5, ValAccuracy: 0.9},
+		{Index: 1, Tasklets: []Tasklet{
+			{State: TaskDone, Attempts: []Attempt{{Outcome: "declined: busy"}, {Outcome: "done"}}},
+			{State: TaskRunning, Attempts: []Attempt{{Outcome: "running"}}},
+			{State: TaskPending},
+		}},
+	}}
+	ev := eventOf(j, 4)
+	want := Event{JobID: "j", Status: StatusRunning, Round: 1, Rounds: 4, Tasklets: 3, Placed: 2, Running: 1, Done: 1, Failed: 1, Loss: 0.5, ValAccuracy: 0.9, ETASeconds: 30}
+	if ev != want {
+		t.Errorf("eventOf = %+v\nwant      %+v", ev, want)
+	}
+}
+
+func TestStoreRoundTrip(t *testing.T) {
+	s, err := NewStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Job{ID: "a-1", Name: "a", Status: StatusRunning, Submitted: time.Unix(1, 0).UTC(), Spec: []byte(`{"version":1}`)}
+	b := &Job{ID: "b-2", Name: "b", Status: StatusDone, Submitted: time.Unix(2, 0).UTC(), Spec: []byte(`{"version":1}`)}
+	for _, j := range []*Job{a, b} {
+		if err := s.Save(j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := s.List()
+	if err != nil || len(list) != 2 || list[0].ID != "b-2" {
+		t.Fatalf("List = %v, %v; want b-2 then a-1", list, err)
+	}
+	for _, bad := range []string{"nope", "../a-1", ""} {
+		if _, err := s.Load(bad); !errors.Is(err, ErrNoJob) {
+			t.Errorf("Load(%q) = %v, want ErrNoJob", bad, err)
+		}
+	}
+}
