@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/gridswarm/gridswarm/internal/units"
 )
 
 // ErrQuotaExceeded is matched (errors.Is) by every *QuotaError.
@@ -26,19 +28,7 @@ func (e *QuotaError) Error() string {
 // Is makes errors.Is(err, ErrQuotaExceeded) true.
 func (e *QuotaError) Is(target error) bool { return target == ErrQuotaExceeded }
 
-// humanBytes formats n with binary units and one decimal: "64.0 MiB".
-func humanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func humanBytes(n uint64) string { return units.Bytes(n) }
 
 // freeBytes is the quota left once used and reserved bytes are counted;
 // ok is false for an unlimited quota.

@@ -92,7 +92,7 @@ func TestQuotaRefusalIsClean(t *testing.T) {
 	if !errors.As(err, &qe) || !errors.Is(err, ErrQuotaExceeded) {
 		t.Fatalf("add over quota: err = %v, want *QuotaError", err)
 	}
-	want := "data add: needs 64.0 MiB but only 12.0 MiB of the 50.0 MiB quota is free; raise datagrid.quota in config.toml or run gridswarm data gc"
+	want := "data add: needs 64.0 MiB but only 12.0 MiB of the 50.0 MiB quota is free; raise datagrid.quota_gib in config.toml or run gridswarm data gc"
 	if err.Error() != want {
 		t.Errorf("error =\n %q\nwant\n %q", err, want)
 	}

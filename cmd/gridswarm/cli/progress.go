@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/gridswarm/gridswarm/internal/units"
 )
 
 // progressBar draws one live line: bar, percent, bytes, rate and ETA.
@@ -61,15 +63,4 @@ func (p *progressBar) line(done, total int64, elapsed time.Duration) string {
 		unit(done), unit(total), unit(int64(rate)), eta)
 }
 
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func humanBytes(n int64) string { return units.Bytes(uint64(max(n, 0))) }
