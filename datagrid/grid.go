@@ -140,7 +140,9 @@ func (g *Grid) openStores(ctx context.Context) error {
 		flat.Close()
 		return fmt.Errorf("datagrid: %s: %w", blocksDir, err)
 	}
-	meta, err := leveldb.NewDatastore(metaDir, nil)
+	// Metadata is small: goleveldb's default 4 MiB write buffer would be most
+	// of an idle daemon's live heap.
+	meta, err := leveldb.NewDatastore(metaDir, &leveldb.Options{WriteBuffer: 256 << 10})
 	if err != nil {
 		flat.Close()
 		return fmt.Errorf("datagrid: cannot open metadata store %s (is another daemon using this repo?): %w", metaDir, err)

@@ -70,7 +70,12 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	// scrypt leaves a large heap behind; give it back before settling in.
+	ethKey, err := repo.EthKey(o.Repo.Dir, o.Passphrase)
+	if err != nil {
+		return nil, err
+	}
+	// Each scrypt unlock leaves up to 256 MiB of garbage; give it back once
+	// both are done rather than carry it for minutes.
 	debug.FreeOSMemory()
 	if n.account, err = repo.Account(o.Repo.Dir); err != nil {
 		return nil, err
@@ -112,10 +117,6 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 		ReprovideInterval: cfg.Datagrid.ReprovideInterval.Duration,
 		Logger:            o.Logger.With("part", "datagrid"),
 	})
-	if err != nil {
-		return nil, err
-	}
-	ethKey, err := repo.EthKey(o.Repo.Dir, o.Passphrase)
 	if err != nil {
 		return nil, err
 	}

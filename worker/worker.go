@@ -59,7 +59,6 @@ type Worker struct {
 	execs   map[string]tasklet.Executor
 	slots   *probe.Slots
 	idle    *probe.IdleTracker
-	sampler *probe.Sampler
 	svc     *tasklet.Service
 	paused  atomic.Bool
 	wasm    *wasm.Executor
@@ -119,7 +118,6 @@ func Start(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 	w.throughput = measureThroughput(ctx)
 	runCtx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
-	w.sampler = probe.NewSampler(nil)
 	if cfg.Enabled {
 		w.svc = tasklet.NewService(d.Swarm.Host(), tasklet.ServiceConfig{
 			Admit:     w.admit,
@@ -145,7 +143,6 @@ func (w *Worker) Close(ctx context.Context) error {
 		_ = w.svc.Close()
 	}
 	w.wg.Wait()
-	_ = w.sampler.Close()
 	if w.wasm != nil {
 		return w.wasm.Close(ctx)
 	}
