@@ -46,7 +46,13 @@ func jobFile(t *testing.T, datasetCID string, edit func(string) string) string {
 	return p
 }
 
+// importMNIST runs `data import mnist` on d and returns the dataset's CID.
 func importMNIST(t *testing.T, d *daemon) string {
+	t.Helper()
+	return importMNISTFiles(t, d).CID
+}
+
+func importMNISTFiles(t *testing.T, d *daemon) node.AddResult {
 	t.Helper()
 	r := gs(t, d.dir, "data", "import", "mnist", "--json")
 	if r.code != 0 {
@@ -56,7 +62,7 @@ func importMNIST(t *testing.T, d *daemon) string {
 	if err := json.Unmarshal([]byte(r.out), &res); err != nil {
 		t.Fatal(err)
 	}
-	return res.CID
+	return res
 }
 
 func showJob(t *testing.T, d *daemon, id string) scheduler.Job {

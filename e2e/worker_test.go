@@ -28,14 +28,7 @@ var mlp = builtin.Model{Kind: "mlp", Inputs: 784, Hidden: []int{128}, Classes: 1
 // CIDs of the weights and of the first training shard.
 func mnistInputs(t *testing.T, d *daemon) (weights, shard string) {
 	t.Helper()
-	r := gs(t, d.dir, "data", "import", "mnist", "--json")
-	if r.code != 0 {
-		t.Fatalf("import mnist: %s", r.err)
-	}
-	var res node.AddResult
-	if err := json.Unmarshal([]byte(r.out), &res); err != nil {
-		t.Fatal(err)
-	}
+	res := importMNISTFiles(t, d)
 	for _, f := range res.Files {
 		if f.Path == "train-000.safetensors" {
 			shard = f.CID
