@@ -159,8 +159,9 @@ func (c *Coordinator) Submit(ctx context.Context, yaml []byte) (*Job, error) {
 	if err := c.store.Save(j); err != nil {
 		return nil, err
 	}
+	out := copyJob(j) // the runner owns j from here on
 	c.start(j, spec)
-	return j, nil
+	return out, nil
 }
 
 func newJobID(name string) string {
