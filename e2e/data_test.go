@@ -122,6 +122,23 @@ func TestDataFetchedThroughTheDHT(t *testing.T) {
 	if r := gs(t, c.dir, "data", "ls", treeCID); r.code != 0 || !strings.Contains(r.out, "d0") || !strings.Contains(r.out, "d1") {
 		t.Errorf("data ls: exit %d, out %q", r.code, r.out)
 	}
+	// What C fetched is cache: plain gc keeps it, gc --cache frees it.
+	stat := func() node.Stat {
+		var st node.Stat
+		if err := json.Unmarshal([]byte(gs(t, c.dir, "data", "stat", "--json").out), &st); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if st := stat(); st.CacheBytes < 64<<20 {
+		t.Errorf("after the fetches C caches %d bytes, want at least the 64 MiB file", st.CacheBytes)
+	}
+	if r := gs(t, c.dir, "data", "gc", "--cache"); r.code != 0 {
+		t.Fatalf("data gc --cache: %s", r.err)
+	}
+	if st := stat(); st.CacheBytes != 0 || st.UsedBytes >= 1<<20 {
+		t.Errorf("after gc --cache C still holds %d cached and %d used bytes", st.CacheBytes, st.UsedBytes)
+	}
 }
 
 // getWatching starts data_get over the JSON-RPC and calls onBytes once the

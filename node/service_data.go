@@ -193,9 +193,14 @@ type GCResult struct {
 	Seconds       float64 `json:"seconds"`
 }
 
-// Gc removes every block not reachable from a pin or the tasklet cache.
-func (s *DataService) Gc(ctx context.Context) (GCResult, error) {
-	r, err := s.n.grid.GC(ctx)
+// Gc removes every block not reachable from a pin or the tasklet cache;
+// with cache true it first drops the cache too (fetched, unpinned data).
+func (s *DataService) Gc(ctx context.Context, cache *bool) (GCResult, error) {
+	gc := s.n.grid.GC
+	if deref(cache) {
+		gc = func(ctx context.Context) (datagrid.GCResult, error) { return s.n.grid.EvictCache(ctx, 0) }
+	}
+	r, err := gc(ctx)
 	if err != nil {
 		return GCResult{}, err
 	}

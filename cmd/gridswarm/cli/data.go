@@ -28,7 +28,8 @@ func dataCommand() command {
   ls CID             list a folder
   pin CID            pin (fetching what is missing); unpin CID removes the pin
   pins               list the pins
-  gc                 remove every block that is neither pinned nor cached
+  gc [--cache]       remove every block that is neither pinned nor cached;
+                     --cache drops fetched, unpinned data too
   stat               space used, quota, pinned
   providers CID      peers that announce the CID in the DHT
   holds CID...       how much of each DAG this node stores (scheduler locality)
@@ -48,6 +49,7 @@ func runData(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error 
 	out := fs.String("o", "", "output path (data get)")
 	from := fs.String("from", "", "folder holding the four MNIST IDX .gz files (data import mnist)")
 	stall := fs.Duration("stall", 0, "data get: give up when no block arrives for this long (default 1m)")
+	cache := fs.Bool("cache", false, "data gc: also drop cached (fetched, unpinned) data")
 	fs.BoolVar(&e.json, "json", e.json, "print machine-readable JSON")
 	pos, err := parseInterspersed(fs, rest)
 	if err != nil {
@@ -109,7 +111,7 @@ func runData(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error 
 		return nil
 	case "gc":
 		var r node.GCResult
-		if err := c.Call(ctx, &r, "data_gc"); err != nil {
+		if err := c.Call(ctx, &r, "data_gc", *cache); err != nil {
 			return err
 		}
 		if e.json {
