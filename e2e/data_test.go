@@ -23,9 +23,15 @@ import (
 // chain starts n daemons where each bootstraps from the one before it only.
 func chain(t *testing.T, n int) []*daemon {
 	t.Helper()
+	return startMany(t, n, func(i int) int { return i - 1 })
+}
+
+// startMany starts n daemons; daemon i > 0 bootstraps from daemon from(i) only.
+func startMany(t *testing.T, n int, from func(i int) int) []*daemon {
+	t.Helper()
 	ds := []*daemon{startDaemon(t, initRepo(t))}
 	for i := 1; i < n; i++ {
-		ds = append(ds, startDaemon(t, initRepo(t), "--bootstrap", ds[i-1].tcpAddr(t)))
+		ds = append(ds, startDaemon(t, initRepo(t), "--bootstrap", ds[from(i)].tcpAddr(t)))
 	}
 	return ds
 }

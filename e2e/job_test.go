@@ -19,10 +19,7 @@ import (
 // first sees the others' capability records.
 func swarmOf(t *testing.T, n int) []*daemon {
 	t.Helper()
-	ds := []*daemon{startDaemon(t, initRepo(t))}
-	for i := 1; i < n; i++ {
-		ds = append(ds, startDaemon(t, initRepo(t), "--bootstrap", ds[0].tcpAddr(t)))
-	}
+	ds := startMany(t, n, func(int) int { return 0 })
 	c := ds[0].client(t)
 	eventually(t, 60*time.Second, func() (bool, string) {
 		var cs []node.Capability

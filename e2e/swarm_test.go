@@ -14,11 +14,7 @@ func TestEightDaemonsShareOneDHT(t *testing.T) {
 	skipShort(t)
 	const n = 8
 	ctx := context.Background()
-	boot := startDaemon(t, initRepo(t))
-	ds := []*daemon{boot}
-	for range n - 1 {
-		ds = append(ds, startDaemon(t, initRepo(t), "--bootstrap", boot.tcpAddr(t)))
-	}
+	ds := startMany(t, n, func(int) int { return 0 }) // one bootstrap peer for all
 	for i, d := range ds {
 		c := d.client(t)
 		eventually(t, 90*time.Second, func() (bool, string) {

@@ -135,24 +135,14 @@ func (s *Swarm) startCaps() error {
 	if err != nil {
 		return fmt.Errorf("cannot watch %s: %w", CapsTopic, err)
 	}
-	s.wg.Add(2)
+	s.wg.Add(1)
 	go s.greetJoiners(events)
-	go func() {
-		defer s.wg.Done()
-		defer sub.Cancel()
-		for {
-			m, err := sub.Next(s.ctx)
-			if err != nil {
-				return
-			}
-			c, err := OpenCaps(m.Data, s.caps.now())
-			if err != nil {
-				continue
-			}
+	s.consume(sub, func(m *pubsub.Message) {
+		if c, err := OpenCaps(m.Data, s.caps.now()); err == nil {
 			s.caps.store(c)
 			s.log.Debug("capability record received", "peer", c.PeerID, "seq", c.Seq)
 		}
-	}()
+	})
 	return nil
 }
 
@@ -206,13 +196,7 @@ func (s *Swarm) greetJoiners(events *pubsub.TopicEventHandler) {
 
 // sealAndGossip gives c a fresh seq and time, signs and publishes it.
 func (s *Swarm) sealAndGossip(ctx context.Context, c Capabilities) ([]byte, error) {
-	s.mu.Lock()
-	seq := uint64(time.Now().UnixMicro())
-	if seq <= s.capsSeq {
-		seq = s.capsSeq + 1
-	}
-	s.capsSeq = seq
-	s.mu.Unlock()
+	seq := s.nextSeq(&s.capsSeq)
 	c.Version = 1
 	c.PeerID = s.host.ID().String()
 	c.Seq = seq

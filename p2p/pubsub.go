@@ -134,6 +134,17 @@ func (s *Swarm) startAnnounce() error {
 	if err != nil {
 		return fmt.Errorf("cannot subscribe to %s: %w", AnnounceTopic, err)
 	}
+	s.consume(sub, func(m *pubsub.Message) {
+		if a, err := ParseAnnouncement(m.Data); err == nil {
+			s.peers.recordAnnouncement(m.GetFrom(), a)
+		}
+	})
+	return nil
+}
+
+// consume hands every message of sub to handle until the swarm closes.
+// Messages reached it through the topic's validator already.
+func (s *Swarm) consume(sub *pubsub.Subscription, handle func(*pubsub.Message)) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -143,14 +154,9 @@ func (s *Swarm) startAnnounce() error {
 			if err != nil {
 				return // cancelled on close
 			}
-			a, err := ParseAnnouncement(m.Data)
-			if err != nil {
-				continue
-			}
-			s.peers.recordAnnouncement(m.GetFrom(), a)
+			handle(m)
 		}
 	}()
-	return nil
 }
 
 // Announce publishes a notice to every swarm member.

@@ -174,14 +174,7 @@ func (s *Swarm) PutRecord(ctx context.Context, name string, data []byte) (string
 	if err != nil {
 		return "", err
 	}
-	s.mu.Lock()
-	// Seq grows with time so a restarted node still supersedes its old records.
-	seq := uint64(time.Now().UnixMicro())
-	if seq <= s.seq {
-		seq = s.seq + 1
-	}
-	s.seq = seq
-	s.mu.Unlock()
+	seq := s.nextSeq(&s.seq)
 	r := &Record{Version: 1, Key: key, Seq: seq, Time: time.Now().UnixMilli(), Data: data}
 	b, err := SealRecord(s.host.Peerstore().PrivKey(s.host.ID()), r)
 	if err != nil {
@@ -204,4 +197,17 @@ func (s *Swarm) GetRecord(ctx context.Context, id peer.ID, name string) (*Record
 		return nil, fmt.Errorf("cannot get %s from the DHT: %w", key, err)
 	}
 	return OpenRecord(key, b, time.Now())
+}
+
+// nextSeq returns a sequence number above *last and stores it. It grows with
+// time so a restarted node still supersedes what it published before.
+func (s *Swarm) nextSeq(last *uint64) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seq := uint64(time.Now().UnixMicro())
+	if seq <= *last {
+		seq = *last + 1
+	}
+	*last = seq
+	return seq
 }

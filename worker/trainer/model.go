@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -269,17 +270,7 @@ func layoutOf(t Tensor) error {
 	return nil
 }
 
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+func equalShape(a, b []int) bool { return slices.Equal(a, b) }
 
 // Digest is the SHA-256 of p's names, shapes and the IEEE-754 bits of
 // every value, in order. Equal digests mean bitwise-equal parameters.

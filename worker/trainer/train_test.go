@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -263,14 +264,4 @@ func TestSamplerEpochs(t *testing.T) {
 	}
 }
 
-func equalInt32(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+func equalInt32(a, b []int32) bool { return slices.Equal(a, b) }
