@@ -16,13 +16,13 @@ import (
 
 	"github.com/gridswarm/gridswarm/client"
 	"github.com/gridswarm/gridswarm/node"
-	"github.com/gridswarm/gridswarm/worker/builtin"
-	"github.com/gridswarm/gridswarm/worker/receipt"
-	"github.com/gridswarm/gridswarm/worker/tasklet"
-	"github.com/gridswarm/gridswarm/worker/trainer"
+	"github.com/gridswarm/gridswarm/receipt"
+	"github.com/gridswarm/gridswarm/tasklet"
+	"github.com/gridswarm/gridswarm/trainer"
+	"github.com/gridswarm/gridswarm/trainer/contract"
 )
 
-var mlp = builtin.Model{Kind: "mlp", Inputs: 784, Hidden: []int{128}, Classes: 10}
+var mlp = contract.Model{Kind: "mlp", Inputs: 784, Hidden: []int{128}, Classes: 10}
 
 // mnistInputs imports MNIST on d and adds initial weights, returning the
 // CIDs of the weights and of the first training shard.
@@ -41,7 +41,7 @@ func mnistInputs(t *testing.T, d *daemon) (weights, shard string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := builtin.EncodeParams(p)
+	b, err := contract.EncodeParams(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func mnistInputs(t *testing.T, d *daemon) (weights, shard string) {
 
 func specFile(t *testing.T, executor, weights, shard string, steps int) string {
 	t.Helper()
-	params, _ := json.Marshal(builtin.Params{Model: mlp, Steps: steps, BatchSize: 64, Optimizer: builtin.Optimizer{Kind: "sgd", LR: 0.05, Momentum: 0.9}})
+	params, _ := json.Marshal(contract.Params{Model: mlp, Steps: steps, BatchSize: 64, Optimizer: contract.Optimizer{Kind: "sgd", LR: 0.05, Momentum: 0.9}})
 	spec := tasklet.Spec{Version: 1, Executor: executor, JobID: "e2e", Round: 1, Index: 0,
 		Inputs: []tasklet.Input{{Name: "weights", CID: weights}, {Name: "shard", CID: shard}},
 		Params: params, Seed: 99, Deadline: time.Now().Add(time.Hour).UnixMilli()}

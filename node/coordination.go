@@ -12,10 +12,10 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/gridswarm/gridswarm/datagrid"
+	"github.com/gridswarm/gridswarm/receipt"
 	"github.com/gridswarm/gridswarm/scheduler"
 	"github.com/gridswarm/gridswarm/scheduler/placement"
-	"github.com/gridswarm/gridswarm/worker/receipt"
-	"github.com/gridswarm/gridswarm/worker/tasklet"
+	"github.com/gridswarm/gridswarm/tasklet"
 )
 
 // defaultBandwidth stands in for a worker that advertises none (bytes/s).

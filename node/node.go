@@ -21,9 +21,9 @@ import (
 	"github.com/gridswarm/gridswarm/node/api"
 	"github.com/gridswarm/gridswarm/node/repo"
 	"github.com/gridswarm/gridswarm/p2p"
+	"github.com/gridswarm/gridswarm/receipt"
 	"github.com/gridswarm/gridswarm/scheduler"
 	"github.com/gridswarm/gridswarm/worker"
-	"github.com/gridswarm/gridswarm/worker/receipt"
 )
 
 // Options configure New.

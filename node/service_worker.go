@@ -11,9 +11,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/gridswarm/gridswarm/p2p"
+	"github.com/gridswarm/gridswarm/receipt"
+	"github.com/gridswarm/gridswarm/tasklet"
 	"github.com/gridswarm/gridswarm/worker"
-	"github.com/gridswarm/gridswarm/worker/receipt"
-	"github.com/gridswarm/gridswarm/worker/tasklet"
 )
 
 // WorkerService is the worker_ namespace: this node as a contributor.

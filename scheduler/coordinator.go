@@ -15,8 +15,8 @@ import (
 
 	"github.com/gridswarm/gridswarm/datagrid/dataset"
 	"github.com/gridswarm/gridswarm/scheduler/jobspec"
-	"github.com/gridswarm/gridswarm/worker/builtin"
-	"github.com/gridswarm/gridswarm/worker/trainer"
+	"github.com/gridswarm/gridswarm/trainer"
+	"github.com/gridswarm/gridswarm/trainer/contract"
 )
 
 // Options tune the coordinator. Zero values take the defaults in brackets.
@@ -238,7 +238,7 @@ func (c *Coordinator) resolveDataset(ctx context.Context, spec *jobspec.Spec) (D
 }
 
 func (c *Coordinator) storeParams(ctx context.Context, name string, p trainer.Params) (string, error) {
-	b, err := builtin.EncodeParams(p)
+	b, err := contract.EncodeParams(p)
 	if err != nil {
 		return "", err
 	}
@@ -254,11 +254,11 @@ func (c *Coordinator) loadParams(ctx context.Context, s string, m trainer.Model,
 	if err != nil {
 		return nil, fmt.Errorf("bad weights CID %q: %w", s, err)
 	}
-	b, err := c.grid.ReadFile(ctx, id, builtin.MaxInputBytes, from...)
+	b, err := c.grid.ReadFile(ctx, id, contract.MaxInputBytes, from...)
 	if err != nil {
 		return nil, err
 	}
-	return builtin.DecodeParams(b, m)
+	return contract.DecodeParams(b, m)
 }
 
 func (c *Coordinator) start(j *Job, spec *jobspec.Spec) {

@@ -5,9 +5,9 @@ import (
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/gridswarm/gridswarm/receipt"
 	"github.com/gridswarm/gridswarm/scheduler/placement"
-	"github.com/gridswarm/gridswarm/worker/receipt"
-	"github.com/gridswarm/gridswarm/worker/tasklet"
+	"github.com/gridswarm/gridswarm/tasklet"
 )
 
 // DirEntry is one entry of a folder in the data grid.

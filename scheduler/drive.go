@@ -11,11 +11,11 @@ import (
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/gridswarm/gridswarm/receipt"
 	"github.com/gridswarm/gridswarm/scheduler/placement"
-	"github.com/gridswarm/gridswarm/worker/builtin"
-	"github.com/gridswarm/gridswarm/worker/receipt"
-	"github.com/gridswarm/gridswarm/worker/tasklet"
-	"github.com/gridswarm/gridswarm/worker/trainer"
+	"github.com/gridswarm/gridswarm/tasklet"
+	"github.com/gridswarm/gridswarm/trainer"
+	"github.com/gridswarm/gridswarm/trainer/contract"
 )
 
 // drive runs a job's remaining rounds, then evaluates the final model.
@@ -573,11 +573,11 @@ func (c *Coordinator) evaluate(ctx context.Context, r *run, p trainer.Params, sh
 		if err != nil {
 			return 0, 0, err
 		}
-		b, err := c.grid.ReadFile(ctx, id, builtin.MaxInputBytes)
+		b, err := c.grid.ReadFile(ctx, id, contract.MaxInputBytes)
 		if err != nil {
 			return 0, 0, err
 		}
-		d, err := builtin.DecodeShard(b, "images", "labels", m)
+		d, err := contract.DecodeShard(b, "images", "labels", m)
 		if err != nil {
 			return 0, 0, err
 		}

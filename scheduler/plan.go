@@ -7,8 +7,8 @@ import (
 	"fmt"
 
 	"github.com/gridswarm/gridswarm/scheduler/jobspec"
-	"github.com/gridswarm/gridswarm/worker/builtin"
-	"github.com/gridswarm/gridswarm/worker/tasklet"
+	"github.com/gridswarm/gridswarm/tasklet"
+	"github.com/gridswarm/gridswarm/trainer/contract"
 )
 
 // TaskletSeed derives a tasklet's seed from the job seed, round and index,
@@ -43,11 +43,11 @@ func BuiltinParams(spec *jobspec.Spec) (json.RawMessage, error) {
 		return nil, fmt.Errorf("model: required for the builtin executor")
 	}
 	o := spec.InnerOptimizer
-	p := builtin.Params{
-		Model:     builtin.Model{Kind: spec.Model.Kind, Inputs: spec.Model.Inputs, Hidden: spec.Model.Hidden, Classes: spec.Model.Classes},
+	p := contract.Params{
+		Model:     contract.Model{Kind: spec.Model.Kind, Inputs: spec.Model.Inputs, Hidden: spec.Model.Hidden, Classes: spec.Model.Classes},
 		Steps:     spec.InnerSteps,
 		BatchSize: spec.BatchSize,
-		Optimizer: builtin.Optimizer{Kind: o.Kind, LR: float32(o.LR), Momentum: float32(o.Momentum), Beta1: float32(o.Beta1), Beta2: float32(o.Beta2), WeightDecay: float32(o.WeightDecay)},
+		Optimizer: contract.Optimizer{Kind: o.Kind, LR: float32(o.LR), Momentum: float32(o.Momentum), Beta1: float32(o.Beta1), Beta2: float32(o.Beta2), WeightDecay: float32(o.WeightDecay)},
 	}
 	return json.Marshal(p)
 }
@@ -60,7 +60,7 @@ func TaskletSpec(jobID string, spec *jobspec.Spec, params json.RawMessage, round
 		JobID:    jobID,
 		Round:    uint64(round),
 		Index:    t.Index,
-		Inputs:   []tasklet.Input{{Name: builtin.InputWeights, CID: weights}, {Name: builtin.InputShard, CID: t.Shard}},
+		Inputs:   []tasklet.Input{{Name: contract.InputWeights, CID: weights}, {Name: contract.InputShard, CID: t.Shard}},
 		Params:   params,
 		Seed:     t.Seed,
 		Deadline: deadline,

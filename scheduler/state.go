@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/gridswarm/gridswarm/internal/fsutil"
-	"github.com/gridswarm/gridswarm/worker/receipt"
+	"github.com/gridswarm/gridswarm/receipt"
 )
 
 // Job states.

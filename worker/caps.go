@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/gridswarm/gridswarm/p2p"
+	"github.com/gridswarm/gridswarm/trainer"
 	"github.com/gridswarm/gridswarm/worker/probe"
-	"github.com/gridswarm/gridswarm/worker/trainer"
 )
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -10,8 +10,8 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/gridswarm/gridswarm/datagrid"
+	"github.com/gridswarm/gridswarm/tasklet"
 	"github.com/gridswarm/gridswarm/worker/process"
-	"github.com/gridswarm/gridswarm/worker/tasklet"
 	"github.com/gridswarm/gridswarm/worker/wasm"
 )
 

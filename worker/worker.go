@@ -17,11 +17,11 @@ import (
 
 	"github.com/gridswarm/gridswarm/datagrid"
 	"github.com/gridswarm/gridswarm/p2p"
+	"github.com/gridswarm/gridswarm/receipt"
+	"github.com/gridswarm/gridswarm/tasklet"
 	"github.com/gridswarm/gridswarm/worker/builtin"
 	"github.com/gridswarm/gridswarm/worker/probe"
 	"github.com/gridswarm/gridswarm/worker/process"
-	"github.com/gridswarm/gridswarm/worker/receipt"
-	"github.com/gridswarm/gridswarm/worker/tasklet"
 	"github.com/gridswarm/gridswarm/worker/wasm"
 )
 

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/gridswarm/gridswarm/datagrid/dataset"
-	"github.com/gridswarm/gridswarm/worker/builtin"
-	"github.com/gridswarm/gridswarm/worker/trainer"
+	"github.com/gridswarm/gridswarm/trainer"
+	"github.com/gridswarm/gridswarm/trainer/contract"
 )
 
 func main() {
@@ -84,7 +84,7 @@ func load(dir string, m *dataset.Manifest, split string, model trainer.Model) (t
 		if err != nil {
 			return out, err
 		}
-		d, err := builtin.DecodeShard(b, "images", "labels", model)
+		d, err := contract.DecodeShard(b, "images", "labels", model)
 		if err != nil {
 			return out, err
 		}

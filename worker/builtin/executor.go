@@ -2,16 +2,18 @@ package builtin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/ipfs/go-cid"
 
-	"github.com/gridswarm/gridswarm/worker/tasklet"
-	"github.com/gridswarm/gridswarm/worker/trainer"
+	"github.com/gridswarm/gridswarm/tasklet"
+	"github.com/gridswarm/gridswarm/trainer"
+	"github.com/gridswarm/gridswarm/trainer/contract"
 )
 
-// MaxInputBytes caps each input file read into memory.
-const MaxInputBytes = 1 << 30
+// errNoInput marks a tasklet spec that lacks an input the executor needs.
+var errNoInput = errors.New("missing input")
 
 // Store is what the executor needs of the data grid.
 type Store interface {
@@ -33,7 +35,7 @@ func New(store Store, workers int) *Executor { return &Executor{store: store, wo
 
 // Run trains the tasklet and stores the updated weights.
 func (e *Executor) Run(ctx context.Context, spec tasklet.Spec, progress func(done, total int)) (tasklet.Output, error) {
-	p, err := ParseParams(spec.Params)
+	p, err := contract.ParseParams(spec.Params)
 	if err != nil {
 		return tasklet.Output{}, err
 	}
@@ -51,21 +53,21 @@ func (e *Executor) Run(ctx context.Context, spec tasklet.Spec, progress func(don
 		if !ok {
 			return nil, fmt.Errorf("input %q: %w", name, errNoInput)
 		}
-		return e.store.ReadFile(ctx, c, MaxInputBytes)
+		return e.store.ReadFile(ctx, c, contract.MaxInputBytes)
 	}
-	wb, err := read(InputWeights)
+	wb, err := read(contract.InputWeights)
 	if err != nil {
 		return tasklet.Output{}, err
 	}
-	weights, err := DecodeParams(wb, m)
+	weights, err := contract.DecodeParams(wb, m)
 	if err != nil {
 		return tasklet.Output{}, err
 	}
-	sb, err := read(InputShard)
+	sb, err := read(contract.InputShard)
 	if err != nil {
 		return tasklet.Output{}, err
 	}
-	data, err := DecodeShard(sb, p.Images, p.Labels, m)
+	data, err := contract.DecodeShard(sb, p.Images, p.Labels, m)
 	if err != nil {
 		return tasklet.Output{}, err
 	}
@@ -78,7 +80,7 @@ func (e *Executor) Run(ctx context.Context, spec tasklet.Spec, progress func(don
 	if err != nil {
 		return tasklet.Output{}, fmt.Errorf("training: %w", err)
 	}
-	b, err := EncodeParams(out)
+	b, err := contract.EncodeParams(out)
 	if err != nil {
 		return tasklet.Output{}, err
 	}

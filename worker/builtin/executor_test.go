@@ -13,8 +13,9 @@ import (
 	mh "github.com/multiformats/go-multihash"
 
 	"github.com/gridswarm/gridswarm/datagrid/safetensors"
-	"github.com/gridswarm/gridswarm/worker/tasklet"
-	"github.com/gridswarm/gridswarm/worker/trainer"
+	"github.com/gridswarm/gridswarm/tasklet"
+	"github.com/gridswarm/gridswarm/trainer"
+	"github.com/gridswarm/gridswarm/trainer/contract"
 )
 
 // memStore is the data grid reduced to a map, CIDs computed the same way
@@ -46,7 +47,7 @@ func (s *memStore) ReadFile(_ context.Context, c cid.Cid, max int64) ([]byte, er
 	return b, nil
 }
 
-var model = Model{Kind: "mlp", Inputs: 16, Hidden: []int{8}, Classes: 3}
+var model = contract.Model{Kind: "mlp", Inputs: 16, Hidden: []int{8}, Classes: 3}
 
 // shard makes n samples of three separable blobs, stored as U8 like MNIST.
 func shard(t *testing.T, n int) []byte {
@@ -81,14 +82,14 @@ func setup(t *testing.T) (*memStore, tasklet.Spec) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wb, err := EncodeParams(w0)
+	wb, err := contract.EncodeParams(w0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wc, _ := st.AddBytes(context.Background(), "w", wb)
 	sc, _ := st.AddBytes(context.Background(), "s", shard(t, 300))
-	params, _ := json.Marshal(Params{Model: model, Steps: 60, BatchSize: 16, Optimizer: Optimizer{Kind: "sgd", LR: 0.1, Momentum: 0.9}})
-	return st, tasklet.Spec{Version: 1, Executor: "builtin", JobID: "j", Inputs: []tasklet.Input{{Name: InputWeights, CID: wc.String()}, {Name: InputShard, CID: sc.String()}}, Params: params, Seed: 11}
+	params, _ := json.Marshal(contract.Params{Model: model, Steps: 60, BatchSize: 16, Optimizer: contract.Optimizer{Kind: "sgd", LR: 0.1, Momentum: 0.9}})
+	return st, tasklet.Spec{Version: 1, Executor: "builtin", JobID: "j", Inputs: []tasklet.Input{{Name: contract.InputWeights, CID: wc.String()}, {Name: contract.InputShard, CID: sc.String()}}, Params: params, Seed: 11}
 }
 
 func TestRunIsReproducibleAndLearns(t *testing.T) {
@@ -110,11 +111,11 @@ func TestRunIsReproducibleAndLearns(t *testing.T) {
 	}
 	oc, _ := cid.Decode(first.CID)
 	ob, _ := st.ReadFile(context.Background(), oc, 1<<20)
-	trained, err := DecodeParams(ob, model.Trainer())
+	trained, err := contract.DecodeParams(ob, model.Trainer())
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, _ := DecodeShard(shard(t, 300), "images", "labels", model.Trainer())
+	data, _ := contract.DecodeShard(shard(t, 300), "images", "labels", model.Trainer())
 	if _, acc, _ := trainer.Evaluate(model.Trainer(), trained, data); acc < 0.9 {
 		t.Errorf("accuracy after training = %.3f, want > 0.9", acc)
 	}

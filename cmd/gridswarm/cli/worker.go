@@ -11,8 +11,8 @@ import (
 
 	"github.com/gridswarm/gridswarm/client"
 	"github.com/gridswarm/gridswarm/node"
+	"github.com/gridswarm/gridswarm/tasklet"
 	"github.com/gridswarm/gridswarm/worker"
-	"github.com/gridswarm/gridswarm/worker/tasklet"
 )
 
 func workerCommand() command {

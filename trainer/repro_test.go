@@ -12,13 +12,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gridswarm/gridswarm/worker/trainer/internal/reprocase"
+	"github.com/gridswarm/gridswarm/trainer/internal/reprocase"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/reprocase.digest from this build")
 
 const (
-	reproPkg   = "github.com/gridswarm/gridswarm/worker/trainer/internal/reprocheck"
+	reproPkg   = "github.com/gridswarm/gridswarm/trainer/internal/reprocheck"
 	goldenPath = "testdata/reprocase.digest"
 )
 
@@ -111,7 +111,7 @@ func TestNoFusedMultiplyAdd(t *testing.T) {
 	for _, target := range []struct{ goarch, goamd64 string }{{"amd64", "v3"}, {"arm64", ""}} {
 		t.Run(target.goarch, func(t *testing.T) {
 			build := exec.Command(goBin, "build", "-o", os.DevNull,
-				"-gcflags=github.com/gridswarm/gridswarm/worker/trainer/...=-S", reproPkg)
+				"-gcflags=github.com/gridswarm/gridswarm/trainer/...=-S", reproPkg)
 			build.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+target.goarch, "GOAMD64="+target.goamd64, "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false")
 			out, err := build.CombinedOutput()
 			if err != nil {

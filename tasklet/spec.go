@@ -9,7 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/gridswarm/gridswarm/worker/receipt"
+	"github.com/gridswarm/gridswarm/receipt"
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
 )

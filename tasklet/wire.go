@@ -10,7 +10,7 @@ import (
 	"regexp"
 	"unicode/utf8"
 
-	"github.com/gridswarm/gridswarm/worker/receipt"
+	"github.com/gridswarm/gridswarm/receipt"
 )
 
 // ProtocolID is the libp2p protocol of tasklet offers.

@@ -1,13 +1,15 @@
-package builtin
+package contract
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/gridswarm/gridswarm/datagrid/safetensors"
-	"github.com/gridswarm/gridswarm/worker/trainer"
+	"github.com/gridswarm/gridswarm/trainer"
 )
+
+// MaxInputBytes caps each input file read into memory.
+const MaxInputBytes = 1 << 30
 
 // Input names of a builtin tasklet.
 const (
@@ -199,5 +201,3 @@ func DecodeShard(b []byte, images, labels string, m trainer.Model) (trainer.Data
 	}
 	return d, nil
 }
-
-var errNoInput = errors.New("missing input")

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/gridswarm/gridswarm/worker/trainer/internal/reprocase"
+	"github.com/gridswarm/gridswarm/trainer/internal/reprocase"
 )
 
 func main() {

@@ -13,7 +13,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/gridswarm/gridswarm/worker/trainer"
+	"github.com/gridswarm/gridswarm/trainer"
 )
 
 // Model is the scenario's network: large enough that its products take

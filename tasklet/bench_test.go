@@ -12,7 +12,7 @@ import (
 // negotiation, offer signing and checks, accept, the receipt's EIP-712
 // signature and its verification.
 //
-//	go test ./worker/tasklet -run '^$' -bench EmptyTaskletRoundTrip -benchtime 2000x
+//	go test ./tasklet -run '^$' -bench EmptyTaskletRoundTrip -benchtime 2000x
 func BenchmarkEmptyTaskletRoundTrip(b *testing.B) {
 	noop := ExecutorFunc(func(_ context.Context, spec Spec, _ func(int, int)) (Output, error) {
 		return hashOutput(spec), nil
