@@ -1,0 +1,385 @@
+// Package measure keeps what a coordinator has observed of each peer —
+// transfer bandwidth, trainer throughput per model size and the outcomes of
+// the tasklets it ran — and turns it into the figures placement ranks on.
+//
+//	completed fetch ───── ObserveTransfer ──▶ bandwidth EWMA ─────▶ Bandwidth
+//	completed tasklet ─── ObserveTasklet ───▶ throughput EWMA  ───▶ Throughput
+//	                                          per model-size bucket  (scaled from the
+//	                                                                  nearest bucket)
+//	accepted / failed ─── ObserveOutcome ───▶ decayed ok / total ──▶ Reputation
+//
+// A Table does no I/O and reads time only through its injected clock, so the
+// same observations always give the same figures. It is safe for concurrent
+// use. A Snapshot marshals to JSON, so the owner can persist a Table and
+// Restore it.
+package measure
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Defaults of Config, used where a field is zero.
+const (
+	// DefaultBandwidth (10 MB/s) is assumed for a peer never measured. It is
+	// deliberately low: a peer that is fast but unknown loses a little work
+	// until its first transfer is measured, while a slow peer assumed fast
+	// would be handed large inputs and hold up a whole round.
+	DefaultBandwidth = 10e6
+	// DefaultAlpha is the weight of a new observation in the EWMAs.
+	DefaultAlpha = 0.3
+	// DefaultHalfLife is how long until an outcome weighs half as much in
+	// the reputation.
+	DefaultHalfLife = 24 * time.Hour
+	// DefaultMinTransfer is the smallest transfer that counts toward the
+	// bandwidth: smaller ones measure round trips, not the link.
+	DefaultMinTransfer = 32 << 10
+	// DefaultMaxPeers bounds the peers a Table remembers; the least recently
+	// observed are dropped first.
+	DefaultMaxPeers = 4096
+)
+
+// Config tunes a Table. The zero value uses the defaults above and the wall
+// clock.
+type Config struct {
+	Alpha            float64          // 0 < Alpha ≤ 1; default DefaultAlpha
+	DefaultBandwidth float64          // bytes/s; default DefaultBandwidth
+	HalfLife         time.Duration    // default DefaultHalfLife
+	MinTransfer      int64            // bytes; default DefaultMinTransfer
+	MaxPeers         int              // default DefaultMaxPeers
+	Now              func() time.Time // default time.Now
+}
+
+func (c Config) withDefaults() Config {
+	if !(c.Alpha > 0 && c.Alpha <= 1) {
+		c.Alpha = DefaultAlpha
+	}
+	if !(c.DefaultBandwidth > 0) || math.IsInf(c.DefaultBandwidth, 0) {
+		c.DefaultBandwidth = DefaultBandwidth
+	}
+	if c.HalfLife <= 0 {
+		c.HalfLife = DefaultHalfLife
+	}
+	if c.MinTransfer <= 0 {
+		c.MinTransfer = DefaultMinTransfer
+	}
+	if c.MaxPeers <= 0 {
+		c.MaxPeers = DefaultMaxPeers
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Table holds the measurements of every peer observed. Create it with New.
+type Table struct {
+	cfg   Config
+	mu    sync.Mutex
+	peers map[string]*peer
+}
+
+// peer is what a Table knows of one peer.
+type peer struct {
+	bw      ewma
+	thr     map[int]*sizeThroughput // by model-size bucket
+	ok, n   float64                 // decayed outcome counts
+	outAt   time.Time               // when ok and n were last decayed
+	touched time.Time               // last observation of any kind
+}
+
+// sizeThroughput is the throughput EWMA of one model-size bucket, with the
+// model size it was observed at (the last one) to scale from.
+type sizeThroughput struct {
+	Params int64
+	ewma
+}
+
+// ewma is an exponentially weighted moving average; N counts observations.
+type ewma struct {
+	V float64 `json:"v"`
+	N int64   `json:"n"`
+}
+
+func (e *ewma) add(x, alpha float64) {
+	if e.N == 0 {
+		e.V = x
+	} else {
+		e.V += alpha * (x - e.V)
+	}
+	e.N++
+}
+
+// New returns an empty Table.
+func New(cfg Config) *Table {
+	return &Table{cfg: cfg.withDefaults(), peers: map[string]*peer{}}
+}
+
+// get returns the entry of id, creating it; callers hold t.mu.
+func (t *Table) get(id string, now time.Time) *peer {
+	p := t.peers[id]
+	if p == nil {
+		if len(t.peers) >= t.cfg.MaxPeers {
+			t.evictOldest()
+		}
+		p = &peer{thr: map[int]*sizeThroughput{}, outAt: now}
+		t.peers[id] = p
+	}
+	p.touched = now
+	return p
+}
+
+func (t *Table) evictOldest() {
+	var oldest string
+	var at time.Time
+	for id, p := range t.peers {
+		if oldest == "" || p.touched.Before(at) || (p.touched.Equal(at) && id < oldest) {
+			oldest, at = id, p.touched
+		}
+	}
+	delete(t.peers, oldest)
+}
+
+// ObserveTransfer records that bytes reached (or left) peer in d. Transfers
+// smaller than Config.MinTransfer, and nonsense ones, are ignored.
+func (t *Table) ObserveTransfer(peer string, bytes int64, d time.Duration) {
+	if bytes < t.cfg.MinTransfer || d <= 0 {
+		return
+	}
+	bps := float64(bytes) / d.Seconds()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.get(peer, t.cfg.Now()).bw.add(bps, t.cfg.Alpha)
+}
+
+// Bandwidth returns the bytes per second peer transfers at: the EWMA of its
+// observed transfers, or Config.DefaultBandwidth when none was observed.
+func (t *Table) Bandwidth(peer string) float64 {
+	bw, _ := t.BandwidthMeasured(peer)
+	return bw
+}
+
+// BandwidthMeasured is Bandwidth, and whether it was measured rather than
+// the default.
+func (t *Table) BandwidthMeasured(peer string) (float64, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p := t.peers[peer]; p != nil && p.bw.N > 0 {
+		return p.bw.V, true
+	}
+	return t.cfg.DefaultBandwidth, false
+}
+
+// bucket groups model sizes by power of two.
+func bucket(params int64) int {
+	if params < 1 {
+		params = 1
+	}
+	return bits.Len64(uint64(params))
+}
+
+// ObserveTasklet records that peer trained samples samples of a model with
+// modelParams parameters in compute (the executor's time, without
+// transfers). Nonsense observations are ignored.
+func (t *Table) ObserveTasklet(peer string, modelParams int64, samples int, compute time.Duration) {
+	if modelParams <= 0 || samples <= 0 || compute <= 0 {
+		return
+	}
+	sps := float64(samples) / compute.Seconds()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.get(peer, t.cfg.Now())
+	b := bucket(modelParams)
+	st := p.thr[b]
+	if st == nil {
+		st = &sizeThroughput{}
+		p.thr[b] = st
+	}
+	st.Params = modelParams
+	st.add(sps, t.cfg.Alpha)
+}
+
+// Throughput returns the samples per second peer trains a model of
+// modelParams parameters at. Without an observation in the model's size
+// bucket it scales the nearest measured size's figure by the ratio of sizes
+// (compute per sample grows with the parameters). It reports false when the
+// peer ran no tasklet at all.
+func (t *Table) Throughput(peer string, modelParams int64) (float64, bool) {
+	if modelParams < 1 {
+		modelParams = 1
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.peers[peer]
+	if p == nil || len(p.thr) == 0 {
+		return 0, false
+	}
+	want := bucket(modelParams)
+	if st := p.thr[want]; st != nil {
+		return st.V, true
+	}
+	best, bestDist := 0, math.MaxInt
+	for b := range p.thr {
+		d := b - want
+		if d < 0 {
+			d = -d
+		}
+		if d < bestDist || (d == bestDist && b < best) {
+			best, bestDist = b, d
+		}
+	}
+	st := p.thr[best]
+	return st.V * float64(st.Params) / float64(modelParams), true
+}
+
+// ObserveOutcome records that a tasklet run by peer was accepted (ok) or
+// failed. Declines for being busy are not outcomes.
+func (t *Table) ObserveOutcome(peer string, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.cfg.Now()
+	p := t.get(peer, now)
+	t.decay(p, now)
+	p.n++
+	if ok {
+		p.ok++
+	}
+}
+
+// decay ages p's outcome counts to now.
+func (t *Table) decay(p *peer, now time.Time) {
+	dt := now.Sub(p.outAt)
+	if dt <= 0 {
+		return
+	}
+	f := math.Exp2(-float64(dt) / float64(t.cfg.HalfLife))
+	p.ok *= f
+	p.n *= f
+	p.outAt = now
+}
+
+// Reputation returns peer's share of accepted tasklets under a Beta(1,1)
+// prior, (ok+1)/(n+2), with older outcomes weighing less (Config.HalfLife).
+// A peer without outcomes has 0.5.
+func (t *Table) Reputation(peer string) float64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.peers[peer]
+	if p == nil {
+		return 0.5
+	}
+	f := 1.0
+	if dt := t.cfg.Now().Sub(p.outAt); dt > 0 {
+		f = math.Exp2(-float64(dt) / float64(t.cfg.HalfLife))
+	}
+	return (p.ok*f + 1) / (p.n*f + 2)
+}
+
+// Forget drops everything known of peer.
+func (t *Table) Forget(peer string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.peers, peer)
+}
+
+// Peers returns the IDs of the peers the Table knows, sorted.
+func (t *Table) Peers() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ids := make([]string, 0, len(t.peers))
+	for id := range t.peers {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// SnapshotVersion is the Version of the Snapshots this package writes.
+const SnapshotVersion = 1
+
+// Snapshot is a Table's content in a form that marshals to JSON.
+type Snapshot struct {
+	Version int                     `json:"version"`
+	Peers   map[string]PeerSnapshot `json:"peers"`
+}
+
+// PeerSnapshot is what a Table knows of one peer.
+type PeerSnapshot struct {
+	BandwidthBps float64            `json:"bandwidthBps,omitempty"`
+	BandwidthN   int64              `json:"bandwidthN,omitempty"` // observations
+	Throughput   []ThroughputAtSize `json:"throughput,omitempty"`
+	OK           float64            `json:"ok"` // decayed accepted outcomes
+	N            float64            `json:"n"`  // decayed outcomes
+	OutcomesAt   time.Time          `json:"outcomesAt"`
+	Touched      time.Time          `json:"touched"` // last observation
+}
+
+// ThroughputAtSize is the throughput EWMA observed at one model size.
+type ThroughputAtSize struct {
+	Params        int64   `json:"params"`
+	SamplesPerSec float64 `json:"samplesPerSec"`
+	N             int64   `json:"n"`
+}
+
+// Snapshot returns a copy of the Table's content.
+func (t *Table) Snapshot() Snapshot {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := Snapshot{Version: SnapshotVersion, Peers: make(map[string]PeerSnapshot, len(t.peers))}
+	for id, p := range t.peers {
+		ps := PeerSnapshot{BandwidthBps: p.bw.V, BandwidthN: p.bw.N, OK: p.ok, N: p.n, OutcomesAt: p.outAt, Touched: p.touched}
+		for _, st := range p.thr {
+			ps.Throughput = append(ps.Throughput, ThroughputAtSize{Params: st.Params, SamplesPerSec: st.V, N: st.N})
+		}
+		sort.Slice(ps.Throughput, func(i, j int) bool { return ps.Throughput[i].Params < ps.Throughput[j].Params })
+		s.Peers[id] = ps
+	}
+	return s
+}
+
+// Restore replaces the Table's content with s. It refuses a snapshot of
+// another version or with impossible figures, leaving the Table unchanged.
+func (t *Table) Restore(s Snapshot) error {
+	if s.Version != SnapshotVersion {
+		return fmt.Errorf("restoring measurements: snapshot version %d, want %d", s.Version, SnapshotVersion)
+	}
+	peers := make(map[string]*peer, len(s.Peers))
+	for id, ps := range s.Peers {
+		if err := ps.check(); err != nil {
+			return fmt.Errorf("restoring measurements of peer %s: %w", id, err)
+		}
+		p := &peer{bw: ewma{V: ps.BandwidthBps, N: ps.BandwidthN}, thr: map[int]*sizeThroughput{}, ok: ps.OK, n: ps.N, outAt: ps.OutcomesAt, touched: ps.Touched}
+		for _, ts := range ps.Throughput {
+			p.thr[bucket(ts.Params)] = &sizeThroughput{Params: ts.Params, ewma: ewma{V: ts.SamplesPerSec, N: ts.N}}
+		}
+		peers[id] = p
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.peers = peers
+	for len(t.peers) > t.cfg.MaxPeers {
+		t.evictOldest()
+	}
+	return nil
+}
+
+func finitePos(x float64) bool { return x > 0 && !math.IsInf(x, 0) }
+
+func (ps PeerSnapshot) check() error {
+	if ps.BandwidthN < 0 || (ps.BandwidthN > 0 && !finitePos(ps.BandwidthBps)) {
+		return fmt.Errorf("bandwidth %v over %d observations", ps.BandwidthBps, ps.BandwidthN)
+	}
+	if !(ps.N >= 0 && ps.OK >= 0 && ps.OK <= ps.N) || math.IsInf(ps.N, 0) {
+		return fmt.Errorf("%v of %v outcomes ok", ps.OK, ps.N)
+	}
+	for _, ts := range ps.Throughput {
+		if ts.Params <= 0 || ts.N <= 0 || !finitePos(ts.SamplesPerSec) {
+			return fmt.Errorf("throughput %v samples/s at %d params over %d observations", ts.SamplesPerSec, ts.Params, ts.N)
+		}
+	}
+	return nil
+}
