@@ -34,5 +34,17 @@
 //
 // Every refusal is a decline with one of the Reason constants, every
 // abandoned run a failed message with one of the Fail constants, so the
-// scheduler can record why a tasklet did not run where it was placed.
+// scheduler can record why a tasklet did not run where it was placed. A
+// cancelled or failed run delivers no receipt: the worker frees its slot
+// and discards what the run stored (ServiceConfig.Discard).
+//
+// Release (/gridswarm/tasklet-release/1.0.0) tells a worker that the
+// coordinator has fetched outputs, so the worker can unpin them:
+//
+//	coordinator (Release)                        worker (Service.OnRelease)
+//	release{outputs: [cid, ...]} ───────────────► unpin those it delivered to
+//	                           ◄────────────────  released{done: n}   this peer
+//
+// Same framing, caps and deadlines (ReleaseTimeout); at most
+// MaxReleaseOutputs CIDs per stream.
 package tasklet

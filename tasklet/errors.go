@@ -13,6 +13,7 @@ const (
 	ReasonNotIdle             = "not-idle"             // the contributor is using the machine
 	ReasonUnsupportedExecutor = "unsupported-executor" // Spec.Executor is not enabled here
 	ReasonOverQuota           = "over-quota"           // inputs or output would not fit the storage quota
+	ReasonUnwritable          = "unwritable"           // the worker cannot write to its data grid (read-only disk or folder)
 	ReasonMalformed           = "malformed"            // not a valid message, offer or spec
 	ReasonBadSignature        = "bad-signature"        // unsigned, badly signed, or signed by another peer than the stream's
 	ReasonReplayed            = "replayed"             // this offer's nonce was seen before
@@ -28,6 +29,11 @@ const (
 	FailSign     = "sign-failed"       // the receipt could not be signed
 	FailShutdown = "shutting-down"     // the worker's service is closing
 )
+
+// A Fetch or Executor error that wraps a *FailedError is reported with that
+// error's Reason (such as ReasonOverQuota or ReasonUnwritable) instead of
+// FailFetch or FailExecutor, so the coordinator learns why the worker could
+// not store what the tasklet needs.
 
 // ErrWorkerLost means the worker went silent for longer than
 // OfferOptions.HeartbeatTimeout, or its stream or connection died, before

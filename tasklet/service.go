@@ -68,6 +68,19 @@ type ServiceConfig struct {
 	// Release, if set, is called once for every admitted tasklet when it
 	// ends, however it ends, so the caller can free what Admit took.
 	Release func(spec Spec)
+	// Delivered, if set, is called after a tasklet's receipt was sent to
+	// the coordinator from, with the output it names: the worker keeps the
+	// output until from releases it (OnRelease) or a TTL passes.
+	Delivered func(spec Spec, from peer.ID, out Output)
+	// Discard, if set, is called for every admitted tasklet that ends
+	// without a delivered receipt (cancelled, failed, coordinator gone),
+	// before Release, so the worker can drop whatever the run stored. out
+	// is the executor's output when it produced one, else zero.
+	Discard func(spec Spec, out Output)
+	// OnRelease, if set, answers the release protocol
+	// (ReleaseProtocolID): from says it holds outputs; the worker unpins
+	// those it delivered to from and returns how many it let go.
+	OnRelease func(ctx context.Context, from peer.ID, outputs []cid.Cid) int
 	// Executors by Spec.Executor name. Other names are declined.
 	Executors map[string]Executor
 	// Fetch brings one input local, preferring the hinted providers. Nil
@@ -123,6 +136,9 @@ func NewService(h host.Host, cfg ServiceConfig) *Service {
 	s := &Service{h: h, cfg: cfg, log: cfg.Logger, replay: newReplayCache(cfg.ReplayCacheSize)}
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
 	h.SetStreamHandler(ProtocolID, s.handle)
+	if cfg.OnRelease != nil {
+		h.SetStreamHandler(ReleaseProtocolID, s.handleRelease)
+	}
 	return s
 }
 
@@ -130,6 +146,7 @@ func NewService(h host.Host, cfg ServiceConfig) *Service {
 // coordinators get failed "shutting-down") and waits for the streams.
 func (s *Service) Close() error {
 	s.h.RemoveStreamHandler(ProtocolID)
+	s.h.RemoveStreamHandler(ReleaseProtocolID)
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
@@ -258,7 +275,7 @@ func (s *Service) run(st network.Stream, br *bufio.Reader, j *job) {
 	beat := startHeartbeat(w, s.cfg.HeartbeatEvery, func(err error) {
 		cancel(fmt.Errorf("%w: %v", errCoordinatorGone, err))
 	})
-	r, metrics, fail := s.execute(ctx, j, beat)
+	r, metrics, out, fail := s.execute(ctx, j, beat)
 	beat.stop()
 
 	var final Msg
@@ -270,14 +287,21 @@ func (s *Service) run(st network.Stream, br *bufio.Reader, j *job) {
 	default: // the coordinator cancelled or vanished: nobody to tell
 		s.log.Info("tasklet abandoned", "spec", j.offer.SpecCID, "peer", j.remote, "cause", context.Cause(ctx))
 		_ = st.Reset()
+		s.discard(j, out)
 		<-watched
 		return
 	}
 	s.log.Info("tasklet done", "spec", j.offer.SpecCID, "peer", j.remote, "result", final.Type, "reason", final.Reason)
 	if err := w.write(final); err != nil {
 		_ = st.Reset()
+		s.discard(j, out)
 		<-watched
 		return
+	}
+	if fail != nil {
+		s.discard(j, out)
+	} else if s.cfg.Delivered != nil {
+		s.cfg.Delivered(j.offer.Spec, j.remote, out)
 	}
 	// Let the coordinator read the last message and close first: a reset
 	// now could discard it in flight.
@@ -285,6 +309,13 @@ func (s *Service) run(st network.Stream, br *bufio.Reader, j *job) {
 	_ = st.SetReadDeadline(time.Now().Add(closeGrace))
 	<-watched
 	_ = st.Close()
+}
+
+// discard lets the worker drop what a run that delivered nothing stored.
+func (s *Service) discard(j *job, out Output) {
+	if s.cfg.Discard != nil {
+		s.cfg.Discard(j.offer.Spec, out)
+	}
 }
 
 // watch reads the coordinator's side while the tasklet runs: cancel, or
@@ -306,11 +337,12 @@ func watch(br *bufio.Reader, cancel context.CancelCauseFunc, done chan<- struct{
 }
 
 // execute fetches inputs, runs the executor and signs the receipt. A
-// FailedError with an empty Reason means there is nobody left to tell.
-func (s *Service) execute(ctx context.Context, j *job, beat *heartbeat) (receipt.Receipt, map[string]float64, *FailedError) {
+// FailedError with an empty Reason means there is nobody left to tell. The
+// executor's output is returned even on failure, so it can be discarded.
+func (s *Service) execute(ctx context.Context, j *job, beat *heartbeat) (receipt.Receipt, map[string]float64, Output, *FailedError) {
 	spec := j.offer.Spec
 	if err := s.fetch(ctx, j, beat); err != nil {
-		return receipt.Receipt{}, nil, failure(ctx, FailFetch, err)
+		return receipt.Receipt{}, nil, Output{}, failure(ctx, FailFetch, err)
 	}
 	beat.set(PhaseRunning, 0, 0)
 	start := s.cfg.Now()
@@ -320,10 +352,10 @@ func (s *Service) execute(ctx context.Context, j *job, beat *heartbeat) (receipt
 		err = context.Cause(ctx) // output that arrives after cancellation is not used
 	}
 	if err != nil {
-		return receipt.Receipt{}, nil, failure(ctx, FailExecutor, err)
+		return receipt.Receipt{}, nil, out, failure(ctx, FailExecutor, err)
 	}
 	if _, err := cid.Decode(out.CID); err != nil {
-		return receipt.Receipt{}, nil, &FailedError{Reason: FailOutput, Detail: truncate(fmt.Sprintf("output CID %q: %v", out.CID, err), MaxDetailLen-4)}
+		return receipt.Receipt{}, nil, out, &FailedError{Reason: FailOutput, Detail: truncate(fmt.Sprintf("output CID %q: %v", out.CID, err), MaxDetailLen-4)}
 	}
 	r := receipt.Receipt{
 		TaskletCID:    j.offer.SpecCID,
@@ -343,9 +375,9 @@ func (s *Service) execute(ctx context.Context, j *job, beat *heartbeat) (receipt
 		err = signed.CheckShape()
 	}
 	if err != nil {
-		return receipt.Receipt{}, nil, &FailedError{Reason: FailSign, Detail: truncate(err.Error(), MaxDetailLen-4)}
+		return receipt.Receipt{}, nil, out, &FailedError{Reason: FailSign, Detail: truncate(err.Error(), MaxDetailLen-4)}
 	}
-	return signed, cleanMetrics(out.Metrics), nil
+	return signed, cleanMetrics(out.Metrics), out, nil
 }
 
 func (s *Service) fetch(ctx context.Context, j *job, beat *heartbeat) error {
@@ -378,6 +410,11 @@ func failure(ctx context.Context, reason string, err error) *FailedError {
 		default:
 			return &FailedError{Detail: cause.Error()}
 		}
+	}
+	var f *FailedError
+	if errors.As(err, &f) && len(f.Reason) <= MaxReasonLen && reasonPattern.MatchString(f.Reason) {
+		// the worker said why, e.g. over-quota; its detail stands alone
+		return &FailedError{Reason: f.Reason, Detail: truncate(f.Detail, MaxDetailLen-4)}
 	}
 	return &FailedError{Reason: reason, Detail: truncate(err.Error(), MaxDetailLen-4)}
 }

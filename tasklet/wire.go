@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gridswarm/gridswarm/receipt"
+	"github.com/ipfs/go-cid"
 )
 
 // ProtocolID is the libp2p protocol of tasklet offers.
@@ -43,6 +44,8 @@ const (
 	TypeReceipt  = "receipt"
 	TypeFailed   = "failed"
 	TypeCancel   = "cancel"
+	TypeRelease  = "release"  // release protocol: outputs the coordinator has fetched
+	TypeReleased = "released" // release protocol: how many outputs the worker let go
 )
 
 // Progress phases.
@@ -75,6 +78,8 @@ type Msg struct {
 	Receipt *receipt.Receipt `json:"receipt,omitempty"` // receipt
 	// Metrics are the executor's extra, unsigned figures (receipt only).
 	Metrics map[string]float64 `json:"metrics,omitempty"`
+	// Outputs are output CIDs (release only), 1 to MaxReleaseOutputs.
+	Outputs []string `json:"outputs,omitempty"`
 }
 
 var reasonPattern = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
@@ -182,6 +187,12 @@ func (m Msg) check() error {
 			return errors.New("offer without a signed envelope")
 		}
 	case TypeAccept, TypeCancel:
+	case TypeRelease:
+		return checkOutputs(m.Outputs)
+	case TypeReleased:
+		if m.Done < 0 || m.Done > MaxReleaseOutputs {
+			return fmt.Errorf("released %d outputs: want 0 to %d", m.Done, MaxReleaseOutputs)
+		}
 	case TypeDecline, TypeFailed:
 		return checkReason(m.Reason, m.Detail)
 	case TypeProgress:
@@ -206,6 +217,21 @@ func checkReason(reason, detail string) error {
 	}
 	if len(detail) > MaxDetailLen || !utf8.ValidString(detail) {
 		return fmt.Errorf("detail: want at most %d bytes of UTF-8", MaxDetailLen)
+	}
+	return nil
+}
+
+func checkOutputs(outs []string) error {
+	if len(outs) == 0 || len(outs) > MaxReleaseOutputs {
+		return fmt.Errorf("release of %d outputs: want 1 to %d", len(outs), MaxReleaseOutputs)
+	}
+	for i, o := range outs {
+		if len(o) > receipt.MaxCIDLen {
+			return fmt.Errorf("outputs[%d]: %d characters, limit %d", i, len(o), receipt.MaxCIDLen)
+		}
+		if _, err := cid.Decode(o); err != nil {
+			return fmt.Errorf("outputs[%d]: %w", i, err)
+		}
 	}
 	return nil
 }
