@@ -83,6 +83,8 @@ func phrase(reason string, need Requirements) string {
 		return "run a version older than " + need.MinVersion
 	case ReasonExcluded:
 		return "excluded"
+	case ReasonSlots:
+		return "have every slot filled by this job"
 	}
 	return reason
 }

@@ -19,6 +19,7 @@ const (
 	ReasonNoEstimate = "no-estimate"          // no throughput or bandwidth to estimate an ETA from
 	ReasonVersion    = "version"              // the daemon is older than MinVersion or unparsable
 	ReasonExcluded   = "excluded"             // the caller excluded the peer for this tasklet
+	ReasonSlots      = "slots-full"           // the caller's own attempts fill every slot of the peer
 )
 
 // Rule is one feasibility check. A peer failing it is filtered out and
@@ -31,7 +32,7 @@ type Rule interface {
 // Rules returns the chain for need, cheapest checks first. A new check is one
 // new Rule type added here.
 func Rules(need Requirements) []Rule {
-	rules := []Rule{validRule{}, bannedRule{}, idleRule{}, executorRule{need.Executor}}
+	rules := []Rule{validRule{}, bannedRule{}, idleRule{}, slotsRule{}, executorRule{need.Executor}}
 	if need.GPUMem > 0 {
 		rules = append(rules, gpuRule{need.GPUMem})
 	}
@@ -65,7 +66,7 @@ func (validRule) Reason() string { return ReasonInvalid }
 func (validRule) Feasible(p *Peer) bool {
 	ok := func(x float64) bool { return x >= 0 && !math.IsInf(x, 1) } // NaN fails x >= 0
 	return p.RTT >= 0 && p.Queue >= 0 && ok(p.PricePerHour) && ok(p.BandwidthBps) &&
-		ok(p.Throughput) && p.Reputation >= 0 && p.Reputation <= 1 && len(p.Site) <= MaxSiteLen
+		ok(p.Throughput) && p.Slots >= 0 && p.InFlight >= 0 && p.Reputation >= 0 && p.Reputation <= 1 && len(p.Site) <= MaxSiteLen
 }
 
 type bannedRule struct{}
@@ -77,6 +78,14 @@ type idleRule struct{}
 
 func (idleRule) Reason() string        { return ReasonNotIdle }
 func (idleRule) Feasible(p *Peer) bool { return p.Idle }
+
+// slotsRule keeps peers with a slot the caller's attempts do not fill.
+type slotsRule struct{}
+
+func (slotsRule) Reason() string { return ReasonSlots }
+func (slotsRule) Feasible(p *Peer) bool {
+	return p.InFlight < max(p.Slots, 1)
+}
 
 type executorRule struct{ name string }
 

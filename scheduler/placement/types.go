@@ -19,7 +19,13 @@ type Peer struct {
 	Throughput   float64       // samples per second for the builtin trainer
 	Queue        time.Duration // work already assigned to the peer
 	Reputation   float64       // 0..1
-	Holds        map[string]uint64
+	// Slots is how many tasklets the peer runs at once (its capability
+	// record); 0 counts as 1. InFlight is how many of the caller's own
+	// attempts it runs now: a peer with InFlight >= Slots is filtered out
+	// with ReasonSlots.
+	Slots    int
+	InFlight int
+	Holds    map[string]uint64
 	// Holds maps a CID to the bytes of that DAG the peer already holds.
 
 	// Site is a coarse network location: a cluster of Vivaldi coordinates
