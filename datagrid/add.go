@@ -139,7 +139,7 @@ func (g *Grid) AddPath(ctx context.Context, path string, progress func(done, tot
 		return AddResult{}, err
 	}
 	defer res.release()
-	out, err := g.runImport(ctx, res, plan.name, progressOf(progress, int64(content)), func(im *importer) (ipld.Node, error) {
+	out, err := g.runImport(ctx, res, pinSpec{owner: OwnerUser, name: plan.name}, progressOf(progress, int64(content)), func(im *importer) (ipld.Node, error) {
 		return im.addPlan(ctx, plan, "")
 	})
 	out.Skipped = skipped
@@ -154,7 +154,7 @@ func (g *Grid) AddReader(ctx context.Context, r io.Reader, progress func(done, t
 		return AddResult{}, err
 	}
 	defer res.release()
-	return g.runImport(ctx, res, "", progressOf(progress, -1), func(im *importer) (ipld.Node, error) {
+	return g.runImport(ctx, res, pinSpec{owner: OwnerUser}, progressOf(progress, -1), func(im *importer) (ipld.Node, error) {
 		return im.addFile(ctx, r, "")
 	})
 }
@@ -168,9 +168,9 @@ func progressOf(fn func(done, total int64), total int64) func(int64) {
 
 // runImport runs build under the shared GC lock, then pins the root in the
 // same metadata batch that clears the in-flight marker.
-func (g *Grid) runImport(ctx context.Context, res *reservation, name string, progress func(int64), build func(*importer) (ipld.Node, error)) (AddResult, error) {
+func (g *Grid) runImport(ctx context.Context, res *reservation, pin pinSpec, progress func(int64), build func(*importer) (ipld.Node, error)) (AddResult, error) {
 	wd := newWriteDAG(ctx, g, res)
-	out, err := g.importLocked(ctx, wd, name, progress, build)
+	out, err := g.importLocked(ctx, wd, pin, progress, build)
 	wd.stop()
 	if err != nil {
 		g.removeOrphans(ctx, wd)
@@ -185,7 +185,7 @@ type importOutput struct {
 	provides []cid.Cid
 }
 
-func (g *Grid) importLocked(ctx context.Context, wd *writeDAG, name string, progress func(int64), build func(*importer) (ipld.Node, error)) (importOutput, error) {
+func (g *Grid) importLocked(ctx context.Context, wd *writeDAG, pin pinSpec, progress func(int64), build func(*importer) (ipld.Node, error)) (importOutput, error) {
 	g.gcLock.RLock()
 	defer g.gcLock.RUnlock()
 	marker, err := g.beginInflight(ctx, "add")
@@ -205,19 +205,32 @@ func (g *Grid) importLocked(ctx context.Context, wd *writeDAG, name string, prog
 	if err != nil {
 		return importOutput{}, fmt.Errorf("data add: cannot size %s: %w", root.Cid(), err)
 	}
-	b := g.newBatch(ctx)
-	b.put(ctx, pinKey(root.Cid()), Pin{Name: name, Bytes: dagBytes, Created: time.Now().UTC()})
-	b.del(ctx, cacheKey(root.Cid()))
-	b.del(ctx, marker)
-	if err := b.commit(ctx); err != nil {
-		return importOutput{}, fmt.Errorf("data add: cannot pin %s: %w", root.Cid(), err)
+	if err := g.commitImport(ctx, root.Cid(), dagBytes, pin, marker); err != nil {
+		return importOutput{}, err
 	}
 	wd.marker = ds.Key{}
 	sort.Slice(im.files, func(i, j int) bool { return im.files[i].Path < im.files[j].Path })
 	return importOutput{
-		AddResult: AddResult{Root: root.Cid(), Name: name, Size: uint64(im.read), DAGBytes: dagBytes, Files: im.files},
+		AddResult: AddResult{Root: root.Cid(), Name: pin.name, Size: uint64(im.read), DAGBytes: dagBytes, Files: im.files},
 		provides:  append([]cid.Cid{root.Cid()}, im.provides...),
 	}, nil
+}
+
+// commitImport pins root for pin's owner in the batch that clears the
+// import's in-flight marker.
+func (g *Grid) commitImport(ctx context.Context, root cid.Cid, dagBytes uint64, pin pinSpec, marker ds.Key) error {
+	g.pinMu.Lock()
+	defer g.pinMu.Unlock()
+	b := g.newBatch(ctx)
+	if err := g.claimPin(ctx, b, root, dagBytes, pin.owner, pin.name); err != nil {
+		return fmt.Errorf("data add: cannot pin %s: %w", root, err)
+	}
+	b.del(ctx, cacheKey(root))
+	b.del(ctx, marker)
+	if err := b.commit(ctx); err != nil {
+		return fmt.Errorf("data add: cannot pin %s: %w", root, err)
+	}
+	return nil
 }
 
 // importer builds UnixFS DAGs through a buffered writer.

@@ -47,7 +47,7 @@ type fetchPlan struct {
 	root     cid.Cid
 	hints    []peer.AddrInfo
 	progress func(done, total int64)
-	pin      bool // record a pin instead of a cache entry
+	pin      *pinSpec // record a pin instead of a cache entry
 }
 
 // ensureLocal makes the DAG under p.root complete locally, records it (pin
@@ -114,6 +114,8 @@ func (g *Grid) measure(ctx context.Context, f *fetcher) (total, local uint64, er
 // blocks still gets a cache record, so its blocks stay evictable and a
 // retry resumes instead of starting over.
 func (g *Grid) recordFetch(ctx context.Context, p fetchPlan, f *fetcher, total uint64, complete bool, marker ds.Key) error {
+	g.pinMu.Lock()
+	defer g.pinMu.Unlock()
 	b := g.newBatch(ctx)
 	b.del(ctx, marker)
 	pinned, err := g.isPinned(ctx, p.root)
@@ -121,9 +123,9 @@ func (g *Grid) recordFetch(ctx context.Context, p fetchPlan, f *fetcher, total u
 		return err
 	}
 	switch {
-	case p.pin && complete:
-		if !pinned {
-			b.put(ctx, pinKey(p.root), Pin{Bytes: total, Created: time.Now().UTC()})
+	case p.pin != nil && complete:
+		if err := g.claimPin(ctx, b, p.root, total, p.pin.owner, p.pin.name); err != nil {
+			return err
 		}
 		b.del(ctx, cacheKey(p.root))
 	case pinned:

@@ -70,8 +70,15 @@ func (g *Grid) evict(ctx context.Context, bytes uint64, keep cid.Cid) (GCResult,
 	return res, err
 }
 
-func (g *Grid) sweepLocked(ctx context.Context) (GCResult, error) {
+func (g *Grid) sweepLocked(ctx context.Context) (res GCResult, err error) {
 	start := time.Now()
+	// Pins dropped from here on are seen by the next sweep.
+	g.garbage.Store(false)
+	defer func() {
+		if err != nil {
+			g.garbage.Store(true)
+		}
+	}()
 	live, err := g.markLive(ctx)
 	if err != nil {
 		return GCResult{}, err
@@ -90,7 +97,6 @@ func (g *Grid) sweepLocked(ctx context.Context) (GCResult, error) {
 		return GCResult{}, fmt.Errorf("data gc: listing blocks was interrupted: %w", err)
 	}
 	before := g.usedBytes()
-	res := GCResult{}
 	for _, k := range doomed {
 		if err := g.raw.DeleteBlock(ctx, k); err != nil {
 			return res, fmt.Errorf("data gc: cannot delete block %s: %w", k, err)
@@ -109,7 +115,7 @@ func (g *Grid) sweepLocked(ctx context.Context) (GCResult, error) {
 // may be partial (an interrupted fetch) and is followed as far as it goes.
 func (g *Grid) markLive(ctx context.Context) (map[string]struct{}, error) {
 	live := map[string]struct{}{}
-	pins, err := g.listPins(ctx)
+	pins, err := g.listPinRecords(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -157,18 +163,17 @@ func (g *Grid) markDAG(ctx context.Context, root cid.Cid, live map[string]struct
 	return nil
 }
 
-// Pin fetches every block of c that is not local yet (within the quota,
-// evicting cache if needed) and pins it recursively.
+// Pin is PinOwned for the owner "user", named by its CID.
 func (g *Grid) Pin(ctx context.Context, c cid.Cid, hints ...peer.AddrInfo) error {
-	_, err := g.ensureLocal(ctx, fetchPlan{op: "data pin", root: c, pin: true, hints: hints}, nil)
-	return err
+	return g.PinOwned(ctx, c, OwnerUser, c.String(), hints...)
 }
 
-// Unpin removes the pin of c; its blocks go at the next GC unless another
-// pin or a cache entry references them.
+// Unpin removes every owner's pin of c; its blocks go at the next GC (or
+// when the quota needs room) unless another pin or a cache entry
+// references them. UnpinOwned removes one owner's pin.
 func (g *Grid) Unpin(ctx context.Context, c cid.Cid) error {
-	g.gcLock.RLock()
-	defer g.gcLock.RUnlock()
+	g.pinMu.Lock()
+	defer g.pinMu.Unlock()
 	ok, err := g.isPinned(ctx, c)
 	if err != nil {
 		return err
@@ -178,21 +183,35 @@ func (g *Grid) Unpin(ctx context.Context, c cid.Cid) error {
 	}
 	b := g.newBatch(ctx)
 	b.del(ctx, pinKey(c))
-	return b.commit(ctx)
+	if err := b.commit(ctx); err != nil {
+		return err
+	}
+	g.garbage.Store(true)
+	return nil
 }
 
-// Pins lists the pins, oldest first.
+// Pins lists the pins, one per (CID, owner), oldest DAG first.
 func (g *Grid) Pins(ctx context.Context) ([]Pin, error) {
 	return g.listPins(ctx)
 }
 
-// reserve promises need bytes of the quota to an operation, evicting
-// least-recently-used cache entries (never keep, never pins) when that
-// makes room. When eviction cannot make room it touches nothing.
+// reserve promises need bytes of the quota to an operation. When the
+// quota is short it first collects released data (pins dropped since the
+// last sweep), then evicts least-recently-used cache entries (never keep,
+// never pins) if that makes room. When eviction cannot make room it
+// touches no cache entry.
 func (g *Grid) reserve(ctx context.Context, op string, need uint64, keep cid.Cid) (*reservation, error) {
 	res, qerr := g.quota.tryReserve(op, need)
 	if qerr == nil {
 		return res, nil
+	}
+	if g.garbage.Load() {
+		if _, err := g.GC(ctx); err != nil {
+			return nil, fmt.Errorf("%s: cannot collect released data to make room: %w", op, err)
+		}
+		if res, qerr = g.quota.tryReserve(op, need); qerr == nil {
+			return res, nil
+		}
 	}
 	cache, err := g.listCache(ctx)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/boxo/bitswap"
@@ -15,6 +16,7 @@ import (
 	"github.com/ipfs/boxo/blockservice"
 	"github.com/ipfs/boxo/blockstore"
 	"github.com/ipfs/boxo/ipld/merkledag"
+	"github.com/ipfs/go-cid"
 	flatfs "github.com/ipfs/go-ds-flatfs"
 	leveldb "github.com/ipfs/go-ds-leveldb"
 	ipld "github.com/ipfs/go-ipld-format"
@@ -69,6 +71,11 @@ type Grid struct {
 	// exclusively, so they never sweep blocks an operation is about to
 	// reference.
 	gcLock sync.RWMutex
+	// pinMu serialises read-modify-write of pin records (owners).
+	pinMu sync.Mutex
+	// garbage is set when pins were dropped since the last sweep: the
+	// quota may then make room by collecting them (reserve).
+	garbage atomic.Bool
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -95,6 +102,12 @@ func Open(ctx context.Context, cfg Config) (*Grid, error) {
 		return nil, err
 	}
 	g.quota = &quota{limit: cfg.QuotaBytes, used: g.usedBytes}
+	g.garbage.Store(true) // unknown until the first sweep
+	if err := g.migratePins(ctx); err != nil {
+		g.meta.Close()
+		g.flat.Close()
+		return nil, fmt.Errorf("datagrid: %w", err)
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
 	if cfg.Host != nil {
@@ -200,10 +213,10 @@ type Stat struct {
 	UsedBytes    uint64 // bytes of all stored blocks
 	QuotaBytes   uint64 // 0 = unlimited
 	FreeBytes    uint64 // quota left (0 when unlimited)
-	PinnedBytes  uint64 // sum of pinned DAG sizes (shared blocks count once per pin)
+	PinnedBytes  uint64 // sum of pinned DAG sizes (shared blocks count once per DAG)
 	CacheBytes   uint64 // sum of cached DAG sizes
 	Blocks       int64
-	Pins         int
+	Pins         int // (CID, owner) pins
 	CacheEntries int
 }
 
@@ -226,8 +239,12 @@ func (g *Grid) Stat(ctx context.Context) (Stat, error) {
 		Pins:         len(pins),
 		CacheEntries: len(cache),
 	}
+	seen := map[cid.Cid]bool{}
 	for _, p := range pins {
-		st.PinnedBytes += p.Bytes
+		if !seen[p.Root] {
+			seen[p.Root] = true
+			st.PinnedBytes += p.Bytes
+		}
 	}
 	for _, e := range cache {
 		st.CacheBytes += e.Bytes

@@ -23,15 +23,20 @@ const (
 	cachePrefix    = "/cache"
 	inflightPrefix = "/inflight"
 	recordsPrefix  = "/records"
-	maxRecordBytes = 64 << 10 // a pin or cache record is a few hundred bytes
+	// maxRecordBytes bounds one record: a cache record is a hundred
+	// bytes, a pin record about a hundred per owner.
+	maxRecordBytes = 1 << 20
 )
 
-// Pin is a recursively pinned DAG: GC keeps every block under it.
+// Pin is one owner's recursive pin of a DAG: GC keeps every block under
+// it while any owner pins it. A DAG pinned by several owners is listed
+// once per owner.
 type Pin struct {
-	Root    cid.Cid   `json:"-"`
-	Name    string    `json:"name,omitempty"`
-	Bytes   uint64    `json:"bytes"` // cumulative DAG size
-	Created time.Time `json:"created"`
+	Root    cid.Cid
+	Owner   string // slash-separated, "user" for data add and data pin
+	Name    string // a file or folder name, or the root CID
+	Bytes   uint64 // cumulative DAG size
+	Created time.Time
 }
 
 // cacheEntry is a DAG fetched for a tasklet: kept until LRU eviction.
@@ -62,25 +67,6 @@ func keyCid(key string) (cid.Cid, error) {
 		return cid.Undef, fmt.Errorf("metadata key %s does not end in a CID: %w", key, err)
 	}
 	return c, nil
-}
-
-func (g *Grid) listPins(ctx context.Context) ([]Pin, error) {
-	var out []Pin
-	err := g.scan(ctx, pinPrefix, func(key string, value []byte) error {
-		var p Pin
-		if err := decodeRecord(key, value, &p); err != nil {
-			return err
-		}
-		c, err := keyCid(key)
-		if err != nil {
-			return err
-		}
-		p.Root = c
-		out = append(out, p)
-		return nil
-	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
-	return out, err
 }
 
 func (g *Grid) listCache(ctx context.Context) ([]cacheEntry, error) {
