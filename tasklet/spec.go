@@ -53,6 +53,11 @@ type Spec struct {
 type Input struct {
 	Name string `json:"name"`
 	CID  string `json:"cid"`
+	// Size is the input's cumulative DAG size in bytes as the coordinator
+	// knows it (0: unknown). A worker uses it to check, before accepting,
+	// that the inputs it lacks and the output fit its storage quota. It is
+	// left out of the canonical JSON when 0, so older specs keep their CIDs.
+	Size uint64 `json:"size,omitempty"`
 }
 
 // Canonical returns the bytes Spec.CID hashes: JSON with the fields in
