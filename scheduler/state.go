@@ -41,6 +41,9 @@ type Job struct {
 	Submitted time.Time       `json:"submitted"`
 	Updated   time.Time       `json:"updated"`
 	Finished  *time.Time      `json:"finished,omitempty"`
+	// Deadline overrides the spec's deadline (job resume --deadline); zero
+	// means Submitted + the spec's deadline.
+	Deadline time.Time `json:"deadline,omitzero"`
 
 	Dataset DatasetInfo `json:"dataset"`
 	Round   int         `json:"round"` // the round in progress (0-based); == rounds when done
@@ -97,6 +100,8 @@ type Attempt struct {
 	Started time.Time `json:"started"`
 	Outcome string    `json:"outcome"` // running, done, declined: …, failed: …, lost, superseded
 	Why     string    `json:"why,omitempty"`
+	// Ended is when the attempt stopped running; nil while it runs.
+	Ended *time.Time `json:"ended,omitempty"`
 }
 
 // Store keeps jobs as one JSON file each, written atomically.
