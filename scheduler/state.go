@@ -2,15 +2,8 @@ package scheduler
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"time"
 
-	"github.com/gridswarm/gridswarm/internal/fsutil"
 	"github.com/gridswarm/gridswarm/receipt"
 )
 
@@ -104,69 +97,3 @@ type Attempt struct {
 	Ended *time.Time `json:"ended,omitempty"`
 }
 
-// Store keeps jobs as one JSON file each, written atomically.
-type Store struct{ dir string }
-
-// NewStore opens (creating) the jobs folder.
-func NewStore(dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("cannot create the jobs folder: %w", err)
-	}
-	return &Store{dir: dir}, nil
-}
-
-// ErrNoJob is returned for an unknown job ID.
-var ErrNoJob = errors.New("no such job")
-
-func (s *Store) path(id string) string { return filepath.Join(s.dir, id+".json") }
-
-// Save writes a job atomically: a crash leaves the previous or this state.
-func (s *Store) Save(j *Job) error {
-	j.Updated = time.Now().UTC()
-	b, err := json.MarshalIndent(j, "", " ")
-	if err != nil {
-		return fmt.Errorf("cannot encode job %s: %w", j.ID, err)
-	}
-	return fsutil.WriteFile(s.path(j.ID), b, 0o600)
-}
-
-// Load reads one job.
-func (s *Store) Load(id string) (*Job, error) {
-	if strings.ContainsAny(id, "/\\.") || id == "" {
-		return nil, fmt.Errorf("%w: %q", ErrNoJob, id)
-	}
-	b, err := os.ReadFile(s.path(id))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s", ErrNoJob, id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("cannot read job %s: %w", id, err)
-	}
-	var j Job
-	if err := json.Unmarshal(b, &j); err != nil {
-		return nil, fmt.Errorf("job file of %s is corrupt: %w", id, err)
-	}
-	return &j, nil
-}
-
-// List reads every job, newest first.
-func (s *Store) List() ([]*Job, error) {
-	entries, err := os.ReadDir(s.dir)
-	if err != nil {
-		return nil, fmt.Errorf("cannot list jobs: %w", err)
-	}
-	var out []*Job
-	for _, e := range entries {
-		name, ok := strings.CutSuffix(e.Name(), ".json")
-		if !ok || strings.HasPrefix(name, ".") {
-			continue
-		}
-		j, err := s.Load(name)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	sort.Slice(out, func(a, b int) bool { return out[a].Submitted.After(out[b].Submitted) })
-	return out, nil
-}
