@@ -96,4 +96,3 @@ type Attempt struct {
 	// Ended is when the attempt stopped running; nil while it runs.
 	Ended *time.Time `json:"ended,omitempty"`
 }
-
