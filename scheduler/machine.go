@@ -1,0 +1,535 @@
+package scheduler
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gridswarm/gridswarm/receipt"
+	"github.com/gridswarm/gridswarm/scheduler/placement"
+	"github.com/gridswarm/gridswarm/tasklet"
+)
+
+// The round machine decides one round's offers. It is a pure state machine
+// in the style of etcd-raft: it does no I/O, reads the time only from its
+// callers and draws randomness only through placement's seed. The runner
+// (drive.go) feeds it events and carries out its decisions:
+//
+//	runner ──Tick(now, snapshot)──▶ Machine ──▶ offer / cancel / wait / aggregate / fail
+//	runner ──Observe(now, Outcome)─▶ Machine ──▶ cancel (a twin lost)
+//
+// The machine keeps its state in the Round it is given (tasklet states and
+// attempt records), so what it decided is what is persisted, and a machine
+// built again from a saved Round (a restart) makes the same choices.
+
+// Attempt outcomes the machine writes.
+const (
+	OutcomeRunning     = "running"
+	OutcomeDone        = "done"
+	OutcomeFailed      = "failed"
+	OutcomeLost        = "lost"
+	OutcomeSuperseded  = "superseded"  // a twin delivered first
+	OutcomeCancelled   = "cancelled"   // the job stopped or its deadline passed
+	OutcomeInterrupted = "interrupted" // the coordinator restarted while it ran
+	outcomeDeclined    = "declined: "  // + the worker's reason
+)
+
+// DecisionKind says what the runner must do.
+type DecisionKind int
+
+// Decisions the machine makes.
+const (
+	// DecideOffer: offer Tasklet to Peer as attempt Attempt.
+	DecideOffer DecisionKind = iota + 1
+	// DecideCancel: cancel attempt Attempt of Tasklet on Peer.
+	DecideCancel
+	// DecideWait: nothing to do before Until; Reason says why, if stalled.
+	DecideWait
+	// DecideAggregate: every tasklet has an output; fetch and aggregate.
+	DecideAggregate
+	// DecideFail: the job cannot go on; Reason says why.
+	DecideFail
+)
+
+func (k DecisionKind) String() string {
+	switch k {
+	case DecideOffer:
+		return "offer"
+	case DecideCancel:
+		return "cancel"
+	case DecideWait:
+		return "wait"
+	case DecideAggregate:
+		return "aggregate"
+	case DecideFail:
+		return "fail"
+	}
+	return fmt.Sprintf("DecisionKind(%d)", int(k))
+}
+
+// Decision is one thing the runner must do, with why.
+type Decision struct {
+	Kind        DecisionKind
+	Tasklet     int
+	Attempt     int
+	Peer        string
+	Speculative bool      // an offer that copies a straggler
+	Until       time.Time // DecideWait: when to Tick again at the latest
+	Reason      string
+}
+
+func (d Decision) String() string {
+	switch d.Kind {
+	case DecideOffer:
+		s := fmt.Sprintf("offer tasklet %d attempt %d to %s", d.Tasklet, d.Attempt, d.Peer)
+		if d.Speculative {
+			s += " (speculative copy)"
+		}
+		return s
+	case DecideCancel:
+		return fmt.Sprintf("cancel tasklet %d attempt %d on %s: %s", d.Tasklet, d.Attempt, d.Peer, d.Reason)
+	case DecideWait:
+		if d.Reason == "" {
+			return fmt.Sprintf("wait until %s", d.Until.UTC().Format(time.RFC3339Nano))
+		}
+		return fmt.Sprintf("wait until %s: %s", d.Until.UTC().Format(time.RFC3339Nano), d.Reason)
+	}
+	return strings.TrimSpace(d.Kind.String() + " " + d.Reason)
+}
+
+// OutcomeKind is how an attempt ended, as the runner saw it.
+type OutcomeKind int
+
+// Attempt endings.
+const (
+	EndDone     OutcomeKind = iota + 1 // a checked receipt came back
+	EndDeclined                        // the worker declined the offer (Reason is its reason)
+	EndFailed                          // the worker gave up, or the offer failed
+	EndLost                            // the worker vanished
+)
+
+// Outcome is the end of one attempt, fed to Observe.
+type Outcome struct {
+	Tasklet, Attempt int
+	Kind             OutcomeKind
+	Reason           string // EndDeclined: the worker's reason constant
+	Detail           string
+	Receipt          receipt.Receipt // EndDone
+}
+
+// MachineConfig fixes what a round machine needs besides its Round.
+type MachineConfig struct {
+	JobID    string
+	Round    int // 0-based
+	Rounds   int
+	Deadline time.Time
+	// Template is every tasklet's placement shape; Inputs are filled per
+	// tasklet from Weights and the tasklet's shard.
+	Template     placement.Tasklet
+	Weights      string
+	WeightsBytes uint64
+	ShardBytes   map[string]uint64
+	// RetryEvery is the longest wait between Ticks, and how long a peer that
+	// said busy or not-idle is left alone.
+	RetryEvery time.Duration
+	// StragglerFactor: a tasklet running longer than this × the round's
+	// median gets a speculative copy.
+	StragglerFactor float64
+	// Backoffs are the per-peer failure backoffs; they outlive the round.
+	Backoffs *Backoffs
+}
+
+// Backoffs holds each peer's failure backoff: after its n-th failure in a
+// row a peer gets no offer for Base × 2^(n-1), capped at Max.
+type Backoffs struct {
+	Base, Max time.Duration
+	peers     map[string]backoff
+}
+
+type backoff struct {
+	failures int
+	until    time.Time
+}
+
+// NewBackoffs returns an empty table.
+func NewBackoffs(base, max time.Duration) *Backoffs {
+	return &Backoffs{Base: base, Max: max, peers: map[string]backoff{}}
+}
+
+// Fail records a failure of peer at now.
+func (b *Backoffs) Fail(now time.Time, peer string) {
+	s := b.peers[peer]
+	s.failures++
+	d := b.Base << min(s.failures-1, 20)
+	if b.Max > 0 && (d > b.Max || d <= 0) {
+		d = b.Max
+	}
+	s.until = now.Add(d)
+	b.peers[peer] = s
+}
+
+// Succeed clears peer's backoff.
+func (b *Backoffs) Succeed(peer string) { delete(b.peers, peer) }
+
+// Until is when peer may get an offer again; zero when it may now.
+func (b *Backoffs) Until(peer string) time.Time { return b.peers[peer].until }
+
+// Machine is one round's decision maker. It is not safe for concurrent use.
+type Machine struct {
+	cfg  MachineConfig
+	rd   *Round
+	busy map[string]time.Time // peer → when a busy/not-idle decline stops counting
+	over bool                 // aggregate or fail was decided
+}
+
+// NewMachine returns the machine for rd, which it updates in place.
+// Attempts still running in rd were cut short by a restart: they become
+// interrupted and their tasklets pending (offered again; their peers are
+// not excluded).
+func NewMachine(cfg MachineConfig, rd *Round, now time.Time) *Machine {
+	if cfg.Backoffs == nil {
+		cfg.Backoffs = NewBackoffs(500*time.Millisecond, time.Minute)
+	}
+	if cfg.RetryEvery <= 0 {
+		cfg.RetryEvery = 2 * time.Second
+	}
+	for i := range rd.Tasklets {
+		t := &rd.Tasklets[i]
+		for k := range t.Attempts {
+			if a := &t.Attempts[k]; a.Outcome == OutcomeRunning {
+				a.Outcome, a.Why = OutcomeInterrupted, "the coordinator restarted"
+				a.Ended = timePtr(now)
+			}
+		}
+		if t.State == TaskRunning {
+			t.State = TaskPending
+		}
+	}
+	return &Machine{cfg: cfg, rd: rd, busy: map[string]time.Time{}}
+}
+
+func timePtr(t time.Time) *time.Time { t = t.UTC(); return &t }
+
+// transientDecline reports whether a decline says "not now" rather than
+// "not this tasklet": the tasklet waits, the peer is not excluded.
+func transientDecline(reason string) bool {
+	return reason == tasklet.ReasonBusy || reason == tasklet.ReasonNotIdle
+}
+
+// excludes reports whether an attempt's outcome bars its peer from the
+// tasklet for the rest of the round.
+func excludes(outcome string) bool {
+	if r, ok := strings.CutPrefix(outcome, outcomeDeclined); ok {
+		return !transientDecline(r)
+	}
+	return outcome == OutcomeFailed || outcome == OutcomeLost
+}
+
+// Excluded lists the peers barred from tasklet i this round, sorted.
+func (m *Machine) Excluded(i int) []string {
+	var out []string
+	for _, a := range m.rd.Tasklets[i].Attempts {
+		if excludes(a.Outcome) && !slices.Contains(out, a.Peer) {
+			out = append(out, a.Peer)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// InFlight counts the running attempts per peer.
+func (m *Machine) InFlight() map[string]int {
+	out := map[string]int{}
+	for _, t := range m.rd.Tasklets {
+		for _, a := range t.Attempts {
+			if a.Outcome == OutcomeRunning {
+				out[a.Peer]++
+			}
+		}
+	}
+	return out
+}
+
+func running(t *Tasklet) []int {
+	var out []int
+	for k, a := range t.Attempts {
+		if a.Outcome == OutcomeRunning {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Observe records how an attempt ended. A result for an attempt that no
+// longer runs (cancelled, superseded) is ignored.
+func (m *Machine) Observe(now time.Time, o Outcome) []Decision {
+	if o.Tasklet < 0 || o.Tasklet >= len(m.rd.Tasklets) {
+		return nil
+	}
+	t := &m.rd.Tasklets[o.Tasklet]
+	if o.Attempt < 0 || o.Attempt >= len(t.Attempts) || t.Attempts[o.Attempt].Outcome != OutcomeRunning {
+		return nil
+	}
+	a := &t.Attempts[o.Attempt]
+	a.Ended = timePtr(now)
+	var out []Decision
+	switch o.Kind {
+	case EndDone:
+		a.Outcome = OutcomeDone
+		rc := o.Receipt
+		t.State, t.Peer, t.Output, t.Loss, t.Receipt = TaskDone, a.Peer, rc.OutputCID, float64(rc.Loss()), &rc
+		m.cfg.Backoffs.Succeed(a.Peer)
+		for _, k := range running(t) {
+			b := &t.Attempts[k]
+			b.Outcome, b.Why, b.Ended = OutcomeSuperseded, "attempt "+fmt.Sprint(o.Attempt)+" on "+a.Peer+" delivered first", timePtr(now)
+			out = append(out, Decision{Kind: DecideCancel, Tasklet: o.Tasklet, Attempt: k, Peer: b.Peer, Reason: "superseded"})
+		}
+		return out
+	case EndDeclined:
+		a.Outcome, a.Why = outcomeDeclined+o.Reason, o.Detail
+		if transientDecline(o.Reason) {
+			m.busy[a.Peer] = now.Add(m.cfg.RetryEvery)
+		}
+	case EndLost:
+		a.Outcome, a.Why = OutcomeLost, o.Detail
+		m.cfg.Backoffs.Fail(now, a.Peer)
+	default:
+		a.Outcome, a.Why = OutcomeFailed, o.Detail
+		m.cfg.Backoffs.Fail(now, a.Peer)
+	}
+	if len(running(t)) == 0 && t.State != TaskDone {
+		t.State = TaskPending
+	}
+	return out
+}
+
+// OutputLost records that tasklet i's accepted output could not be fetched:
+// its producer is barred from it and it is offered again.
+func (m *Machine) OutputLost(now time.Time, i int, why string) {
+	t := &m.rd.Tasklets[i]
+	for k := len(t.Attempts) - 1; k >= 0; k-- {
+		if a := &t.Attempts[k]; a.Outcome == OutcomeDone {
+			a.Outcome, a.Why = OutcomeLost, why
+			m.cfg.Backoffs.Fail(now, a.Peer)
+			break
+		}
+	}
+	t.State, t.Output, t.Receipt, t.Peer, t.Loss = TaskPending, "", nil, "", 0
+	m.over = false
+}
+
+// Stop ends the round for the job's own reason (cancel, shutdown): every
+// running attempt is cancelled.
+func (m *Machine) Stop(now time.Time, why string) []Decision {
+	m.over = true
+	return m.cancelAll(now, why)
+}
+
+func (m *Machine) cancelAll(now time.Time, why string) []Decision {
+	var out []Decision
+	for i := range m.rd.Tasklets {
+		t := &m.rd.Tasklets[i]
+		for _, k := range running(t) {
+			a := &t.Attempts[k]
+			a.Outcome, a.Why, a.Ended = OutcomeCancelled, why, timePtr(now)
+			out = append(out, Decision{Kind: DecideCancel, Tasklet: i, Attempt: k, Peer: a.Peer, Reason: why})
+		}
+		if t.State == TaskRunning {
+			t.State = TaskPending
+		}
+	}
+	return out
+}
+
+// DeadlineMessage is the job's error when its deadline passes in round
+// (0-based) of rounds.
+func DeadlineMessage(round, rounds int) string {
+	return fmt.Sprintf("deadline passed in round %d of %d; the last completed round's weights are kept: gridswarm job model / job resume", round+1, rounds)
+}
+
+// Tick decides what to do now, given a snapshot of the workers (without
+// InFlight, which the machine fills in). It ends with exactly one of wait,
+// aggregate or fail.
+func (m *Machine) Tick(now time.Time, snap []placement.Peer) []Decision {
+	if m.over {
+		return nil
+	}
+	if !m.cfg.Deadline.IsZero() && !now.Before(m.cfg.Deadline) {
+		out := m.cancelAll(now, "the job's deadline passed")
+		m.over = true
+		return append(out, Decision{Kind: DecideFail, Reason: DeadlineMessage(m.cfg.Round, m.cfg.Rounds)})
+	}
+	if m.allDone() {
+		m.over = true
+		return []Decision{{Kind: DecideAggregate}}
+	}
+	snap = slices.Clone(snap)
+	inflight := m.InFlight()
+	for i := range snap {
+		snap[i].InFlight = inflight[snap[i].ID]
+	}
+	wake := now.Add(m.cfg.RetryEvery)
+	if !m.cfg.Deadline.IsZero() && m.cfg.Deadline.Before(wake) {
+		wake = m.cfg.Deadline
+	}
+	var out []Decision
+	var waiting []string
+	for i := range m.rd.Tasklets {
+		t := &m.rd.Tasklets[i]
+		if t.State == TaskDone || len(running(t)) > 0 {
+			continue
+		}
+		d, ok, why, fail := m.place(now, i, snap, nil, &wake)
+		if fail != "" {
+			out = append(out, m.cancelAll(now, "the job failed")...)
+			m.over = true
+			return append(out, Decision{Kind: DecideFail, Reason: fail})
+		}
+		if !ok {
+			waiting = append(waiting, fmt.Sprintf("tasklet %d %s", i, why))
+			continue
+		}
+		out = append(out, m.launch(now, i, d, false, snap))
+	}
+	out = append(out, m.speculate(now, snap, &wake)...)
+	w := Decision{Kind: DecideWait, Until: wake}
+	if len(waiting) > 0 {
+		w.Reason = waiting[0]
+		if len(waiting) > 1 {
+			w.Reason += fmt.Sprintf(" (and %d more tasklets waiting)", len(waiting)-1)
+		}
+	}
+	return append(out, w)
+}
+
+func (m *Machine) allDone() bool {
+	for _, t := range m.rd.Tasklets {
+		if t.State != TaskDone {
+			return false
+		}
+	}
+	return true
+}
+
+// place picks a peer for tasklet i. It returns the peer, or why it waits,
+// or (fail != "") why no peer in the snapshot can ever run it this round.
+func (m *Machine) place(now time.Time, i int, snap []placement.Peer, also []string, wake *time.Time) (peer string, ok bool, why, fail string) {
+	t := &m.rd.Tasklets[i]
+	barred := m.Excluded(i)
+	exclude := slices.Concat(barred, also)
+	for _, p := range snap {
+		for _, until := range []time.Time{m.cfg.Backoffs.Until(p.ID), m.busy[p.ID]} {
+			if now.Before(until) {
+				exclude = append(exclude, p.ID)
+				if until.Before(*wake) {
+					*wake = until
+				}
+			}
+		}
+	}
+	pt := m.cfg.Template
+	pt.ID = fmt.Sprint(i)
+	pt.Inputs = []placement.Input{{CID: m.cfg.Weights, Bytes: m.cfg.WeightsBytes}, {CID: t.Shard, Bytes: m.cfg.ShardBytes[t.Shard]}}
+	ds, err := placement.Place(snap, []placement.Tasklet{pt}, placement.Options{
+		Seed: placement.SeedFrom(m.cfg.JobID, m.cfg.Round) + uint64(i), Exclude: map[string][]string{pt.ID: exclude}})
+	if err != nil {
+		return "", false, "cannot be placed: " + err.Error(), ""
+	}
+	d := ds[0]
+	if d.Placed() {
+		return d.Peers[0], true, "", ""
+	}
+	if also == nil && len(barred) > 0 && m.hopeless(snap, &pt, barred) {
+		return "", false, "", m.hopelessMessage(i, d, barred)
+	}
+	return "", false, d.Explain(), ""
+}
+
+// hopeless reports whether every peer of the snapshot is barred from the
+// tasklet or fails a rule that waiting cannot change.
+func (m *Machine) hopeless(snap []placement.Peer, pt *placement.Tasklet, barred []string) bool {
+	for i := range snap {
+		p := snap[i]
+		if slices.Contains(barred, p.ID) {
+			continue
+		}
+		p.InFlight = 0 // slots free up
+		switch placement.Check(&p, pt) {
+		case placement.ReasonInvalid, placement.ReasonBanned, placement.ReasonExecutor, placement.ReasonGPUMemory,
+			placement.ReasonDisk, placement.ReasonPrice, placement.ReasonVersion:
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+func (m *Machine) hopelessMessage(i int, d placement.Decision, barred []string) string {
+	t := m.rd.Tasklets[i]
+	var whys []string
+	for _, p := range barred {
+		for k := len(t.Attempts) - 1; k >= 0; k-- {
+			if a := t.Attempts[k]; a.Peer == p && excludes(a.Outcome) {
+				whys = append(whys, fmt.Sprintf("%s %s", p, a.Outcome))
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("round %d of %d: no peer can run tasklet %d: %s; %s", m.cfg.Round+1, m.cfg.Rounds, i, strings.Join(whys, ", "), d.Explain())
+}
+
+func (m *Machine) launch(now time.Time, i int, peer string, spec bool, snap []placement.Peer) Decision {
+	t := &m.rd.Tasklets[i]
+	t.State = TaskRunning
+	t.Attempts = append(t.Attempts, Attempt{Peer: peer, Started: now.UTC(), Outcome: OutcomeRunning})
+	for k := range snap {
+		if snap[k].ID == peer {
+			snap[k].InFlight++
+		}
+	}
+	return Decision{Kind: DecideOffer, Tasklet: i, Attempt: len(t.Attempts) - 1, Peer: peer, Speculative: spec}
+}
+
+// speculate copies stragglers: a tasklet whose only running attempt has run
+// longer than StragglerFactor × the median of the round's finished attempts
+// (at least two) gets a copy on another peer that is not barred from it.
+func (m *Machine) speculate(now time.Time, snap []placement.Peer, wake *time.Time) []Decision {
+	if m.cfg.StragglerFactor <= 0 {
+		return nil
+	}
+	var durs []time.Duration
+	for _, t := range m.rd.Tasklets {
+		for _, a := range t.Attempts {
+			if a.Outcome == OutcomeDone && a.Ended != nil {
+				durs = append(durs, a.Ended.Sub(a.Started))
+			}
+		}
+	}
+	if len(durs) < 2 {
+		return nil
+	}
+	slices.Sort(durs)
+	limit := time.Duration(m.cfg.StragglerFactor * float64(durs[len(durs)/2]))
+	var out []Decision
+	for i := range m.rd.Tasklets {
+		t := &m.rd.Tasklets[i]
+		rs := running(t)
+		if t.State == TaskDone || len(rs) != 1 {
+			continue
+		}
+		a := t.Attempts[rs[0]]
+		if at := a.Started.Add(limit); now.Before(at) {
+			if at.Before(*wake) {
+				*wake = at
+			}
+			continue
+		}
+		p, ok, _, _ := m.place(now, i, snap, []string{a.Peer}, wake)
+		if ok {
+			out = append(out, m.launch(now, i, p, true, snap))
+		}
+	}
+	return out
+}
