@@ -21,6 +21,7 @@ func workerConfig(c config.Worker) worker.Config {
 			MaxConcurrent:  c.MaxConcurrent,
 		},
 		TrainerWorkers: c.TrainerWorkers,
+		OutputTTL:      c.OutputTTL.Duration,
 		Wasm:           wasm.Options{MemoryLimitPages: uint32(c.Wasm.MemoryMB * 16), Timeout: c.Wasm.Timeout.Duration},
 		Process: process.Config{
 			Enabled:     c.Process.Enabled,

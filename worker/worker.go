@@ -37,7 +37,19 @@ type Config struct {
 	Process        process.Config
 	Wasm           wasm.Options
 	CapsEvery      time.Duration // republish interval (default 2m)
+	// OutputTTL is how long a delivered output stays pinned when its
+	// coordinator never releases it (default DefaultOutputTTL).
+	OutputTTL time.Duration
+	// HealthEvery is how often the store is probed (writable, room for the
+	// last tasklet that did not fit) and expired outputs swept (default
+	// DefaultHealthEvery).
+	HealthEvery time.Duration
+	// Now is the clock of the output TTL (default time.Now).
+	Now func() time.Time
 }
+
+// DefaultHealthEvery is Config.HealthEvery's default.
+const DefaultHealthEvery = 5 * time.Second
 
 // Deps are the daemon's parts the worker uses.
 type Deps struct {
@@ -46,6 +58,7 @@ type Deps struct {
 	EthKey    *ecdsa.PrivateKey
 	Domain    receipt.Domain
 	RepoDir   string
+	GridDir   string // the data grid's folder (default RepoDir/datagrid)
 	GridQuota uint64
 	Agent     string
 	Logger    *slog.Logger
@@ -65,8 +78,11 @@ type Worker struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	changed chan struct{}
+	outs    *outputs
 
 	mu         sync.Mutex
+	health     health
+	needFloor  uint64 // bytes the last tasklet that did not fit needed
 	releases   map[string][]func()
 	last       probe.Probe
 	throughput float64
@@ -83,6 +99,15 @@ func Start(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 	if cfg.CapsEvery == 0 {
 		cfg.CapsEvery = 2 * time.Minute
 	}
+	if cfg.OutputTTL <= 0 {
+		cfg.OutputTTL = DefaultOutputTTL
+	}
+	if cfg.HealthEvery <= 0 {
+		cfg.HealthEvery = DefaultHealthEvery
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	cfg.Idle = cfg.Idle.WithDefaults()
 	idle, err := probe.NewIdleTracker(cfg.Idle)
 	if err != nil {
@@ -95,7 +120,8 @@ func Start(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 		releases: map[string][]func(){},
 		changed:  make(chan struct{}, 1),
 	}
-	store := gridStore{d.Grid}
+	w.outs = &outputs{grid: d.Grid, ledger: newOutputLedger(), ttl: cfg.OutputTTL, now: cfg.Now, log: w.log}
+	store := gridStore{g: d.Grid, w: w}
 	for _, name := range cfg.Executors {
 		switch name {
 		case tasklet.ExecutorBuiltin:
@@ -119,20 +145,29 @@ func Start(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
 	if cfg.Enabled {
+		owned := make(map[string]tasklet.Executor, len(w.execs))
+		for name, e := range w.execs {
+			owned[name] = ownedExecutor{e}
+		}
 		w.svc = tasklet.NewService(d.Swarm.Host(), tasklet.ServiceConfig{
 			Admit:     w.admit,
 			Release:   w.release,
-			Executors: w.execs,
+			Executors: owned,
 			Fetch: func(ctx context.Context, c cid.Cid, hints []peer.AddrInfo) error {
 				_, err := d.Grid.Fetch(ctx, c, hints...)
-				return err
+				return w.storageFailure(err)
 			},
+			Delivered: w.outs.delivered,
+			Discard:   w.outs.discard,
+			OnRelease: w.outs.release,
 			Sign:   func(r receipt.Receipt) (receipt.Receipt, error) { return receipt.Sign(d.EthKey, d.Domain, r) },
 			Logger: d.Logger,
 		})
 	}
-	w.wg.Add(1)
+	w.probeHealth(ctx)
+	w.wg.Add(2)
 	go w.publishLoop(runCtx)
+	go w.maintainLoop(runCtx)
 	return w, nil
 }
 
@@ -175,10 +210,8 @@ func (w *Worker) admit(spec tasklet.Spec) (bool, string, string) {
 	if !w.idle.OffersCPU(now) {
 		return false, tasklet.ReasonNotIdle, w.idle.Reason(now)
 	}
-	if w.deps.GridQuota > 0 {
-		if st, err := w.deps.Grid.Stat(context.Background()); err == nil && st.FreeBytes == 0 {
-			return false, tasklet.ReasonOverQuota, "the data grid quota is full"
-		}
+	if h := w.admitHealth(spec); !h.ok() {
+		return false, h.Reason, h.Detail
 	}
 	release, ok := w.slots.TryAcquire()
 	if !ok {
@@ -192,6 +225,25 @@ func (w *Worker) admit(spec tasklet.Spec) (bool, string, string) {
 	w.poke()
 	return true, "", ""
 }
+
+// admitHealth probes the store for an offer: writable, and room for the
+// inputs it lacks and its output. A failure is advertised until fixed.
+func (w *Worker) admitHealth(spec tasklet.Spec) health {
+	ctx, cancel := context.WithTimeout(context.Background(), admitCheckTimeout)
+	defer cancel()
+	h := probeWritable(w.blocksDir())
+	if h.ok() {
+		h = w.checkSpec(ctx, spec)
+	}
+	if !h.ok() {
+		w.setHealth(h)
+	}
+	return h
+}
+
+// admitCheckTimeout bounds the store checks of one offer, well inside the
+// coordinator's wait for an answer.
+const admitCheckTimeout = 2 * time.Second
 
 func (w *Worker) release(spec tasklet.Spec) {
 	w.mu.Lock()
@@ -251,26 +303,65 @@ func (w *Worker) Status() Status {
 		SlotsInUse: used, Slots: total, Completed: w.done, Throughput: w.throughput,
 		PricePerHour: w.cfg.PricePerHour, Account: crypto.PubkeyToAddress(w.deps.EthKey.PublicKey).Hex(), Probe: w.last,
 	}
-	s.Idle = w.cfg.Enabled && !s.Paused && w.idle.OffersCPU(now)
+	s.Idle = w.cfg.Enabled && !s.Paused && w.idle.OffersCPU(now) && w.health.ok()
 	switch {
 	case !w.cfg.Enabled:
 		s.Reason = "the worker is off (worker.enabled = false)"
 	case s.Paused:
 		s.Reason = "paused by the contributor"
+	case !w.health.ok():
+		s.Reason = w.health.String()
 	case !s.Idle:
 		s.Reason = w.idle.Reason(now)
 	}
 	return s
 }
 
-// gridStore adapts the data grid to the builtin executor.
-type gridStore struct{ g *datagrid.Grid }
+// maintainLoop probes the store's health and sweeps expired outputs every
+// HealthEvery until ctx ends.
+func (w *Worker) maintainLoop(ctx context.Context) {
+	defer w.wg.Done()
+	tick := time.NewTicker(w.cfg.HealthEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		w.probeHealth(ctx)
+		if _, err := w.outs.sweep(ctx); err != nil && ctx.Err() == nil {
+			w.log.Warn("output sweep", "err", err)
+		}
+	}
+}
+
+// ownedExecutor runs an executor with its output's pin owner in the
+// context, so outputs are pinned per tasklet and can be let go of.
+type ownedExecutor struct{ tasklet.Executor }
+
+type ownerKey struct{}
+
+func (e ownedExecutor) Run(ctx context.Context, spec tasklet.Spec, progress func(done, total int)) (tasklet.Output, error) {
+	return e.Executor.Run(context.WithValue(ctx, ownerKey{}, outputOwner(spec)), spec, progress)
+}
+
+// gridStore adapts the data grid to the builtin executor. Outputs of
+// offered tasklets are pinned for their owner (see ownedExecutor).
+type gridStore struct {
+	g *datagrid.Grid
+	w *Worker
+}
 
 func (s gridStore) ReadFile(ctx context.Context, c cid.Cid, max int64) ([]byte, error) {
 	return s.g.ReadFile(ctx, c, max)
 }
 
 func (s gridStore) AddBytes(ctx context.Context, name string, b []byte) (cid.Cid, error) {
+	if owner, ok := ctx.Value(ownerKey{}).(string); ok {
+		c, err := s.g.AddBytesOwned(ctx, name, b, owner)
+		return c, s.w.storageFailure(err)
+	}
 	r, err := s.g.AddReader(ctx, bytesReader(b), nil)
 	if err != nil {
 		return cid.Undef, err

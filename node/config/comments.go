@@ -46,6 +46,7 @@ var comments = map[string]string{
 	"worker.max_utilization":      "a GPU counts as idle at or under this utilisation (percent)",
 	"worker.quiet_for":            "…and when no foreign process used it for this long",
 	"worker.max_concurrent":       "tasklets running at once",
+	"worker.output_ttl":           "how long a tasklet output stays pinned when its coordinator never says it fetched it",
 	"worker.trainer_workers":      "goroutines per matrix product in the builtin trainer (0 = one); results do not depend on it",
 	"worker.wasm":                 "the WASM sandbox",
 	"worker.wasm.memory_mb":       "linear memory a tasklet may use",

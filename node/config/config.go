@@ -44,6 +44,7 @@ type Worker struct {
 	QuietFor       Duration `toml:"quiet_for"`
 	MaxConcurrent  int      `toml:"max_concurrent"`
 	TrainerWorkers int      `toml:"trainer_workers"`
+	OutputTTL      Duration `toml:"output_ttl"`
 	Wasm           Wasm     `toml:"wasm"`
 	Process        Process  `toml:"process"`
 }
@@ -171,6 +172,7 @@ func Default(profile string) (Config, error) {
 			MaxUtilization: 10,
 			QuietFor:       Duration{5 * time.Minute},
 			MaxConcurrent:  1,
+			OutputTTL:      Duration{time.Hour},
 			Wasm:           Wasm{MemoryMB: 256, Timeout: Duration{5 * time.Minute}},
 			Process:        Process{Timeout: Duration{time.Hour}, Allow: []string{}, GPUs: []int{}},
 		},
@@ -326,6 +328,9 @@ func (c Config) Validate() error {
 	}
 	if c.Worker.Wasm.MemoryMB < 1 || c.Worker.Wasm.MemoryMB > 4096 {
 		bad("worker.wasm.memory_mb", "must be 1-4096, got %d", c.Worker.Wasm.MemoryMB)
+	}
+	if c.Worker.OutputTTL.Duration < time.Second {
+		bad("worker.output_ttl", "must be at least 1s, got %s", c.Worker.OutputTTL)
 	}
 	if c.Datagrid.ReprovideInterval.Duration < time.Minute {
 		bad("datagrid.reprovide_interval", "must be at least 1m, got %s", c.Datagrid.ReprovideInterval)
