@@ -100,6 +100,10 @@ func (m Model) countParams() int64 {
 	return n
 }
 
+// NumParams is the parameter count of m (which need not be valid), for
+// sizing its weights: about NumParams × 4 bytes of safetensors.
+func (m Model) NumParams() int64 { return m.countParams() }
+
 // numParams is the parameter count of a valid model.
 func (m Model) numParams() int { return int(m.countParams()) }
 
