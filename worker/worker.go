@@ -160,8 +160,8 @@ func Start(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 			Delivered: w.outs.delivered,
 			Discard:   w.outs.discard,
 			OnRelease: w.outs.release,
-			Sign:   func(r receipt.Receipt) (receipt.Receipt, error) { return receipt.Sign(d.EthKey, d.Domain, r) },
-			Logger: d.Logger,
+			Sign:      func(r receipt.Receipt) (receipt.Receipt, error) { return receipt.Sign(d.EthKey, d.Domain, r) },
+			Logger:    d.Logger,
 		})
 	}
 	w.probeHealth(ctx)
