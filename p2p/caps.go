@@ -23,9 +23,6 @@ const CapsTopic = "gridswarm/caps/1.0.0"
 // MaxCapsSize caps a sealed capability record.
 const MaxCapsSize = 32 << 10
 
-// greetDelay coalesces topic joins before this node re-sends its record.
-const greetDelay = time.Second
-
 // MaxCapsAge is how old a capability record may be before it is dropped.
 const MaxCapsAge = 10 * time.Minute
 

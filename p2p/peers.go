@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"sync"
 	"time"
@@ -34,18 +35,47 @@ type PeerInfo struct {
 type PeerTable struct {
 	h        host.Host
 	caps     *capsState
+	now      func() time.Time
 	mu       sync.Mutex
-	announce map[peer.ID]Announcement
+	announce map[peer.ID]announceEntry
 }
 
+// announceEntry is an announcement and when this node received it.
+type announceEntry struct {
+	a  Announcement
+	at time.Time
+}
+
+// pruneGrace is how long the capability record and announcement of a peer
+// no longer connected are kept after they were received. It is MaxCapsAge,
+// so a pruned record could not be replayed anyway.
+const pruneGrace = MaxCapsAge
+
+// maxAnnouncers bounds the announcements kept, like maxCapsPeers.
+const maxAnnouncers = 10_000
+
 func newPeerTable(h host.Host, caps *capsState) *PeerTable {
-	return &PeerTable{h: h, caps: caps, announce: map[peer.ID]Announcement{}}
+	return &PeerTable{h: h, caps: caps, now: caps.now, announce: map[peer.ID]announceEntry{}}
 }
 
 func (t *PeerTable) recordAnnouncement(p peer.ID, a Announcement) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.announce[p] = a
+	t.announce[p] = announceEntry{a: a, at: t.now()}
+}
+
+func (t *PeerTable) connected(id peer.ID) bool {
+	return t.h.Network().Connectedness(id) == network.Connected
+}
+
+// prune forgets the capability records and announcements of peers gone for
+// longer than pruneGrace, and bounds both maps.
+func (t *PeerTable) prune() (caps, announcements int) {
+	caps = t.caps.prune(t.connected, pruneGrace, maxCapsPeers)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	announcements = pruneMap(t.announce, func(e announceEntry) time.Time { return e.at }, t.connected, t.now(), pruneGrace, maxAnnouncers)
+	return caps, announcements
 }
 
 var dhtProtocol = protocol.ID(DHTPrefix + "/kad/1.0.0")
@@ -81,7 +111,8 @@ func (t *PeerTable) List() []PeerInfo {
 			info.EstimatedRTT = est
 		}
 		t.mu.Lock()
-		if a, ok := t.announce[id]; ok {
+		if e, ok := t.announce[id]; ok {
+			a := e.a
 			info.LastAnnounce = &a
 		}
 		t.mu.Unlock()
@@ -108,32 +139,78 @@ func (t *PeerTable) List() []PeerInfo {
 // ConnectedCount is the number of peers with a live connection.
 func (t *PeerTable) ConnectedCount() int { return len(t.h.Network().Peers()) }
 
-// notifee pings every new connection so its RTT is known at once.
+// notifee greets every new peer: it asks for the peer's capability record
+// unless a fresh one is held (so a restarted node knows every connected
+// worker at once, not at their next publication), then pings it so its RTT
+// is known at once and feeds the coordinate.
 func (t *PeerTable) notifee(ctx context.Context, s *Swarm) network.Notifiee {
 	return &network.NotifyBundle{
 		ConnectedF: func(_ network.Network, c network.Conn) {
+			p := c.RemotePeer()
+			if !s.startGreeting(p) {
+				return // another connection to p is being greeted
+			}
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
-				s.pingOnce(ctx, c.RemotePeer())
+				defer s.endGreeting(p)
+				s.askCaps(ctx, p)
+				s.pingOnce(ctx, p)
 			}()
 		},
 	}
 }
 
+// startGreeting claims the greeting of p; false if it is under way.
+func (s *Swarm) startGreeting(p peer.ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.greeting[p] {
+		return false
+	}
+	s.greeting[p] = true
+	return true
+}
+
+func (s *Swarm) endGreeting(p peer.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.greeting, p)
+}
+
+// pingTimeout bounds one ping; a peer that speaks ping but does not answer
+// within it is taken for dead and disconnected.
+const pingTimeout = 5 * time.Second
+
 func (s *Swarm) pingOnce(ctx context.Context, p peer.ID) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	// ping.Ping records each RTT in the peerstore's latency EWMA.
 	select {
-	case res := <-ping.Ping(ctx, s.host, p):
+	case res := <-ping.Ping(pctx, s.host, p):
 		if res.Error != nil {
-			s.log.Debug("ping failed", "peer", p, "err", res.Error)
+			s.pingFailed(ctx, p, res.Error)
 			return
 		}
 		s.caps.observeRTT(p, res.RTT)
-	case <-ctx.Done():
+	case <-pctx.Done():
+		s.pingFailed(ctx, p, pctx.Err())
 	}
+}
+
+// pingFailed disconnects a peer that speaks ping but did not answer, so
+// the peer table shows it gone within a ping interval rather than when the
+// transport's keep-alive gives up. A peer without ping is left alone.
+func (s *Swarm) pingFailed(ctx context.Context, p peer.ID, err error) {
+	if ctx.Err() != nil || s.host.Network().Connectedness(p) != network.Connected {
+		return
+	}
+	if protos, perr := s.host.Peerstore().SupportsProtocols(p, ping.ID); perr != nil || len(protos) == 0 {
+		s.log.Debug("ping failed", "peer", p, "err", err)
+		return
+	}
+	s.log.Info("peer does not answer ping; disconnecting", "peer", p, "err", err)
+	_ = s.host.Network().ClosePeer(p)
 }
 
 func (s *Swarm) pingLoop(ctx context.Context) {
@@ -147,6 +224,14 @@ func (s *Swarm) pingLoop(ctx context.Context) {
 		case <-tick.C:
 			for _, p := range s.host.Network().Peers() {
 				s.pingOnce(ctx, p)
+				if !s.caps.fresh(p) && s.supportsCaps(p) {
+					if _, err := s.FetchCaps(ctx, p); err != nil && !errors.Is(err, ErrNoCaps) {
+						s.log.Debug("capability request", "peer", p, "err", err)
+					}
+				}
+			}
+			if c, a := s.peers.prune(); c+a > 0 {
+				s.log.Debug("forgot peers gone", "capability_records", c, "announcements", a)
 			}
 		}
 	}

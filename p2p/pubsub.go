@@ -20,12 +20,21 @@ const AnnounceTopic = "gridswarm/announce/1.0.0"
 // MaxAnnounceText caps an announcement's text.
 const MaxAnnounceText = 1024
 
-// TopicSpec says what a topic accepts: messages above MaxSize, messages Check
-// rejects, and peers sending faster than PerPeerPerSecond are dropped.
+// TopicSpec says what a topic accepts. The validator runs the cheap checks
+// first: a message above MaxSize is rejected, then one from an author
+// sending faster than PerPeerPerSecond (bursts of Burst) is ignored, and
+// only then does Check run (signatures, replays).
+//
+// The rate is keyed on the message's author — the pubsub signer, which
+// Check can hold to the record's own signer — not on the peer that
+// forwarded it: one author's flood is dropped by every relay, and an honest
+// relay forwarding it is not mistaken for its source. This node's own
+// messages are not rate limited.
 type TopicSpec struct {
 	Name             string
 	MaxSize          int
-	PerPeerPerSecond float64
+	PerPeerPerSecond float64 // 0: no limit
+	Burst            float64 // 0: twice PerPeerPerSecond
 	// Check sees the message's author (the pubsub signer) and its data.
 	Check func(from peer.ID, data []byte) error
 }
@@ -44,9 +53,9 @@ func (s *Swarm) JoinTopic(spec TopicSpec) (*Topic, error) {
 	if t, ok := s.topics[spec.Name]; ok {
 		return t, nil
 	}
-	rl := newRateLimiter(spec.PerPeerPerSecond, time.Now)
+	rl := newBurstLimiter(spec.PerPeerPerSecond, spec.Burst, time.Now)
+	rl.exempt = s.host.ID()
 	v := func(ctx context.Context, source peer.ID, m *pubsub.Message) pubsub.ValidationResult {
-		// Checks see the signed author; the rate limit is on whoever sent it to us.
 		return validateMessage(spec, rl, m.GetFrom(), source, m.GetData())
 	}
 	if err := s.ps.RegisterTopicValidator(spec.Name, v); err != nil {
@@ -61,16 +70,20 @@ func (s *Swarm) JoinTopic(spec TopicSpec) (*Topic, error) {
 	return topic, nil
 }
 
+// validateMessage is a topic's validator for a message by author that
+// source forwarded, cheap checks first (see TopicSpec). The rate limit is
+// on author; source is only logged by callers.
 func validateMessage(spec TopicSpec, rl *rateLimiter, author, source peer.ID, data []byte) pubsub.ValidationResult {
 	if len(data) > spec.MaxSize {
 		return pubsub.ValidationReject
 	}
+	if !rl.allow(author) {
+		// Ignore rather than reject: a burst is not proof of malice, and
+		// the relay that forwarded it must not be penalised.
+		return pubsub.ValidationIgnore
+	}
 	if spec.Check != nil && spec.Check(author, data) != nil {
 		return pubsub.ValidationReject
-	}
-	if !rl.allow(source) {
-		// Ignore rather than reject: a burst is not proof of malice.
-		return pubsub.ValidationIgnore
 	}
 	return pubsub.ValidationAccept
 }
@@ -171,12 +184,17 @@ func (s *Swarm) Announce(ctx context.Context, text string) error {
 	return t.Publish(ctx, b)
 }
 
+// maxRateBuckets bounds a rateLimiter's memory against many fake senders.
+const maxRateBuckets = 10_000
+
 // rateLimiter is a per-peer token bucket.
 type rateLimiter struct {
-	rate float64
-	now  func() time.Time
-	mu   sync.Mutex
-	b    map[peer.ID]*bucket
+	rate   float64
+	burst  float64
+	exempt peer.ID // this node: its own messages pass
+	now    func() time.Time
+	mu     sync.Mutex
+	b      map[peer.ID]*bucket
 }
 
 type bucket struct {
@@ -184,22 +202,32 @@ type bucket struct {
 	last   time.Time
 }
 
+// newRateLimiter allows perSecond per peer in bursts of twice that.
 func newRateLimiter(perSecond float64, now func() time.Time) *rateLimiter {
-	return &rateLimiter{rate: perSecond, now: now, b: map[peer.ID]*bucket{}}
+	return newBurstLimiter(perSecond, 0, now)
+}
+
+// newBurstLimiter allows perSecond per peer in bursts of burst (0: twice
+// perSecond, and at least 1).
+func newBurstLimiter(perSecond, burst float64, now func() time.Time) *rateLimiter {
+	if burst <= 0 {
+		burst = perSecond * 2
+	}
+	return &rateLimiter{rate: perSecond, burst: max(burst, 1), now: now, b: map[peer.ID]*bucket{}}
 }
 
 func (r *rateLimiter) allow(p peer.ID) bool {
-	if r.rate <= 0 {
+	if r.rate <= 0 || (p == r.exempt && p != "") {
 		return true
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	burst := r.rate * 2
+	burst := r.burst
 	now := r.now()
 	b, ok := r.b[p]
 	if !ok {
-		if len(r.b) > 10000 {
-			clear(r.b) // bound memory against many fake senders
+		if len(r.b) >= maxRateBuckets {
+			r.forgetFull(now)
 		}
 		b = &bucket{tokens: burst, last: now}
 		r.b[p] = b
@@ -211,4 +239,17 @@ func (r *rateLimiter) allow(p peer.ID) bool {
 	}
 	b.tokens--
 	return true
+}
+
+// forgetFull drops the buckets that have refilled (their peers were quiet
+// long enough to be back at a full burst); if none has, all of them.
+func (r *rateLimiter) forgetFull(now time.Time) {
+	for p, b := range r.b {
+		if b.tokens+now.Sub(b.last).Seconds()*r.rate >= r.burst {
+			delete(r.b, p)
+		}
+	}
+	if len(r.b) >= maxRateBuckets {
+		clear(r.b)
+	}
 }

@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"crypto/rand"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -166,7 +167,9 @@ func FuzzParseAnnouncement(f *testing.F) {
 }
 
 func TestTopicValidator(t *testing.T) {
+	checks := 0
 	spec := TopicSpec{Name: "t", MaxSize: 64, PerPeerPerSecond: 1, Check: func(_ peer.ID, b []byte) error {
+		checks++
 		_, err := ParseAnnouncement(b)
 		return err
 	}}
@@ -174,19 +177,75 @@ func TestTopicValidator(t *testing.T) {
 	rl := newRateLimiter(spec.PerPeerPerSecond, func() time.Time { return now })
 	good := []byte(`{"v":1,"text":"hi","time":1}`)
 	tests := []struct {
-		name string
-		data []byte
-		want pubsubResult
+		name      string
+		data      []byte
+		want      pubsubResult
+		wantCheck bool
 	}{
-		{"good", good, accept},
-		{"oversized", make([]byte, 65), reject},
-		{"malformed", []byte("{"), reject},
-		{"second good in burst", good, accept},
-		{"over the rate", good, ignore},
+		{"good", good, accept, true},
+		{"oversized, refused before the rate and the check", make([]byte, 65), reject, false},
+		{"malformed, counted toward the rate", []byte("{"), reject, true},
+		{"over the rate, refused before the check", good, ignore, false},
 	}
 	for _, tt := range tests {
+		before := checks
 		if got := pubsubResult(validateMessage(spec, rl, peer.ID("p"), peer.ID("p"), tt.data)); got != tt.want {
 			t.Errorf("%s: result %v, want %v", tt.name, got, tt.want)
 		}
+		if ran := checks > before; ran != tt.wantCheck {
+			t.Errorf("%s: Check ran = %v, want %v", tt.name, ran, tt.wantCheck)
+		}
+	}
+	now = now.Add(time.Second)
+	if got := pubsubResult(validateMessage(spec, rl, peer.ID("p"), peer.ID("p"), good)); got != accept {
+		t.Errorf("a second later: result %v, want accept", got)
+	}
+}
+
+// TestTopicRateIsPerAuthor floods a topic with one author's messages
+// through several relays: the flood is cut at the burst whichever relay
+// forwards it, while another author's messages, through the same relays,
+// all pass.
+func TestTopicRateIsPerAuthor(t *testing.T) {
+	spec := TopicSpec{Name: "t", MaxSize: 64, PerPeerPerSecond: 1, Burst: 3}
+	now := time.Unix(0, 0)
+	rl := newBurstLimiter(spec.PerPeerPerSecond, spec.Burst, func() time.Time { return now })
+	relays := []peer.ID{"r1", "r2", "r3"}
+	count := func(author peer.ID, n int) (accepted int) {
+		for i := range n {
+			if validateMessage(spec, rl, author, relays[i%len(relays)], []byte("x")) == accept {
+				accepted++
+			}
+		}
+		return accepted
+	}
+	if got := count("flooder", 100); got != 3 {
+		t.Errorf("flooder: %d of 100 accepted, want the burst of 3", got)
+	}
+	if got := count("honest", 3); got != 3 {
+		t.Errorf("honest author during the flood: %d of 3 accepted, want 3", got)
+	}
+	rl.exempt = "self"
+	if got := count("self", 20); got != 20 {
+		t.Errorf("own messages: %d of 20 accepted, want all", got)
+	}
+}
+
+func TestRateLimiterForgetsQuietPeers(t *testing.T) {
+	now := time.Unix(0, 0)
+	rl := newRateLimiter(1, func() time.Time { return now })
+	for i := range maxRateBuckets - 1 {
+		rl.allow(peer.ID(fmt.Sprint("quiet", i)))
+	}
+	now = now.Add(time.Second)
+	rl.allow("busy")
+	rl.allow("busy") // busy has spent its burst; the map is full
+	now = now.Add(time.Second / 2)
+	rl.allow("newcomer") // the quiet peers have refilled and go
+	if got := len(rl.b); got != 2 {
+		t.Fatalf("%d buckets after the map filled up, want 2 (busy, newcomer)", got)
+	}
+	if rl.allow("busy") {
+		t.Error("busy peer's spent bucket was forgotten")
 	}
 }

@@ -72,12 +72,14 @@ type Swarm struct {
 	mdns   mdns.Service
 
 	caps      *capsState
-	lastKnown []string // last peers written to PeersFile
+	capsServe *rateLimiter // per asker, on CapsProtocol
+	lastKnown []string     // last peers written to PeersFile
 
-	mu      sync.Mutex
-	topics  map[string]*Topic
-	seq     uint64
-	capsSeq uint64
+	mu       sync.Mutex
+	topics   map[string]*Topic
+	greeting map[peer.ID]bool // new peers being asked for their record
+	seq      uint64
+	capsSeq  uint64
 }
 
 // Start builds the host, joins the DHT and starts the background loops.
@@ -105,7 +107,8 @@ func Start(ctx context.Context, o Options) (*Swarm, error) {
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	s := &Swarm{host: h, log: o.Logger, opts: o, ctx: runCtx, cancel: cancel, topics: map[string]*Topic{}}
+	s := &Swarm{host: h, log: o.Logger, opts: o, ctx: runCtx, cancel: cancel, topics: map[string]*Topic{},
+		greeting: map[peer.ID]bool{}}
 	fail := func(err error) (*Swarm, error) {
 		cancel()
 		_ = h.Close()
@@ -115,6 +118,8 @@ func Start(ctx context.Context, o Options) (*Swarm, error) {
 		return fail(err)
 	}
 	s.peers = newPeerTable(h, s.caps)
+	s.capsServe = newRateLimiter(capsServePerSecond, time.Now)
+	h.SetStreamHandler(CapsProtocol, s.serveCaps)
 	mode := dht.ModeAuto
 	switch o.DHTMode {
 	case "server":
