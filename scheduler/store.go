@@ -134,12 +134,14 @@ func (s *Store) Save(j *Job) error {
 	if w == nil {
 		return s.compact(j, s.seqOnDisk(j.ID)+1)
 	}
-	e, next, err := diff(j, w)
+	e, err := w.diff(j)
 	if err != nil {
+		delete(s.jobs, j.ID)
 		return fmt.Errorf("cannot encode job %s: %w", j.ID, err)
 	}
 	line, err := encodeLine(e)
 	if err != nil {
+		delete(s.jobs, j.ID)
 		return fmt.Errorf("cannot encode job %s: %w", j.ID, err)
 	}
 	if grown := w.journalBytes + int64(len(line)); grown > s.o.CompactMin && grown > s.o.CompactRatio*w.baseBytes {
@@ -149,8 +151,7 @@ func (s *Store) Save(j *Job) error {
 		delete(s.jobs, j.ID) // the journal may end in a torn line: rewrite the base next time
 		return fmt.Errorf("cannot save job %s: %w", j.ID, err)
 	}
-	next.journalBytes += int64(len(line))
-	s.jobs[j.ID] = next
+	w.journalBytes += int64(len(line))
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"hash/maphash"
 	"math"
 	"os"
+	"reflect"
 	"time"
 )
 
@@ -53,6 +54,7 @@ type written struct {
 	baseBytes, journalBytes int64
 	head, spec, dataset     [32]byte
 	rounds                  []roundMark
+	cursor                  int // the next older finished round to check
 }
 
 // roundMark remembers a written round. A finished round rarely changes, so
@@ -78,119 +80,177 @@ func encodeBase(j *Job, seq uint64) ([]byte, *written, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	w := &written{seq: seq, baseBytes: int64(len(b)), rounds: make([]roundMark, 0, len(j.Rounds))}
+	w := &written{rounds: make([]roundMark, 0, len(j.Rounds))}
 	// Fill in the marks as if every part had just been journalled.
-	_, next, err := diff(j, w)
-	if err != nil {
+	if _, err := w.diff(j); err != nil {
 		return nil, nil, err
 	}
-	next.seq, next.baseBytes = seq, int64(len(b))
-	return b, next, nil
+	w.seq, w.baseBytes, w.cursor = seq, int64(len(b)), 0
+	return b, w, nil
 }
 
-// diff returns the entry that takes w's state to j's and the marks after it.
-func diff(j *Job, w *written) (entry, *written, error) {
-	next := &written{seq: w.seq + 1, baseBytes: w.baseBytes, journalBytes: w.journalBytes,
-		head: w.head, spec: w.spec, dataset: w.dataset, rounds: make([]roundMark, len(j.Rounds))}
-	e := entry{Seq: next.seq, N: len(j.Rounds)}
+// How much of a job's past a Save looks at. Rounds that are not finished
+// are encoded on every Save. A finished round rarely changes (a late
+// attempt ending, say): the last recentRounds of them are fingerprinted on
+// every Save and rotateRounds older ones in turn, so a change to an old
+// round is journalled within len(rounds)/rotateRounds saves, and at the
+// latest by the next compaction, which writes the job whole. What a Save
+// costs stays constant however many rounds the job has.
+const (
+	recentRounds = 2
+	rotateRounds = 4
+)
+
+// diff returns the entry that takes what w says is on disk to j, and
+// updates w as if the entry had been written. The caller must drop w if
+// the entry is not written.
+func (w *written) diff(j *Job) (entry, error) {
+	w.seq++
+	e := entry{Seq: w.seq, N: len(j.Rounds)}
 	head, err := headOf(j)
 	if err != nil {
-		return e, nil, err
+		return e, err
 	}
 	if sum := sha256.Sum256(head); sum != w.head {
-		e.Head, next.head = head, sum
+		e.Head, w.head = head, sum
 	}
 	spec := []byte(j.Spec)
 	if len(spec) == 0 {
 		spec = []byte("null")
 	}
 	if sum := sha256.Sum256(spec); sum != w.spec {
-		e.Spec, next.spec = spec, sum
+		e.Spec, w.spec = spec, sum
 	}
 	ds, err := json.Marshal(&j.Dataset)
 	if err != nil {
-		return e, nil, err
+		return e, err
 	}
 	if sum := sha256.Sum256(ds); sum != w.dataset {
-		e.Dataset, next.dataset = ds, sum
+		e.Dataset, w.dataset = ds, sum
+	}
+	if len(w.rounds) > len(j.Rounds) {
+		w.rounds = w.rounds[:len(j.Rounds)]
+	}
+	// Finished rounds below recent are looked at only in turn.
+	recent := len(j.Rounds) - recentRounds
+	lo, hi := w.cursor, w.cursor+rotateRounds
+	if hi > recent {
+		w.cursor = 0
+	} else {
+		w.cursor = hi
 	}
 	for i := range j.Rounds {
 		rd := &j.Rounds[i]
 		fin := rd.Finished != nil
+		known := i < len(w.rounds)
+		if known && fin && w.rounds[i].finished && i < recent && (i < lo || i >= hi) {
+			continue
+		}
 		var fp uint64
 		if fin {
 			fp = fingerprint(rd)
-		}
-		if i < len(w.rounds) {
-			if old := w.rounds[i]; old.finished && fin && old.fp == fp {
-				next.rounds[i] = old
+			if known && w.rounds[i].finished && w.rounds[i].fp == fp {
 				continue
 			}
 		}
 		b, err := json.Marshal(rd)
 		if err != nil {
-			return e, nil, err
+			return e, err
 		}
 		mark := roundMark{sum: sha256.Sum256(b), finished: fin, fp: fp}
-		next.rounds[i] = mark
-		if i < len(w.rounds) && w.rounds[i].sum == mark.sum {
-			continue
+		if !known {
+			w.rounds = append(w.rounds, mark)
+		} else {
+			old := w.rounds[i].sum
+			w.rounds[i] = mark
+			if old == mark.sum {
+				continue
+			}
 		}
 		e.Rounds = append(e.Rounds, roundRecord{I: i, R: b})
 	}
-	return e, next, nil
+	return e, nil
 }
 
-// fingerprint hashes every field of a round but the receipts' contents.
+// fingerprint hashes every field of a round, walking it by reflection so
+// that fields added later are covered too. It costs far less than JSON
+// encoding: no allocation, no escaping.
 func fingerprint(rd *Round) uint64 {
 	var h maphash.Hash
 	h.SetSeed(fpSeed)
+	hashValue(&h, reflect.ValueOf(rd).Elem())
+	return h.Sum64()
+}
+
+var timeType = reflect.TypeOf(time.Time{})
+
+func hashValue(h *maphash.Hash, v reflect.Value) {
 	var buf [8]byte
-	u := func(v uint64) {
-		binary.LittleEndian.PutUint64(buf[:], v)
+	u := func(x uint64) {
+		binary.LittleEndian.PutUint64(buf[:], x)
 		h.Write(buf[:])
 	}
-	str := func(s string) {
-		u(uint64(len(s)))
-		h.WriteString(s)
-	}
-	f := func(v float64) { u(math.Float64bits(v)) }
-	tm := func(t time.Time) { u(uint64(t.UnixNano())) }
-	u(uint64(rd.Index))
-	str(rd.Weights)
-	f(rd.Loss)
-	f(rd.ValLoss)
-	f(rd.ValAccuracy)
-	f(rd.ComputeSeconds)
-	tm(rd.Started)
-	if rd.Finished != nil {
-		tm(*rd.Finished)
-	}
-	u(uint64(len(rd.Tasklets)))
-	for i := range rd.Tasklets {
-		t := &rd.Tasklets[i]
-		u(uint64(t.Index))
-		u(t.Seed)
-		str(t.Shard)
-		str(t.SpecCID)
-		str(t.State)
-		str(t.Peer)
-		str(t.Output)
-		f(t.Loss)
-		if t.Receipt != nil {
+	switch v.Kind() {
+	case reflect.String:
+		u(uint64(v.Len()))
+		h.WriteString(v.String())
+	case reflect.Bool:
+		if v.Bool() {
 			u(1)
 		} else {
 			u(0)
 		}
-		u(uint64(len(t.Attempts)))
-		for _, a := range t.Attempts {
-			str(a.Peer)
-			tm(a.Started)
-			str(a.Outcome)
-			str(a.Why)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		u(uint64(v.Int()))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		u(v.Uint())
+	case reflect.Float32, reflect.Float64:
+		u(math.Float64bits(v.Float()))
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			u(0)
+			return
 		}
+		u(1)
+		hashValue(h, v.Elem())
+	case reflect.Slice, reflect.Array:
+		u(uint64(v.Len()))
+		if v.Type().Elem().Kind() == reflect.Uint8 && v.Kind() == reflect.Slice {
+			h.Write(v.Bytes())
+			return
+		}
+		for i := 0; i < v.Len(); i++ {
+			hashValue(h, v.Index(i))
+		}
+	case reflect.Map:
+		// Order-independent: the sum of each entry's own hash.
+		u(uint64(v.Len()))
+		var sum uint64
+		it := v.MapRange()
+		for it.Next() {
+			var e maphash.Hash
+			e.SetSeed(fpSeed)
+			hashValue(&e, it.Key())
+			hashValue(&e, it.Value())
+			sum += e.Sum64()
+		}
+		u(sum)
+	case reflect.Struct:
+		if v.Type() == timeType {
+			t := v.Interface().(time.Time)
+			u(uint64(t.UnixNano()))
+			_, off := t.Zone()
+			u(uint64(off))
+			return
+		}
+		for i := 0; i < v.NumField(); i++ {
+			hashValue(h, v.Field(i))
+		}
+	default:
+		// Channels and functions never appear in a job; hash the kind so
+		// the walk stays total.
+		u(uint64(v.Kind()))
 	}
-	return h.Sum64()
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

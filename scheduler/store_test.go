@@ -108,10 +108,12 @@ func TestStoreLoadEqualsLastSave(t *testing.T) {
 					t.Attempts = append(t.Attempts, Attempt{Peer: "p", Outcome: rapid.SampledFrom([]string{"running", "declined: busy", "failed: x"}).Draw(rt, "outcome")})
 					t.State = TaskRunning
 				}
-			case 3: // a change to a finished round, as a late cancel would make
-				if len(j.Rounds) > 0 && j.Rounds[0].Finished != nil && len(j.Rounds[0].Tasklets) > 0 {
-					a := &j.Rounds[0].Tasklets[0].Attempts
-					*a = append(*a, Attempt{Peer: "late", Outcome: "cancelled"})
+			case 3: // a change to a recent finished round, as a late cancel would make
+				if n := len(j.Rounds); n > 0 {
+					k := max(0, n-rapid.IntRange(1, recentRounds).Draw(rt, "back"))
+					if rd := &j.Rounds[k]; rd.Finished != nil && len(rd.Tasklets) > 0 {
+						rd.Tasklets[0].Attempts = append(rd.Tasklets[0].Attempts, Attempt{Peer: "late", Outcome: "cancelled"})
+					}
 				}
 			case 4:
 				j.Status = rapid.SampledFrom([]string{StatusRunning, StatusFailed, StatusCancelled, StatusDone}).Draw(rt, "status")
@@ -448,5 +450,63 @@ func recordEvent(j *Job, i int) {
 	t.Attempts = append(t.Attempts, Attempt{Peer: "12D3KooWpeer", Started: time.Unix(int64(i), 0).UTC(), Outcome: "running"})
 	if len(t.Attempts) > 8 {
 		t.Attempts = t.Attempts[1:]
+	}
+}
+
+func TestFingerprintSeesEveryChange(t *testing.T) {
+	base := sampleJob("fp-1", 1, 2)
+	finishRound(base)
+	ended := time.Unix(5, 0).UTC()
+	tests := []struct {
+		name   string
+		change func(rd *Round)
+	}{
+		{"attempt ended", func(rd *Round) { rd.Tasklets[0].Attempts[0].Ended = &ended }},
+		{"attempt outcome", func(rd *Round) { rd.Tasklets[0].Attempts[0].Outcome = "cancelled" }},
+		{"attempt added", func(rd *Round) { rd.Tasklets[1].Attempts = append(rd.Tasklets[1].Attempts, Attempt{}) }},
+		{"receipt field", func(rd *Round) { rd.Tasklets[0].Receipt.ComputeMillis++ }},
+		{"receipt signature", func(rd *Round) { rd.Tasklets[0].Receipt.Signature = []byte{1} }},
+		{"tasklet state", func(rd *Round) { rd.Tasklets[1].State = TaskPending }},
+		{"round loss", func(rd *Round) { rd.Loss = 0.125 }},
+		{"finished time", func(rd *Round) { f := rd.Finished.Add(time.Nanosecond); rd.Finished = &f }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := fingerprint(&base.Rounds[0])
+			j := sampleJob("fp-1", 1, 2)
+			finishRound(j)
+			if got := fingerprint(&j.Rounds[0]); got != want {
+				t.Fatalf("the same round fingerprints differently: %x, %x", got, want)
+			}
+			tt.change(&j.Rounds[0])
+			if got := fingerprint(&j.Rounds[0]); got == want {
+				t.Errorf("fingerprint did not change")
+			}
+		})
+	}
+}
+
+// A change to an old finished round reaches the disk within a bounded
+// number of saves, though Save does not look at every round every time.
+func TestStoreJournalsOldRoundChangesInTurn(t *testing.T) {
+	const rounds = 40
+	dir := t.TempDir()
+	s := openTestStore(t, dir, StoreOptions{})
+	j := sampleJob("old-round-1", rounds, 2)
+	if err := s.Save(j); err != nil {
+		t.Fatal(err)
+	}
+	j.Rounds[3].Tasklets[1].Attempts = append(j.Rounds[3].Tasklets[1].Attempts, Attempt{Peer: "late", Outcome: "cancelled"})
+	for i := 0; i < rounds/rotateRounds+1; i++ {
+		if err := s.Save(j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := openTestStore(t, dir, StoreOptions{}).Load(j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := jobJSON(t, got), jobJSON(t, j); g != w {
+		t.Errorf("after %d saves the change to round 3 is not on disk", rounds/rotateRounds+1)
 	}
 }
