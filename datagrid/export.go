@@ -10,11 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
-	"github.com/ipfs/boxo/blockservice"
 	"github.com/ipfs/boxo/ipld/merkledag"
 	unixfs "github.com/ipfs/boxo/ipld/unixfs"
 	uio "github.com/ipfs/boxo/ipld/unixfs/io"
+	"github.com/ipfs/boxo/verifcid"
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -32,6 +33,8 @@ type GetOptions struct {
 	// Hints are providers to connect to and ask first (the coordinator
 	// hints the peers it knows hold the data).
 	Hints []peer.AddrInfo
+	// Wait bounds the waits on peers; the context bounds the whole get.
+	Wait Wait
 }
 
 // Get writes the file or directory tree c to outPath. It first makes the
@@ -47,7 +50,7 @@ func (g *Grid) Get(ctx context.Context, c cid.Cid, outPath string, opts GetOptio
 	if fi, err := os.Stat(parent); err != nil || !fi.IsDir() {
 		return fmt.Errorf("data get: the folder %s for the output does not exist", parent)
 	}
-	plan := fetchPlan{op: "data get", root: c, hints: opts.Hints, progress: opts.Progress}
+	plan := fetchPlan{op: "data get", root: c, hints: opts.Hints, progress: opts.Progress, wait: opts.Wait}
 	_, err := g.ensureLocal(ctx, plan, func(ctx context.Context) error {
 		return g.exportAtomic(ctx, c, outPath)
 	})
@@ -218,28 +221,42 @@ func entrySize(nd ipld.Node, kind EntryType, link *ipld.Link) uint64 {
 	return link.Size
 }
 
-// Ls lists the directory c, fetching its directory node and the first
-// block of each entry from peers if needed (those blocks are not pinned
-// and go at the next GC).
+// Ls lists the directory c with the default Wait; see LsWait.
 func (g *Grid) Ls(ctx context.Context, c cid.Cid) ([]Entry, error) {
-	base := g.local
-	if g.bswap != nil {
-		base = merkledag.NewDAGService(blockservice.New(g.bstore, g.bswap))
+	return g.LsWait(ctx, c, Wait{})
+}
+
+// LsWait lists the directory c, fetching its directory node(s) and the
+// first block of each entry from peers if needed (those blocks are not
+// pinned and go at the next GC). It gives up as w and ctx say, with a
+// WaitError when no provider answered.
+func (g *Grid) LsWait(ctx context.Context, c cid.Cid, w Wait) ([]Entry, error) {
+	if err := verifcid.ValidateCid(verifcid.DefaultAllowlist, c); err != nil {
+		return nil, fmt.Errorf("data ls: %s is not an acceptable CID: %w", c, err)
 	}
-	nd, err := strictDAG{base}.Get(ctx, c)
-	if err != nil {
+	if err := w.Check(); err != nil {
 		return nil, fmt.Errorf("data ls %s: %w", c, err)
+	}
+	// Held shared so no GC sweeps the fetched blocks before they are read.
+	g.gcLock.RLock()
+	defer g.gcLock.RUnlock()
+	f := g.newFetcher(ctx, fetchPlan{op: "data ls", root: c, wait: w})
+	defer f.close()
+	base := &fetchingDAG{DAGService: g.local, f: f}
+	nd, err := base.Get(ctx, c)
+	if err != nil {
+		return nil, wrapLs(c, err)
 	}
 	if kind, err := nodeKind(nd); err != nil || kind != EntryDir {
 		return nil, fmt.Errorf("data ls %s: %w", c, ErrNotDirectory)
 	}
 	dir, err := uio.NewDirectoryFromNode(base, nd)
 	if err != nil {
-		return nil, fmt.Errorf("data ls %s: %w", c, err)
+		return nil, wrapLs(c, err)
 	}
 	links, err := dir.Links(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("data ls %s: %w", c, err)
+		return nil, wrapLs(c, err)
 	}
 	keys := make([]cid.Cid, len(links))
 	for i, l := range links {
@@ -248,7 +265,7 @@ func (g *Grid) Ls(ctx context.Context, c cid.Cid) ([]Entry, error) {
 	nodes := make(map[string]ipld.Node, len(keys))
 	for opt := range base.GetMany(ctx, keys) {
 		if opt.Err != nil {
-			return nil, fmt.Errorf("data ls %s: %w", c, opt.Err)
+			return nil, wrapLs(c, opt.Err)
 		}
 		nodes[opt.Node.Cid().KeyString()] = opt.Node
 	}
@@ -262,6 +279,55 @@ func (g *Grid) Ls(ctx context.Context, c cid.Cid) ([]Entry, error) {
 		out = append(out, Entry{Name: l.Name, Cid: l.Cid, Size: entrySize(child, kind, l), Type: kind})
 	}
 	return out, nil
+}
+
+// wrapLs adds the operation to err unless it already says it (a
+// WaitError or a fetch error names "data ls" itself).
+func wrapLs(c cid.Cid, err error) error {
+	var we *WaitError
+	if errors.As(err, &we) || strings.HasPrefix(err.Error(), "data ls") {
+		return err
+	}
+	return fmt.Errorf("data ls %s: %w", c, err)
+}
+
+// fetchingDAG reads nodes from the local store, fetching the missing ones
+// through a fetcher first (with its provider search and stall limits). It
+// is safe for the concurrent reads a HAMT directory walk makes.
+type fetchingDAG struct {
+	ipld.DAGService // the local, offline DAG service
+	mu              sync.Mutex
+	f               *fetcher
+}
+
+func (d *fetchingDAG) Get(ctx context.Context, c cid.Cid) (ipld.Node, error) {
+	d.mu.Lock()
+	err := d.f.fetchLevel(ctx, []cid.Cid{c}, nil)
+	d.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return strictDAG{d.DAGService}.Get(ctx, c)
+}
+
+func (d *fetchingDAG) GetMany(ctx context.Context, cs []cid.Cid) <-chan *ipld.NodeOption {
+	out := make(chan *ipld.NodeOption, len(cs))
+	defer close(out)
+	d.mu.Lock()
+	err := d.f.fetchLevel(ctx, cs, nil)
+	d.mu.Unlock()
+	if err != nil {
+		out <- &ipld.NodeOption{Err: err}
+		return out
+	}
+	for _, c := range cs {
+		nd, err := strictDAG{d.DAGService}.Get(ctx, c)
+		out <- &ipld.NodeOption{Node: nd, Err: err}
+		if err != nil {
+			break
+		}
+	}
+	return out
 }
 
 // strictDAG reads GetMany one block at a time through Get, so a block that

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/boxo/exchange"
@@ -48,6 +49,7 @@ type fetchPlan struct {
 	hints    []peer.AddrInfo
 	progress func(done, total int64)
 	pin      *pinSpec // record a pin instead of a cache entry
+	wait     Wait
 }
 
 // ensureLocal makes the DAG under p.root complete locally, records it (pin
@@ -56,6 +58,9 @@ type fetchPlan struct {
 func (g *Grid) ensureLocal(ctx context.Context, p fetchPlan, after func(ctx context.Context) error) (int64, error) {
 	if err := verifcid.ValidateCid(verifcid.DefaultAllowlist, p.root); err != nil {
 		return 0, fmt.Errorf("%s: %s is not an acceptable CID: %w", p.op, p.root, err)
+	}
+	if err := p.wait.Check(); err != nil {
+		return 0, fmt.Errorf("%s %s: %w", p.op, p.root, err)
 	}
 	f := g.newFetcher(ctx, p)
 	defer f.close()
@@ -152,14 +157,19 @@ type fetcher struct {
 	done       int64 // bytes local so far, found or fetched
 	fetched    int64 // bytes received from peers
 	hinted     int   // hinted peers we are connected to
-	seen       map[string]struct{}
-	discover   sync.Once
-	wg         sync.WaitGroup
+	// found counts providers the DHT lookup found (other goroutine).
+	found    atomic.Int32
+	ws       *waitState
+	seen     map[string]struct{}
+	discover sync.Once
+	wg       sync.WaitGroup
 }
 
 func (g *Grid) newFetcher(ctx context.Context, p fetchPlan) *fetcher {
 	sctx, cancel := context.WithCancel(ctx)
 	f := &fetcher{g: g, plan: p, sessCtx: sctx, cancel: cancel, total: -1, seen: map[string]struct{}{}}
+	deadline, _ := ctx.Deadline()
+	f.ws = newWaitState(p.op, p.root, p.wait, g.now(), deadline)
 	f.hinted = g.connectPeers(sctx, p.hints, true)
 	return f
 }
@@ -305,7 +315,7 @@ func (f *fetcher) fetchMissing(ctx context.Context, missing []cid.Cid) error {
 	if err != nil {
 		return err
 	}
-	stall := time.NewTimer(discoverAfter)
+	stall := time.NewTimer(f.ws.next(f.g.now(), discoverAfter))
 	defer stall.Stop()
 	for stalls := 0; len(want) > 0; {
 		select {
@@ -323,8 +333,13 @@ func (f *fetcher) fetchMissing(ctx context.Context, missing []cid.Cid) error {
 				delete(want, string(b.Cid().Hash()))
 			}
 			stalls = 0
-			stall.Reset(discoverAfter)
+			stall.Reset(f.ws.next(f.g.now(), discoverAfter))
 		case <-stall.C:
+			now := f.g.now()
+			f.ws.providers = f.providers()
+			if err := f.ws.verdict(now, f.done, f.total); err != nil {
+				return err
+			}
 			stalls++
 			f.startDiscovery()
 			if stalls%2 == 0 {
@@ -335,7 +350,7 @@ func (f *fetcher) fetchMissing(ctx context.Context, missing []cid.Cid) error {
 					return err
 				}
 			}
-			stall.Reset(discoverAfter)
+			stall.Reset(f.ws.next(now, discoverAfter))
 		case <-ctx.Done():
 			return f.gaveUp(ctx, missing, want)
 		}
@@ -404,6 +419,7 @@ func (f *fetcher) store(ctx context.Context, got []blocks.Block) error {
 	}
 	// Serve them on to peers that want them too.
 	_ = f.g.bswap.NotifyNewBlocks(ctx, got...)
+	f.ws.blockArrived(f.g.now())
 	f.fetched += int64(n)
 	f.advance(int64(n))
 	return nil
@@ -412,6 +428,10 @@ func (f *fetcher) store(ctx context.Context, got []blocks.Block) error {
 func (f *fetcher) gaveUp(ctx context.Context, missing []cid.Cid, want map[string]struct{}) error {
 	left := pending(missing, want)
 	cause := ctx.Err()
+	f.ws.providers = f.providers()
+	if err := f.ws.ended(f.g.now(), cause, f.done, f.total); err != nil {
+		return err
+	}
 	if cause == nil {
 		cause = errors.New("the bitswap session ended")
 	}
@@ -422,6 +442,10 @@ func (f *fetcher) gaveUp(ctx context.Context, missing []cid.Cid, want map[string
 	return fmt.Errorf("%s %s: no reachable peer delivered %d blocks (first %s); have %s of %s: %w; check that a peer holding it is online or pass a provider hint",
 		f.plan.op, f.plan.root, len(left), left[0], humanBytes(uint64(f.done)), total, cause)
 }
+
+// providers is how many peers may hold the root: providers the DHT
+// found plus hinted peers we are connected to.
+func (f *fetcher) providers() int { return int(f.found.Load()) + f.hinted }
 
 // startDiscovery looks the root up in the DHT once and connects to its
 // providers in the background; bitswap then asks them too.
@@ -440,6 +464,7 @@ func (f *fetcher) startDiscovery() {
 			if err != nil {
 				g.log.Debug("provider lookup failed", "cid", f.plan.root.String(), "err", err)
 			}
+			f.found.Store(int32(len(provs)))
 			g.connectPeers(ctx, provs, false)
 		}()
 	})

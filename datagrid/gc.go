@@ -165,7 +165,7 @@ func (g *Grid) markDAG(ctx context.Context, root cid.Cid, live map[string]struct
 
 // Pin is PinOwned for the owner "user", named by its CID.
 func (g *Grid) Pin(ctx context.Context, c cid.Cid, hints ...peer.AddrInfo) error {
-	return g.PinOwned(ctx, c, OwnerUser, c.String(), hints...)
+	return g.PinOwned(ctx, c, OwnerUser, "", hints...)
 }
 
 // Unpin removes every owner's pin of c; its blocks go at the next GC (or

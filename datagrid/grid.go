@@ -65,6 +65,7 @@ type Grid struct {
 	bswap   *bitswap.Bitswap      // nil when offline
 	quota   *quota
 	ann     *announcer
+	now     func() time.Time // the clock; tests may replace it
 
 	// gcLock: writers of referenced data (add, fetch, pin) hold it shared
 	// until their pin or cache record is written; GC and eviction hold it
@@ -97,7 +98,7 @@ func Open(ctx context.Context, cfg Config) (*Grid, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	g := &Grid{cfg: cfg, log: log.With("component", "datagrid")}
+	g := &Grid{cfg: cfg, log: log.With("component", "datagrid"), now: time.Now}
 	if err := g.openStores(ctx); err != nil {
 		return nil, err
 	}

@@ -284,13 +284,28 @@ func (g *Grid) AddBytesOwned(ctx context.Context, name string, b []byte, owner s
 // for owner under name. Pins are per (CID, owner): pinning a CID another
 // owner holds adds a claim, and the DAG stays until every claim is gone.
 func (g *Grid) PinOwned(ctx context.Context, c cid.Cid, owner, name string, hints ...peer.AddrInfo) error {
-	if err := ValidOwner(owner); err != nil {
+	return g.PinWith(ctx, c, PinOptions{Owner: owner, Name: name, Hints: hints})
+}
+
+// PinOptions tune PinWith.
+type PinOptions struct {
+	Owner string // required: see ValidOwner
+	Name  string // "" names the pin by its CID
+	// Hints are providers to connect to and ask first.
+	Hints []peer.AddrInfo
+	// Wait bounds the waits on peers; the context bounds the whole pin.
+	Wait Wait
+}
+
+// PinWith is PinOwned with limits on how long it waits for peers.
+func (g *Grid) PinWith(ctx context.Context, c cid.Cid, o PinOptions) error {
+	if err := ValidOwner(o.Owner); err != nil {
 		return fmt.Errorf("data pin %s: %w", c, err)
 	}
-	if err := validPinName(name); err != nil {
+	if err := validPinName(o.Name); err != nil {
 		return fmt.Errorf("data pin %s: %w", c, err)
 	}
-	_, err := g.ensureLocal(ctx, fetchPlan{op: "data pin", root: c, pin: &pinSpec{owner: owner, name: name}, hints: hints}, nil)
+	_, err := g.ensureLocal(ctx, fetchPlan{op: "data pin", root: c, pin: &pinSpec{owner: o.Owner, name: o.Name}, hints: o.Hints, wait: o.Wait}, nil)
 	return err
 }
 
