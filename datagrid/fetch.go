@@ -338,6 +338,8 @@ func (f *fetcher) fetchMissing(ctx context.Context, missing []cid.Cid) error {
 			now := f.g.now()
 			f.ws.providers = f.providers()
 			if err := f.ws.verdict(now, f.done, f.total); err != nil {
+				left := pending(missing, want)
+				err.Missing, err.First = len(left), left[0]
 				return err
 			}
 			stalls++
@@ -430,6 +432,7 @@ func (f *fetcher) gaveUp(ctx context.Context, missing []cid.Cid, want map[string
 	cause := ctx.Err()
 	f.ws.providers = f.providers()
 	if err := f.ws.ended(f.g.now(), cause, f.done, f.total); err != nil {
+		err.Missing, err.First = len(left), left[0]
 		return err
 	}
 	if cause == nil {

@@ -71,22 +71,32 @@ type WaitError struct {
 	Root      cid.Cid
 	Kind      error // ErrNoProvider, ErrStalled or ErrTimedOut
 	After     time.Duration
-	Providers int   // providers found (DHT) or hinted peers connected
-	Done      int64 // bytes held so far
-	Total     int64 // declared DAG size; -1 when unknown
+	Providers int     // providers found (DHT) or hinted peers connected
+	Done      int64   // bytes held so far
+	Total     int64   // declared DAG size; -1 when unknown
+	Missing   int     // blocks asked for and not delivered (0: unknown)
+	First     cid.Cid // the first of them
+	Cause     error   // the context's error, if it ended the wait
 }
 
 func (e *WaitError) Error() string {
+	var head string
 	switch e.Kind {
 	case ErrNoProvider:
 		return fmt.Sprintf("%s: no provider found for %s within %s: is a peer that holds it online?", e.Op, e.Root, e.After)
 	case ErrStalled:
-		return fmt.Sprintf("%s: no block of %s arrived for %s (have %s, %d providers found): the peers that hold it stopped answering or are unreachable",
-			e.Op, e.Root, e.After, e.progress(), e.Providers)
+		head = fmt.Sprintf("%s: no block of %s arrived for %s", e.Op, e.Root, e.After)
 	default:
-		return fmt.Sprintf("%s: %s did not complete within %s (have %s, %d providers found)", e.Op, e.Root, e.After, e.progress(), e.Providers)
+		head = fmt.Sprintf("%s: %s did not complete within %s", e.Op, e.Root, e.After)
 	}
+	if e.Missing > 0 {
+		head += fmt.Sprintf("; no reachable peer delivered %d blocks (first %s)", e.Missing, e.First)
+	}
+	return fmt.Sprintf("%s; have %s, %d providers found", head, e.progress(), e.Providers)
 }
+
+// Unwrap returns the context's error when the context ended the wait.
+func (e *WaitError) Unwrap() error { return e.Cause }
 
 func (e *WaitError) progress() string {
 	if e.Total < 0 {
@@ -119,7 +129,7 @@ func newWaitState(op string, root cid.Cid, w Wait, start, deadline time.Time) *w
 func (s *waitState) blockArrived(now time.Time) { s.lastBlock = now }
 
 // verdict returns the error that ends the wait at now, or nil.
-func (s *waitState) verdict(now time.Time, done, total int64) error {
+func (s *waitState) verdict(now time.Time, done, total int64) *WaitError {
 	if s.lastBlock.IsZero() && s.providers == 0 {
 		if now.Sub(s.start) >= s.wait.FindWithin {
 			return s.fail(ErrNoProvider, s.wait.FindWithin, done, total)
@@ -154,22 +164,27 @@ func (s *waitState) next(now time.Time, max time.Duration) time.Duration {
 }
 
 // ended explains a fetch whose context ended at now: the deadline passing
-// becomes a WaitError; a cancellation stays what it was (nil here).
-func (s *waitState) ended(now time.Time, cause error, done, total int64) error {
+// becomes a WaitError (wrapping cause); a cancellation stays what it was
+// (nil here).
+func (s *waitState) ended(now time.Time, cause error, done, total int64) *WaitError {
 	if !errors.Is(cause, context.DeadlineExceeded) {
 		return nil
 	}
+	var e *WaitError
 	after := now.Sub(s.start).Round(time.Second)
 	if !s.deadline.IsZero() {
 		after = s.deadline.Sub(s.start).Round(time.Second)
 	}
-	if s.lastBlock.IsZero() && s.providers == 0 {
-		return s.fail(ErrNoProvider, after, done, total)
+	switch {
+	case s.lastBlock.IsZero() && s.providers == 0:
+		e = s.fail(ErrNoProvider, after, done, total)
+	case s.lastBlock.IsZero():
+		e = s.fail(ErrStalled, after, done, total)
+	default:
+		e = s.fail(ErrTimedOut, after, done, total)
 	}
-	if s.lastBlock.IsZero() {
-		return s.fail(ErrStalled, after, done, total)
-	}
-	return s.fail(ErrTimedOut, after, done, total)
+	e.Cause = cause
+	return e
 }
 
 func (s *waitState) fail(kind error, after time.Duration, done, total int64) *WaitError {
