@@ -9,6 +9,7 @@ type Peer struct {
 	Executors    []string // executors the peer runs, e.g. "builtin", "wasm"
 	GPUMemFree   uint64   // bytes
 	DiskFree     uint64   // bytes
+	MemoryBytes  uint64   // the peer's RAM in bytes; 0 = unknown. Read by scheduler.Admit, not by Place
 	Idle         bool
 	Version      string // daemon version, e.g. "0.3.1"
 	Banned       bool
