@@ -2,9 +2,12 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/rpc"
@@ -81,12 +84,71 @@ func (s *DataService) Add(ctx context.Context, path string, op *string) (AddResu
 	return addResult(r), nil
 }
 
+// Default limits of the data_ methods that wait on peers. Without a
+// timeout, data_get and data_pin run as long as blocks keep arriving; the
+// provider search and stall limits still end them when nothing does.
+const (
+	defaultLsTimeout = time.Minute
+	defaultStall     = datagrid.DefaultStall
+)
+
+// WaitOptions bound how long a data_ method waits on peers. Zero fields
+// take the defaults; negative ones are refused.
+type WaitOptions struct {
+	// TimeoutSeconds bounds the whole operation (data_ls: default 60;
+	// data_get, data_pin: none). It is also how long the operation looks
+	// for a provider (default 30).
+	TimeoutSeconds float64 `json:"timeout_seconds,omitempty"`
+	// StallSeconds fails a fetch when no block arrives for this long
+	// (default 60).
+	StallSeconds float64 `json:"stall_seconds,omitempty"`
+}
+
+// limits turns o into a context deadline and a datagrid.Wait, refusing
+// values that would wait forever or not at all.
+func (o WaitOptions) limits(op string, defTimeout time.Duration) (time.Duration, datagrid.Wait, error) {
+	switch {
+	case o.TimeoutSeconds < 0 || math.IsNaN(o.TimeoutSeconds) || math.IsInf(o.TimeoutSeconds, 0):
+		return 0, datagrid.Wait{}, fmt.Errorf("%s: timeout_seconds %v is not a positive number of seconds (leave it out for the default)", op, o.TimeoutSeconds)
+	case o.StallSeconds < 0 || math.IsNaN(o.StallSeconds) || math.IsInf(o.StallSeconds, 0):
+		return 0, datagrid.Wait{}, fmt.Errorf("%s: stall_seconds %v is not a positive number of seconds (leave it out for the default %s)", op, o.StallSeconds, defaultStall)
+	}
+	timeout := seconds(o.TimeoutSeconds)
+	w := datagrid.Wait{FindWithin: timeout, Stall: seconds(o.StallSeconds)}
+	if timeout == 0 {
+		timeout = defTimeout
+	}
+	return timeout, w, nil
+}
+
+func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+
+// withTimeout bounds ctx by d unless d is 0.
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// waitHint tells the user which flag waits longer when a fetch gave up.
+func waitHint(cmd string, err error) error {
+	switch {
+	case errors.Is(err, datagrid.ErrNoProvider), errors.Is(err, datagrid.ErrTimedOut):
+		return fmt.Errorf("%w (to wait longer: gridswarm data %s --timeout 5m)", err, cmd)
+	case errors.Is(err, datagrid.ErrStalled):
+		return fmt.Errorf("%w (see gridswarm data providers; to wait longer: gridswarm data %s --stall 5m)", err, cmd)
+	}
+	return err
+}
+
 // GetOptions tune data_get.
 type GetOptions struct {
 	Op string `json:"op,omitempty"` // progress stream ID
-	// StallSeconds fails the fetch when no block arrives for this long
-	// (default 60).
-	StallSeconds float64 `json:"stall_seconds,omitempty"`
+	// TimeoutSeconds and StallSeconds are as in WaitOptions (data_get has
+	// no overall limit by default).
+	TimeoutSeconds float64 `json:"timeout_seconds,omitempty"`
+	StallSeconds   float64 `json:"stall_seconds,omitempty"`
 }
 
 // Get writes a CID's file or folder to an absolute path, fetching what is
@@ -101,24 +163,14 @@ func (s *DataService) Get(ctx context.Context, c string, path string, opts *GetO
 		return err
 	}
 	o := deref(opts)
-	stall := 60 * time.Second
-	if o.StallSeconds > 0 {
-		stall = time.Duration(o.StallSeconds * float64(time.Second))
+	timeout, w, err := WaitOptions{TimeoutSeconds: o.TimeoutSeconds, StallSeconds: o.StallSeconds}.limits("data get", 0)
+	if err != nil {
+		return err
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	errStalled := fmt.Errorf("no block of %s arrived for %s: no reachable peer provides it (see `gridswarm data providers %s`)", c, stall, c)
-	watchdog := time.AfterFunc(stall, func() { cancel(errStalled) })
-	defer watchdog.Stop()
-	report := reporter(s.n.progress, o.Op, "get")
-	err = s.n.grid.Get(ctx, id, p, datagrid.GetOptions{Progress: func(done, total int64) {
-		watchdog.Reset(stall)
-		report(done, total)
-	}})
-	if cause := context.Cause(ctx); err != nil && cause == errStalled {
-		return errStalled
-	}
-	return err
+	ctx, cancel := withTimeout(ctx, timeout)
+	defer cancel()
+	err = s.n.grid.Get(ctx, id, p, datagrid.GetOptions{Progress: reporter(s.n.progress, o.Op, "get"), Wait: w})
+	return waitHint("get", err)
 }
 
 // Entry is one row of data_ls.
@@ -129,15 +181,23 @@ type Entry struct {
 	Type string `json:"type"`
 }
 
-// Ls lists a directory CID.
-func (s *DataService) Ls(ctx context.Context, c string) ([]Entry, error) {
+// Ls lists a directory CID, fetching its directory node from peers if
+// needed, within opts' limits (default: 60 s in all, 30 s to find a
+// provider).
+func (s *DataService) Ls(ctx context.Context, c string, opts *WaitOptions) ([]Entry, error) {
 	id, err := parseCID(c)
 	if err != nil {
 		return nil, err
 	}
-	es, err := s.n.grid.Ls(ctx, id)
+	timeout, w, err := deref(opts).limits("data ls", defaultLsTimeout)
 	if err != nil {
 		return nil, err
+	}
+	ctx, cancel := withTimeout(ctx, timeout)
+	defer cancel()
+	es, err := s.n.grid.LsWait(ctx, id, w)
+	if err != nil {
+		return nil, waitHint("ls", err)
 	}
 	out := make([]Entry, 0, len(es))
 	for _, e := range es {
@@ -146,41 +206,90 @@ func (s *DataService) Ls(ctx context.Context, c string) ([]Entry, error) {
 	return out, nil
 }
 
-// Pin pins a CID recursively, fetching what is missing.
-func (s *DataService) Pin(ctx context.Context, c string) error {
+// PinOptions tune data_pin.
+type PinOptions struct {
+	// Owner of the pin (default "user"); see docs/architecture.md.
+	Owner string `json:"owner,omitempty"`
+	// Name of the pin (default: the CID).
+	Name string `json:"name,omitempty"`
+	// TimeoutSeconds and StallSeconds are as in WaitOptions (data_pin has
+	// no overall limit by default).
+	TimeoutSeconds float64 `json:"timeout_seconds,omitempty"`
+	StallSeconds   float64 `json:"stall_seconds,omitempty"`
+}
+
+// Pin pins a CID recursively, fetching what is missing within opts'
+// limits (default: no overall limit, 30 s to find a provider, 60 s stall).
+func (s *DataService) Pin(ctx context.Context, c string, opts *PinOptions) error {
 	id, err := parseCID(c)
 	if err != nil {
 		return err
 	}
-	return s.n.grid.Pin(ctx, id)
+	o := deref(opts)
+	if o.Owner == "" {
+		o.Owner = datagrid.OwnerUser
+	}
+	timeout, w, err := WaitOptions{TimeoutSeconds: o.TimeoutSeconds, StallSeconds: o.StallSeconds}.limits("data pin", 0)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := withTimeout(ctx, timeout)
+	defer cancel()
+	err = s.n.grid.PinWith(ctx, id, datagrid.PinOptions{Owner: o.Owner, Name: o.Name, Wait: w})
+	return waitHint("pin", err)
 }
 
-// Unpin removes a pin; the blocks go at the next GC.
-func (s *DataService) Unpin(ctx context.Context, c string) error {
+// UnpinOptions tune data_unpin.
+type UnpinOptions struct {
+	Owner string `json:"owner,omitempty"` // whose pin goes (default "user")
+	All   bool   `json:"all,omitempty"`   // every owner's pin goes
+}
+
+// Unpin removes the user's pin of a CID (or opts.Owner's, or with opts.All
+// every owner's); the blocks go at the next GC or when the quota needs
+// room, unless another owner still pins them.
+func (s *DataService) Unpin(ctx context.Context, c string, opts *UnpinOptions) error {
 	id, err := parseCID(c)
 	if err != nil {
 		return err
 	}
-	return s.n.grid.Unpin(ctx, id)
+	o := deref(opts)
+	if o.All {
+		return s.n.grid.Unpin(ctx, id)
+	}
+	if o.Owner == "" {
+		o.Owner = datagrid.OwnerUser
+	}
+	err = s.n.grid.UnpinOwned(ctx, id, o.Owner)
+	if errors.Is(err, datagrid.ErrNotPinned) && o.Owner == datagrid.OwnerUser {
+		return fmt.Errorf("%w (gridswarm data unpin %s --all removes every owner's pin)", err, c)
+	}
+	return err
 }
 
-// PinInfo is one row of data_pins.
+// PinInfo is one row of data_pins: one owner's pin of a CID.
 type PinInfo struct {
 	CID     string    `json:"cid"`
+	Owner   string    `json:"owner"`
 	Name    string    `json:"name,omitempty"`
 	Bytes   uint64    `json:"bytes"`
 	Created time.Time `json:"created"`
 }
 
-// Pins lists the pins.
-func (s *DataService) Pins(ctx context.Context) ([]PinInfo, error) {
+// Pins lists the pins, one row per (CID, owner); with owner set, only
+// the pins of that owner and the owners below it (owner/…).
+func (s *DataService) Pins(ctx context.Context, owner *string) ([]PinInfo, error) {
 	ps, err := s.n.grid.Pins(ctx)
 	if err != nil {
 		return nil, err
 	}
+	prefix := deref(owner)
 	out := make([]PinInfo, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, PinInfo{CID: p.Root.String(), Name: p.Name, Bytes: p.Bytes, Created: p.Created})
+		if prefix != "" && p.Owner != prefix && !strings.HasPrefix(p.Owner, prefix+"/") {
+			continue
+		}
+		out = append(out, PinInfo{CID: p.Root.String(), Owner: p.Owner, Name: p.Name, Bytes: p.Bytes, Created: p.Created})
 	}
 	return out, nil
 }

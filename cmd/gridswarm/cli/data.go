@@ -19,15 +19,23 @@ import (
 func dataCommand() command {
 	return command{
 		name:  "data",
-		args:  "add PATH | get CID -o PATH | ls CID | pin CID | unpin CID | pins | gc | stat | providers CID | holds CID... | import mnist [--from DIR]",
+		args:  "add PATH | get CID -o PATH | ls CID | pin CID | unpin CID | pins [--owner O] | gc | stat | providers CID | holds CID... | import mnist [--from DIR]",
 		short: "add, fetch and manage content in the data grid",
 		long: `  add PATH           import a file or folder (UnixFS, CIDv1, raw leaves: the same
                      CIDs as 'ipfs add --cid-version=1'), pin it and announce it
   get CID -o PATH    write the content to PATH, fetching what is missing from the
-     [--stall 1m]    swarm; nothing is left under PATH if it fails
-  ls CID             list a folder
-  pin CID            pin (fetching what is missing); unpin CID removes the pin
-  pins               list the pins
+     [--timeout D]   swarm; nothing is left under PATH if it fails
+     [--stall 1m]
+  ls CID             list a folder (fetching its folder node if needed)
+     [--timeout 1m]
+  pin CID            pin as owner "user" (fetching what is missing)
+     [--name N] [--timeout D] [--stall 1m]
+  unpin CID          remove the user's pin; --owner O removes O's pin,
+     [--owner O|--all]  --all every owner's
+  pins [--owner O]   list the pins: owner, name, CID, size (only O and
+                     the owners below it with --owner)
+                     Fetches give up when no provider is found within 30s
+                     (or --timeout), or no block arrives for --stall.
   gc [--cache]       remove every block that is neither pinned nor cached;
                      --cache drops fetched, unpinned data too
   stat               space used, quota, pinned
@@ -48,12 +56,20 @@ func runData(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error 
 	fs.SetOutput(io.Discard)
 	out := fs.String("o", "", "output path (data get)")
 	from := fs.String("from", "", "folder holding the four MNIST IDX .gz files (data import mnist)")
-	stall := fs.Duration("stall", 0, "data get: give up when no block arrives for this long (default 1m)")
+	stall := fs.Duration("stall", 0, "data get, pin: give up when no block arrives for this long (default 1m)")
+	timeout := fs.Duration("timeout", 0, "data get, pin, ls: give up after this long, and look this long for a provider (default: ls 1m; provider search 30s)")
+	owner := fs.String("owner", "", "data unpin: whose pin to remove (default user); data pins: list only this owner and those below it")
+	all := fs.Bool("all", false, "data unpin: remove every owner's pin")
+	name := fs.String("name", "", "data pin: name of the pin (default: the CID)")
 	cache := fs.Bool("cache", false, "data gc: also drop cached (fetched, unpinned) data")
 	fs.BoolVar(&e.json, "json", e.json, "print machine-readable JSON")
 	pos, err := parseInterspersed(fs, rest)
 	if err != nil {
 		return usageError{err.Error()}
+	}
+	wait, err := waitFlags(fs, "data "+sub, *timeout, *stall)
+	if err != nil {
+		return err
 	}
 	want := map[string]int{"add": 1, "get": 1, "ls": 1, "pin": 1, "unpin": 1, "pins": 0, "gc": 0, "stat": 0, "providers": 1, "import": 1}
 	if n, ok := want[sub]; !ok {
@@ -72,7 +88,7 @@ func runData(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error 
 	case "add":
 		return dataAdd(ctx, e, c, pos[0])
 	case "get":
-		return dataGet(ctx, e, c, pos[0], *out, *stall)
+		return dataGet(ctx, e, c, pos[0], *out, wait)
 	case "import":
 		if pos[0] != "mnist" {
 			return usageError{fmt.Sprintf("can import mnist only, not %q", pos[0])}
@@ -80,7 +96,9 @@ func runData(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error 
 		return dataImportMNIST(ctx, e, c, *from)
 	case "ls":
 		var es []node.Entry
-		if err := c.Call(ctx, &es, "data_ls", pos[0]); err != nil {
+		cctx, cancel := callDeadline(ctx, wait.TimeoutSeconds, defaultLsTimeout)
+		defer cancel()
+		if err := c.Call(cctx, &es, "data_ls", pos[0], wait); err != nil {
 			return err
 		}
 		if e.json {
@@ -91,24 +109,33 @@ func runData(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error 
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", en.CID, humanBytes(int64(en.Size)), en.Type, en.Name)
 		}
 		return tw.Flush()
-	case "pin", "unpin":
-		if err := c.Call(ctx, nil, "data_"+sub, pos[0]); err != nil {
+	case "pin":
+		cctx, cancel := callDeadline(ctx, wait.TimeoutSeconds, 0)
+		defer cancel()
+		opts := node.PinOptions{Name: *name, TimeoutSeconds: wait.TimeoutSeconds, StallSeconds: wait.StallSeconds}
+		if err := c.Call(cctx, nil, "data_pin", pos[0], opts); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.Out, "%sned %s\n", sub, pos[0])
+		fmt.Fprintf(e.Out, "pinned %s\n", pos[0])
+		return nil
+	case "unpin":
+		if *all && *owner != "" {
+			return usageError{"data unpin takes --owner or --all, not both"}
+		}
+		if err := c.Call(ctx, nil, "data_unpin", pos[0], node.UnpinOptions{Owner: *owner, All: *all}); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.Out, "unpinned %s\n", pos[0])
 		return nil
 	case "pins":
 		var ps []node.PinInfo
-		if err := c.Call(ctx, &ps, "data_pins"); err != nil {
+		if err := c.Call(ctx, &ps, "data_pins", *owner); err != nil {
 			return err
 		}
 		if e.json {
 			return printJSON(e.Out, ps)
 		}
-		for _, p := range ps {
-			fmt.Fprintf(e.Out, "%s  %10s  %s\n", p.CID, humanBytes(int64(p.Bytes)), p.Name)
-		}
-		return nil
+		return printPins(e.Out, ps)
 	case "gc":
 		var r node.GCResult
 		if err := c.Call(ctx, &r, "data_gc", *cache); err != nil {
@@ -252,7 +279,51 @@ func printAdd(e *env, r node.AddResult) error {
 	return nil
 }
 
-func dataGet(ctx context.Context, e *env, c *client.Client, cid, out string, stall time.Duration) error {
+// defaultLsTimeout mirrors the daemon's default for data ls.
+const defaultLsTimeout = time.Minute
+
+// waitFlags checks --timeout and --stall: given, they must be positive
+// (0 would mean "wait forever" or "not at all", both nonsense here).
+func waitFlags(fs *flag.FlagSet, cmd string, timeout, stall time.Duration) (node.WaitOptions, error) {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["stall"] && stall <= 0 {
+		return node.WaitOptions{}, usageError{fmt.Sprintf("%s: --stall %s is not allowed: give how long to wait for the next block, more than 0 (e.g. --stall 30s; the default is %s)", cmd, stall, time.Minute)}
+	}
+	if set["timeout"] && timeout <= 0 {
+		return node.WaitOptions{}, usageError{fmt.Sprintf("%s: --timeout %s is not allowed: give a duration more than 0 (e.g. --timeout 2m), or leave it out for the default", cmd, timeout)}
+	}
+	return node.WaitOptions{TimeoutSeconds: timeout.Seconds(), StallSeconds: stall.Seconds()}, nil
+}
+
+// callDeadline bounds a call by the operation's own timeout (or def) plus
+// a grace period, so the CLI returns even if the daemon does not.
+func callDeadline(ctx context.Context, timeoutSeconds float64, def time.Duration) (context.Context, context.CancelFunc) {
+	d := time.Duration(timeoutSeconds * float64(time.Second))
+	if d == 0 {
+		d = def
+	}
+	if d == 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d+30*time.Second)
+}
+
+// printPins writes the pins as a table: owner, name, CID, size.
+func printPins(w io.Writer, ps []node.PinInfo) error {
+	if len(ps) == 0 {
+		fmt.Fprintln(w, "no pins")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "OWNER\tNAME\tCID\tSIZE")
+	for _, p := range ps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Owner, p.Name, p.CID, humanBytes(int64(p.Bytes)))
+	}
+	return tw.Flush()
+}
+
+func dataGet(ctx context.Context, e *env, c *client.Client, cid, out string, wait node.WaitOptions) error {
 	if out == "" {
 		return usageError{"data get needs -o PATH"}
 	}
@@ -261,7 +332,7 @@ func dataGet(ctx context.Context, e *env, c *client.Client, cid, out string, sta
 		return fmt.Errorf("cannot resolve %s: %w", out, err)
 	}
 	if err := withBar(ctx, e, c, "data", func(op string) error {
-		return c.Call(ctx, nil, "data_get", cid, abs, node.GetOptions{Op: op, StallSeconds: stall.Seconds()})
+		return c.Call(ctx, nil, "data_get", cid, abs, node.GetOptions{Op: op, TimeoutSeconds: wait.TimeoutSeconds, StallSeconds: wait.StallSeconds})
 	}); err != nil {
 		return err
 	}
