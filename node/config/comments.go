@@ -58,6 +58,9 @@ var comments = map[string]string{
 	"worker.process.cpu_seconds":  "CPU time limit (0 = none)",
 	"worker.process.memory_mb":    "address-space limit (0 = none; CUDA needs none)",
 	"worker.process.gpus":         "GPU indexes tasklets may use (CUDA_VISIBLE_DEVICES); empty hides GPUs",
+	"coordinator":                 "limits on the jobs submitted to this node, checked at submit",
+	"coordinator.max_memory":      "memory one job may take here, e.g. \"8GiB\"; auto = half of physical memory",
+	"coordinator.keep_rounds":     "recent rounds whose weights a job keeps pinned, besides its final model",
 	"settle":                      "settlement; until it exists, the EIP-712 domain receipts are signed in",
 	"settle.chain_id":             "chain ID in the receipts' EIP-712 domain",
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/gridswarm/gridswarm/scheduler/jobspec"
 )
 
 // Profiles accepted by Default and `gridswarm init --profile`.
@@ -22,16 +24,63 @@ const (
 
 // Config is the whole of config.toml.
 type Config struct {
-	Profile  string   `toml:"profile"`
-	Swarm    Swarm    `toml:"swarm"`
-	DHT      DHT      `toml:"dht"`
-	API      API      `toml:"api"`
-	Metrics  Metrics  `toml:"metrics"`
-	Log      Log      `toml:"log"`
-	Keystore Keystore `toml:"keystore"`
-	Datagrid Datagrid `toml:"datagrid"`
-	Worker   Worker   `toml:"worker"`
-	Settle   Settle   `toml:"settle"`
+	Profile     string      `toml:"profile"`
+	Swarm       Swarm       `toml:"swarm"`
+	DHT         DHT         `toml:"dht"`
+	API         API         `toml:"api"`
+	Metrics     Metrics     `toml:"metrics"`
+	Log         Log         `toml:"log"`
+	Keystore    Keystore    `toml:"keystore"`
+	Datagrid    Datagrid    `toml:"datagrid"`
+	Worker      Worker      `toml:"worker"`
+	Coordinator Coordinator `toml:"coordinator"`
+	Settle      Settle      `toml:"settle"`
+}
+
+// Coordinator limits the jobs this node coordinates (those submitted to it).
+type Coordinator struct {
+	// MaxMemory is the memory one job may take here; a job estimated to
+	// need more is refused at submit. 0 ("auto") is half the machine's
+	// physical memory.
+	MaxMemory Size `toml:"max_memory"`
+	// KeepRounds is how many recent rounds' weights a job keeps pinned
+	// besides its final model and provenance.
+	KeepRounds int `toml:"keep_rounds"`
+}
+
+// MemoryLimit is MaxMemory in bytes, or half of physical when it is auto.
+func (c Coordinator) MemoryLimit(physical uint64) uint64 {
+	if c.MaxMemory > 0 {
+		return uint64(c.MaxMemory)
+	}
+	return physical / 2
+}
+
+// Size is a number of bytes written in TOML as "4GiB", "512MB" or "auto"
+// (0, a value the key's comment defines).
+type Size uint64
+
+// UnmarshalText reads "auto" or a size such as "4GiB" or "1.5 GB".
+func (z *Size) UnmarshalText(b []byte) error {
+	if string(b) == "auto" {
+		*z = 0
+		return nil
+	}
+	v, err := jobspec.ParseSize(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not \"auto\" or a size such as \"4GiB\" or \"512MB\"", b)
+	}
+	*z = Size(v)
+	return nil
+}
+
+// MarshalText writes "auto" for 0, else the size with the largest binary
+// unit that divides it.
+func (z Size) MarshalText() ([]byte, error) {
+	if z == 0 {
+		return []byte("auto"), nil
+	}
+	return []byte(jobspec.Size(z).String()), nil
 }
 
 // Worker configures what this node offers the swarm.
@@ -176,7 +225,8 @@ func Default(profile string) (Config, error) {
 			Wasm:           Wasm{MemoryMB: 256, Timeout: Duration{5 * time.Minute}},
 			Process:        Process{Timeout: Duration{time.Hour}, Allow: []string{}, GPUs: []int{}},
 		},
-		Settle: Settle{ChainID: 1337},
+		Coordinator: Coordinator{KeepRounds: 3},
+		Settle:      Settle{ChainID: 1337},
 	}
 	switch profile {
 	case ProfileDefault, "":
@@ -331,6 +381,12 @@ func (c Config) Validate() error {
 	}
 	if c.Worker.OutputTTL.Duration < time.Second {
 		bad("worker.output_ttl", "must be at least 1s, got %s", c.Worker.OutputTTL)
+	}
+	if c.Coordinator.MaxMemory != 0 && c.Coordinator.MaxMemory < 16<<20 {
+		bad("coordinator.max_memory", "must be \"auto\" or at least 16MiB, got %s", jobspec.Size(c.Coordinator.MaxMemory))
+	}
+	if c.Coordinator.KeepRounds < 1 || c.Coordinator.KeepRounds > 1000 {
+		bad("coordinator.keep_rounds", "must be 1-1000, got %d", c.Coordinator.KeepRounds)
 	}
 	if c.Datagrid.ReprovideInterval.Duration < time.Minute {
 		bad("datagrid.reprovide_interval", "must be at least 1m, got %s", c.Datagrid.ReprovideInterval)

@@ -59,6 +59,9 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"bad dht mode", "[dht]\nmode = \"sometimes\"", "dht.mode"},
 		{"bad log level", "[log]\nlevel = \"loud\"", "log.level"},
 		{"wrong type", "[api]\nmax_body_bytes = \"big\"", "max_body_bytes"},
+		{"max_memory not a size", "[coordinator]\nmax_memory = \"lots\"", "\"auto\" or a size"},
+		{"max_memory too small", "[coordinator]\nmax_memory = \"1MiB\"", "coordinator.max_memory"},
+		{"keep_rounds zero", "[coordinator]\nkeep_rounds = 0", "coordinator.keep_rounds"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,5 +73,36 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 				t.Errorf("Parse(%q) error = %q, want it to name %q", tt.toml, err, tt.wantKey)
 			}
 		})
+	}
+}
+
+func TestCoordinatorLimits(t *testing.T) {
+	const physical = 16 << 30
+	tests := []struct {
+		toml      string
+		wantLimit uint64
+		wantKeep  int
+	}{
+		{"", physical / 2, 3},
+		{"[coordinator]\nmax_memory = \"auto\"", physical / 2, 3},
+		{"[coordinator]\nmax_memory = \"4GiB\"\nkeep_rounds = 5", 4 << 30, 5},
+		{"[coordinator]\nmax_memory = \"1.5 GB\"", 1_500_000_000, 3},
+	}
+	for _, tt := range tests {
+		c, err := Parse([]byte(tt.toml), "config.toml")
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tt.toml, err)
+		}
+		if got := c.Coordinator.MemoryLimit(physical); got != tt.wantLimit || c.Coordinator.KeepRounds != tt.wantKeep {
+			t.Errorf("Parse(%q): limit %d, keep %d; want %d, %d", tt.toml, got, c.Coordinator.KeepRounds, tt.wantLimit, tt.wantKeep)
+		}
+		b, err := c.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := Parse(b, "marshalled")
+		if err != nil || again.Coordinator != c.Coordinator {
+			t.Errorf("round trip of %q: %+v, %v; want %+v", tt.toml, again.Coordinator, err, c.Coordinator)
+		}
 	}
 }
