@@ -44,6 +44,7 @@ type Node struct {
 	metrics   *http.Server
 	grid      *datagrid.Grid
 	coord     *scheduler.Coordinator
+	jobs      *scheduler.Store // for the quarantined files in node_status
 	jobEvents *hub[scheduler.Event]
 	worker    *worker.Worker
 	domain    receipt.Domain
@@ -129,12 +130,18 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("config [worker]: %w", err)
 	}
-	store, err := scheduler.NewStore(filepath.Join(o.Repo.Dir, "jobs"))
+	store, err := scheduler.OpenStore(filepath.Join(o.Repo.Dir, "jobs"), scheduler.StoreOptions{Logger: o.Logger.With("part", "jobs")})
 	if err != nil {
 		return nil, err
 	}
+	n.jobs = store
 	n.jobEvents = newHub[scheduler.Event]()
 	n.coord = scheduler.New(store, coordGrid{g: n.grid, h: n.swarm.Host()}, coordSwarm{n}, scheduler.Options{
+		Limits: scheduler.Limits{
+			CoordinatorMemory:  cfg.Coordinator.MemoryLimit(n.worker.Status().Probe.MemoryTotal),
+			CoordinatorStorage: quota,
+			KeepRounds:         cfg.Coordinator.KeepRounds,
+		},
 		Logger:  o.Logger.With("part", "scheduler"),
 		OnEvent: func(ev scheduler.Event) { n.jobEvents.publish(ev.JobID, ev) },
 	})

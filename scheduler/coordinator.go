@@ -25,6 +25,9 @@ type Options struct {
 	Backoff         time.Duration // first retry delay, doubling per attempt [500ms]
 	RetryEvery      time.Duration // how often a stalled round looks for peers again [2s]
 	StragglerFactor float64       // a copy is sent past this × the round's median [3]
+	// Limits bound what one job may take; Submit refuses a job that would
+	// not fit (see Admit). Zero fields are not checked.
+	Limits Limits
 	Logger          *slog.Logger
 	// OnEvent receives a job's progress after every change.
 	OnEvent func(Event)
