@@ -50,6 +50,18 @@ type Status struct {
 	UptimeSeconds    float64  `json:"uptime_seconds"`
 	Peers            int      `json:"peers"`
 	RoutingTableSize int      `json:"routing_table_size"`
+	// Quarantined lists job state files the daemon could not use and moved
+	// aside (jobs/quarantine), with the reason; empty when all is well.
+	Quarantined []QuarantinedFile `json:"quarantined,omitempty"`
+}
+
+// QuarantinedFile is a job state file moved aside because it could not be
+// read or decoded.
+type QuarantinedFile struct {
+	Path   string    `json:"path"`
+	Job    string    `json:"job"`
+	Reason string    `json:"reason"`
+	Time   time.Time `json:"time"`
 }
 
 // Status returns the daemon's state in one call.
@@ -64,7 +76,19 @@ func (s *NodeService) Status() Status {
 		UptimeSeconds:    time.Since(s.n.started).Seconds(),
 		Peers:            s.n.swarm.Peers().ConnectedCount(),
 		RoutingTableSize: s.n.swarm.RoutingTableSize(),
+		Quarantined:      s.quarantined(),
 	}
+}
+
+func (s *NodeService) quarantined() []QuarantinedFile {
+	if s.n.jobs == nil {
+		return nil
+	}
+	var out []QuarantinedFile
+	for _, q := range s.n.jobs.Quarantined() {
+		out = append(out, QuarantinedFile{Path: q.Path, Job: q.Job, Reason: q.Reason, Time: q.Time})
+	}
+	return out
 }
 
 // ListenAddrs returns the swarm addresses with /p2p/<id>.

@@ -47,6 +47,12 @@ func statusCommand() command {
 				}
 				fmt.Fprintf(e.Out, "gridswarm %s (profile %s), up %s\npeer ID        %s\naccount        %s\npeers          %d connected\nDHT routing    %d peers\nrepo           %s\n",
 					s.Version, s.Profile, (time.Duration(s.UptimeSeconds) * time.Second).String(), s.PeerID, s.Account, s.Peers, s.RoutingTableSize, s.Repo)
+				if len(s.Quarantined) > 0 {
+					fmt.Fprintf(e.Out, "quarantined    %d job state file(s) could not be used and were moved aside:\n", len(s.Quarantined))
+					for _, q := range s.Quarantined {
+						fmt.Fprintf(e.Out, "  %s\n    job %s, %s: %s\n", q.Path, q.Job, q.Time.Local().Format(time.DateTime), q.Reason)
+					}
+				}
 				return nil
 			})
 		},
