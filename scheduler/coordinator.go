@@ -143,6 +143,11 @@ func (c *Coordinator) Submit(ctx context.Context, yaml []byte) (*Job, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Before the weights are allocated: a job that cannot fit is refused
+	// with the numbers, not run until memory runs out.
+	if err := AdmitDataset(spec, c.opts.Limits, c.swarm.Workers(), ds); err != nil {
+		return nil, err
+	}
 	m := modelOf(spec)
 	w0, err := trainer.Init(m, spec.Seed)
 	if err != nil {
