@@ -342,6 +342,12 @@ func (s *Swarm) republishLoop() {
 }
 
 func (s *Swarm) republish(why string) {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	// A publication may have gone out since the policy was asked.
+	if at, _, ok := s.caps.nextRepublish(); !ok || at.After(s.caps.now()) {
+		return
+	}
 	own, ok := s.caps.ownRecord()
 	if !ok {
 		return
@@ -357,7 +363,7 @@ func (s *Swarm) republish(why string) {
 }
 
 // sealAndGossip gives c a fresh seq, time and coordinate, signs and
-// publishes it.
+// publishes it. Callers hold s.pubMu, so records go out in seq order.
 func (s *Swarm) sealAndGossip(ctx context.Context, c Capabilities) ([]byte, error) {
 	seq := s.nextSeq(&s.capsSeq)
 	c.Version = 1
@@ -386,8 +392,10 @@ func (s *Swarm) sealAndGossip(ctx context.Context, c Capabilities) ([]byte, erro
 // With announce false only the gossip goes out: frequent state changes
 // (slots, idle) must not wait on DHT writes.
 func (s *Swarm) PublishCaps(ctx context.Context, c Capabilities, classes []string, announce bool) error {
+	s.pubMu.Lock()
 	s.caps.setOwn(c)
 	sealed, err := s.sealAndGossip(ctx, c)
+	s.pubMu.Unlock()
 	if err != nil {
 		return err
 	}

@@ -75,6 +75,8 @@ type Swarm struct {
 	capsServe *rateLimiter // per asker, on CapsProtocol
 	lastKnown []string     // last peers written to PeersFile
 
+	pubMu sync.Mutex // serialises publications of the own capability record
+
 	mu       sync.Mutex
 	topics   map[string]*Topic
 	greeting map[peer.ID]bool // new peers being asked for their record
