@@ -75,8 +75,22 @@
 // latency-based timeouts wrote off the only peer holding the data and a
 // fetch could wait forever. Instead a fetch that receives nothing for 2 s
 // asks the DHT for providers, and after 4 s starts a fresh bitswap session,
-// which asks every connected peer again. A Get or Fetch ends only when the
-// DAG is complete or its context ends.
+// which asks every connected peer again. No fetch waits forever: a pure
+// wait state (wait.go) ends it with ErrNoProvider when no block arrived and
+// no provider was found within Wait.FindWithin (30 s), with ErrStalled when
+// blocks stop for Wait.Stall (1 m), and turns the context's deadline into
+// the same WaitError, which says how far the fetch got.
+//
+// # Pins and owners
+//
+// A pin belongs to an owner (a slash-separated path: "user",
+// "job/<id>/round/<r>/weights", "tasklet/<job>/<round>/<index>", …) and
+// has a name. The record under /pins/<cid> lists every owner's claim, so a
+// DAG stays pinned until the last owner releases it (UnpinOwned,
+// ReleaseOwner for a whole subtree of owners). Dropping claims only marks
+// that garbage may exist; reserve collects it (a full GC) the first time
+// the quota is short, before it evicts any cache entry. Records written
+// before owners existed are rewritten with the owner "user" by Open.
 //
 // # Announcements
 //

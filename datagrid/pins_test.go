@@ -217,3 +217,38 @@ func TestOwnedBy(t *testing.T) {
 		}
 	}
 }
+
+// Claims on one CID by many owners at once are all kept: pin records are
+// read-modified-written under one lock.
+func TestConcurrentClaimsAreNotLost(t *testing.T) {
+	ctx := context.Background()
+	g := newOfflineGrid(t, 0)
+	b := randomBytes(2000, 7)
+	const n = 8
+	errs := make(chan error, 2*n)
+	for i := range n {
+		go func() {
+			_, err := g.AddBytesOwned(ctx, "w", b, "job/j/round/"+string(rune('0'+i))+"/weights")
+			errs <- err
+		}()
+		go func() {
+			_, err := g.ReleaseOwner(ctx, "job/other")
+			errs <- err
+		}()
+	}
+	for range 2 * n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	ps, err := g.Pins(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != n {
+		t.Fatalf("%d pins after %d concurrent claims, want %d: %+v", len(ps), n, n, ps)
+	}
+	if got, err := g.ReleaseOwner(ctx, "job/j"); err != nil || got != n {
+		t.Errorf("ReleaseOwner(job/j) = %d, %v; want %d", got, err, n)
+	}
+}
