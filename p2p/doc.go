@@ -6,8 +6,16 @@
 //
 //	bootstrap peers ─▶ DHT ─▶ rendezvous "gridswarm/v1" ─▶ connect
 //	                    │                                    │
-//	                 records (/gsw/<peer>/<name>)        ping ─▶ peerstore RTT EWMA
-//	GossipSub topics ─▶ validators (size, shape, rate) ─▶ peer table
+//	                 records (/gsw/<peer>/<name>)        ask its capability record
+//	                                                     (/gridswarm/caps/1.0.0) unless fresh
+//	                                                         │
+//	                                                     ping ─▶ peerstore RTT EWMA ─▶ Vivaldi
+//	                                                     (no answer: disconnect)        │
+//	GossipSub topics ─▶ validators (size, rate per author,  republish policy ◀─────────┘
+//	                    then signatures, replays)           (coordinate moved, peer joined;
+//	                        │                                at most one re-send per interval)
+//	                        ▼
+//	                    peer table (records, announcements; pruned when peers are gone)
 //
 // It knows nothing of jobs or chains.
 package p2p
