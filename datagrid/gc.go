@@ -206,10 +206,11 @@ func (g *Grid) reserve(ctx context.Context, op string, need uint64, keep cid.Cid
 		return res, nil
 	}
 	if g.garbage.Load() {
+		// A failed sweep (an incomplete pin, say) deletes nothing; the
+		// operation may still fit by evicting cache, so go on.
 		if _, err := g.GC(ctx); err != nil {
-			return nil, fmt.Errorf("%s: cannot collect released data to make room: %w", op, err)
-		}
-		if res, qerr = g.quota.tryReserve(op, need); qerr == nil {
+			g.log.Warn("cannot collect released data to make room", "op", op, "err", err)
+		} else if res, qerr = g.quota.tryReserve(op, need); qerr == nil {
 			return res, nil
 		}
 	}

@@ -39,6 +39,7 @@ func TestDataWaitsEndAndPinsHaveOwners(t *testing.T) {
 	for _, args := range [][]string{
 		{"data", "ls", unknown, "--timeout", "2s"},
 		{"data", "pin", unknown, "--timeout", "2s"},
+		{"data", "get", unknown, "-o", filepath.Join(t.TempDir(), "x"), "--timeout", "2s"},
 	} {
 		r := gs(t, a.dir, args...)
 		want := "no provider found for " + unknown + " within 2s: is a peer that holds it online?"
