@@ -83,7 +83,7 @@ func (a coordSwarm) Workers() []placement.Peer {
 			continue
 		}
 		wp := placement.Peer{
-			ID: p.ID.String(), Executors: c.Executors, DiskFree: c.DiskFree,
+			ID: p.ID.String(), Executors: c.Executors, DiskFree: c.DiskFree, MemoryBytes: c.MemoryBytes,
 			// Slots are not used: the record lags, the coordinator knows what it
 			// sent, and a busy worker declines.
 			Idle: c.Idle, Version: c.Agent, PricePerHour: c.PricePerHour,
