@@ -105,7 +105,7 @@ func TestOutputLedgerRelease(t *testing.T) {
 		want []string
 	}{
 		{b, []cid.Cid{x, y}, nil}, // not b's outputs
-		{a, []cid.Cid{x, z, testCID(t, "w")}, []string{"tasklet/j/1/0"}}, // only a's, only known
+		{a, []cid.Cid{x, z, testCID(t, "w"), x}, []string{"tasklet/j/1/0"}}, // only a's, only known, once
 		{a, []cid.Cid{x}, nil}, // already released
 		{b, []cid.Cid{z}, []string{"tasklet/k/1/0"}},
 	}
@@ -117,6 +117,18 @@ func TestOutputLedgerRelease(t *testing.T) {
 	l.forget("tasklet/j/1/1")
 	if got := l.release(a, []cid.Cid{y}); got != nil {
 		t.Errorf("release after forget = %v, want nothing", got)
+	}
+	// Two tasklets with the same output, from two coordinators.
+	l.add(x, "tasklet/j/2/0", a)
+	l.add(x, "tasklet/k/2/0", b)
+	if got := l.release(a, []cid.Cid{x}); !reflect.DeepEqual(got, []string{"tasklet/j/2/0"}) {
+		t.Errorf("release of a shared output by a = %v, want only a's tasklet", got)
+	}
+	if got := l.release(b, []cid.Cid{x}); !reflect.DeepEqual(got, []string{"tasklet/k/2/0"}) {
+		t.Errorf("release of a shared output by b = %v, want b's tasklet", got)
+	}
+	if len(l.byCID) != 0 || len(l.byOwner) != 0 {
+		t.Errorf("ledger not empty after every release: %v %v", l.byCID, l.byOwner)
 	}
 }
 

@@ -40,8 +40,8 @@ func outputOwner(spec tasklet.Spec) string {
 // lets go of what nobody released.
 type outputLedger struct {
 	mu      sync.Mutex
-	byCID   map[string]delivered
-	byOwner map[string]string // owner → output CID
+	byCID   map[string][]delivered // two tasklets may give the same output
+	byOwner map[string]string      // owner → output CID
 }
 
 type delivered struct {
@@ -50,17 +50,15 @@ type delivered struct {
 }
 
 func newOutputLedger() *outputLedger {
-	return &outputLedger{byCID: map[string]delivered{}, byOwner: map[string]string{}}
+	return &outputLedger{byCID: map[string][]delivered{}, byOwner: map[string]string{}}
 }
 
 // add records that out (pinned for owner) went to offerer.
 func (l *outputLedger) add(out cid.Cid, owner string, offerer peer.ID) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if old, ok := l.byOwner[owner]; ok {
-		delete(l.byCID, old)
-	}
-	l.byCID[out.KeyString()] = delivered{owner: owner, offerer: offerer}
+	l.forgetLocked(owner)
+	l.byCID[out.KeyString()] = append(l.byCID[out.KeyString()], delivered{owner: owner, offerer: offerer})
 	l.byOwner[owner] = out.KeyString()
 }
 
@@ -72,13 +70,16 @@ func (l *outputLedger) release(from peer.ID, outs []cid.Cid) []string {
 	defer l.mu.Unlock()
 	var owners []string
 	for _, c := range outs {
-		d, ok := l.byCID[c.KeyString()]
-		if !ok || d.offerer != from {
-			continue
+		var mine []string
+		for _, d := range l.byCID[c.KeyString()] {
+			if d.offerer == from {
+				mine = append(mine, d.owner)
+			}
 		}
-		owners = append(owners, d.owner)
-		delete(l.byCID, c.KeyString())
-		delete(l.byOwner, d.owner)
+		for _, o := range mine {
+			l.forgetLocked(o)
+		}
+		owners = append(owners, mine...)
 	}
 	return owners
 }
@@ -87,9 +88,26 @@ func (l *outputLedger) release(from peer.ID, outs []cid.Cid) []string {
 func (l *outputLedger) forget(owner string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if c, ok := l.byOwner[owner]; ok {
+	l.forgetLocked(owner)
+}
+
+func (l *outputLedger) forgetLocked(owner string) {
+	c, ok := l.byOwner[owner]
+	if !ok {
+		return
+	}
+	delete(l.byOwner, owner)
+	ds := l.byCID[c]
+	for i, d := range ds {
+		if d.owner == owner {
+			ds = append(ds[:i], ds[i+1:]...)
+			break
+		}
+	}
+	if len(ds) == 0 {
 		delete(l.byCID, c)
-		delete(l.byOwner, owner)
+	} else {
+		l.byCID[c] = ds
 	}
 }
 
