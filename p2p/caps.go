@@ -33,6 +33,12 @@ const (
 
 var capsCodec = []byte("/gridswarm/caps/1")
 
+// ThroughputParams is the parameter count of the model a record's
+// Throughput is timed on: the built-in trainer's MLP 784-128-10 (weights
+// and biases). A coordinator scales it to other models by the ratio of
+// parameters (scheduler/measure.Table.ObserveBenchmark).
+const ThroughputParams = 784*128 + 128 + 128*10 + 10
+
 // GPUCap is one GPU as advertised.
 type GPUCap struct {
 	Name              string `json:"name"`

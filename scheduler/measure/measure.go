@@ -87,6 +87,7 @@ type Table struct {
 type peer struct {
 	bw      ewma
 	thr     map[int]*sizeThroughput // by model-size bucket
+	bench   *sizeThroughput         // the peer's own benchmark, until a tasklet is measured
 	ok, n   float64                 // decayed outcome counts
 	outAt   time.Time               // when ok and n were last decayed
 	touched time.Time               // last observation of any kind
@@ -203,11 +204,26 @@ func (t *Table) ObserveTasklet(peer string, modelParams int64, samples int, comp
 	st.add(sps, t.cfg.Alpha)
 }
 
+// ObserveBenchmark records the throughput a peer claims for itself (the
+// capability record's start-up benchmark: samplesPerSec on a model of
+// modelParams parameters). Throughput falls back to it, scaled to the
+// model's size, until the peer has completed a tasklet; a later benchmark
+// replaces an earlier one. Nonsense values are ignored.
+func (t *Table) ObserveBenchmark(peer string, modelParams int64, samplesPerSec float64) {
+	if modelParams <= 0 || !finitePos(samplesPerSec) {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.get(peer, t.cfg.Now()).bench = &sizeThroughput{Params: modelParams, ewma: ewma{V: samplesPerSec, N: 1}}
+}
+
 // Throughput returns the samples per second peer trains a model of
 // modelParams parameters at. Without an observation in the model's size
 // bucket it scales the nearest measured size's figure by the ratio of sizes
-// (compute per sample grows with the parameters). It reports false when the
-// peer ran no tasklet at all.
+// (compute per sample grows with the parameters); without any completed
+// tasklet it scales the peer's benchmark (ObserveBenchmark). It reports
+// false when it has neither.
 func (t *Table) Throughput(peer string, modelParams int64) (float64, bool) {
 	if modelParams < 1 {
 		modelParams = 1
@@ -215,8 +231,14 @@ func (t *Table) Throughput(peer string, modelParams int64) (float64, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	p := t.peers[peer]
-	if p == nil || len(p.thr) == 0 {
+	if p == nil {
 		return 0, false
+	}
+	if len(p.thr) == 0 {
+		if p.bench == nil {
+			return 0, false
+		}
+		return p.bench.V * float64(p.bench.Params) / float64(modelParams), true
 	}
 	want := bucket(modelParams)
 	if st := p.thr[want]; st != nil {
@@ -279,6 +301,40 @@ func (t *Table) Reputation(peer string) float64 {
 	return (p.ok*f + 1) / (p.n*f + 2)
 }
 
+// Stats is what a Table makes of one peer, for display ("why this peer").
+type Stats struct {
+	BandwidthBps      float64 `json:"bandwidth_bps"`
+	BandwidthMeasured bool    `json:"bandwidth_measured"` // false: the default
+	Transfers         int64   `json:"transfers"`          // transfers counted
+	Tasklets          int64   `json:"tasklets"`           // tasklets timed, all model sizes
+	Reputation        float64 `json:"reputation"`
+	Outcomes          float64 `json:"outcomes"` // outcomes, decayed
+}
+
+// Stats returns the Table's figures for peer; an unknown peer gets the
+// defaults.
+func (t *Table) Stats(peer string) Stats {
+	rep := t.Reputation(peer)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := Stats{BandwidthBps: t.cfg.DefaultBandwidth, Reputation: rep}
+	p := t.peers[peer]
+	if p == nil {
+		return st
+	}
+	if p.bw.N > 0 {
+		st.BandwidthBps, st.BandwidthMeasured, st.Transfers = p.bw.V, true, p.bw.N
+	}
+	for _, b := range p.thr {
+		st.Tasklets += b.N
+	}
+	st.Outcomes = p.n
+	if dt := t.cfg.Now().Sub(p.outAt); dt > 0 {
+		st.Outcomes *= math.Exp2(-float64(dt) / float64(t.cfg.HalfLife))
+	}
+	return st
+}
+
 // Forget drops everything known of peer.
 func (t *Table) Forget(peer string) {
 	t.mu.Lock()
@@ -312,8 +368,9 @@ type PeerSnapshot struct {
 	BandwidthBps float64            `json:"bandwidthBps,omitempty"`
 	BandwidthN   int64              `json:"bandwidthN,omitempty"` // observations
 	Throughput   []ThroughputAtSize `json:"throughput,omitempty"`
-	OK           float64            `json:"ok"` // decayed accepted outcomes
-	N            float64            `json:"n"`  // decayed outcomes
+	Benchmark    *ThroughputAtSize  `json:"benchmark,omitempty"` // the peer's own claim
+	OK           float64            `json:"ok"`                  // decayed accepted outcomes
+	N            float64            `json:"n"`                   // decayed outcomes
 	OutcomesAt   time.Time          `json:"outcomesAt"`
 	Touched      time.Time          `json:"touched"` // last observation
 }
@@ -334,6 +391,9 @@ func (t *Table) Snapshot() Snapshot {
 		ps := PeerSnapshot{BandwidthBps: p.bw.V, BandwidthN: p.bw.N, OK: p.ok, N: p.n, OutcomesAt: p.outAt, Touched: p.touched}
 		for _, st := range p.thr {
 			ps.Throughput = append(ps.Throughput, ThroughputAtSize{Params: st.Params, SamplesPerSec: st.V, N: st.N})
+		}
+		if p.bench != nil {
+			ps.Benchmark = &ThroughputAtSize{Params: p.bench.Params, SamplesPerSec: p.bench.V, N: p.bench.N}
 		}
 		sort.Slice(ps.Throughput, func(i, j int) bool { return ps.Throughput[i].Params < ps.Throughput[j].Params })
 		s.Peers[id] = ps
@@ -356,6 +416,9 @@ func (t *Table) Restore(s Snapshot) error {
 		for _, ts := range ps.Throughput {
 			p.thr[bucket(ts.Params)] = &sizeThroughput{Params: ts.Params, ewma: ewma{V: ts.SamplesPerSec, N: ts.N}}
 		}
+		if b := ps.Benchmark; b != nil {
+			p.bench = &sizeThroughput{Params: b.Params, ewma: ewma{V: b.SamplesPerSec, N: b.N}}
+		}
 		peers[id] = p
 	}
 	t.mu.Lock()
@@ -376,7 +439,11 @@ func (ps PeerSnapshot) check() error {
 	if !(ps.N >= 0 && ps.OK >= 0 && ps.OK <= ps.N) || math.IsInf(ps.N, 0) {
 		return fmt.Errorf("%v of %v outcomes ok", ps.OK, ps.N)
 	}
-	for _, ts := range ps.Throughput {
+	all := ps.Throughput
+	if ps.Benchmark != nil {
+		all = append(append([]ThroughputAtSize(nil), all...), *ps.Benchmark)
+	}
+	for _, ts := range all {
 		if ts.Params <= 0 || ts.N <= 0 || !finitePos(ts.SamplesPerSec) {
 			return fmt.Errorf("throughput %v samples/s at %d params over %d observations", ts.SamplesPerSec, ts.Params, ts.N)
 		}

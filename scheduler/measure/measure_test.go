@@ -348,3 +348,49 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("Bandwidth = %v, want %v", got, float64(1<<20)/0.001)
 	}
 }
+
+func TestBenchmarkUntilMeasured(t *testing.T) {
+	tb, _ := newTable(Config{})
+	tb.ObserveBenchmark("p", 100_000, 40_000)
+	if got, ok := tb.Throughput("p", 100_000); !ok || !near(got, 40_000) {
+		t.Errorf("Throughput at the benchmark's size = %v, %v; want 40000", got, ok)
+	}
+	if got, ok := tb.Throughput("p", 400_000); !ok || !near(got, 10_000) {
+		t.Errorf("Throughput at 4× the benchmark's size = %v, %v; want 10000", got, ok)
+	}
+	tb.ObserveBenchmark("p", 100_000, -1) // ignored
+	tb.ObserveTasklet("p", 400_000, 2_000, time.Second)
+	if got, ok := tb.Throughput("p", 100_000); !ok || !near(got, 8_000) {
+		t.Errorf("Throughput once a tasklet was timed = %v, %v; want 8000 (scaled from the tasklet, not the benchmark)", got, ok)
+	}
+	tb.ObserveBenchmark("p", 100_000, 1e9)
+	if got, _ := tb.Throughput("p", 400_000); !near(got, 2_000) {
+		t.Errorf("a later benchmark overrode a measurement: %v, want 2000", got)
+	}
+	snap := tb.Snapshot()
+	back := New(Config{})
+	if err := back.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	if got := back.Snapshot().Peers["p"].Benchmark; got == nil || got.SamplesPerSec != 1e9 {
+		t.Errorf("benchmark after restore = %+v, want 1e9 samples/s", got)
+	}
+}
+
+func TestStats(t *testing.T) {
+	tb, c := newTable(Config{HalfLife: time.Hour})
+	if got, want := tb.Stats("p"), (Stats{BandwidthBps: DefaultBandwidth, Reputation: 0.5}); got != want {
+		t.Errorf("Stats of an unknown peer = %+v, want %+v", got, want)
+	}
+	tb.ObserveTransfer("p", 1<<20, time.Second)
+	tb.ObserveTasklet("p", 10, 10, time.Second)
+	tb.ObserveTasklet("p", 1<<20, 10, time.Second)
+	tb.ObserveOutcome("p", true)
+	tb.ObserveOutcome("p", true)
+	c.Add(time.Hour)
+	want := Stats{BandwidthBps: 1 << 20, BandwidthMeasured: true, Transfers: 1, Tasklets: 2, Reputation: 2.0 / 3, Outcomes: 1}
+	if got := tb.Stats("p"); got.BandwidthBps != want.BandwidthBps || got.BandwidthMeasured != want.BandwidthMeasured ||
+		got.Transfers != want.Transfers || got.Tasklets != want.Tasklets || !near(got.Reputation, want.Reputation) || !near(got.Outcomes, want.Outcomes) {
+		t.Errorf("Stats = %+v, want %+v", got, want)
+	}
+}
