@@ -96,10 +96,26 @@ func printCapabilities(ctx context.Context, e *env, c *client.Client) error {
 		idle := "yes"
 		if !p.Idle {
 			idle = "no"
+			if why := idleWhy(p.IdleReason); why != "" {
+				idle += " (" + why + ")"
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%.0f\t%g\t%s\n", shortID(p.PeerID), idle, p.SlotsFree, p.Slots, strings.Join(p.Executors, ","), gpus, p.Throughput, p.PricePerHour, rtt)
 	}
 	return tw.Flush()
+}
+
+// idleWhy shortens a capability record's idle reason for the peers table:
+// the reason token of "over-quota: …" or "unwritable: …", else the first
+// words.
+func idleWhy(reason string) string {
+	if head, _, ok := strings.Cut(reason, ": "); ok && !strings.Contains(head, " ") {
+		return head
+	}
+	if r := []rune(reason); len(r) > 24 {
+		return string(r[:24]) + "…"
+	}
+	return reason
 }
 
 func taskletCommand() command {
