@@ -191,15 +191,17 @@ func TestJobResumesAfterCoordinatorRestart(t *testing.T) {
 	id := submit(t, coord, jobFile(t, importMNIST(t, coord), nil))
 	before := waitJob(t, coord, id, 2*time.Minute, func(j scheduler.Job) bool { return j.Round >= 3 })
 	coord.kill9()
-	// What the state file held at the kill is what the new daemon starts from.
-	b, err := os.ReadFile(filepath.Join(coord.dir, "jobs", id+".json"))
+	// What the state files held at the kill is what the new daemon starts
+	// from (a base and a journal: read them as the daemon does).
+	store, err := scheduler.NewStore(filepath.Join(coord.dir, "jobs"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var atKill scheduler.Job
-	if err := json.Unmarshal(b, &atKill); err != nil {
+	atKillJob, err := store.Load(id)
+	if err != nil {
 		t.Fatal(err)
 	}
+	atKill := *atKillJob
 	if atKill.Round < before.Round {
 		t.Fatalf("state on disk is at round %d, behind what the daemon reported (%d)", atKill.Round, before.Round)
 	}
