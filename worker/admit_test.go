@@ -85,6 +85,9 @@ func TestAdmitHealthQuota(t *testing.T) {
 	if err := g.Unpin(ctx, held.Root); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := g.GC(ctx); err != nil {
+		t.Fatal(err)
+	}
 	w.setNeedFloor(1500 << 10) // a need that fits once the pin is gone
 	if h := w.probeHealth(ctx); !h.ok() {
 		t.Errorf("probe after freeing space: %s, want healthy", h)

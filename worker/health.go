@@ -171,8 +171,10 @@ func (w *Worker) holdings(ctx context.Context, spec tasklet.Spec) ([]inputHoldin
 	return out, nil
 }
 
-// checkSpec decides whether spec's inputs and output fit, collecting
-// released data first if they do not. Errors reading the store admit the
+// checkSpec decides whether spec's inputs and output fit. It never
+// collects garbage itself (that would hold the grid's GC lock against
+// running fetches): the grid collects released data in the background and
+// again when a reservation runs short. Errors reading the store admit the
 // tasklet: the fetch will say what is wrong.
 func (w *Worker) checkSpec(ctx context.Context, spec tasklet.Spec) health {
 	ins, err := w.holdings(ctx, spec)
@@ -181,20 +183,12 @@ func (w *Worker) checkSpec(ctx context.Context, spec tasklet.Spec) health {
 		return health{}
 	}
 	n, keep := needOf(ins)
-	verdict := func() health {
-		s, err := w.space(ctx, keep)
-		if err != nil {
-			w.log.Debug("quota check skipped", "err", err)
-			return health{}
-		}
-		return quotaHealth(n, s)
+	s, err := w.space(ctx, keep)
+	if err != nil {
+		w.log.Debug("quota check skipped", "err", err)
+		return health{}
 	}
-	h := verdict()
-	if !h.ok() {
-		if _, err := w.deps.Grid.GC(ctx); err == nil { // released outputs may be waiting
-			h = verdict()
-		}
-	}
+	h := quotaHealth(n, s)
 	if !h.ok() {
 		w.setNeedFloor(max(n.total(), 1))
 	}
@@ -220,22 +214,13 @@ func (w *Worker) probeHealth(ctx context.Context) health {
 	return h
 }
 
-// quotaFor checks whether bytes fit, collecting garbage if they do not.
+// quotaFor checks whether bytes fit in the free quota and evictable cache.
 func (w *Worker) quotaFor(ctx context.Context, bytes uint64) health {
-	check := func() health {
-		s, err := w.space(ctx, 0)
-		if err != nil {
-			return health{}
-		}
-		return quotaHealth(need{Missing: bytes}, s)
+	s, err := w.space(ctx, 0)
+	if err != nil {
+		return health{}
 	}
-	h := check()
-	if !h.ok() {
-		if _, err := w.deps.Grid.GC(ctx); err == nil {
-			h = check()
-		}
-	}
-	return h
+	return quotaHealth(need{Missing: bytes}, s)
 }
 
 func (w *Worker) setNeedFloor(n uint64) {
