@@ -9,7 +9,9 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"sort"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -27,12 +29,12 @@ import (
 const demoPassphrase = "gridswarm-demo"
 
 func demoCommand() command {
-	var n int
+	var n, broken int
 	var keep, noTrain bool
 	var stay time.Duration
 	return command{
 		name:  "demo",
-		args:  "[-n 5] [--no-train] [--for DURATION] [--keep]",
+		args:  "[-n 5] [--broken K] [--no-train] [--for DURATION] [--keep]",
 		short: "train MNIST on a throw-away local swarm of real daemons",
 		long: `Creates N repos in the local profile under a temp directory, starts a real
 daemon process on each (the first is everyone's bootstrap peer), waits until
@@ -40,10 +42,14 @@ every daemon has found every other through the DHT and prints the RTTs they
 measured. Then the first daemon imports MNIST into the data grid and
 coordinates examples/jobs/mnist-mlp.yaml (an MLP trained with DiLoCo rounds)
 on the others, showing its progress until it reports the test accuracy.
+With --broken K the last K workers get a data-grid quota smaller than one
+MNIST shard, so they decline every tasklet (over-quota): the job must
+finish on the others, and the summary shows what that costs per round.
 Ctrl-C stops the daemons and removes the temp repos. Nothing leaves 127.0.0.1.`,
 		flags: func(fs *flag.FlagSet) {
 			fs.IntVar(&n, "n", 5, "number of daemons (one coordinates, the others train)")
 			fs.BoolVar(&noTrain, "no-train", false, "only start the swarm and show it")
+			fs.IntVar(&broken, "broken", 0, "give the last K workers a quota too small for a shard (they decline: over-quota)")
 			fs.DurationVar(&stay, "for", 0, "stop by itself after this long once ready (0: wait for Ctrl-C)")
 			fs.BoolVar(&keep, "keep", false, "keep the temp repos (and daemon logs) after stopping")
 		},
@@ -54,9 +60,12 @@ Ctrl-C stops the daemons and removes the temp repos. Nothing leaves 127.0.0.1.`,
 			if n < 2 || n > 32 {
 				return usageError{fmt.Sprintf("-n %d: use 2 to 32 daemons", n)}
 			}
+			if broken < 0 || broken > n-2 {
+				return usageError{fmt.Sprintf("--broken %d: use 0 to %d, so at least one of the %d workers is healthy", broken, n-2, n-1)}
+			}
 			ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			d, err := newDemo(e, n)
+			d, err := newDemo(e, n, broken)
 			if err != nil {
 				return err
 			}
@@ -114,7 +123,10 @@ type demo struct {
 	nodes []*demoNode
 }
 
-func newDemo(e *env, n int) (*demo, error) {
+// brokenQuota is a data-grid quota (GiB) below one MNIST shard (3.9 MB).
+const brokenQuota = "quota_gib = 0.002"
+
+func newDemo(e *env, n, broken int) (*demo, error) {
 	dir, err := os.MkdirTemp("", "gridswarm-demo-")
 	if err != nil {
 		return nil, fmt.Errorf("cannot create the demo's temp dir: %w", err)
@@ -127,9 +139,30 @@ func newDemo(e *env, n int) (*demo, error) {
 			os.RemoveAll(dir)
 			return nil, err
 		}
+		if i >= n-broken {
+			if err := breakQuota(nd.dir); err != nil {
+				os.RemoveAll(dir)
+				return nil, err
+			}
+			fmt.Fprintf(e.Out, "  %s gets a quota below one shard (--broken)\n", nd.name)
+		}
 		d.nodes = append(d.nodes, nd)
 	}
 	return d, nil
+}
+
+// breakQuota shrinks a fresh repo's data-grid quota below one shard.
+func breakQuota(dir string) error {
+	p := filepath.Join(dir, "config.toml")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("cannot read %s: %w", p, err)
+	}
+	re := regexp.MustCompile(`(?m)^quota_gib = .*$`)
+	if !re.Match(b) {
+		return fmt.Errorf("%s has no quota_gib line to shrink", p)
+	}
+	return os.WriteFile(p, re.ReplaceAll(b, []byte(brokenQuota)), 0o600)
 }
 
 func (d *demo) start(ctx context.Context) error {
@@ -347,7 +380,27 @@ func (d *demo) train(ctx context.Context) error {
 		return err
 	}
 	printEfficiency(d.e.Out, &j, ws.Throughput, runtime.NumCPU())
+	printRoundTimes(d.e.Out, &j)
 	return nil
+}
+
+// printRoundTimes reports the median and mean wall time of the job's rounds.
+func printRoundTimes(w io.Writer, j *scheduler.Job) {
+	var ds []float64
+	for _, r := range j.Rounds {
+		if r.Finished != nil {
+			ds = append(ds, r.Finished.Sub(r.Started).Seconds())
+		}
+	}
+	if len(ds) == 0 {
+		return
+	}
+	sort.Float64s(ds)
+	mean := 0.0
+	for _, x := range ds {
+		mean += x
+	}
+	fmt.Fprintf(w, "round time: median %.2f s, mean %.2f s over %d rounds\n", ds[len(ds)/2], mean/float64(len(ds)), len(ds))
 }
 
 // printEfficiency reports the swarm's overhead: the core-seconds the job's
