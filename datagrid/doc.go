@@ -87,10 +87,13 @@
 // "job/<id>/round/<r>/weights", "tasklet/<job>/<round>/<index>", …) and
 // has a name. The record under /pins/<cid> lists every owner's claim, so a
 // DAG stays pinned until the last owner releases it (UnpinOwned,
-// ReleaseOwner for a whole subtree of owners). Dropping claims only marks
-// that garbage may exist; reserve collects it (a full GC) the first time
-// the quota is short, before it evicts any cache entry. Records written
-// before owners existed are rewritten with the owner "user" by Open.
+// ReleaseOwner for a whole subtree of owners). The DAGs whose last claim
+// ReleaseOwner drops are deleted in the background soon after (collect.go
+// visits only those DAGs, keeping blocks any pin or cache entry still
+// reaches). Other dropped claims (unpin) only mark that garbage may exist;
+// reserve collects it (a full GC) the first time the quota is short,
+// before it evicts any cache entry. Records written before owners existed
+// are rewritten with the owner "user" by Open.
 //
 // # Announcements
 //

@@ -77,6 +77,11 @@ type Grid struct {
 	// garbage is set when pins were dropped since the last sweep: the
 	// quota may then make room by collecting them (reserve).
 	garbage atomic.Bool
+	// released holds DAGs whose last pin ReleaseOwner dropped, until the
+	// background collector (collect.go) deletes them.
+	releasedMu sync.Mutex
+	released   map[cid.Cid]struct{}
+	collectCh  chan struct{}
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -98,7 +103,8 @@ func Open(ctx context.Context, cfg Config) (*Grid, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	g := &Grid{cfg: cfg, log: log.With("component", "datagrid"), now: time.Now}
+	g := &Grid{cfg: cfg, log: log.With("component", "datagrid"), now: time.Now,
+		released: map[cid.Cid]struct{}{}, collectCh: make(chan struct{}, 1)}
 	if err := g.openStores(ctx); err != nil {
 		return nil, err
 	}
@@ -128,10 +134,14 @@ func Open(ctx context.Context, cfg Config) (*Grid, error) {
 		g.log.Warn("could not sweep blocks left by an interrupted operation; run gridswarm data gc", "err", err)
 	}
 	g.ann = newAnnouncer(g, cfg)
-	g.wg.Add(1)
+	g.wg.Add(2)
 	go func() {
 		defer g.wg.Done()
 		g.ann.run(runCtx)
+	}()
+	go func() {
+		defer g.wg.Done()
+		g.collectLoop(runCtx)
 	}()
 	return g, nil
 }

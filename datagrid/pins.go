@@ -311,8 +311,9 @@ func (g *Grid) PinWith(ctx context.Context, c cid.Cid, o PinOptions) error {
 
 // ReleaseOwner removes every pin whose owner is ownerPrefix or lies below
 // it (ownerPrefix + "/…") and returns how many (CID, owner) pins went. A
-// DAG another owner still pins stays; the rest is garbage, collected by
-// the next GC or as soon as the quota needs room.
+// DAG another owner still pins stays; the blocks of the rest that no pin
+// or cache entry reaches are deleted in the background soon after (and at
+// the latest when the quota needs room or at the next GC).
 func (g *Grid) ReleaseOwner(ctx context.Context, ownerPrefix string) (int, error) {
 	if err := ValidOwner(ownerPrefix); err != nil {
 		return 0, fmt.Errorf("release pins: %w", err)
@@ -326,6 +327,7 @@ func (g *Grid) ReleaseOwner(ctx context.Context, ownerPrefix string) (int, error
 	match := ownedBy(ownerPrefix)
 	b := g.newBatch(ctx)
 	n := 0
+	var gone []cid.Cid
 	for _, e := range recs {
 		dropped := e.rec.drop(match)
 		if dropped == 0 {
@@ -334,6 +336,7 @@ func (g *Grid) ReleaseOwner(ctx context.Context, ownerPrefix string) (int, error
 		n += dropped
 		if len(e.rec.Owners) == 0 {
 			b.del(ctx, pinKey(e.Root))
+			gone = append(gone, e.Root)
 		} else {
 			b.put(ctx, pinKey(e.Root), e.rec)
 		}
@@ -344,7 +347,7 @@ func (g *Grid) ReleaseOwner(ctx context.Context, ownerPrefix string) (int, error
 	if err := b.commit(ctx); err != nil {
 		return 0, fmt.Errorf("release pins of %s: %w", ownerPrefix, err)
 	}
-	g.garbage.Store(true)
+	g.noteReleased(gone)
 	g.log.Debug("released pins", "owner", ownerPrefix, "pins", n)
 	return n, nil
 }

@@ -252,3 +252,58 @@ func TestConcurrentClaimsAreNotLost(t *testing.T) {
 		t.Errorf("ReleaseOwner(job/j) = %d, %v; want %d", got, err, n)
 	}
 }
+
+// What a release leaves unpinned is deleted in the background, except
+// blocks another pin still reaches.
+func TestReleasedDataIsCollectedSoon(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	g := newOfflineGrid(t, 0)
+	w := randomBytes(1*MiB, 40)
+	released, err := g.AddBytesOwned(ctx, "w-r1", w, "job/x/round/1/weights")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Shares its first two 256 KiB leaves with the released file.
+	kept, err := g.AddBytesOwned(ctx, "prefix", w[:512<<10], OwnerUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both, err := g.AddBytesOwned(ctx, "final", randomBytes(300<<10, 41), "job/x/final")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.PinOwned(ctx, both, OwnerUser, "mine"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := g.ReleaseOwner(ctx, "job/x"); err != nil || n != 2 {
+		t.Fatalf("ReleaseOwner = %d, %v; want 2", n, err)
+	}
+	holds := func() []Holding {
+		hs, err := g.Holds(ctx, []cid.Cid{released, kept, both})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hs
+	}
+	hs := holds()
+	left := hs[1].LocalBytes + hs[2].LocalBytes
+	waitUntil(t, ctx, "the released DAG to be collected", func() bool {
+		st, _ := g.Stat(ctx)
+		return st.UsedBytes == left
+	})
+	// Its root went, so nothing of it counts as held; the two leaves it
+	// shares stayed.
+	hs = holds()
+	if hs[0].Pinned || hs[0].LocalBytes != 0 {
+		t.Errorf("released DAG: %+v; want it gone", hs[0])
+	}
+	for _, h := range hs[1:] {
+		if !h.Complete || !h.Pinned {
+			t.Errorf("DAG still pinned by user lost blocks: %+v", h)
+		}
+	}
+	if res, err := g.GC(ctx); err != nil || res.RemovedBlocks != 0 {
+		t.Errorf("GC after the collection = %+v, %v; want nothing left to remove", res, err)
+	}
+}
