@@ -178,23 +178,40 @@ func (s *Swarm) endGreeting(p peer.ID) {
 	delete(s.greeting, p)
 }
 
-// pingTimeout bounds one ping; a peer that speaks ping but does not answer
-// within it is taken for dead and disconnected.
+// pingTimeout bounds one ping. A peer that speaks ping but answers
+// neither a ping nor the one sent right after it is taken for dead and
+// disconnected.
 const pingTimeout = 5 * time.Second
 
+// pingOnce pings p, once more at once if that fails, and disconnects p if
+// both fail (see pingFailed).
 func (s *Swarm) pingOnce(ctx context.Context, p peer.ID) {
+	err := s.ping(ctx, p)
+	if err == nil {
+		return
+	}
+	if s.ping(ctx, p) == nil {
+		s.log.Debug("ping failed once", "peer", p, "err", err)
+		return
+	}
+	s.pingFailed(ctx, p, err)
+}
+
+// ping measures one RTT to p; ping.Ping records it in the peerstore's
+// latency EWMA, and it feeds this node's coordinate.
+func (s *Swarm) ping(ctx context.Context, p peer.ID) error {
 	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
-	// ping.Ping records each RTT in the peerstore's latency EWMA.
+	// Never dial to ping: a peer that went away stays away.
 	select {
-	case res := <-ping.Ping(pctx, s.host, p):
+	case res := <-ping.Ping(network.WithNoDial(pctx, "ping"), s.host, p):
 		if res.Error != nil {
-			s.pingFailed(ctx, p, res.Error)
-			return
+			return res.Error
 		}
 		s.caps.observeRTT(p, res.RTT)
+		return nil
 	case <-pctx.Done():
-		s.pingFailed(ctx, p, pctx.Err())
+		return pctx.Err()
 	}
 }
 
@@ -209,7 +226,7 @@ func (s *Swarm) pingFailed(ctx context.Context, p peer.ID, err error) {
 		s.log.Debug("ping failed", "peer", p, "err", err)
 		return
 	}
-	s.log.Info("peer does not answer ping; disconnecting", "peer", p, "err", err)
+	s.log.Info("peer answers no ping; disconnecting", "peer", p, "err", err)
 	_ = s.host.Network().ClosePeer(p)
 }
 
