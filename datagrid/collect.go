@@ -111,3 +111,32 @@ func (g *Grid) collectReleased(ctx context.Context) (GCResult, error) {
 	res.Duration = time.Since(start)
 	return res, nil
 }
+
+// DropCached removes the cache entries of roots (a coordinator that has
+// aggregated the outputs it fetched no longer needs them) and deletes in
+// the background the blocks no pin or other cache entry reaches. Pins are
+// untouched; a root that is not cached is skipped.
+func (g *Grid) DropCached(ctx context.Context, roots ...cid.Cid) error {
+	g.gcLock.RLock()
+	defer g.gcLock.RUnlock()
+	b := g.newBatch(ctx)
+	var dropped []cid.Cid
+	for _, r := range roots {
+		ok, err := g.meta.Has(ctx, cacheKey(r))
+		if err != nil {
+			return fmt.Errorf("drop cached %s: %w", r, err)
+		}
+		if ok {
+			b.del(ctx, cacheKey(r))
+			dropped = append(dropped, r)
+		}
+	}
+	if len(dropped) == 0 {
+		return nil
+	}
+	if err := b.commit(ctx); err != nil {
+		return fmt.Errorf("drop %d cache entries: %w", len(dropped), err)
+	}
+	g.noteReleased(dropped)
+	return nil
+}

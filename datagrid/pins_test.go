@@ -307,3 +307,30 @@ func TestReleasedDataIsCollectedSoon(t *testing.T) {
 		t.Errorf("GC after the collection = %+v, %v; want nothing left to remove", res, err)
 	}
 }
+
+func TestDropCached(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, b := newTestNode(t, Config{}), newTestNode(t, Config{})
+	connect(t, ctx, a, b)
+	out, err := a.grid.AddBytesOwned(ctx, "out", randomBytes(700<<10, 50), "tasklet/j/0/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.grid.ReadFile(ctx, out, 1<<20, a.info()); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := b.grid.Stat(ctx); st.CacheEntries != 1 || st.UsedBytes == 0 {
+		t.Fatalf("after ReadFile Stat = %+v, want one cache entry", st)
+	}
+	if err := b.grid.DropCached(ctx, out); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, ctx, "the dropped cache entry's blocks to go", func() bool {
+		st, _ := b.grid.Stat(ctx)
+		return st.UsedBytes == 0 && st.CacheEntries == 0
+	})
+	if err := b.grid.DropCached(ctx, out); err != nil {
+		t.Errorf("dropping an entry twice: %v", err)
+	}
+}
