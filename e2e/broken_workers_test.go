@@ -20,7 +20,9 @@ import (
 // smaller than a training shard (3.9 MB), one whose block store is a
 // read-only mount. A 10-round MNIST job submitted with the CLI still
 // reaches the target on the healthy workers, and job show names both broken
-// workers with their reasons.
+// workers with their reasons: in an attempt's decline or failure, or, for a
+// worker that advertised itself not idle before it was offered anything, in
+// the placement's record of the peers it filtered out.
 func TestJobBesideBrokenWorkers(t *testing.T) {
 	skipShort(t)
 	coord := startDaemon(t, initRepo(t))
@@ -91,9 +93,11 @@ func mountReadOnly(t *testing.T, dir string) {
 	}
 }
 
-// namesPeerWithReason reports whether some object in the JSON document
-// names peer in one field and mentions reason in another, such as an
-// attempt {peer, outcome, why} or a placement record {peer, reason}.
+// namesPeerWithReason reports whether the JSON document ties peer to
+// reason anywhere: an object with the peer in one field and the reason in
+// another (an attempt {peer, outcome, why}, a placement record {peer,
+// reason}), an object keyed by the peer whose value mentions the reason, or
+// one string that holds both.
 func namesPeerWithReason(t *testing.T, doc, peer, reason string) bool {
 	t.Helper()
 	var v any
@@ -103,9 +107,17 @@ func namesPeerWithReason(t *testing.T, doc, peer, reason string) bool {
 	var walk func(any) bool
 	walk = func(v any) bool {
 		switch x := v.(type) {
+		case string:
+			return strings.Contains(x, peer) && strings.Contains(x, reason)
 		case map[string]any:
 			named, why := false, false
-			for _, f := range x {
+			for k, f := range x {
+				if k == peer {
+					b, _ := json.Marshal(f)
+					if strings.Contains(string(b), reason) {
+						return true
+					}
+				}
 				if s, ok := f.(string); ok {
 					named = named || s == peer
 					why = why || strings.Contains(s, reason)
@@ -129,4 +141,22 @@ func namesPeerWithReason(t *testing.T, doc, peer, reason string) bool {
 		return false
 	}
 	return walk(v)
+}
+
+func TestNamesPeerWithReason(t *testing.T) {
+	tests := []struct {
+		doc  string
+		want bool
+	}{
+		{`{"rounds":[{"attempts":[{"peer":"P","outcome":"declined: unwritable","why":"…"}]}]}`, true},
+		{`{"placement":{"filtered":[{"peer":"P","reason":"not idle: unwritable: …"}]}}`, true},
+		{`{"filtered":{"P":"not idle: unwritable"}}`, true},
+		{`{"waiting":"1 peer P not idle (unwritable)"}`, true},
+		{`{"attempts":[{"peer":"P","outcome":"done"},{"peer":"Q","why":"unwritable"}]}`, false},
+	}
+	for _, tt := range tests {
+		if got := namesPeerWithReason(t, tt.doc, "P", "unwritable"); got != tt.want {
+			t.Errorf("namesPeerWithReason(%s) = %v, want %v", tt.doc, got, tt.want)
+		}
+	}
 }
