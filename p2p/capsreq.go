@@ -116,27 +116,18 @@ func readCapsAnswer(r *bufio.Reader) ([]byte, error) {
 	return b, nil
 }
 
-// askCaps fetches the record of a peer this node holds no fresh record of.
-// A peer that has published none yet is asked once more a little later;
-// the ping loop asks again after that.
-func (s *Swarm) askCaps(ctx context.Context, id peer.ID) {
-	for try := 0; try < 2; try++ {
-		if s.caps.fresh(id) || s.host.Network().Connectedness(id) != network.Connected {
-			return
-		}
-		_, err := s.FetchCaps(ctx, id)
-		if !errors.Is(err, ErrNoCaps) {
-			if err != nil {
-				s.log.Debug("capability request", "peer", id, "err", err)
-			}
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(2 * time.Second):
-		}
+// askCaps fetches the record of a connected peer this node holds no fresh
+// record of. It returns ErrNoCaps (wrapped) when the peer has none yet,
+// and nil when nothing needed asking.
+func (s *Swarm) askCaps(ctx context.Context, id peer.ID) error {
+	if s.caps.fresh(id) || s.host.Network().Connectedness(id) != network.Connected {
+		return nil
 	}
+	_, err := s.FetchCaps(ctx, id)
+	if err != nil && !errors.Is(err, ErrNoCaps) {
+		s.log.Debug("capability request", "peer", id, "err", err)
+	}
+	return err
 }
 
 // supportsCaps reports whether identify says id speaks CapsProtocol.

@@ -3,6 +3,7 @@ package p2p
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -153,9 +154,18 @@ func (t *PeerTable) notifee(ctx context.Context, s *Swarm) network.Notifiee {
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
-				defer s.endGreeting(p)
-				s.askCaps(ctx, p)
+				err := s.askCaps(ctx, p)
+				s.endGreeting(p)
 				s.pingOnce(ctx, p)
+				if errors.Is(err, ErrNoCaps) {
+					// It has not published yet (it is starting too): once
+					// more a little later; the ping loop asks after that.
+					select {
+					case <-ctx.Done():
+					case <-time.After(2 * time.Second):
+						_ = s.askCaps(ctx, p)
+					}
+				}
 			}()
 		},
 	}
@@ -168,14 +178,37 @@ func (s *Swarm) startGreeting(p peer.ID) bool {
 	if s.greeting[p] {
 		return false
 	}
+	if len(s.greeting) == 0 {
+		s.greeted = make(chan struct{})
+	}
 	s.greeting[p] = true
 	return true
 }
 
+// endGreeting notes that p was asked for its record.
 func (s *Swarm) endGreeting(p peer.ID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.greeting, p)
+	if len(s.greeting) == 0 {
+		close(s.greeted)
+	}
+}
+
+// CapsAsked waits until every peer connected so far has been asked once
+// for its capability record (each ask takes at most 10 s), so that what
+// Caps and Peers report covers them: a restarted coordinator calls it
+// before it plans. It returns ctx's error if ctx ends first.
+func (s *Swarm) CapsAsked(ctx context.Context) error {
+	s.mu.Lock()
+	done := s.greeted
+	s.mu.Unlock()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for peers' capability records: %w", ctx.Err())
+	}
 }
 
 // pingTimeout bounds one ping. A peer that speaks ping but answers

@@ -80,6 +80,7 @@ type Swarm struct {
 	mu       sync.Mutex
 	topics   map[string]*Topic
 	greeting map[peer.ID]bool // new peers being asked for their record
+	greeted  chan struct{}    // closed while greeting is empty
 	seq      uint64
 	capsSeq  uint64
 }
@@ -110,7 +111,8 @@ func Start(ctx context.Context, o Options) (*Swarm, error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Swarm{host: h, log: o.Logger, opts: o, ctx: runCtx, cancel: cancel, topics: map[string]*Topic{},
-		greeting: map[peer.ID]bool{}}
+		greeting: map[peer.ID]bool{}, greeted: make(chan struct{})}
+	close(s.greeted)
 	fail := func(err error) (*Swarm, error) {
 		cancel()
 		_ = h.Close()

@@ -84,7 +84,7 @@ func silence(s *Swarm) {
 // publish their records and only then a fourth node, as after a
 // coordinator restart. The workers never re-send their records, so the
 // newcomer learns them only by asking on connect: it must know all three
-// within seconds, not at their next publication.
+// once CapsAsked returns, not at their next publication.
 func TestNewNodeAsksConnectedPeersForTheirRecords(t *testing.T) {
 	w0 := startSwarm(t)
 	workers := []*Swarm{w0, startSwarm(t, w0), startSwarm(t, w0)}
@@ -93,17 +93,14 @@ func TestNewNodeAsksConnectedPeersForTheirRecords(t *testing.T) {
 		publish(t, w)
 	}
 	c := startSwarm(t, workers...)
-	eventually(t, 10*time.Second, func() (bool, string) {
-		for i, w := range workers {
-			if c.Caps(w.ID()) == nil {
-				return false, fmt.Sprintf("no capability record of worker %d", i)
-			}
-		}
-		return true, ""
-	})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := c.CapsAsked(ctx); err != nil {
+		t.Fatal(err)
+	}
 	for i, w := range workers {
-		if got := c.Caps(w.ID()); got.PeerID != w.ID().String() {
-			t.Errorf("record of worker %d names %s", i, got.PeerID)
+		if got := c.Caps(w.ID()); got == nil || got.PeerID != w.ID().String() {
+			t.Errorf("record of worker %d right after CapsAsked: %+v", i, got)
 		}
 	}
 }
