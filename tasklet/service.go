@@ -68,9 +68,10 @@ type ServiceConfig struct {
 	// Release, if set, is called once for every admitted tasklet when it
 	// ends, however it ends, so the caller can free what Admit took.
 	Release func(spec Spec)
-	// Delivered, if set, is called after a tasklet's receipt was sent to
-	// the coordinator from, with the output it names: the worker keeps the
-	// output until from releases it (OnRelease) or a TTL passes.
+	// Delivered, if set, is called just before a tasklet's receipt is sent
+	// to the coordinator from, with the output it names: the worker keeps
+	// the output until from releases it (OnRelease) or a TTL passes. If the
+	// receipt cannot be sent, Discard follows.
 	Delivered func(spec Spec, from peer.ID, out Output)
 	// Discard, if set, is called for every admitted tasklet that ends
 	// without a delivered receipt (cancelled, failed, coordinator gone),
@@ -292,6 +293,11 @@ func (s *Service) run(st network.Stream, br *bufio.Reader, j *job) {
 		return
 	}
 	s.log.Info("tasklet done", "spec", j.offer.SpecCID, "peer", j.remote, "result", final.Type, "reason", final.Reason)
+	// Record the delivery first: the coordinator may release the output as
+	// soon as it has read the receipt.
+	if fail == nil && s.cfg.Delivered != nil {
+		s.cfg.Delivered(j.offer.Spec, j.remote, out)
+	}
 	if err := w.write(final); err != nil {
 		_ = st.Reset()
 		s.discard(j, out)
@@ -300,8 +306,6 @@ func (s *Service) run(st network.Stream, br *bufio.Reader, j *job) {
 	}
 	if fail != nil {
 		s.discard(j, out)
-	} else if s.cfg.Delivered != nil {
-		s.cfg.Delivered(j.offer.Spec, j.remote, out)
 	}
 	// Let the coordinator read the last message and close first: a reset
 	// now could discard it in flight.
