@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"time"
@@ -17,9 +16,6 @@ import (
 	"github.com/gridswarm/gridswarm/scheduler/placement"
 	"github.com/gridswarm/gridswarm/tasklet"
 )
-
-// defaultBandwidth stands in for a worker that advertises none (bytes/s).
-const defaultBandwidth = 100e6
 
 // coordGrid adapts the data grid to the coordinator.
 type coordGrid struct {
@@ -37,9 +33,12 @@ func (a coordGrid) ReadFile(ctx context.Context, c cid.Cid, max int64, from ...s
 	return a.g.ReadFile(ctx, c, max, hints...)
 }
 
-func (a coordGrid) AddBytes(ctx context.Context, name string, b []byte) (cid.Cid, error) {
-	r, err := a.g.AddReader(ctx, bytes.NewReader(b), nil)
-	return r.Root, err
+func (a coordGrid) AddBytesOwned(ctx context.Context, name string, b []byte, owner string) (cid.Cid, error) {
+	return a.g.AddBytesOwned(ctx, name, b, owner)
+}
+
+func (a coordGrid) ReleaseOwner(ctx context.Context, ownerPrefix string) (int, error) {
+	return a.g.ReleaseOwner(ctx, ownerPrefix)
 }
 
 func (a coordGrid) ListDir(ctx context.Context, c cid.Cid) (map[string]scheduler.DirEntry, error) {
@@ -74,7 +73,10 @@ type coordSwarm struct{ n *Node }
 func (a coordSwarm) Self() string { return a.n.swarm.ID().String() }
 
 // Workers turns the connected peers' capability records into placement's
-// view of the world.
+// view of the world. Bandwidth, throughput and reputation are overridden
+// by the coordinator's own measurements (scheduler/measure) where it has
+// them; a worker advertising no bandwidth gets measure's conservative
+// default.
 func (a coordSwarm) Workers() []placement.Peer {
 	var out []placement.Peer
 	for _, p := range a.n.swarm.Peers().List() {
@@ -84,16 +86,14 @@ func (a coordSwarm) Workers() []placement.Peer {
 		}
 		wp := placement.Peer{
 			ID: p.ID.String(), Executors: c.Executors, DiskFree: c.DiskFree, MemoryBytes: c.MemoryBytes,
-			// Slots are not used: the record lags, the coordinator knows what it
-			// sent, and a busy worker declines.
-			Idle: c.Idle, Version: c.Agent, PricePerHour: c.PricePerHour,
-			RTT: p.RTT, RTTMeasured: p.RTT > 0, BandwidthBps: c.BandwidthBps, Throughput: c.Throughput, Reputation: 0.5,
+			// Slots bounds the coordinator's own attempts on the peer; SlotsFree
+			// is not used: the record lags, the coordinator knows what it sent,
+			// and a worker busy with others' tasklets declines.
+			Idle: c.Idle, Version: c.Agent, PricePerHour: c.PricePerHour, Slots: c.Slots,
+			RTT: p.RTT, RTTMeasured: p.RTT > 0, BandwidthBps: c.BandwidthBps, Throughput: c.Throughput,
 		}
 		if wp.RTT == 0 {
 			wp.RTT = p.EstimatedRTT
-		}
-		if wp.BandwidthBps == 0 {
-			wp.BandwidthBps = defaultBandwidth
 		}
 		for _, g := range c.GPUs {
 			if g.Offered {
@@ -124,6 +124,14 @@ func (a coordSwarm) Offer(ctx context.Context, worker string, spec tasklet.Spec,
 			}
 		},
 	})
+}
+
+func (a coordSwarm) Release(ctx context.Context, worker string, outputs []string) error {
+	pid, err := peer.Decode(worker)
+	if err != nil {
+		return err
+	}
+	return tasklet.Release(ctx, a.n.swarm.Host(), pid, outputs)
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/ethereum/go-ethereum/rpc"
 
@@ -12,6 +13,19 @@ import (
 
 // JobService is the job_ namespace: jobs this node coordinates.
 type JobService struct{ n *Node }
+
+// Summary is one row of job_list.
+type Summary struct {
+	ID           string  `json:"id"`
+	Name         string  `json:"name"`
+	Status       string  `json:"status"`
+	Round        int     `json:"round"`
+	Rounds       int     `json:"rounds"`
+	ValAccuracy  float64 `json:"val_accuracy,omitempty"`
+	TestAccuracy float64 `json:"test_accuracy,omitempty"`
+	Waiting      string  `json:"waiting,omitempty"`
+	Error        string  `json:"error,omitempty"`
+}
 
 func summary(j *scheduler.Job) Summary {
 	s := Summary{ID: j.ID, Name: j.Name, Status: j.Status, Round: j.Round, Rounds: roundsOf(j), TestAccuracy: j.TestAccuracy, Waiting: j.Waiting, Error: j.Error}
@@ -60,24 +74,63 @@ func (s *JobService) Show(id string) (*scheduler.Job, error) { return s.n.coord.
 // Cancel stops a job for good.
 func (s *JobService) Cancel(id string) error { return s.n.coord.Cancel(id) }
 
-// Model writes a finished job's final model (safetensors) to an absolute path.
+// Resume continues a failed or cancelled job from its last completed
+// round. deadline, a duration such as "10m", replaces the job's deadline
+// with now + deadline; without it the old deadline must not have passed.
+func (s *JobService) Resume(id string, deadline *string) (Summary, error) {
+	var d time.Duration
+	if deadline != nil && *deadline != "" {
+		var err error
+		if d, err = time.ParseDuration(*deadline); err != nil || d <= 0 {
+			return Summary{}, fmt.Errorf("deadline %q: want a positive duration such as 30m or 2h", *deadline)
+		}
+	}
+	j, err := s.n.coord.ResumeJob(id, d)
+	if err != nil {
+		return Summary{}, err
+	}
+	return summary(j), nil
+}
+
+// RmResult is job_rm's answer.
+type RmResult struct {
+	ID       string `json:"id"`
+	Released int    `json:"released_pins"` // data-grid pins the job held
+}
+
+// Rm removes an ended job and releases every pin it held ("job/<id>").
+func (s *JobService) Rm(ctx context.Context, id string) (RmResult, error) {
+	n, err := s.n.coord.Remove(ctx, id)
+	if err != nil {
+		return RmResult{}, err
+	}
+	return RmResult{ID: id, Released: n}, nil
+}
+
+// Model writes a job's model (safetensors) to an absolute path: the final
+// model of a done job, or the last completed round's weights of a failed
+// or cancelled one.
 func (s *JobService) Model(ctx context.Context, id, path string) (string, error) {
 	j, err := s.n.coord.Get(id)
 	if err != nil {
 		return "", err
 	}
-	if j.FinalModel == "" {
+	model := j.FinalModel
+	if model == "" && (j.Status == scheduler.StatusFailed || j.Status == scheduler.StatusCancelled) {
+		model = j.Weights
+	}
+	if model == "" {
 		return "", fmt.Errorf("job %s has no final model yet (status %s, round %d)", id, j.Status, j.Round)
 	}
 	p, err := absPath(path)
 	if err != nil {
 		return "", err
 	}
-	c, err := parseCID(j.FinalModel)
+	c, err := parseCID(model)
 	if err != nil {
 		return "", err
 	}
-	return j.FinalModel, s.n.grid.Get(ctx, c, p, datagrid.GetOptions{})
+	return model, s.n.grid.Get(ctx, c, p, datagrid.GetOptions{})
 }
 
 // Progress is job_subscribe("progress", id): an event after every change.

@@ -15,6 +15,8 @@ import (
 
 	"github.com/gridswarm/gridswarm/datagrid/dataset"
 	"github.com/gridswarm/gridswarm/scheduler/jobspec"
+	"github.com/gridswarm/gridswarm/scheduler/measure"
+	"github.com/gridswarm/gridswarm/scheduler/placement"
 	"github.com/gridswarm/gridswarm/trainer"
 	"github.com/gridswarm/gridswarm/trainer/contract"
 )
@@ -25,10 +27,17 @@ type Options struct {
 	Backoff         time.Duration // first retry delay, doubling per attempt [500ms]
 	RetryEvery      time.Duration // how often a stalled round looks for peers again [2s]
 	StragglerFactor float64       // a copy is sent past this × the round's median [3]
+	MaxBackoff      time.Duration // longest a failing peer is left alone [1m]
+	KeepRounds      int           // rounds of weights kept pinned besides the final model [3]
 	// Limits bound what one job may take; Submit refuses a job that would
 	// not fit (see Admit). Zero fields are not checked.
 	Limits Limits
-	Logger          *slog.Logger
+	// Measure is what this coordinator has observed of each peer; placement
+	// ranks on it instead of what peers advertise. Nil: a fresh table.
+	Measure *measure.Table
+	// Now is the clock [time.Now].
+	Now    func() time.Time
+	Logger *slog.Logger
 	// OnEvent receives a job's progress after every change.
 	OnEvent func(Event)
 }
@@ -53,11 +62,12 @@ type Event struct {
 
 // Coordinator runs the jobs this node submitted.
 type Coordinator struct {
-	store *Store
-	grid  Grid
-	swarm Swarm
-	opts  Options
-	log   *slog.Logger
+	store   *Store
+	grid    Grid
+	swarm   Swarm
+	opts    Options
+	log     *slog.Logger
+	measure *measure.Table
 
 	mu      sync.Mutex
 	running map[string]*run
@@ -66,12 +76,14 @@ type Coordinator struct {
 	closed  bool
 }
 
-// run is one job in progress; mu guards job.
+// run is one job in progress; mu guards job and paused.
 type run struct {
-	mu     sync.Mutex
-	job    *Job
-	spec   *jobspec.Spec
-	cancel context.CancelCauseFunc
+	mu       sync.Mutex
+	job      *Job
+	spec     *jobspec.Spec
+	cancel   context.CancelCauseFunc
+	paused   bool      // the last save failed: offer nothing until one succeeds
+	backoffs *Backoffs // per-peer failure backoffs, across the job's rounds
 }
 
 var errCancelled = errors.New("cancelled by the user")
@@ -90,10 +102,38 @@ func New(store *Store, grid Grid, swarm Swarm, o Options) *Coordinator {
 	if o.StragglerFactor == 0 {
 		o.StragglerFactor = 3
 	}
+	if o.MaxBackoff == 0 {
+		o.MaxBackoff = time.Minute
+	}
+	if o.KeepRounds <= 0 {
+		o.KeepRounds = 3
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Measure == nil {
+		o.Measure = measure.New(measure.Config{Now: o.Now})
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Coordinator{store: store, grid: grid, swarm: swarm, opts: o, log: o.Logger, running: map[string]*run{}, holders: map[string]holding{}}
+	return &Coordinator{store: store, grid: grid, swarm: swarm, opts: o, log: o.Logger, measure: o.Measure,
+		running: map[string]*run{}, holders: map[string]holding{}}
+}
+
+func (c *Coordinator) now() time.Time { return c.opts.Now() }
+
+// applyMeasurements replaces what a peer advertises with what this
+// coordinator measured of it: bandwidth, throughput and reputation.
+// Throughput is per model size: modelParams is the job's model's.
+func (c *Coordinator) applyMeasurements(p *placement.Peer, modelParams int64) {
+	p.Reputation = c.measure.Reputation(p.ID)
+	if bw, ok := c.measure.BandwidthMeasured(p.ID); ok || p.BandwidthBps <= 0 {
+		p.BandwidthBps = bw
+	}
+	if tp, ok := c.measure.Throughput(p.ID, modelParams); ok {
+		p.Throughput = tp
+	}
 }
 
 // Resume restarts every job a previous daemon left unfinished.
@@ -158,11 +198,11 @@ func (c *Coordinator) Submit(ctx context.Context, yaml []byte) (*Job, error) {
 		return nil, err
 	}
 	id := newJobID(spec.Name)
-	wc, err := c.storeParams(ctx, id+"-weights-0", w0)
+	wc, err := c.storeParams(ctx, id+"-weights-0", owner(id, "round", 0, "weights"), w0)
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now().UTC()
+	now := c.now().UTC()
 	j := &Job{ID: id, Name: spec.Name, Spec: canon, Status: StatusSubmitted, Submitted: now, Dataset: ds, Weights: wc}
 	if err := c.store.Save(j); err != nil {
 		return nil, err
@@ -245,12 +285,13 @@ func (c *Coordinator) resolveDataset(ctx context.Context, spec *jobspec.Spec) (D
 	return info, nil
 }
 
-func (c *Coordinator) storeParams(ctx context.Context, name string, p trainer.Params) (string, error) {
+// storeParams stores p in the data grid, pinned for owner.
+func (c *Coordinator) storeParams(ctx context.Context, name, owner string, p trainer.Params) (string, error) {
 	b, err := contract.EncodeParams(p)
 	if err != nil {
 		return "", err
 	}
-	id, err := c.grid.AddBytes(ctx, name+".safetensors", b)
+	id, err := c.grid.AddBytesOwned(ctx, name+".safetensors", b, owner)
 	if err != nil {
 		return "", fmt.Errorf("cannot store %s in the data grid: %w", name, err)
 	}
@@ -258,25 +299,34 @@ func (c *Coordinator) storeParams(ctx context.Context, name string, p trainer.Pa
 }
 
 func (c *Coordinator) loadParams(ctx context.Context, s string, m trainer.Model, from ...string) (trainer.Params, error) {
+	p, _, err := c.loadParamsN(ctx, s, m, from...)
+	return p, err
+}
+
+// loadParamsN is loadParams that also returns the bytes read.
+func (c *Coordinator) loadParamsN(ctx context.Context, s string, m trainer.Model, from ...string) (trainer.Params, int64, error) {
 	id, err := cid.Decode(s)
 	if err != nil {
-		return nil, fmt.Errorf("bad weights CID %q: %w", s, err)
+		return nil, 0, fmt.Errorf("bad weights CID %q: %w", s, err)
 	}
 	b, err := c.grid.ReadFile(ctx, id, contract.MaxInputBytes, from...)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return contract.DecodeParams(b, m)
+	p, err := contract.DecodeParams(b, m)
+	return p, int64(len(b)), err
 }
 
-func (c *Coordinator) start(j *Job, spec *jobspec.Spec) {
+// start runs j; it reports false when the coordinator is closed or j
+// already runs.
+func (c *Coordinator) start(j *Job, spec *jobspec.Spec) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return
+	if _, ok := c.running[j.ID]; ok || c.closed {
+		return false
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	r := &run{job: j, spec: spec, cancel: cancel}
+	r := &run{job: j, spec: spec, cancel: cancel, backoffs: NewBackoffs(c.opts.Backoff, c.opts.MaxBackoff)}
 	c.running[j.ID] = r
 	c.wg.Add(1)
 	go func() {
@@ -286,6 +336,77 @@ func (c *Coordinator) start(j *Job, spec *jobspec.Spec) {
 		delete(c.running, j.ID)
 		c.mu.Unlock()
 	}()
+	return true
+}
+
+// ResumeJob continues a failed or cancelled job from its last completed
+// round. A positive deadline replaces the job's deadline with now +
+// deadline; without one the job's deadline must not have passed. The round
+// in progress keeps its plan and accepted outputs; peers barred from its
+// tasklets before get another chance.
+func (c *Coordinator) ResumeJob(id string, deadline time.Duration) (*Job, error) {
+	c.mu.Lock()
+	_, running := c.running[id]
+	c.mu.Unlock()
+	if running {
+		return nil, fmt.Errorf("job %s is running: there is nothing to resume", id)
+	}
+	j, err := c.store.Load(id)
+	if err != nil {
+		return nil, err
+	}
+	if j.Status != StatusFailed && j.Status != StatusCancelled {
+		return nil, fmt.Errorf("job %s is %s: only a failed or cancelled job can be resumed", id, j.Status)
+	}
+	spec, err := jobspec.Parse(j.Spec)
+	if err != nil {
+		return nil, fmt.Errorf("job %s: its stored spec no longer parses: %w", id, err)
+	}
+	if deadline > 0 {
+		j.Deadline = c.now().Add(deadline).UTC()
+	}
+	if dl := jobDeadline(&run{job: j, spec: spec}); !c.now().Before(dl) {
+		return nil, fmt.Errorf("job %s's deadline passed at %s: give it a new one (job resume %s --deadline 1h)", id, dl.Format(time.RFC3339), id)
+	}
+	if j.Round < len(j.Rounds) {
+		forgiveExclusions(&j.Rounds[j.Round])
+	}
+	j.Status, j.Error, j.Waiting, j.Finished = StatusSubmitted, "", "", nil
+	if err := c.store.Save(j); err != nil {
+		return nil, fmt.Errorf("cannot save job %s: %w", id, err)
+	}
+	out := copyJob(j)
+	if !c.start(j, spec) {
+		return nil, fmt.Errorf("job %s: the coordinator is stopping or already runs it", id)
+	}
+	return out, nil
+}
+
+// Remove deletes an ended job's record and unpins everything it kept in
+// the data grid (weights, momentum, final model). It returns how many pins
+// went.
+func (c *Coordinator) Remove(ctx context.Context, id string) (int, error) {
+	c.mu.Lock()
+	_, running := c.running[id]
+	c.mu.Unlock()
+	if running {
+		return 0, fmt.Errorf("job %s is running: cancel it first (gridswarm job cancel %s)", id, id)
+	}
+	j, err := c.store.Load(id)
+	if err != nil {
+		return 0, err
+	}
+	if j.Status != StatusDone && j.Status != StatusFailed && j.Status != StatusCancelled {
+		return 0, fmt.Errorf("job %s is %s: cancel it first (gridswarm job cancel %s)", id, j.Status, id)
+	}
+	n, err := c.grid.ReleaseOwner(ctx, owner(id))
+	if err != nil {
+		return 0, fmt.Errorf("cannot unpin the data of job %s: %w", id, err)
+	}
+	if err := c.store.Remove(id); err != nil {
+		return n, fmt.Errorf("cannot remove job %s: %w", id, err)
+	}
+	return n, nil
 }
 
 // Cancel stops a job for good.

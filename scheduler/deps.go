@@ -20,7 +20,10 @@ type DirEntry struct {
 type Grid interface {
 	// ReadFile reads a file, asking the given peers first when it is not local.
 	ReadFile(ctx context.Context, c cid.Cid, max int64, from ...string) ([]byte, error)
-	AddBytes(ctx context.Context, name string, b []byte) (cid.Cid, error)
+	// AddBytesOwned stores b as one file pinned for owner ("job/<id>/…").
+	AddBytesOwned(ctx context.Context, name string, b []byte, owner string) (cid.Cid, error)
+	// ReleaseOwner unpins everything owned by ownerPrefix or below it.
+	ReleaseOwner(ctx context.Context, ownerPrefix string) (int, error)
 	// ListDir lists a folder, fetching it if it is not local.
 	ListDir(ctx context.Context, c cid.Cid) (map[string]DirEntry, error)
 	// Holders returns the peers that provide c (locality for placement).
@@ -35,4 +38,7 @@ type Swarm interface {
 	Workers() []placement.Peer
 	// Offer sends a tasklet to a worker and returns its checked receipt.
 	Offer(ctx context.Context, peer string, spec tasklet.Spec, progress func(done, total int)) (receipt.Receipt, error)
+	// Release tells a worker the coordinator holds these outputs of its
+	// tasklets, so it may unpin them.
+	Release(ctx context.Context, peer string, outputs []string) error
 }

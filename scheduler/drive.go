@@ -18,10 +18,18 @@ import (
 	"github.com/gridswarm/gridswarm/trainer/contract"
 )
 
+// The runner is the I/O edge around the round machine (machine.go): it
+// takes snapshots of the swarm, runs each attempt in its own goroutine with
+// its own context, feeds the outcomes back and persists the job. Every
+// attempt context is a child of the round's, itself a child of the job's,
+// and the runner waits for every attempt goroutine before a round returns:
+// no goroutine outlives its job, and a cancelled attempt makes tasklet.Offer
+// tell the worker to stop.
+
 // drive runs a job's remaining rounds, then evaluates the final model.
 func (c *Coordinator) drive(ctx context.Context, r *run) {
 	r.mu.Lock()
-	r.job.Status = StatusRunning
+	r.job.Status, r.job.Error = StatusRunning, ""
 	r.mu.Unlock()
 	c.save(r)
 	var err error
@@ -42,7 +50,7 @@ func (c *Coordinator) drive(ctx context.Context, r *run) {
 	case err != nil:
 		r.job.Status, r.job.Error, r.job.Waiting = StatusFailed, err.Error(), ""
 	}
-	now := time.Now().UTC()
+	now := c.now().UTC()
 	if r.job.Status != StatusRunning {
 		r.job.Finished = &now
 	}
@@ -56,18 +64,31 @@ func (c *Coordinator) round(r *run) int {
 	return r.job.Round
 }
 
-// save persists the job and tells watchers.
-func (c *Coordinator) save(r *run) {
+// pausedPrefix starts the Waiting line of a job whose state cannot be saved.
+const pausedPrefix = "cannot save job state: "
+
+// save persists the job and tells watchers. When the store fails, the job
+// is paused: Waiting says why, and the runner offers nothing until a later
+// save succeeds, so memory and disk do not drift apart.
+func (c *Coordinator) save(r *run) error {
 	r.mu.Lock()
 	err := c.store.Save(r.job)
+	switch {
+	case err != nil:
+		r.job.Waiting = pausedPrefix + err.Error() + "; the job is paused"
+	case r.paused:
+		r.job.Waiting = ""
+	}
+	r.paused = err != nil
 	ev := eventOf(r.job, r.spec.Rounds)
 	r.mu.Unlock()
 	if err != nil {
-		c.log.Error("cannot persist job state", "job", r.job.ID, "err", err)
+		c.log.Error("cannot persist job state; the job is paused", "job", ev.JobID, "err", err)
 	}
 	if c.opts.OnEvent != nil {
 		c.opts.OnEvent(ev)
 	}
+	return err
 }
 
 func eventOf(j *Job, rounds int) Event {
@@ -100,7 +121,9 @@ func eventOf(j *Job, rounds int) Event {
 				ev.Placed++
 			}
 			for _, a := range t.Attempts {
-				if a.Outcome != "done" && a.Outcome != "running" && a.Outcome != "superseded" {
+				switch a.Outcome {
+				case OutcomeDone, OutcomeRunning, OutcomeSuperseded, OutcomeCancelled:
+				default: // failed, lost, declined, interrupted: it was or will be retried
 					ev.Failed++
 				}
 			}
@@ -109,108 +132,18 @@ func eventOf(j *Job, rounds int) Event {
 	return ev
 }
 
-// result is one offer's outcome.
-type result struct {
-	index   int
-	attempt int
-	peer    string
-	rcpt    receipt.Receipt
-	err     error
-	elapsed time.Duration
-}
-
-// runRound plans (once), dispatches and collects the current round, then
-// applies the outer step and evaluates.
-func (c *Coordinator) runRound(ctx context.Context, r *run) error {
-	spec := r.spec
-	params, err := BuiltinParams(spec)
-	if err != nil {
-		return err
-	}
-	if err := c.awaitWorkers(ctx, r); err != nil {
-		return err
-	}
-	r.mu.Lock()
-	if len(r.job.Rounds) <= r.job.Round {
-		n := spec.TaskletsFor(len(c.swarm.Workers()), len(r.job.Dataset.Train))
-		r.job.Rounds = append(r.job.Rounds, Round{Index: r.job.Round, Weights: r.job.Weights, Started: time.Now().UTC(),
-			Tasklets: PlanRound(spec, r.job.Round, n, r.job.Dataset.Train)})
-	}
-	round := r.job.Round
-	rd := &r.job.Rounds[round]
-	for i := range rd.Tasklets { // running at a crash means not accepted: offer again
-		t := &rd.Tasklets[i]
-		if t.State == TaskRunning {
-			t.State = TaskPending
-		}
-		for k := range t.Attempts {
-			if t.Attempts[k].Outcome == "running" {
-				t.Attempts[k].Outcome = "interrupted"
-			}
-		}
-	}
-	weights := rd.Weights
-	r.mu.Unlock()
-	c.save(r)
-
-	roundStart := time.Now()
-	results := make(chan result)
-	inflight := map[int][]string{} // tasklet → peers running it now
-	started := map[int]time.Time{}
-	var finished []time.Duration
-	backoffUntil := map[int]time.Time{}
-	deadline := jobDeadline(r).UnixMilli()
-	wait := time.NewTimer(0)
-	defer wait.Stop()
-	for {
-		pending, done := c.pending(r, round, inflight, backoffUntil)
-		if done {
-			break
-		}
-		if len(pending) > 0 {
-			c.dispatch(ctx, r, round, pending, params, weights, deadline, inflight, started, results)
-		}
-		c.speculate(ctx, r, round, params, weights, deadline, inflight, started, finished, results)
-		wait.Reset(c.opts.RetryEvery)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case res := <-results:
-			if err := c.collect(r, round, res, inflight, backoffUntil); err != nil {
-				return err
-			}
-			if res.err == nil {
-				finished = append(finished, res.elapsed)
-			}
-			c.save(r)
-		case <-wait.C:
-		}
-	}
-	tasklets := time.Since(roundStart)
-	aggStart := time.Now()
-	err = c.aggregate(ctx, r, round)
-	if errors.Is(err, errOutputLost) {
-		c.log.Warn("re-running tasklets whose outputs could not be fetched", "job", r.job.ID, "round", round, "err", err)
-		return c.runRound(ctx, r)
-	}
-	c.log.Info("round timing", "job", r.job.ID, "round", round, "tasklets_s", tasklets.Seconds(), "aggregate_s", time.Since(aggStart).Seconds())
-	return err
-}
-
-// errOutputLost marks an accepted output that could no longer be fetched.
-var errOutputLost = errors.New("tasklet output lost")
-
-// outputFetchTimeout bounds fetching one accepted output.
-const outputFetchTimeout = time.Minute
-
 // defaultJobDeadline bounds a job whose spec sets no deadline.
 const defaultJobDeadline = 7 * 24 * time.Hour
 
-// jobDeadline is fixed at submission, so a tasklet's spec (and so its CID)
-// is the same when a restarted coordinator offers it again.
+// jobDeadline is the job's deadline: the one job resume set, else fixed at
+// submission, so a tasklet's spec (and so its CID) is the same when a
+// restarted coordinator offers it again.
 func jobDeadline(r *run) time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if !r.job.Deadline.IsZero() {
+		return r.job.Deadline
+	}
 	d := time.Duration(r.spec.Deadline)
 	if d <= 0 {
 		d = defaultJobDeadline
@@ -220,49 +153,240 @@ func jobDeadline(r *run) time.Time {
 
 // awaitWorkers holds an unplanned round until at least one worker is known,
 // so "auto" does not size the round for an empty swarm.
-func (c *Coordinator) awaitWorkers(ctx context.Context, r *run) error {
+func (c *Coordinator) awaitWorkers(ctx context.Context, r *run, deadline time.Time) error {
 	for {
 		r.mu.Lock()
 		planned := len(r.job.Rounds) > r.job.Round
+		round := r.job.Round
 		r.mu.Unlock()
 		if planned || len(c.swarm.Workers()) > 0 {
 			return nil
+		}
+		if !c.now().Before(deadline) {
+			return errors.New(DeadlineMessage(round, r.spec.Rounds))
 		}
 		r.mu.Lock()
 		r.job.Waiting = "no worker peers known yet: connect to a swarm (gridswarm peer connect, --bootstrap)"
 		r.mu.Unlock()
 		c.save(r)
+		wait := time.NewTimer(min(c.opts.RetryEvery, max(deadline.Sub(c.now()), time.Millisecond)))
 		select {
 		case <-ctx.Done():
+			wait.Stop()
 			return ctx.Err()
-		case <-time.After(c.opts.RetryEvery):
+		case <-wait.C:
 		}
 	}
 }
 
-// pending lists tasklets to offer now; done is true when all have outputs.
-func (c *Coordinator) pending(r *run, round int, inflight map[int][]string, backoff map[int]time.Time) ([]int, bool) {
+// modelBytes estimates the safetensors size of a model's weights.
+func modelBytes(params int64) uint64 {
+	return uint64(params)*4 + 4096 // float32 values + header
+}
+
+// runRound plans the current round (once), drives it to completion through
+// its machine, then applies the outer step and evaluates.
+func (c *Coordinator) runRound(ctx context.Context, r *run) error {
+	spec := r.spec
+	params, err := BuiltinParams(spec)
+	if err != nil {
+		return err
+	}
+	deadline := jobDeadline(r)
+	if err := c.awaitWorkers(ctx, r, deadline); err != nil {
+		return err
+	}
+	m := modelOf(spec)
+	nParams := m.NumParams()
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []int
-	done := true
-	now := time.Now()
-	for _, t := range r.job.Rounds[round].Tasklets {
-		if t.State == TaskDone {
-			continue
-		}
-		done = false
-		if len(inflight[t.Index]) == 0 && now.After(backoff[t.Index]) {
-			out = append(out, t.Index)
-		}
+	if len(r.job.Rounds) <= r.job.Round {
+		n := spec.TaskletsFor(len(c.swarm.Workers()), len(r.job.Dataset.Train))
+		r.job.Rounds = append(r.job.Rounds, Round{Index: r.job.Round, Weights: r.job.Weights, Started: c.now().UTC(),
+			Tasklets: PlanRound(spec, r.job.Round, n, r.job.Dataset.Train)})
 	}
-	return out, done
+	round := r.job.Round
+	rd := &r.job.Rounds[round]
+	tmpl := placement.Tasklet{Executor: spec.Executor, Samples: spec.InnerSteps * spec.BatchSize,
+		GPUMem: uint64(spec.Resources.GPUMemory), Disk: uint64(spec.Resources.Disk), MaxPrice: spec.MaxPricePerHour}
+	cfg := MachineConfig{
+		JobID: r.job.ID, Round: round, Rounds: spec.Rounds, Deadline: deadline, Template: tmpl,
+		Weights: rd.Weights, WeightsBytes: modelBytes(nParams), ShardBytes: r.job.Dataset.Bytes,
+		RetryEvery: c.opts.RetryEvery, StragglerFactor: c.opts.StragglerFactor, Backoffs: r.backoffs,
+	}
+	mach := NewMachine(cfg, rd, c.now())
+	var shards []string
+	for _, t := range rd.Tasklets {
+		shards = append(shards, t.Shard)
+	}
+	r.mu.Unlock()
+	c.save(r)
+	rn := &roundRunner{c: c, r: r, m: mach, round: round, params: params, weights: cfg.Weights, deadline: deadline,
+		shards: shards, nParams: nParams, cancels: map[[2]int]context.CancelFunc{}, results: make(chan attemptResult)}
+	return rn.run(ctx)
 }
 
-// snapshot is the placement view: workers with what they hold.
-func (c *Coordinator) snapshot(ctx context.Context, inputs []string, busy map[string]int) []placement.Peer {
+// attemptResult is one offer's outcome.
+type attemptResult struct {
+	index, attempt int
+	peer           string
+	rcpt           receipt.Receipt
+	err            error
+}
+
+// roundRunner carries out one round's machine decisions.
+type roundRunner struct {
+	c        *Coordinator
+	r        *run
+	m        *Machine
+	round    int
+	params   []byte
+	weights  string
+	deadline time.Time
+	shards   []string
+	nParams  int64
+
+	wg      sync.WaitGroup
+	cancels map[[2]int]context.CancelFunc // running attempts
+	results chan attemptResult
+}
+
+func (rn *roundRunner) run(ctx context.Context) error {
+	c, r := rn.c, rn.r
+	rctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		cancel()
+		rn.wg.Wait()
+	}()
+	roundStart := c.now()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		wake := c.now().Add(c.opts.RetryEvery)
+		r.mu.Lock()
+		paused := r.paused
+		r.mu.Unlock()
+		if paused && c.save(r) != nil {
+			// Offer nothing until the job's state can be saved again.
+		} else {
+			snap := c.snapshot(ctx, rn.shards, rn.nParams)
+			r.mu.Lock()
+			ds := rn.m.Tick(c.now(), snap)
+			r.mu.Unlock()
+			for _, d := range ds {
+				switch d.Kind {
+				case DecideOffer:
+					rn.launch(rctx, d)
+				case DecideCancel:
+					rn.cancel(d.Tasklet, d.Attempt)
+				case DecideWait:
+					wake = d.Until
+					r.mu.Lock()
+					r.job.Waiting = d.Reason
+					r.mu.Unlock()
+				case DecideFail:
+					c.save(r)
+					return errors.New(d.Reason)
+				case DecideAggregate:
+					c.log.Info("round timing", "job", r.job.ID, "round", rn.round, "tasklets_s", c.now().Sub(roundStart).Seconds())
+					c.save(r)
+					lost, err := c.aggregate(ctx, r, rn.round)
+					if err != nil || len(lost) == 0 {
+						return err
+					}
+					c.log.Warn("offering again tasklets whose outputs could not be fetched", "job", r.job.ID, "round", rn.round, "tasklets", lost)
+					r.mu.Lock()
+					for _, i := range lost {
+						rn.m.OutputLost(c.now(), i, "its output could not be fetched")
+					}
+					r.mu.Unlock()
+					wake = c.now()
+				}
+			}
+			c.save(r)
+		}
+		timer.Reset(max(wake.Sub(c.now()), time.Millisecond))
+		select {
+		case <-ctx.Done():
+			r.mu.Lock()
+			rn.m.Stop(c.now(), "the job stopped: "+context.Cause(ctx).Error())
+			r.mu.Unlock()
+			return ctx.Err()
+		case res := <-rn.results:
+			rn.observe(res)
+		case <-timer.C:
+		}
+	}
+}
+
+// launch starts one attempt in its own goroutine with its own context.
+func (rn *roundRunner) launch(rctx context.Context, d Decision) {
+	c, r := rn.c, rn.r
+	r.mu.Lock()
+	t := &r.job.Rounds[rn.round].Tasklets[d.Tasklet]
+	spec := TaskletSpec(r.job.ID, r.spec, rn.params, rn.round, *t, rn.weights, rn.deadline.UnixMilli())
+	if sc, err := spec.CID(); err == nil {
+		t.SpecCID = sc.String()
+	}
+	r.mu.Unlock()
+	if d.Speculative {
+		c.log.Info("straggler: sending a speculative copy", "job", r.job.ID, "round", rn.round, "tasklet", d.Tasklet, "copy", d.Peer)
+	}
+	actx, cancel := context.WithCancel(rctx)
+	rn.cancels[[2]int{d.Tasklet, d.Attempt}] = cancel
+	rn.wg.Add(1)
+	go func() {
+		defer rn.wg.Done()
+		rc, err := c.swarm.Offer(actx, d.Peer, spec, nil)
+		select {
+		case rn.results <- attemptResult{index: d.Tasklet, attempt: d.Attempt, peer: d.Peer, rcpt: rc, err: err}:
+		case <-actx.Done():
+		}
+	}()
+}
+
+func (rn *roundRunner) cancel(i, k int) {
+	if f := rn.cancels[[2]int{i, k}]; f != nil {
+		f()
+		delete(rn.cancels, [2]int{i, k})
+	}
+}
+
+// observe feeds an attempt's outcome to the machine and the measurements.
+func (rn *roundRunner) observe(res attemptResult) {
+	c, r := rn.c, rn.r
+	rn.cancel(res.index, res.attempt) // its goroutine is done: release the context
+	o := Outcome{Tasklet: res.index, Attempt: res.attempt, Receipt: res.rcpt}
+	var d *tasklet.DeclinedError
+	switch {
+	case res.err == nil:
+		o.Kind = EndDone
+		c.measure.ObserveTasklet(res.peer, rn.nParams, int(res.rcpt.Samples), time.Duration(res.rcpt.ComputeMillis)*time.Millisecond)
+		c.measure.ObserveOutcome(res.peer, true)
+	case errors.As(res.err, &d):
+		o.Kind, o.Reason, o.Detail = EndDeclined, d.Reason, d.Detail
+	case errors.Is(res.err, tasklet.ErrWorkerLost):
+		o.Kind, o.Detail = EndLost, res.err.Error()
+		c.measure.ObserveOutcome(res.peer, false)
+	default:
+		o.Kind, o.Detail = EndFailed, res.err.Error()
+		c.measure.ObserveOutcome(res.peer, false)
+	}
+	r.mu.Lock()
+	ds := rn.m.Observe(c.now(), o)
+	r.mu.Unlock()
+	for _, d := range ds {
+		if d.Kind == DecideCancel {
+			rn.cancel(d.Tasklet, d.Attempt)
+		}
+	}
+	c.log.Info("tasklet attempt ended", "job", r.job.ID, "round", rn.round, "tasklet", res.index, "attempt", res.attempt, "peer", res.peer, "err", res.err)
+}
+
+// snapshot is the placement view: workers with what they hold, and the
+// coordinator's own measurements of them in place of what they advertise.
+func (c *Coordinator) snapshot(ctx context.Context, inputs []string, modelParams int64) []placement.Peer {
 	peers := c.swarm.Workers()
-	holders := c.lookupHolders(ctx, inputs[1:]) // inputs[0] is this round's weights: only we hold them
+	holders := c.lookupHolders(ctx, inputs)
 	for i := range peers {
 		p := &peers[i]
 		p.Holds = map[string]uint64{}
@@ -271,9 +395,7 @@ func (c *Coordinator) snapshot(ctx context.Context, inputs []string, busy map[st
 				p.Holds[in] = 1 << 40 // whole DAG: the size is not needed to rank a holder
 			}
 		}
-		if busy[p.ID] > 0 {
-			p.Idle = false // our own tasklet already fills its slot
-		}
+		c.applyMeasurements(p, modelParams)
 	}
 	return peers
 }
@@ -294,10 +416,13 @@ func (c *Coordinator) lookupHolders(ctx context.Context, inputs []string) map[st
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, in := range inputs {
+		if _, seen := out[in]; seen {
+			continue
+		}
 		c.mu.Lock()
 		h, ok := c.holders[in]
 		c.mu.Unlock()
-		if ok && time.Since(h.at) < holdersTTL {
+		if ok && c.now().Sub(h.at) < holdersTTL {
 			out[in] = h.peers
 			continue
 		}
@@ -313,7 +438,7 @@ func (c *Coordinator) lookupHolders(ctx context.Context, inputs []string) map[st
 			out[in] = ps
 			mu.Unlock()
 			c.mu.Lock()
-			c.holders[in] = holding{peers: ps, at: time.Now()}
+			c.holders[in] = holding{peers: ps, at: c.now()}
 			c.mu.Unlock()
 		}()
 	}
@@ -321,172 +446,22 @@ func (c *Coordinator) lookupHolders(ctx context.Context, inputs []string) map[st
 	return out
 }
 
-// dispatch places the pending tasklets and offers each to its peer.
-func (c *Coordinator) dispatch(ctx context.Context, r *run, round int, pending []int, params []byte, weights string, deadline int64,
-	inflight map[int][]string, started map[int]time.Time, results chan<- result) {
-	r.mu.Lock()
-	rd := &r.job.Rounds[round]
-	var ts []placement.Tasklet
-	inputs := []string{weights}
-	exclude := map[string][]string{}
-	for _, i := range pending {
-		t := rd.Tasklets[i]
-		inputs = append(inputs, t.Shard)
-		ts = append(ts, placement.Tasklet{ID: fmt.Sprint(i), Executor: r.spec.Executor, Samples: r.spec.InnerSteps * r.spec.BatchSize,
-			GPUMem: uint64(r.spec.Resources.GPUMemory), Disk: uint64(r.spec.Resources.Disk), MaxPrice: r.spec.MaxPricePerHour,
-			Inputs: []placement.Input{{CID: weights, Bytes: 1 << 20}, {CID: t.Shard, Bytes: r.job.Dataset.Bytes[t.Shard]}}})
-		for _, a := range t.Attempts {
-			// Peers that failed or vanished are not asked again for this
-			// tasklet; a decline (busy, not idle) only delays the next offer.
-			if a.Outcome == "failed" || a.Outcome == "lost" {
-				exclude[fmt.Sprint(i)] = append(exclude[fmt.Sprint(i)], a.Peer)
-			}
-		}
-	}
-	r.mu.Unlock()
-	busy := map[string]int{}
-	for _, ps := range inflight {
-		for _, p := range ps {
-			busy[p]++
-		}
-	}
-	snap := c.snapshot(ctx, inputs, busy)
-	decisions, err := placement.Place(snap, ts, placement.Options{Seed: placement.SeedFrom(r.job.ID, round), Exclude: exclude})
-	if err != nil {
-		c.log.Error("placement", "job", r.job.ID, "err", err)
-		return
-	}
-	r.mu.Lock()
-	var waiting []string
-	for k, d := range decisions {
-		i := pending[k]
-		if !d.Placed() {
-			waiting = append(waiting, fmt.Sprintf("tasklet %d %s", i, d.Explain()))
-			continue
-		}
-		c.launch(ctx, r, round, i, d.Peers[0], params, weights, deadline, inflight, started, results)
-	}
-	r.job.Waiting = ""
-	if len(waiting) > 0 {
-		r.job.Waiting = waiting[0]
-		if len(waiting) > 1 {
-			r.job.Waiting += fmt.Sprintf(" (and %d more tasklets waiting)", len(waiting)-1)
-		}
-	}
-	r.mu.Unlock()
-	c.save(r)
-}
+// outputFetchTimeout bounds fetching one accepted output.
+const outputFetchTimeout = time.Minute
 
-// launch offers tasklet i to peer; r.mu is held.
-func (c *Coordinator) launch(ctx context.Context, r *run, round, i int, peer string, params []byte, weights string, deadline int64,
-	inflight map[int][]string, started map[int]time.Time, results chan<- result) {
-	t := &r.job.Rounds[round].Tasklets[i]
-	spec := TaskletSpec(r.job.ID, r.spec, params, round, *t, weights, deadline)
-	if sc, err := spec.CID(); err == nil {
-		t.SpecCID = sc.String()
+// owner names the data-grid owner of a job's data under "job/<id>".
+func owner(jobID string, parts ...any) string {
+	s := "job/" + jobID
+	for _, p := range parts {
+		s += fmt.Sprintf("/%v", p)
 	}
-	t.State = TaskRunning
-	t.Attempts = append(t.Attempts, Attempt{Peer: peer, Started: time.Now().UTC(), Outcome: "running"})
-	attempt := len(t.Attempts) - 1
-	inflight[i] = append(inflight[i], peer)
-	if _, ok := started[i]; !ok {
-		started[i] = time.Now()
-	}
-	begin := time.Now()
-	go func() {
-		rc, err := c.swarm.Offer(ctx, peer, spec, nil)
-		select {
-		case results <- result{index: i, attempt: attempt, peer: peer, rcpt: rc, err: err, elapsed: time.Since(begin)}:
-		case <-ctx.Done():
-		}
-	}()
+	return s
 }
-
-// speculate sends a second copy of a straggler to another peer.
-func (c *Coordinator) speculate(ctx context.Context, r *run, round int, params []byte, weights string, deadline int64,
-	inflight map[int][]string, started map[int]time.Time, finished []time.Duration, results chan<- result) {
-	if len(finished) < 2 {
-		return
-	}
-	sorted := slices.Clone(finished)
-	sort.Slice(sorted, func(a, b int) bool { return sorted[a] < sorted[b] })
-	median := sorted[len(sorted)/2]
-	limit := time.Duration(c.opts.StragglerFactor * float64(median))
-	for i, ps := range inflight {
-		if len(ps) != 1 || time.Since(started[i]) < limit {
-			continue
-		}
-		busy := map[string]int{}
-		for _, qs := range inflight {
-			for _, q := range qs {
-				busy[q]++
-			}
-		}
-		r.mu.Lock()
-		t := r.job.Rounds[round].Tasklets[i]
-		r.mu.Unlock()
-		snap := c.snapshot(ctx, []string{weights, t.Shard}, busy)
-		ds, err := placement.Place(snap, []placement.Tasklet{{ID: "spec", Executor: r.spec.Executor, Samples: r.spec.InnerSteps * r.spec.BatchSize}},
-			placement.Options{Seed: placement.SeedFrom(r.job.ID, round) + uint64(i), Exclude: map[string][]string{"spec": ps}})
-		if err != nil || !ds[0].Placed() {
-			continue
-		}
-		c.log.Info("straggler: sending a speculative copy", "job", r.job.ID, "round", round, "tasklet", i, "slow", ps[0], "copy", ds[0].Peers[0])
-		r.mu.Lock()
-		c.launch(ctx, r, round, i, ds[0].Peers[0], params, weights, deadline, inflight, started, results)
-		r.mu.Unlock()
-	}
-}
-
-// collect records an offer's outcome. A job fails only when a tasklet has
-// used up its attempts.
-func (c *Coordinator) collect(r *run, round int, res result, inflight map[int][]string, backoff map[int]time.Time) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	inflight[res.index] = slices.DeleteFunc(inflight[res.index], func(p string) bool { return p == res.peer })
-	t := &r.job.Rounds[round].Tasklets[res.index]
-	a := &t.Attempts[res.attempt]
-	if t.State == TaskDone { // a speculative twin already delivered
-		a.Outcome = "superseded"
-		return nil
-	}
-	if res.err == nil {
-		a.Outcome = "done"
-		rc := res.rcpt
-		t.State, t.Peer, t.Output, t.Loss, t.Receipt = TaskDone, res.peer, rc.OutputCID, float64(rc.Loss()), &rc
-		return nil
-	}
-	switch {
-	case tasklet.IsDeclined(res.err):
-		var d *tasklet.DeclinedError
-		errors.As(res.err, &d)
-		a.Outcome, a.Why = "declined: "+d.Reason, d.Detail
-	case errors.Is(res.err, tasklet.ErrWorkerLost):
-		a.Outcome, a.Why = "lost", res.err.Error()
-	default:
-		a.Outcome, a.Why = "failed", res.err.Error()
-	}
-	if len(inflight[res.index]) == 0 {
-		t.State = TaskPending
-	}
-	failures := 0
-	for _, x := range t.Attempts {
-		if (x.Outcome == "failed" || x.Outcome == "lost") && !isDecline(x.Outcome) {
-			failures++
-		}
-	}
-	if failures >= c.opts.MaxAttempts {
-		return fmt.Errorf("round %d tasklet %d failed %d times; last: %s", round, res.index, failures, a.Why)
-	}
-	backoff[res.index] = time.Now().Add(c.opts.Backoff << min(len(t.Attempts)-1, 6))
-	c.log.Info("tasklet attempt ended", "job", r.job.ID, "round", round, "tasklet", res.index, "peer", res.peer, "outcome", a.Outcome, "why", a.Why)
-	return nil
-}
-
-func isDecline(outcome string) bool { return len(outcome) > 9 && outcome[:9] == "declined:" }
 
 // aggregate applies the outer step to the round's outputs and evaluates.
-func (c *Coordinator) aggregate(ctx context.Context, r *run, round int) error {
+// It returns the tasklets whose outputs could not be fetched, if any: they
+// must run again before the round can end.
+func (c *Coordinator) aggregate(ctx context.Context, r *run, round int) ([]int, error) {
 	m := modelOf(r.spec)
 	r.mu.Lock()
 	rd := r.job.Rounds[round]
@@ -494,22 +469,25 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int) error {
 	r.mu.Unlock()
 	global, err := c.loadParams(ctx, rd.Weights, m)
 	if err != nil {
-		return fmt.Errorf("round %d: global weights: %w", round, err)
+		return nil, fmt.Errorf("round %d: global weights: %w", round, err)
 	}
 	locals := make([]trainer.Params, 0, len(rd.Tasklets))
 	loss, compute := 0.0, 0.0
 	var lost []int
 	for _, t := range rd.Tasklets { // in index order: the sum's order is fixed
 		fctx, cancel := context.WithTimeout(ctx, outputFetchTimeout)
-		p, err := c.loadParams(fctx, t.Output, m, t.Peer)
+		start := c.now()
+		p, n, err := c.loadParamsN(fctx, t.Output, m, t.Peer)
 		cancel()
 		if err != nil && ctx.Err() == nil {
+			c.log.Warn("cannot fetch a tasklet output", "job", r.job.ID, "round", round, "tasklet", t.Index, "peer", t.Peer, "err", err)
 			lost = append(lost, t.Index)
 			continue
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
+		c.measure.ObserveTransfer(t.Peer, n, c.now().Sub(start))
 		locals = append(locals, p)
 		loss += t.Loss
 		if t.Receipt != nil {
@@ -517,42 +495,34 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int) error {
 		}
 	}
 	if len(lost) > 0 {
-		r.mu.Lock()
-		for _, i := range lost {
-			t := &r.job.Rounds[round].Tasklets[i]
-			t.Attempts = append(t.Attempts, Attempt{Peer: t.Peer, Started: time.Now().UTC(), Outcome: "lost", Why: "its output could not be fetched"})
-			t.State, t.Output, t.Receipt, t.Peer = TaskPending, "", nil, ""
-		}
-		r.mu.Unlock()
-		c.save(r)
-		return fmt.Errorf("%w: round %d tasklets %v", errOutputLost, round, lost)
+		return lost, nil
 	}
 	state := &trainer.OuterState{}
 	if momentumCID != "" {
 		if state.Momentum, err = c.loadParams(ctx, momentumCID, m); err != nil {
-			return fmt.Errorf("round %d: outer momentum: %w", round, err)
+			return nil, fmt.Errorf("round %d: outer momentum: %w", round, err)
 		}
 	}
 	o := r.spec.OuterOptimizer
 	next, err := trainer.OuterStep(global, locals, state, float32(o.LR), float32(o.Momentum))
 	if err != nil {
-		return fmt.Errorf("round %d: outer step: %w", round, err)
+		return nil, fmt.Errorf("round %d: outer step: %w", round, err)
 	}
-	wc, err := c.storeParams(ctx, fmt.Sprintf("%s-weights-%d", r.job.ID, round+1), next)
+	wc, err := c.storeParams(ctx, fmt.Sprintf("%s-weights-%d", r.job.ID, round+1), owner(r.job.ID, "round", round+1, "weights"), next)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	mc := ""
 	if state.Momentum != nil {
-		if mc, err = c.storeParams(ctx, fmt.Sprintf("%s-momentum-%d", r.job.ID, round+1), state.Momentum); err != nil {
-			return err
+		if mc, err = c.storeParams(ctx, fmt.Sprintf("%s-momentum-%d", r.job.ID, round+1), owner(r.job.ID, "round", round+1, "momentum"), state.Momentum); err != nil {
+			return nil, err
 		}
 	}
 	vl, va, err := c.evaluate(ctx, r, next, r.job.Dataset.Validation)
 	if err != nil {
-		return fmt.Errorf("round %d: validation: %w", round, err)
+		return nil, fmt.Errorf("round %d: validation: %w", round, err)
 	}
-	now := time.Now().UTC()
+	now := c.now().UTC()
 	r.mu.Lock()
 	cur := &r.job.Rounds[round]
 	cur.Loss, cur.ValLoss, cur.ValAccuracy, cur.Finished, cur.ComputeSeconds = loss/float64(len(locals)), vl, va, &now, compute
@@ -560,7 +530,38 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int) error {
 	r.mu.Unlock()
 	c.log.Info("round done", "job", r.job.ID, "round", round, "loss", cur.Loss, "val_accuracy", va)
 	c.save(r)
-	return nil
+	c.retain(ctx, r.job.ID, round+1, rd)
+	return nil, nil
+}
+
+// retain lets go of what a finished round no longer needs: the workers may
+// unpin the outputs the coordinator fetched, and the coordinator unpins
+// weights older than the last KeepRounds rounds. The CIDs stay recorded in
+// the job. Failures only delay the cleanup: they are logged.
+func (c *Coordinator) retain(ctx context.Context, jobID string, next int, rd Round) {
+	byPeer := map[string][]string{}
+	for _, t := range rd.Tasklets {
+		if t.Peer != "" && t.Output != "" {
+			byPeer[t.Peer] = append(byPeer[t.Peer], t.Output)
+		}
+	}
+	peers := make([]string, 0, len(byPeer))
+	for p := range byPeer {
+		peers = append(peers, p)
+	}
+	sort.Strings(peers)
+	for _, p := range peers {
+		rctx, cancel := context.WithTimeout(ctx, tasklet.ReleaseTimeout)
+		if err := c.swarm.Release(rctx, p, byPeer[p]); err != nil {
+			c.log.Info("cannot tell a worker it may unpin outputs; it will after its TTL", "job", jobID, "peer", p, "err", err)
+		}
+		cancel()
+	}
+	if old := next - c.opts.KeepRounds; old >= 0 {
+		if _, err := c.grid.ReleaseOwner(ctx, owner(jobID, "round", old)); err != nil {
+			c.log.Warn("cannot unpin old weights", "job", jobID, "round", old, "err", err)
+		}
+	}
 }
 
 // evaluate computes loss and accuracy of p over the given shards.
@@ -595,16 +596,20 @@ func (c *Coordinator) evaluate(ctx context.Context, r *run, p trainer.Params, sh
 	return lossSum / float64(n), accSum / float64(n), nil
 }
 
-// finish evaluates the final model on the test split and marks the job done.
+// finish evaluates the final model on the test split, pins it as the job's
+// final model and marks the job done.
 func (c *Coordinator) finish(ctx context.Context, r *run) error {
 	r.mu.Lock()
 	weights, test := r.job.Weights, r.job.Dataset.Test
 	r.mu.Unlock()
+	p, err := c.loadParams(ctx, weights, modelOf(r.spec))
+	if err != nil {
+		return fmt.Errorf("final model: %w", err)
+	}
+	if _, err := c.storeParams(ctx, r.job.ID+"-final", owner(r.job.ID, "final"), p); err != nil {
+		return fmt.Errorf("final model: %w", err)
+	}
 	if len(test) > 0 {
-		p, err := c.loadParams(ctx, weights, modelOf(r.spec))
-		if err != nil {
-			return err
-		}
 		l, a, err := c.evaluate(ctx, r, p, test)
 		if err != nil {
 			return fmt.Errorf("test: %w", err)

@@ -213,14 +213,35 @@ func NewMachine(cfg MachineConfig, rd *Round, now time.Time) *Machine {
 func timePtr(t time.Time) *time.Time { t = t.UTC(); return &t }
 
 // transientDecline reports whether a decline says "not now" rather than
-// "not this tasklet": the tasklet waits, the peer is not excluded.
+// "not this tasklet": the tasklet waits, the peer is not excluded. expired
+// is one: the worker's clock says the offer or the job's deadline passed,
+// which the coordinator's own deadline settles.
 func transientDecline(reason string) bool {
-	return reason == tasklet.ReasonBusy || reason == tasklet.ReasonNotIdle
+	return reason == tasklet.ReasonBusy || reason == tasklet.ReasonNotIdle || reason == tasklet.ReasonExpired
+}
+
+// beforeResume marks the outcome of an attempt made before job resume:
+// it no longer bars its peer.
+const beforeResume = " (before resume)"
+
+// forgiveExclusions lets every peer try rd's unfinished tasklets again,
+// keeping the record of what happened.
+func forgiveExclusions(rd *Round) {
+	for i := range rd.Tasklets {
+		for k := range rd.Tasklets[i].Attempts {
+			if a := &rd.Tasklets[i].Attempts[k]; excludes(a.Outcome) {
+				a.Outcome += beforeResume
+			}
+		}
+	}
 }
 
 // excludes reports whether an attempt's outcome bars its peer from the
 // tasklet for the rest of the round.
 func excludes(outcome string) bool {
+	if strings.HasSuffix(outcome, beforeResume) {
+		return false
+	}
 	if r, ok := strings.CutPrefix(outcome, outcomeDeclined); ok {
 		return !transientDecline(r)
 	}

@@ -80,8 +80,8 @@ func (s *scenario) configure(a map[string]string) {
 	n := atoi(a["tasklets"])
 	s.cfg = MachineConfig{
 		JobID: "job-1", Round: 0, Rounds: atoi(a["rounds"]), Deadline: epoch.Add(dur(a["deadline"])),
-		Template:   placement.Tasklet{Executor: "builtin", Samples: 100},
-		Weights:    "w0", WeightsBytes: 1 << 20, ShardBytes: map[string]uint64{},
+		Template: placement.Tasklet{Executor: "builtin", Samples: 100},
+		Weights:  "w0", WeightsBytes: 1 << 20, ShardBytes: map[string]uint64{},
 		RetryEvery: dur(a["retry"]), Backoffs: NewBackoffs(dur(a["backoff"]), time.Minute),
 	}
 	if f, ok := a["straggler"]; ok {

@@ -104,17 +104,23 @@ func pct(v float64) string {
 func jobCommand() command {
 	return command{
 		name:  "job",
-		args:  "show ID | watch ID | cancel ID | model ID -o FILE | plot ID -o FILE.png",
-		short: "inspect, follow, cancel a job, save its model or plot its curves",
-		long: `  show ID             rounds, tasklets, where each ran, every attempt and why
-  watch ID            live progress until the job ends
-  cancel ID           stop the job for good
-  model ID -o FILE    save the final model (safetensors)
-  plot ID -o FILE.png draw training loss and validation accuracy per round`,
+		args:  "show ID | watch ID | cancel ID | resume ID [--deadline D] | rm ID | model ID -o FILE | plot ID -o FILE.png",
+		short: "inspect, follow, cancel, resume or remove a job, save its model or plot its curves",
+		long: `  show ID                  rounds, tasklets, where each ran, every attempt and why
+  watch ID                 live progress until the job ends
+  cancel ID                stop the job (job resume continues it)
+  resume ID [--deadline D] continue a failed or cancelled job from its last
+                           completed round; --deadline 2h gives it a new
+                           deadline, from now
+  rm ID                    remove an ended job and unpin all its data
+  model ID -o FILE         save the model (safetensors): the final one, or the
+                           last completed round's of a failed or cancelled job
+  plot ID -o FILE.png      draw training loss and validation accuracy per round`,
 		run: func(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error {
 			fs := flag.NewFlagSet("job", flag.ContinueOnError)
 			fs.SetOutput(io.Discard)
 			out := fs.String("o", "", "output file")
+			deadline := fs.String("deadline", "", "job resume: new deadline, from now (e.g. 30m, 2h)")
 			fs.BoolVar(&e.json, "json", e.json, "print machine-readable JSON")
 			pos, err := parseInterspersed(fs, args)
 			if err != nil {
@@ -147,6 +153,26 @@ func jobCommand() command {
 					return err
 				}
 				fmt.Fprintf(e.Out, "cancelled %s\n", id)
+				return nil
+			case "resume":
+				var s node.Summary
+				if err := c.Call(ctx, &s, "job_resume", id, *deadline); err != nil {
+					return err
+				}
+				if e.json {
+					return printJSON(e.Out, s)
+				}
+				fmt.Fprintf(e.Out, "resumed %s at round %d of %d\nfollow it with: gridswarm job watch %s\n", id, s.Round, s.Rounds, id)
+				return nil
+			case "rm":
+				var res node.RmResult
+				if err := c.Call(ctx, &res, "job_rm", id); err != nil {
+					return err
+				}
+				if e.json {
+					return printJSON(e.Out, res)
+				}
+				fmt.Fprintf(e.Out, "removed %s (released %d pins)\n", id, res.Released)
 				return nil
 			case "model":
 				if *out == "" {
@@ -213,7 +239,11 @@ func printJob(w io.Writer, j *scheduler.Job) {
 				if a.Why != "" {
 					why = ": " + a.Why
 				}
-				fmt.Fprintf(w, "      %s %s%s\n", shortID(a.Peer), a.Outcome, why)
+				took := ""
+				if a.Ended != nil {
+					took = fmt.Sprintf(" after %.1fs", a.Ended.Sub(a.Started).Seconds())
+				}
+				fmt.Fprintf(w, "      %s %s%s%s\n", shortID(a.Peer), a.Outcome, took, why)
 			}
 		}
 	}
