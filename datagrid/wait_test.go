@@ -3,10 +3,15 @@ package datagrid
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ipfs/boxo/ipld/merkledag"
+	unixfs "github.com/ipfs/boxo/ipld/unixfs"
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
 )
@@ -159,4 +164,44 @@ func mustHash(b []byte) mh.Multihash {
 		panic(err)
 	}
 	return h
+}
+
+// A folder big enough to be a HAMT shard is listed from a peer through
+// the fetcher (its shard nodes are fetched on demand).
+func TestLsShardedFolderFromPeer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts libp2p hosts")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a, b := newTestNode(t, Config{}), newTestNode(t, Config{})
+	connect(t, ctx, a, b)
+	dir := t.TempDir()
+	const n = 1000 // with long names: past the 256 KiB of links that makes a HAMT
+	pad := strings.Repeat("x", 220)
+	for i := range n {
+		name := fmt.Sprintf("shard-%05d-%s.bin", i, pad)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := a.grid.AddPath(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := a.grid.local.Get(ctx, res.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsn, err := unixfs.FSNodeFromBytes(root.(*merkledag.ProtoNode).Data())
+	if err != nil || fsn.Type() != unixfs.THAMTShard {
+		t.Fatalf("root of %d entries is not a HAMT shard (%v); raise n", n, err)
+	}
+	ents, err := b.grid.LsWait(ctx, res.Root, Wait{FindWithin: 10 * time.Second})
+	if err != nil {
+		t.Fatalf("LsWait of a sharded folder from a peer: %v", err)
+	}
+	if len(ents) != n {
+		t.Errorf("listed %d entries, want %d", len(ents), n)
+	}
 }
