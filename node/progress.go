@@ -7,15 +7,6 @@ import (
 	"github.com/ethereum/go-ethereum/rpc"
 )
 
-// Progress is one event of a long operation, streamed to subscribers of
-// <namespace>_subscribe("progress", op).
-type Progress struct {
-	Op    string `json:"op"`
-	Phase string `json:"phase"`
-	Done  int64  `json:"done"`
-	Total int64  `json:"total"` // -1 while unknown
-}
-
 // hub fans events out to the RPC subscriptions of each key (an op ID, a job ID).
 type hub[T any] struct {
 	mu   sync.Mutex

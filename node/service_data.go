@@ -21,23 +21,6 @@ import (
 // DataService is the data_ namespace: the node's share of the data grid.
 type DataService struct{ n *Node }
 
-// AddResult is data_add's answer.
-type AddResult struct {
-	CID      string      `json:"cid"`
-	Name     string      `json:"name"`
-	Size     uint64      `json:"size"`
-	DAGBytes uint64      `json:"dag_bytes"`
-	Files    []AddedFile `json:"files"`
-	Skipped  []string    `json:"skipped,omitempty"`
-}
-
-// AddedFile is one file of an add.
-type AddedFile struct {
-	Path string `json:"path"`
-	CID  string `json:"cid"`
-	Size uint64 `json:"size"`
-}
-
 func addResult(r datagrid.AddResult) AddResult {
 	out := AddResult{CID: r.Root.String(), Name: r.Name, Size: r.Size, DAGBytes: r.DAGBytes, Skipped: r.Skipped, Files: []AddedFile{}}
 	for _, f := range r.Files {
@@ -92,21 +75,9 @@ const (
 	defaultStall     = datagrid.DefaultStall
 )
 
-// WaitOptions bound how long a data_ method waits on peers. Zero fields
-// take the defaults; negative ones are refused.
-type WaitOptions struct {
-	// TimeoutSeconds bounds the whole operation (data_ls: default 60;
-	// data_get, data_pin: none). It is also how long the operation looks
-	// for a provider (default 30).
-	TimeoutSeconds float64 `json:"timeout_seconds,omitempty"`
-	// StallSeconds fails a fetch when no block arrives for this long
-	// (default 60).
-	StallSeconds float64 `json:"stall_seconds,omitempty"`
-}
-
-// limits turns o into a context deadline and a datagrid.Wait, refusing
+// waitLimits turns o into a context deadline and a datagrid.Wait, refusing
 // values that would wait forever or not at all.
-func (o WaitOptions) limits(op string, defTimeout time.Duration) (time.Duration, datagrid.Wait, error) {
+func waitLimits(o WaitOptions, op string, defTimeout time.Duration) (time.Duration, datagrid.Wait, error) {
 	switch {
 	case o.TimeoutSeconds < 0 || math.IsNaN(o.TimeoutSeconds) || math.IsInf(o.TimeoutSeconds, 0):
 		return 0, datagrid.Wait{}, fmt.Errorf("%s: timeout_seconds %v is not a positive number of seconds (leave it out for the default)", op, o.TimeoutSeconds)
@@ -142,15 +113,6 @@ func waitHint(cmd string, err error) error {
 	return err
 }
 
-// GetOptions tune data_get.
-type GetOptions struct {
-	Op string `json:"op,omitempty"` // progress stream ID
-	// TimeoutSeconds and StallSeconds are as in WaitOptions (data_get has
-	// no overall limit by default).
-	TimeoutSeconds float64 `json:"timeout_seconds,omitempty"`
-	StallSeconds   float64 `json:"stall_seconds,omitempty"`
-}
-
 // Get writes a CID's file or folder to an absolute path, fetching what is
 // missing from the swarm. Nothing is left under path when it fails.
 func (s *DataService) Get(ctx context.Context, c string, path string, opts *GetOptions) error {
@@ -163,7 +125,7 @@ func (s *DataService) Get(ctx context.Context, c string, path string, opts *GetO
 		return err
 	}
 	o := deref(opts)
-	timeout, w, err := WaitOptions{TimeoutSeconds: o.TimeoutSeconds, StallSeconds: o.StallSeconds}.limits("data get", 0)
+	timeout, w, err := waitLimits(WaitOptions{TimeoutSeconds: o.TimeoutSeconds, StallSeconds: o.StallSeconds}, "data get", 0)
 	if err != nil {
 		return err
 	}
@@ -171,14 +133,6 @@ func (s *DataService) Get(ctx context.Context, c string, path string, opts *GetO
 	defer cancel()
 	err = s.n.grid.Get(ctx, id, p, datagrid.GetOptions{Progress: reporter(s.n.progress, o.Op, "get"), Wait: w})
 	return waitHint("get", err)
-}
-
-// Entry is one row of data_ls.
-type Entry struct {
-	Name string `json:"name"`
-	CID  string `json:"cid"`
-	Size uint64 `json:"size"`
-	Type string `json:"type"`
 }
 
 // Ls lists a directory CID, fetching its directory node from peers if
@@ -189,7 +143,7 @@ func (s *DataService) Ls(ctx context.Context, c string, opts *WaitOptions) ([]En
 	if err != nil {
 		return nil, err
 	}
-	timeout, w, err := deref(opts).limits("data ls", defaultLsTimeout)
+	timeout, w, err := waitLimits(deref(opts), "data ls", defaultLsTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -206,18 +160,6 @@ func (s *DataService) Ls(ctx context.Context, c string, opts *WaitOptions) ([]En
 	return out, nil
 }
 
-// PinOptions tune data_pin.
-type PinOptions struct {
-	// Owner of the pin (default "user"); see docs/architecture.md.
-	Owner string `json:"owner,omitempty"`
-	// Name of the pin (default: the CID).
-	Name string `json:"name,omitempty"`
-	// TimeoutSeconds and StallSeconds are as in WaitOptions (data_pin has
-	// no overall limit by default).
-	TimeoutSeconds float64 `json:"timeout_seconds,omitempty"`
-	StallSeconds   float64 `json:"stall_seconds,omitempty"`
-}
-
 // Pin pins a CID recursively, fetching what is missing within opts'
 // limits (default: no overall limit, 30 s to find a provider, 60 s stall).
 func (s *DataService) Pin(ctx context.Context, c string, opts *PinOptions) error {
@@ -229,7 +171,7 @@ func (s *DataService) Pin(ctx context.Context, c string, opts *PinOptions) error
 	if o.Owner == "" {
 		o.Owner = datagrid.OwnerUser
 	}
-	timeout, w, err := WaitOptions{TimeoutSeconds: o.TimeoutSeconds, StallSeconds: o.StallSeconds}.limits("data pin", 0)
+	timeout, w, err := waitLimits(WaitOptions{TimeoutSeconds: o.TimeoutSeconds, StallSeconds: o.StallSeconds}, "data pin", 0)
 	if err != nil {
 		return err
 	}
@@ -237,12 +179,6 @@ func (s *DataService) Pin(ctx context.Context, c string, opts *PinOptions) error
 	defer cancel()
 	err = s.n.grid.PinWith(ctx, id, datagrid.PinOptions{Owner: o.Owner, Name: o.Name, Wait: w})
 	return waitHint("pin", err)
-}
-
-// UnpinOptions tune data_unpin.
-type UnpinOptions struct {
-	Owner string `json:"owner,omitempty"` // whose pin goes (default "user")
-	All   bool   `json:"all,omitempty"`   // every owner's pin goes
 }
 
 // Unpin removes the user's pin of a CID (or opts.Owner's, or with opts.All
@@ -267,15 +203,6 @@ func (s *DataService) Unpin(ctx context.Context, c string, opts *UnpinOptions) e
 	return err
 }
 
-// PinInfo is one row of data_pins: one owner's pin of a CID.
-type PinInfo struct {
-	CID     string    `json:"cid"`
-	Owner   string    `json:"owner"`
-	Name    string    `json:"name,omitempty"`
-	Bytes   uint64    `json:"bytes"`
-	Created time.Time `json:"created"`
-}
-
 // Pins lists the pins, one row per (CID, owner); with owner set, only
 // the pins of that owner and the owners below it (owner/…).
 func (s *DataService) Pins(ctx context.Context, owner *string) ([]PinInfo, error) {
@@ -294,14 +221,6 @@ func (s *DataService) Pins(ctx context.Context, owner *string) ([]PinInfo, error
 	return out, nil
 }
 
-// GCResult is data_gc's answer.
-type GCResult struct {
-	RemovedBlocks int     `json:"removed_blocks"`
-	FreedBytes    uint64  `json:"freed_bytes"`
-	EvictedCache  int     `json:"evicted_cache"`
-	Seconds       float64 `json:"seconds"`
-}
-
 // Gc removes every block not reachable from a pin or the tasklet cache;
 // with cache true it first drops the cache too (fetched, unpinned data).
 func (s *DataService) Gc(ctx context.Context, cache *bool) (GCResult, error) {
@@ -316,18 +235,6 @@ func (s *DataService) Gc(ctx context.Context, cache *bool) (GCResult, error) {
 	return GCResult{RemovedBlocks: r.RemovedBlocks, FreedBytes: r.FreedBytes, EvictedCache: r.EvictedCache, Seconds: r.Duration.Seconds()}, nil
 }
 
-// Stat is data_stat's answer.
-type Stat struct {
-	UsedBytes    uint64 `json:"used_bytes"`
-	QuotaBytes   uint64 `json:"quota_bytes"`
-	FreeBytes    uint64 `json:"free_bytes"`
-	PinnedBytes  uint64 `json:"pinned_bytes"`
-	CacheBytes   uint64 `json:"cache_bytes"`
-	Blocks       int64  `json:"blocks"`
-	Pins         int    `json:"pins"`
-	CacheEntries int    `json:"cache_entries"`
-}
-
 // Stat reports the store's use against the quota.
 func (s *DataService) Stat(ctx context.Context) (Stat, error) {
 	st, err := s.n.grid.Stat(ctx)
@@ -335,15 +242,6 @@ func (s *DataService) Stat(ctx context.Context) (Stat, error) {
 		return Stat{}, err
 	}
 	return Stat(st), nil
-}
-
-// Holding is one row of data_holds.
-type Holding struct {
-	CID        string `json:"cid"`
-	LocalBytes uint64 `json:"local_bytes"`
-	TotalBytes uint64 `json:"total_bytes"`
-	Complete   bool   `json:"complete"`
-	Pinned     bool   `json:"pinned"`
 }
 
 // Holds says, for each CID, how much of its DAG this node stores.

@@ -28,7 +28,7 @@ func TestWaitOptionsLimits(t *testing.T) {
 		{"NaN", WaitOptions{TimeoutSeconds: math.NaN()}, 0, 0, datagrid.Wait{}, "timeout_seconds NaN"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			timeout, w, err := tc.o.limits("data ls", tc.def)
+			timeout, w, err := waitLimits(tc.o, "data ls", tc.def)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want one saying %q", err, tc.wantErr)

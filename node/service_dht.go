@@ -13,12 +13,6 @@ import (
 // DHTService is the dht_ namespace: lookups and this node's signed records.
 type DHTService struct{ n *Node }
 
-// FoundPeer is dht_findPeer's answer.
-type FoundPeer struct {
-	ID    string   `json:"id"`
-	Addrs []string `json:"addrs"`
-}
-
 // FindPeer looks a peer's addresses up in the DHT.
 func (s *DHTService) FindPeer(ctx context.Context, id string) (FoundPeer, error) {
 	pid, err := peer.Decode(id)
@@ -42,11 +36,6 @@ func addrStrings(as []ma.Multiaddr) []string {
 	return out
 }
 
-// PutResult is dht_putRecord's answer.
-type PutResult struct {
-	Key string `json:"key"`
-}
-
 // PutRecord signs data as this node's record `name` and stores it in the DHT
 // under /gsw/<peer-id>/<name>.
 func (s *DHTService) PutRecord(ctx context.Context, name string, data hexutil.Bytes) (PutResult, error) {
@@ -57,14 +46,6 @@ func (s *DHTService) PutRecord(ctx context.Context, name string, data hexutil.By
 		return PutResult{}, err
 	}
 	return PutResult{Key: key}, nil
-}
-
-// RecordResult is dht_getRecord's answer.
-type RecordResult struct {
-	Key  string        `json:"key"`
-	Seq  uint64        `json:"seq"`
-	Time time.Time     `json:"time"`
-	Data hexutil.Bytes `json:"data"`
 }
 
 // GetRecord fetches a peer's record from the DHT and checks its signature.

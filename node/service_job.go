@@ -14,19 +14,6 @@ import (
 // JobService is the job_ namespace: jobs this node coordinates.
 type JobService struct{ n *Node }
 
-// Summary is one row of job_list.
-type Summary struct {
-	ID           string  `json:"id"`
-	Name         string  `json:"name"`
-	Status       string  `json:"status"`
-	Round        int     `json:"round"`
-	Rounds       int     `json:"rounds"`
-	ValAccuracy  float64 `json:"val_accuracy,omitempty"`
-	TestAccuracy float64 `json:"test_accuracy,omitempty"`
-	Waiting      string  `json:"waiting,omitempty"`
-	Error        string  `json:"error,omitempty"`
-}
-
 func summary(j *scheduler.Job) Summary {
 	s := Summary{ID: j.ID, Name: j.Name, Status: j.Status, Round: j.Round, Rounds: roundsOf(j), TestAccuracy: j.TestAccuracy, Waiting: j.Waiting, Error: j.Error}
 	for _, r := range j.Rounds {

@@ -8,14 +8,6 @@ import (
 // NodeService is the node_ namespace.
 type NodeService struct{ n *Node }
 
-// IDInfo is node_id's answer.
-type IDInfo struct {
-	PeerID  string   `json:"peer_id"`
-	Account string   `json:"account"`
-	Agent   string   `json:"agent"`
-	Addrs   []string `json:"addrs"`
-}
-
 // Id returns who this node is. (Spelled Id so the JSON-RPC method is node_id.)
 func (s *NodeService) Id() IDInfo {
 	return IDInfo{
@@ -26,42 +18,9 @@ func (s *NodeService) Id() IDInfo {
 	}
 }
 
-// VersionInfo is node_version's answer.
-type VersionInfo struct {
-	Version  string `json:"version"`
-	Protocol string `json:"protocol"`
-	Go       string `json:"go"`
-	Agent    string `json:"agent"`
-}
-
 // Version returns the daemon's versions.
 func (s *NodeService) Version() VersionInfo {
 	return VersionInfo{Version: Version, Protocol: ProtocolVersion, Go: runtime.Version(), Agent: UserAgent()}
-}
-
-// Status is node_status's answer.
-type Status struct {
-	PeerID           string   `json:"peer_id"`
-	Account          string   `json:"account"`
-	Version          string   `json:"version"`
-	Profile          string   `json:"profile"`
-	Repo             string   `json:"repo"`
-	ListenAddrs      []string `json:"listen_addrs"`
-	UptimeSeconds    float64  `json:"uptime_seconds"`
-	Peers            int      `json:"peers"`
-	RoutingTableSize int      `json:"routing_table_size"`
-	// Quarantined lists job state files the daemon could not use and moved
-	// aside (jobs/quarantine), with the reason; empty when all is well.
-	Quarantined []QuarantinedFile `json:"quarantined,omitempty"`
-}
-
-// QuarantinedFile is a job state file moved aside because it could not be
-// read or decoded.
-type QuarantinedFile struct {
-	Path   string    `json:"path"`
-	Job    string    `json:"job"`
-	Reason string    `json:"reason"`
-	Time   time.Time `json:"time"`
 }
 
 // Status returns the daemon's state in one call.

@@ -13,23 +13,6 @@ import (
 // PeerService is the peer_ namespace.
 type PeerService struct{ n *Node }
 
-// Peer is one row of peer_list.
-type Peer struct {
-	ID           string        `json:"id"`
-	Addrs        []string      `json:"addrs"`
-	Connected    bool          `json:"connected"`
-	RTTMillis    float64       `json:"rtt_ms"` // 0: not measured yet
-	Agent        string        `json:"agent,omitempty"`
-	Gridswarm    bool          `json:"gridswarm"`
-	LastAnnounce *Announcement `json:"last_announce,omitempty"`
-}
-
-// Announcement is the last notice a peer gossiped.
-type Announcement struct {
-	Text string    `json:"text"`
-	Time time.Time `json:"time"`
-}
-
 // List returns the peer table: every known peer, connected first.
 func (s *PeerService) List() []Peer {
 	rows := s.n.swarm.Peers().List()
@@ -49,11 +32,6 @@ func (s *PeerService) List() []Peer {
 		out = append(out, p)
 	}
 	return out
-}
-
-// ConnectResult is peer_connect's answer.
-type ConnectResult struct {
-	PeerID string `json:"peer_id"`
 }
 
 // Connect dials a peer by multiaddr (/ip4/…/tcp/…/p2p/<id>).

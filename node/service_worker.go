@@ -32,12 +32,6 @@ func (s *WorkerService) Resume() { s.n.worker.Pause(false) }
 // running them locally (the coordinator does both for jobs).
 type TaskletService struct{ n *Node }
 
-// OfferOptions tune tasklet_offer.
-type OfferOptions struct {
-	Op                      string  `json:"op,omitempty"`
-	HeartbeatTimeoutSeconds float64 `json:"heartbeat_timeout_seconds,omitempty"`
-}
-
 // OfferResult is tasklet_offer's answer.
 type OfferResult struct {
 	SpecCID string             `json:"spec_cid"`
@@ -80,15 +74,6 @@ func (s *TaskletService) Offer(ctx context.Context, worker string, spec tasklet.
 	}
 	c, _ := spec.CID()
 	return OfferResult{SpecCID: c.String(), Receipt: r, Metrics: metrics, Seconds: time.Since(start).Seconds()}, nil
-}
-
-// LocalResult is tasklet_runLocal's answer.
-type LocalResult struct {
-	SpecCID   string  `json:"spec_cid"`
-	OutputCID string  `json:"output_cid"`
-	Samples   uint64  `json:"samples"`
-	Loss      float32 `json:"loss"`
-	Seconds   float64 `json:"seconds"`
 }
 
 // RunLocal runs a tasklet on this node's own executor, as a worker would.

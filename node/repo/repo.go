@@ -20,6 +20,7 @@ import (
 
 	"github.com/gridswarm/gridswarm/internal/fsutil"
 	"github.com/gridswarm/gridswarm/node/config"
+	"github.com/gridswarm/gridswarm/node/repo/endpoint"
 )
 
 // File names inside a repo.
@@ -27,9 +28,9 @@ const (
 	ConfigFile   = "config.toml"
 	IdentityFile = "identity.key"
 	KeystoreDir  = "keystore"
-	TokenFile    = "api.token"
-	LockFile     = "repo.lock"
-	EndpointFile = "api"
+	TokenFile    = endpoint.TokenFile
+	LockFile     = endpoint.LockFile
+	EndpointFile = endpoint.File
 )
 
 // ErrNotInitialised is returned by Open when the directory holds no repo.
@@ -172,7 +173,7 @@ func Open(dir string) (*Repo, error) {
 		return nil, fmt.Errorf("cannot open the repo lock: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		holder := readPID(f)
+		holder := endpoint.ReadPID(f)
 		f.Close()
 		return nil, fmt.Errorf("%s: %w (pid %s): stop it first, or give this daemon its own GRIDSWARM_PATH", dir, ErrLocked, holder)
 	}
@@ -191,15 +192,6 @@ func Open(dir string) (*Repo, error) {
 		return nil, fmt.Errorf("cannot remove stale endpoint file: %w", err)
 	}
 	return r, nil
-}
-
-func readPID(f *os.File) string {
-	b := make([]byte, 32)
-	n, _ := f.ReadAt(b, 0)
-	if s := strings.TrimSpace(string(b[:n])); s != "" {
-		return s
-	}
-	return "unknown"
 }
 
 func releaseLock(f *os.File) {
@@ -290,17 +282,7 @@ func Account(dir string) (common.Address, error) {
 }
 
 // Token reads the API token.
-func Token(dir string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, TokenFile))
-	if err != nil {
-		return "", fmt.Errorf("cannot read the API token: %w", err)
-	}
-	tok := strings.TrimSpace(string(b))
-	if len(tok) < 32 {
-		return "", fmt.Errorf("API token in %s is too short: the repo is damaged", TokenFile)
-	}
-	return tok, nil
-}
+func Token(dir string) (string, error) { return endpoint.Token(dir) }
 
 // EthKey decrypts the repo's Ethereum account with the passphrase.
 func EthKey(dir, passphrase string) (*ecdsa.PrivateKey, error) {
