@@ -28,7 +28,7 @@ type Options struct {
 	RetryEvery      time.Duration // how often a stalled round looks for peers again [2s]
 	StragglerFactor float64       // a copy is sent past this × the round's median [3]
 	MaxBackoff      time.Duration // longest a failing peer is left alone [1m]
-	KeepRounds      int           // rounds of weights kept pinned besides the final model [3]
+	KeepRounds      int           // rounds of weights kept pinned besides the final model [Limits.KeepRounds, else 3]
 	// Limits bound what one job may take; Submit refuses a job that would
 	// not fit (see Admit). Zero fields are not checked.
 	Limits Limits
@@ -106,7 +106,10 @@ func New(store *Store, grid Grid, swarm Swarm, o Options) *Coordinator {
 		o.MaxBackoff = time.Minute
 	}
 	if o.KeepRounds <= 0 {
-		o.KeepRounds = 3
+		o.KeepRounds = o.Limits.KeepRounds
+	}
+	if o.KeepRounds <= 0 {
+		o.KeepRounds = DefaultKeepRounds
 	}
 	if o.Now == nil {
 		o.Now = time.Now
