@@ -60,9 +60,18 @@ type Event struct {
 	Error       string  `json:"error,omitempty"`
 }
 
+// jobStore is what the coordinator needs of a Store; tests wrap it to
+// make saves fail.
+type jobStore interface {
+	Save(j *Job) error
+	Load(id string) (*Job, error)
+	List() ([]*Job, error)
+	Remove(id string) error
+}
+
 // Coordinator runs the jobs this node submitted.
 type Coordinator struct {
-	store   *Store
+	store   jobStore
 	grid    Grid
 	swarm   Swarm
 	opts    Options

@@ -438,3 +438,81 @@ func TestCoordinatorCancelStopsAttempts(t *testing.T) {
 		}
 	}
 }
+
+// flakyStore fails every Save while failing is set.
+type flakyStore struct {
+	jobStore
+	mu      sync.Mutex
+	failing bool
+	failed  int
+}
+
+func (s *flakyStore) Save(j *Job) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failing {
+		s.failed++
+		return errors.New("disk full")
+	}
+	return s.jobStore.Save(j)
+}
+
+func (s *flakyStore) set(failing bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failing = failing
+}
+
+// TestCoordinatorPausesWhileSavesFail: while the job's state cannot be
+// saved the job says so and offers nothing; once saves work it finishes.
+func TestCoordinatorPausesWhileSavesFail(t *testing.T) {
+	h := newHarness(t, Options{})
+	fs := &flakyStore{jobStore: h.store}
+	h.c.store = fs
+	gate := make(chan struct{})
+	h.swarm.add("w", 1, func(ctx context.Context, spec tasklet.Spec) (receipt.Receipt, error) {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return receipt.Receipt{}, ctx.Err()
+		}
+		return healthy(ctx, spec)
+	})
+	root := h.grid.addDataset(t)
+	j, err := h.c.Submit(context.Background(), []byte(tinySpec(root, 1, 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs.set(true)
+	close(gate) // the running attempt delivers; its save fails
+	var paused *Job
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if paused, _ = h.c.Get(j.ID); strings.HasPrefix(paused.Waiting, pausedPrefix) {
+			break
+		}
+	}
+	if !strings.HasPrefix(paused.Waiting, pausedPrefix) || !strings.HasSuffix(paused.Waiting, "the job is paused") {
+		t.Fatalf("waiting %q while saves fail, want %q…", paused.Waiting, pausedPrefix)
+	}
+	h.swarm.mu.Lock()
+	offers := h.swarm.offers["w"]
+	h.swarm.mu.Unlock()
+	// Several save retries later, still no new offer.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		fs.mu.Lock()
+		n := fs.failed
+		fs.mu.Unlock()
+		if n > 5 {
+			break
+		}
+	}
+	h.swarm.mu.Lock()
+	if h.swarm.offers["w"] != offers {
+		t.Errorf("%d offers made while the job was paused", h.swarm.offers["w"]-offers)
+	}
+	h.swarm.mu.Unlock()
+	fs.set(false)
+	if got := h.wait(t, j.ID); got.Status != StatusDone {
+		t.Fatalf("after saves work again: status %s (%s), want done", got.Status, got.Error)
+	}
+}

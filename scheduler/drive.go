@@ -265,9 +265,8 @@ func (rn *roundRunner) run(ctx context.Context) error {
 		r.mu.Lock()
 		paused := r.paused
 		r.mu.Unlock()
-		if paused && c.save(r) != nil {
-			// Offer nothing until the job's state can be saved again.
-		} else {
+		// A paused job offers nothing until its state can be saved again.
+		if !paused || c.save(r) == nil {
 			snap := c.snapshot(ctx, rn.shards, rn.nParams)
 			r.mu.Lock()
 			ds := rn.m.Tick(c.now(), snap)
@@ -415,15 +414,19 @@ func (c *Coordinator) lookupHolders(ctx context.Context, inputs []string) map[st
 	out := map[string][]string{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	seen := map[string]bool{}
 	for _, in := range inputs {
-		if _, seen := out[in]; seen {
+		if seen[in] {
 			continue
 		}
+		seen[in] = true
 		c.mu.Lock()
 		h, ok := c.holders[in]
 		c.mu.Unlock()
 		if ok && c.now().Sub(h.at) < holdersTTL {
+			mu.Lock()
 			out[in] = h.peers
+			mu.Unlock()
 			continue
 		}
 		id, err := cid.Decode(in)
