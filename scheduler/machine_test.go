@@ -32,6 +32,7 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 //	outputlost T t=I
 //	stop T
 //	restart T      (a new machine from the saved round, as after a crash)
+//	resume T       (job resume: barred peers get another chance)
 type scenario struct {
 	cfg   MachineConfig
 	rd    *Round
@@ -166,6 +167,9 @@ func (s *scenario) run(line string) {
 		s.m.OutputLost(s.at(f[1]), atoi(a["t"]), "its output could not be fetched")
 	case "stop":
 		s.print(s.m.Stop(s.at(f[1]), "cancelled by the user"))
+	case "resume":
+		forgiveExclusions(s.rd)
+		s.m = NewMachine(s.cfg, s.rd, s.at(f[1]))
 	case "restart":
 		b, err := json.Marshal(s.rd)
 		if err != nil {
