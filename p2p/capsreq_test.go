@@ -29,3 +29,28 @@ func FuzzReadCapsAnswer(f *testing.F) {
 		}
 	})
 }
+
+func TestReadCapsAnswerRefusesOversize(t *testing.T) {
+	tests := []struct {
+		name    string
+		data    []byte
+		wantLen int
+		wantErr bool
+	}{
+		{name: "none", data: []byte{0}, wantLen: 0},
+		{name: "three bytes", data: []byte{3, 'a', 'b', 'c'}, wantLen: 3},
+		{name: "cut short", data: []byte{3, 'a'}, wantErr: true},
+		{name: "empty", data: nil, wantErr: true},
+		{name: "over the limit", data: []byte{0x81, 0x80, 0x02}, wantErr: true}, // 32769
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := readCapsAnswer(bufioReader(tt.data))
+			if (err != nil) != tt.wantErr || (err == nil && len(b) != tt.wantLen) {
+				t.Errorf("readCapsAnswer = %d bytes, %v; want %d bytes, error %v", len(b), err, tt.wantLen, tt.wantErr)
+			}
+		})
+	}
+}
+
+func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }

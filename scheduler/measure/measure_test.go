@@ -394,3 +394,44 @@ func TestStats(t *testing.T) {
 		t.Errorf("Stats = %+v, want %+v", got, want)
 	}
 }
+
+// TestSnapshotJSONRoundTrip: any history, snapshotted, encoded as JSON,
+// decoded and restored, gives back the same snapshot.
+func TestSnapshotJSONRoundTrip(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		tb, c := newTable(Config{MaxPeers: 5})
+		peers := []string{"a", "b", "c", "d", "e", "f"}
+		for i, n := 0, rapid.IntRange(0, 60).Draw(t, "n"); i < n; i++ {
+			p := rapid.SampledFrom(peers).Draw(t, "peer")
+			c.Add(time.Duration(rapid.Int64Range(0, 1e10).Draw(t, "gap")))
+			switch rapid.IntRange(0, 3).Draw(t, "kind") {
+			case 0:
+				tb.ObserveTransfer(p, rapid.Int64Range(0, 1<<30).Draw(t, "bytes"), time.Duration(rapid.Int64Range(0, 1e10).Draw(t, "d")))
+			case 1:
+				tb.ObserveTasklet(p, rapid.Int64Range(0, 1<<30).Draw(t, "params"), rapid.IntRange(0, 1e6).Draw(t, "samples"),
+					time.Duration(rapid.Int64Range(0, 1e10).Draw(t, "d")))
+			case 2:
+				tb.ObserveOutcome(p, rapid.Bool().Draw(t, "ok"))
+			case 3:
+				tb.ObserveBenchmark(p, rapid.Int64Range(0, 1<<30).Draw(t, "params"), rapid.Float64Range(0, 1e6).Draw(t, "sps"))
+			}
+		}
+		want := tb.Snapshot()
+		b, err := json.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s Snapshot
+		if err := json.Unmarshal(b, &s); err != nil {
+			t.Fatal(err)
+		}
+		back := New(Config{MaxPeers: 5, Now: c.Now})
+		if err := back.Restore(s); err != nil {
+			t.Fatalf("Restore of a snapshot the Table wrote: %v", err)
+		}
+		got, _ := json.Marshal(back.Snapshot())
+		if string(got) != string(b) {
+			t.Fatalf("round trip changed the snapshot:\n%s\n%s", b, got)
+		}
+	})
+}
