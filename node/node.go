@@ -23,6 +23,7 @@ import (
 	"github.com/gridswarm/gridswarm/p2p"
 	"github.com/gridswarm/gridswarm/receipt"
 	"github.com/gridswarm/gridswarm/scheduler"
+	"github.com/gridswarm/gridswarm/scheduler/measure"
 	"github.com/gridswarm/gridswarm/worker"
 )
 
@@ -44,6 +45,7 @@ type Node struct {
 	metrics   *http.Server
 	grid      *datagrid.Grid
 	coord     *scheduler.Coordinator
+	measure   *measure.Table   // the coordinator's observations of peers
 	jobs      *scheduler.Store // for the quarantined files in node_status
 	jobEvents *hub[scheduler.Event]
 	worker    *worker.Worker
@@ -136,7 +138,9 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 	}
 	n.jobs = store
 	n.jobEvents = newHub[scheduler.Event]()
+	n.measure = loadMeasure(filepath.Join(o.Repo.Dir, measureFile), o.Logger)
 	n.coord = scheduler.New(store, coordGrid{g: n.grid, h: n.swarm.Host()}, coordSwarm{n}, scheduler.Options{
+		Measure: n.measure,
 		Limits: scheduler.Limits{
 			CoordinatorMemory:  cfg.Coordinator.MemoryLimit(n.worker.Status().Probe.MemoryTotal),
 			CoordinatorStorage: quota,
@@ -235,6 +239,7 @@ func (n *Node) Close(ctx context.Context) error {
 	}
 	if n.coord != nil {
 		n.coord.Close()
+		errs = append(errs, saveMeasure(filepath.Join(n.repo.Dir, measureFile), n.measure))
 	}
 	if n.worker != nil {
 		errs = append(errs, n.worker.Close(ctx))
