@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
+	"sync/atomic"
 
-	"github.com/ethereum/go-ethereum/common/hexutil"
-	"github.com/ethereum/go-ethereum/rpc"
-
-	"github.com/gridswarm/gridswarm/node"
-	"github.com/gridswarm/gridswarm/node/repo"
+	"github.com/gridswarm/gridswarm/api"
+	"github.com/gridswarm/gridswarm/node/repo/endpoint"
 )
 
 // NoDaemonError says no daemon serves the repo, and how to start one.
@@ -33,96 +32,123 @@ func IsNoDaemon(err error) bool {
 
 // Client is a connection to one daemon.
 type Client struct {
-	rpc      *rpc.Client // HTTP: a call's context is cancelled if we go away
-	ws       *rpc.Client // WebSocket, for subscriptions; nil unless asked for
-	Endpoint repo.Endpoint
+	Endpoint endpoint.Endpoint
+	token    string
+	http     *http.Client
+	ws       *wsConn // for subscriptions; nil unless asked for
+	nextID   atomic.Uint64
 }
 
 // Dial connects to the daemon of the repo in dir. Calls go over HTTP, so
 // the daemon cancels a long operation when the CLI goes away (Ctrl-C); with
 // ws true a WebSocket is opened as well, for subscriptions.
 func Dial(ctx context.Context, dir string, ws bool) (*Client, error) {
-	ep, err := repo.ReadEndpoint(dir)
+	ep, err := endpoint.Read(dir)
 	if err != nil {
-		if errors.Is(err, repo.ErrStarting) {
+		if errors.Is(err, endpoint.ErrStarting) {
 			return nil, fmt.Errorf("%s: %w; try again in a moment", dir, err)
 		}
-		if errors.Is(err, repo.ErrNoDaemon) {
+		if errors.Is(err, endpoint.ErrNoDaemon) {
 			return nil, &NoDaemonError{Repo: dir, Err: err}
 		}
 		return nil, err
 	}
-	tok, err := repo.Token(dir)
+	tok, err := endpoint.Token(dir)
 	if err != nil {
 		return nil, err
 	}
-	auth := rpc.WithHeader("Authorization", "Bearer "+tok)
-	c, err := rpc.DialOptions(ctx, ep.HTTP, auth, rpc.WithHTTPClient(&http.Client{}))
-	if err != nil {
-		return nil, fmt.Errorf("cannot reach the daemon at %s: %w", ep.HTTP, err)
-	}
-	cl := &Client{rpc: c, Endpoint: ep}
-	if ws {
-		if cl.ws, err = rpc.DialOptions(ctx, ep.WS, auth); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("cannot reach the daemon at %s: %w", ep.WS, err)
-		}
-	}
-	return cl, nil
+	return dialEndpoint(ctx, ep, tok, ws)
 }
 
-// Close releases the connections.
-func (c *Client) Close() {
-	c.rpc.Close()
-	if c.ws != nil {
-		c.ws.Close()
+func dialEndpoint(ctx context.Context, ep endpoint.Endpoint, token string, ws bool) (*Client, error) {
+	c := &Client{Endpoint: ep, token: token, http: &http.Client{}}
+	if ws {
+		w, err := dialWS(ctx, ep.WS, token)
+		if err != nil {
+			return nil, fmt.Errorf("cannot reach the daemon at %s: %w", ep.WS, err)
+		}
+		c.ws = w
 	}
+	return c, nil
+}
+
+// Close releases the connections and ends every subscription.
+func (c *Client) Close() {
+	if c.ws != nil {
+		c.ws.close()
+	}
+	c.http.CloseIdleConnections()
 }
 
 // Call invokes any method; the typed helpers below cover the common ones.
+// result, if not nil, receives the answer decoded from JSON. A method's
+// error is an *Error; a refusal before any method ran an *HTTPError.
 func (c *Client) Call(ctx context.Context, result any, method string, args ...any) error {
-	if err := c.rpc.CallContext(ctx, result, method, args...); err != nil {
+	if err := c.callHTTP(ctx, result, method, args); err != nil {
 		return fmt.Errorf("%s: %w", method, err)
 	}
 	return nil
 }
 
-// Subscribe opens a subscription in a namespace; the client must have been
+// Subscribe opens a subscription in a namespace:
+// <namespace>_subscribe(args...). Each notification is decoded into the
+// element type of ch, a channel the caller reads. The client must have been
 // dialled with ws true.
-func (c *Client) Subscribe(ctx context.Context, namespace string, ch any, args ...any) (*rpc.ClientSubscription, error) {
+func (c *Client) Subscribe(ctx context.Context, namespace string, ch any, args ...any) (*Subscription, error) {
 	if c.ws == nil {
 		return nil, errors.New("subscriptions need a WebSocket: dial with ws true")
 	}
-	return c.ws.Subscribe(ctx, namespace, ch, args...)
+	cv := reflect.ValueOf(ch)
+	if cv.Kind() != reflect.Chan || cv.Type().ChanDir()&reflect.SendDir == 0 || cv.IsNil() {
+		return nil, fmt.Errorf("subscribe: want a channel to send on, got %T", ch)
+	}
+	s := &Subscription{
+		w: c.ws, namespace: namespace, ch: cv,
+		in: make(chan []byte, subBuffer), quit: make(chan struct{}), errc: make(chan error, 1),
+	}
+	method := namespace + "_subscribe"
+	r, err := c.ws.call(ctx, c.ws.ids.Add(1), method, args, s)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", method, err)
+	}
+	if r.Error != nil {
+		return nil, fmt.Errorf("%s: %w", method, r.Error)
+	}
+	if s.id == "" {
+		return nil, fmt.Errorf("%s: the answer holds no subscription ID", method)
+	}
+	c.ws.wg.Add(1)
+	go s.forward()
+	return s, nil
 }
 
 // ID calls node_id.
-func (c *Client) ID(ctx context.Context) (node.IDInfo, error) {
-	var r node.IDInfo
+func (c *Client) ID(ctx context.Context) (api.IDInfo, error) {
+	var r api.IDInfo
 	return r, c.Call(ctx, &r, "node_id")
 }
 
 // Version calls node_version.
-func (c *Client) Version(ctx context.Context) (node.VersionInfo, error) {
-	var r node.VersionInfo
+func (c *Client) Version(ctx context.Context) (api.VersionInfo, error) {
+	var r api.VersionInfo
 	return r, c.Call(ctx, &r, "node_version")
 }
 
 // Status calls node_status.
-func (c *Client) Status(ctx context.Context) (node.Status, error) {
-	var r node.Status
+func (c *Client) Status(ctx context.Context) (api.Status, error) {
+	var r api.Status
 	return r, c.Call(ctx, &r, "node_status")
 }
 
 // Peers calls peer_list.
-func (c *Client) Peers(ctx context.Context) ([]node.Peer, error) {
-	var r []node.Peer
+func (c *Client) Peers(ctx context.Context) ([]api.Peer, error) {
+	var r []api.Peer
 	return r, c.Call(ctx, &r, "peer_list")
 }
 
 // Connect calls peer_connect.
-func (c *Client) Connect(ctx context.Context, addr string) (node.ConnectResult, error) {
-	var r node.ConnectResult
+func (c *Client) Connect(ctx context.Context, addr string) (api.ConnectResult, error) {
+	var r api.ConnectResult
 	return r, c.Call(ctx, &r, "peer_connect", addr)
 }
 
@@ -137,28 +163,28 @@ func (c *Client) Announce(ctx context.Context, text string) error {
 }
 
 // FindPeer calls dht_findPeer.
-func (c *Client) FindPeer(ctx context.Context, id string) (node.FoundPeer, error) {
-	var r node.FoundPeer
+func (c *Client) FindPeer(ctx context.Context, id string) (api.FoundPeer, error) {
+	var r api.FoundPeer
 	return r, c.Call(ctx, &r, "dht_findPeer", id)
 }
 
 // PutRecord calls dht_putRecord.
-func (c *Client) PutRecord(ctx context.Context, name string, data []byte) (node.PutResult, error) {
-	var r node.PutResult
-	return r, c.Call(ctx, &r, "dht_putRecord", name, hexutil.Bytes(data))
+func (c *Client) PutRecord(ctx context.Context, name string, data []byte) (api.PutResult, error) {
+	var r api.PutResult
+	return r, c.Call(ctx, &r, "dht_putRecord", name, api.HexBytes(data))
 }
 
 // GetRecord calls dht_getRecord.
-func (c *Client) GetRecord(ctx context.Context, id, name string) (node.RecordResult, error) {
-	var r node.RecordResult
+func (c *Client) GetRecord(ctx context.Context, id, name string) (api.RecordResult, error) {
+	var r api.RecordResult
 	return r, c.Call(ctx, &r, "dht_getRecord", id, name)
 }
 
 // WithProgress runs call while streaming the progress events of op from
 // <namespace>_subscribe("progress", op) to onProgress. The client must have
 // been dialled with ws=true.
-func (c *Client) WithProgress(ctx context.Context, namespace, op string, onProgress func(node.Progress), call func() error) error {
-	ch := make(chan node.Progress, 64)
+func (c *Client) WithProgress(ctx context.Context, namespace, op string, onProgress func(api.Progress), call func() error) error {
+	ch := make(chan api.Progress, 64)
 	sub, err := c.Subscribe(ctx, namespace, ch, "progress", op)
 	if err != nil {
 		return fmt.Errorf("cannot subscribe to progress: %w", err)
