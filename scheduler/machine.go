@@ -440,10 +440,16 @@ func (m *Machine) place(now time.Time, i int, snap []placement.Peer, also []stri
 	t := &m.rd.Tasklets[i]
 	barred := m.Excluded(i)
 	exclude := slices.Concat(barred, also)
+	var backingOff, notNow int
 	for _, p := range snap {
-		for _, until := range []time.Time{m.cfg.Backoffs.Until(p.ID), m.busy[p.ID]} {
-			if now.Before(until) {
+		for k, until := range []time.Time{m.cfg.Backoffs.Until(p.ID), m.busy[p.ID]} {
+			if now.Before(until) && !slices.Contains(exclude, p.ID) {
 				exclude = append(exclude, p.ID)
+				if k == 0 {
+					backingOff++
+				} else {
+					notNow++
+				}
 				if until.Before(*wake) {
 					*wake = until
 				}
@@ -465,7 +471,11 @@ func (m *Machine) place(now time.Time, i int, snap []placement.Peer, also []stri
 	if also == nil && len(barred) > 0 && m.hopeless(snap, &pt, barred) {
 		return "", false, "", m.hopelessMessage(i, d, barred)
 	}
-	return "", false, d.Explain(), ""
+	why = d.Explain()
+	if backingOff+notNow > 0 {
+		why += fmt.Sprintf(" (of the excluded: %d barred from it, %d backing off after a failure, %d said busy, not idle or expired)", len(barred), backingOff, notNow)
+	}
+	return "", false, why, ""
 }
 
 // hopeless reports whether every peer of the snapshot is barred from the
