@@ -213,6 +213,9 @@ func printJob(w io.Writer, j *scheduler.Job) {
 		fmt.Fprintf(w, ": %s", j.Error)
 	}
 	fmt.Fprintf(w, "\nround    %d\n", j.Round)
+	if !j.Deadline.IsZero() {
+		fmt.Fprintf(w, "deadline %s (set by job resume)\n", j.Deadline.Local().Format(time.RFC3339))
+	}
 	if j.Waiting != "" {
 		fmt.Fprintf(w, "waiting  %s\n", j.Waiting)
 	}
