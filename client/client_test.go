@@ -241,3 +241,37 @@ func TestSubscribeRefusals(t *testing.T) {
 		t.Error("Subscribe to an unknown subscription succeeded")
 	}
 }
+
+// TestSubscriptionEnds checks the two ways a subscription fails on the
+// client's side: a notification that does not decode into the channel's
+// type, and a reader that falls more than subBuffer events behind.
+func TestSubscriptionEnds(t *testing.T) {
+	tests := []struct {
+		name string
+		ch   any
+		n    int
+		want string
+	}{
+		{"wrong type", make(chan int), 1, "cannot decode a notification"},
+		{"reader too slow", make(chan api.Progress), subBuffer + 100, ErrSubscriptionOverflow.Error()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := startDaemon(t)
+			c := d.dial(t, testToken, true)
+			sub, err := c.Subscribe(context.Background(), "test", tt.ch, "progress", tt.n)
+			if err != nil {
+				t.Fatalf("Subscribe: %v", err)
+			}
+			defer sub.Unsubscribe()
+			select {
+			case err := <-sub.Err():
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("Err = %v, want one mentioning %q", err, tt.want)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the subscription did not end")
+			}
+		})
+	}
+}

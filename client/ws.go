@@ -255,11 +255,16 @@ func (s *Subscription) deliver(raw []byte) {
 	select {
 	case s.in <- raw:
 	default:
-		s.w.mu.Lock()
-		delete(s.w.subs, s.id)
-		s.w.mu.Unlock()
+		s.drop()
 		s.fail(ErrSubscriptionOverflow)
 	}
+}
+
+// drop stops routing notifications to s.
+func (s *Subscription) drop() {
+	s.w.mu.Lock()
+	delete(s.w.subs, s.id)
+	s.w.mu.Unlock()
 }
 
 // forward decodes queued notifications into the caller's channel until
@@ -280,6 +285,7 @@ func (s *Subscription) forward() {
 		}
 		v := reflect.New(elem)
 		if err := json.Unmarshal(raw, v.Interface()); err != nil {
+			s.drop()
 			s.fail(fmt.Errorf("cannot decode a notification as %s: %w", elem, err))
 			return
 		}
