@@ -516,3 +516,98 @@ func TestCoordinatorPausesWhileSavesFail(t *testing.T) {
 		t.Fatalf("after saves work again: status %s (%s), want done", got.Status, got.Error)
 	}
 }
+
+// hanging blocks until its attempt is cancelled and counts the cancels.
+type hanging struct {
+	started   chan struct{}
+	mu        sync.Mutex
+	cancelled int
+}
+
+func (h *hanging) act(ctx context.Context, spec tasklet.Spec) (receipt.Receipt, error) {
+	select {
+	case h.started <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	h.mu.Lock()
+	h.cancelled++
+	h.mu.Unlock()
+	return receipt.Receipt{}, ctx.Err()
+}
+
+// A straggler gets a copy elsewhere; when the copy wins, the straggling
+// attempt's context is cancelled (so the worker is told to stop) and the
+// attempt is recorded superseded.
+func TestCoordinatorStragglerCopyCancelsTheSlowAttempt(t *testing.T) {
+	h := newHarness(t, Options{StragglerFactor: 2})
+	slow := &hanging{started: make(chan struct{}, 1)}
+	h.swarm.add("slow", 1, slow.act)
+	h.swarm.add("fast1", 1, healthy)
+	h.swarm.add("fast2", 1, healthy)
+	root := h.grid.addDataset(t)
+	j, err := h.c.Submit(context.Background(), []byte(tinySpec(root, 1, 3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := h.wait(t, j.ID)
+	if got.Status != StatusDone {
+		t.Fatalf("status %s (%s), want done", got.Status, got.Error)
+	}
+	superseded := 0
+	for _, tk := range got.Rounds[0].Tasklets {
+		for _, a := range tk.Attempts {
+			if a.Peer == "slow" && a.Outcome == OutcomeSuperseded {
+				superseded++
+			}
+		}
+	}
+	slow.mu.Lock()
+	defer slow.mu.Unlock()
+	if superseded != 1 || slow.cancelled != 1 {
+		t.Errorf("slow worker: %d attempts superseded, %d contexts cancelled; want 1 and 1", superseded, slow.cancelled)
+	}
+}
+
+// A coordinator closed mid-round leaves the job running on disk with no
+// goroutine behind; a new one resumes it, the interrupted attempt is
+// offered again and the job finishes.
+func TestCoordinatorRestartResumesTheRound(t *testing.T) {
+	h := newHarness(t, Options{})
+	slow := &hanging{started: make(chan struct{}, 1)}
+	h.swarm.add("w", 1, slow.act)
+	root := h.grid.addDataset(t)
+	j, err := h.c.Submit(context.Background(), []byte(tinySpec(root, 1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-slow.started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no attempt started")
+	}
+	h.c.Close()
+	onDisk, err := h.store.Load(j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if onDisk.Status != StatusRunning {
+		t.Fatalf("after Close the job is %s on disk, want running", onDisk.Status)
+	}
+	h.swarm.mu.Lock()
+	h.swarm.act["w"] = healthy
+	h.swarm.mu.Unlock()
+	h.c = New(h.store, h.grid, h.swarm, Options{RetryEvery: 20 * time.Millisecond, Backoff: time.Millisecond})
+	t.Cleanup(h.c.Close)
+	if err := h.c.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	got := h.wait(t, j.ID)
+	if got.Status != StatusDone {
+		t.Fatalf("resumed job: status %s (%s), want done", got.Status, got.Error)
+	}
+	as := got.Rounds[0].Tasklets[0].Attempts
+	if len(as) != 2 || as[1].Outcome != OutcomeDone || (as[0].Outcome != OutcomeInterrupted && as[0].Outcome != OutcomeCancelled) {
+		t.Errorf("attempts %+v, want the first interrupted or cancelled, then done on the same worker", as)
+	}
+}
