@@ -56,8 +56,26 @@ func (d Decision) reasons() string {
 	parts := make([]string, len(d.Rejected))
 	for i, r := range d.Rejected {
 		parts[i] = strconv.Itoa(r.Count) + " " + phrase(r.Reason, d.Need)
+		if len(r.Details) > 0 {
+			parts[i] += " (" + strings.Join(r.Details, "; ") + ")"
+		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// Why words why p fails t's rules for a user, "" when it passes them all
+// (exclusions aside). A peer that is not idle is "not idle: " + its
+// IdleReason when it gave one.
+func Why(p *Peer, t *Tasklet) string {
+	r := Check(p, t)
+	if r == "" {
+		return ""
+	}
+	s := phrase(r, t.Requirements())
+	if r == ReasonNotIdle && p.IdleReason != "" {
+		s += ": " + p.IdleReason
+	}
+	return s
 }
 
 // phrase words a reason for a user, naming the requirement the peers missed.

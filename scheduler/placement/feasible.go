@@ -159,7 +159,7 @@ func (it *ruleIterator) Next() (int, bool) {
 		if it.rule.Feasible(&it.peers[i]) {
 			return i, true
 		}
-		it.tally.add(it.rule.Reason(), it.peers[i].ID)
+		it.tally.add(it.rule.Reason(), &it.peers[i])
 	}
 }
 
@@ -180,7 +180,7 @@ type tally struct {
 	counts map[string]*Rejection
 }
 
-func (t *tally) add(reason, peer string) {
+func (t *tally) add(reason string, p *Peer) {
 	if t.counts == nil {
 		t.counts = make(map[string]*Rejection)
 	}
@@ -192,7 +192,10 @@ func (t *tally) add(reason, peer string) {
 	}
 	r.Count++
 	if len(r.Examples) < MaxExamples {
-		r.Examples = append(r.Examples, peer)
+		r.Examples = append(r.Examples, p.ID)
+	}
+	if reason == ReasonNotIdle && p.IdleReason != "" && len(r.Details) < MaxExamples && !slices.Contains(r.Details, p.IdleReason) {
+		r.Details = append(r.Details, p.IdleReason)
 	}
 }
 
@@ -202,6 +205,7 @@ func (t *tally) list() []Rejection {
 	for _, reason := range t.order {
 		r := *t.counts[reason]
 		r.Examples = slices.Clone(r.Examples)
+		r.Details = slices.Clone(r.Details)
 		out = append(out, r)
 	}
 	sortRejections(out)

@@ -93,7 +93,7 @@ func TestTallyOrderAndExamples(t *testing.T) {
 	for _, e := range []struct{ reason, peer string }{
 		{"b", "p1"}, {"a", "p2"}, {"b", "p3"}, {"b", "p4"}, {"b", "p5"}, {"c", "p6"},
 	} {
-		tl.add(e.reason, e.peer)
+		tl.add(e.reason, &Peer{ID: e.peer})
 	}
 	want := []Rejection{
 		{Reason: "b", Count: 4, Examples: []string{"p1", "p3", "p4"}},

@@ -465,6 +465,7 @@ func withExcluded(rejected []Rejection, excluded []string) []Rejection {
 	out := make([]Rejection, 0, len(rejected)+1)
 	for _, r := range rejected {
 		r.Examples = slices.Clone(r.Examples)
+		r.Details = slices.Clone(r.Details)
 		out = append(out, r)
 	}
 	if len(excluded) == 0 {

@@ -258,3 +258,42 @@ func randomTasklets(r *rand.Rand, n, nCIDs int) []Tasklet {
 	}
 	return ts
 }
+
+// A peer that is not idle is named with the reason its record gives, both
+// in the decision's explanation and by Why.
+func TestNotIdleReasonExplained(t *testing.T) {
+	notIdle := func(why string) func(*Peer) {
+		return func(p *Peer) { p.Idle, p.IdleReason = false, why }
+	}
+	peers := []Peer{
+		mkPeer("full", notIdle("over-quota: 3.9 MB wanted, 2 MiB quota")),
+		mkPeer("ro", notIdle("unwritable: read-only file system")),
+		mkPeer("ro2", notIdle("unwritable: read-only file system")),
+		mkPeer("owner", notIdle("")),
+		mkPeer("ok"),
+	}
+	tk := mkTasklet("t")
+	ds, err := Place(peers, []Tasklet{tk}, Options{})
+	if err != nil {
+		t.Fatalf("Place() error = %v", err)
+	}
+	want := "4 not idle (over-quota: 3.9 MB wanted, 2 MiB quota; unwritable: read-only file system)"
+	if got := ds[0].Explain(); !strings.Contains(got, want) {
+		t.Errorf("Explain() = %q, want it to contain %q", got, want)
+	}
+	tests := []struct {
+		peer Peer
+		want string
+	}{
+		{peers[0], "not idle: over-quota: 3.9 MB wanted, 2 MiB quota"},
+		{peers[1], "not idle: unwritable: read-only file system"},
+		{peers[3], "not idle"},
+		{peers[4], ""},
+		{mkPeer("wasm", func(p *Peer) { p.Executors = []string{"wasm"} }), "lack executor " + tk.Executor},
+	}
+	for _, tt := range tests {
+		if got := Why(&tt.peer, &tk); got != tt.want {
+			t.Errorf("Why(%s) = %q, want %q", tt.peer.ID, got, tt.want)
+		}
+	}
+}

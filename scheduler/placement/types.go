@@ -5,12 +5,15 @@ import "time"
 // Peer is one candidate worker as the scheduler sees it in a snapshot.
 // Place never modifies a Peer.
 type Peer struct {
-	ID           string
-	Executors    []string // executors the peer runs, e.g. "builtin", "wasm"
-	GPUMemFree   uint64   // bytes
-	DiskFree     uint64   // bytes
-	MemoryBytes  uint64   // the peer's RAM in bytes; 0 = unknown. Read by scheduler.Admit, not by Place
-	Idle         bool
+	ID          string
+	Executors   []string // executors the peer runs, e.g. "builtin", "wasm"
+	GPUMemFree  uint64   // bytes
+	DiskFree    uint64   // bytes
+	MemoryBytes uint64   // the peer's RAM in bytes; 0 = unknown. Read by scheduler.Admit, not by Place
+	Idle        bool
+	// IdleReason is why a peer that is not idle is not (its capability
+	// record's idle_reason, e.g. "over-quota: …"); explanations quote it.
+	IdleReason   string
 	Version      string // daemon version, e.g. "0.3.1"
 	Banned       bool
 	PricePerHour float64
@@ -137,6 +140,9 @@ type Rejection struct {
 	Reason   string   // one of the Reason constants
 	Count    int      // peers rejected for this reason
 	Examples []string // up to MaxExamples peer IDs, in snapshot order
+	// Details are the distinct idle reasons of the ReasonNotIdle peers, up
+	// to MaxExamples, in snapshot order; nil for other reasons.
+	Details []string
 }
 
 // MaxExamples is how many peer IDs a Rejection keeps.
