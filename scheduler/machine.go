@@ -36,6 +36,11 @@ const (
 	outcomeDeclined    = "declined: "  // + the worker's reason
 )
 
+// ReasonPeerLost is the Reason of a cancel decided because the attempt's
+// peer left the snapshot (it disconnected): the attempt is lost at once,
+// without waiting for the tasklet's heartbeat to time out.
+const ReasonPeerLost = "peer lost"
+
 // DecisionKind says what the runner must do.
 type DecisionKind int
 
@@ -386,6 +391,7 @@ func (m *Machine) Tick(now time.Time, snap []placement.Peer) []Decision {
 		m.over = true
 		return []Decision{{Kind: DecideAggregate}}
 	}
+	out := m.peersLost(now, snap)
 	snap = slices.Clone(snap)
 	inflight := m.InFlight()
 	for i := range snap {
@@ -395,7 +401,6 @@ func (m *Machine) Tick(now time.Time, snap []placement.Peer) []Decision {
 	if !m.cfg.Deadline.IsZero() && m.cfg.Deadline.Before(wake) {
 		wake = m.cfg.Deadline
 	}
-	var out []Decision
 	var waiting []string
 	for i := range m.rd.Tasklets {
 		t := &m.rd.Tasklets[i]
@@ -423,6 +428,50 @@ func (m *Machine) Tick(now time.Time, snap []placement.Peer) []Decision {
 		}
 	}
 	return append(out, w)
+}
+
+// peersLost marks lost every running attempt whose peer is not in the
+// snapshot (it disconnected) and decides to cancel it; its tasklet is
+// placed again in the same Tick.
+func (m *Machine) peersLost(now time.Time, snap []placement.Peer) []Decision {
+	present := make(map[string]bool, len(snap))
+	for _, p := range snap {
+		present[p.ID] = true
+	}
+	var out []Decision
+	for i := range m.rd.Tasklets {
+		t := &m.rd.Tasklets[i]
+		for _, k := range running(t) {
+			a := &t.Attempts[k]
+			if present[a.Peer] {
+				continue
+			}
+			a.Outcome, a.Why, a.Ended = OutcomeLost, ReasonPeerLost+": it disconnected while the tasklet ran", timePtr(now)
+			m.cfg.Backoffs.Fail(now, a.Peer)
+			out = append(out, Decision{Kind: DecideCancel, Tasklet: i, Attempt: k, Peer: a.Peer, Reason: ReasonPeerLost})
+		}
+		if t.State == TaskRunning && len(running(t)) == 0 {
+			t.State = TaskPending
+		}
+	}
+	return out
+}
+
+// noteFiltered records in the round each peer of the snapshot that pt's
+// rules filter out, with why (the latest reason wins). A peer held back only
+// because this job fills its slots is not recorded: that is not about it.
+func (m *Machine) noteFiltered(snap []placement.Peer, pt *placement.Tasklet) {
+	for _, p := range snap {
+		p.InFlight = 0
+		why := placement.Why(&p, pt)
+		if why == "" {
+			continue
+		}
+		if m.rd.Filtered == nil {
+			m.rd.Filtered = map[string]string{}
+		}
+		m.rd.Filtered[p.ID] = why
+	}
 }
 
 func (m *Machine) allDone() bool {
@@ -459,6 +508,7 @@ func (m *Machine) place(now time.Time, i int, snap []placement.Peer, also []stri
 	pt := m.cfg.Template
 	pt.ID = fmt.Sprint(i)
 	pt.Inputs = []placement.Input{{CID: m.cfg.Weights, Bytes: m.cfg.WeightsBytes}, {CID: t.Shard, Bytes: m.cfg.ShardBytes[t.Shard]}}
+	m.noteFiltered(snap, &pt)
 	ds, err := placement.Place(snap, []placement.Tasklet{pt}, placement.Options{
 		Seed: placement.SeedFrom(m.cfg.JobID, m.cfg.Round) + uint64(i), Exclude: map[string][]string{pt.ID: exclude}})
 	if err != nil {

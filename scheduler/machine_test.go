@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,8 +26,8 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // line (times are offsets from epoch):
 //
 //	config tasklets=N rounds=N deadline=D retry=D backoff=D straggler=F
-//	peer ID [slots=N] [idle=false] [executors=a,b]   (add or replace a worker)
-//	unpeer ID                                        (the worker leaves the snapshot)
+//	peer ID [slots=N] [idle=false] [why=R] [executors=a,b]   (add or replace a worker; why: its idle reason)
+//	unpeer ID                                        (the worker leaves the snapshot: it disconnected)
 //	tick T
 //	done T t=I a=K | decline T t=I a=K reason=R | fail T t=I a=K | lost T t=I a=K
 //	outputlost T t=I
@@ -98,7 +99,7 @@ func (s *scenario) configure(a map[string]string) {
 }
 
 func (s *scenario) setPeer(id string, a map[string]string) {
-	p := placement.Peer{ID: id, Executors: []string{"builtin"}, Idle: a["idle"] != "false", Throughput: 100, BandwidthBps: 1e8, Reputation: 0.5, Version: "1.0.0"}
+	p := placement.Peer{ID: id, Executors: []string{"builtin"}, Idle: a["idle"] != "false", IdleReason: a["why"], Throughput: 100, BandwidthBps: 1e8, Reputation: 0.5, Version: "1.0.0"}
 	if v, ok := a["slots"]; ok {
 		p.Slots = atoi(v)
 	}
@@ -128,8 +129,19 @@ func (s *scenario) print(ds []Decision) {
 	}
 }
 
-// state prints each tasklet: its state and attempts (peer:outcome).
+// state prints each tasklet: its state and attempts (peer:outcome), then
+// the peers placement filtered out this round, if any.
 func (s *scenario) state() {
+	defer func() {
+		var fs []string
+		for p, why := range s.rd.Filtered {
+			fs = append(fs, p+" "+why)
+		}
+		if len(fs) > 0 {
+			sort.Strings(fs)
+			fmt.Fprintf(&s.out, "  | filtered: %s\n", strings.Join(fs, ", "))
+		}
+	}()
 	for _, t := range s.rd.Tasklets {
 		var as []string
 		for _, a := range t.Attempts {

@@ -71,6 +71,9 @@ type Round struct {
 	Started        time.Time  `json:"started"`
 	Finished       *time.Time `json:"finished,omitempty"`
 	ComputeSeconds float64    `json:"compute_seconds,omitempty"` // sum of workers' compute time
+	// Filtered names each worker placement filtered out this round, with
+	// why (e.g. "not idle: over-quota: …"); the latest reason wins.
+	Filtered map[string]string `json:"filtered,omitempty"`
 }
 
 // Tasklet is one tasklet's plan, attempts and accepted result.
