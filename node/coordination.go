@@ -53,6 +53,10 @@ func (a coordGrid) ListDir(ctx context.Context, c cid.Cid) (map[string]scheduler
 	return out, nil
 }
 
+func (a coordGrid) DropCached(ctx context.Context, roots ...cid.Cid) error {
+	return a.g.DropCached(ctx, roots...)
+}
+
 func (a coordGrid) Holders(ctx context.Context, c cid.Cid) []string {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
@@ -72,11 +76,16 @@ type coordSwarm struct{ n *Node }
 
 func (a coordSwarm) Self() string { return a.n.swarm.ID().String() }
 
+// CapsAsked waits until every connected peer was asked for its record.
+func (a coordSwarm) CapsAsked(ctx context.Context) error { return a.n.swarm.CapsAsked(ctx) }
+
 // Workers turns the connected peers' capability records into placement's
 // view of the world. Bandwidth, throughput and reputation are overridden
 // by the coordinator's own measurements (scheduler/measure) where it has
 // them; a worker advertising no bandwidth gets measure's conservative
-// default.
+// default. Throughput is the record's benchmark, timed on a model of
+// p2p.ThroughputParams parameters; the coordinator scales it per job.
+// IdleReason says why a worker is not idle (placement explains with it).
 func (a coordSwarm) Workers() []placement.Peer {
 	var out []placement.Peer
 	for _, p := range a.n.swarm.Peers().List() {
@@ -89,7 +98,7 @@ func (a coordSwarm) Workers() []placement.Peer {
 			// Slots bounds the coordinator's own attempts on the peer; SlotsFree
 			// is not used: the record lags, the coordinator knows what it sent,
 			// and a worker busy with others' tasklets declines.
-			Idle: c.Idle, Version: c.Agent, PricePerHour: c.PricePerHour, Slots: c.Slots,
+			Idle: c.Idle, IdleReason: c.IdleReason, Version: c.Agent, PricePerHour: c.PricePerHour, Slots: c.Slots,
 			RTT: p.RTT, RTTMeasured: p.RTT > 0, BandwidthBps: c.BandwidthBps, Throughput: c.Throughput,
 		}
 		if wp.RTT == 0 {

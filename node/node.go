@@ -140,7 +140,8 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 	n.jobEvents = newHub[scheduler.Event]()
 	n.measure = loadMeasure(filepath.Join(o.Repo.Dir, measureFile), o.Logger)
 	n.coord = scheduler.New(store, coordGrid{g: n.grid, h: n.swarm.Host()}, coordSwarm{n}, scheduler.Options{
-		Measure: n.measure,
+		Measure:         n.measure,
+		BenchmarkParams: p2p.ThroughputParams,
 		Limits: scheduler.Limits{
 			CoordinatorMemory:  cfg.Coordinator.MemoryLimit(n.worker.Status().Probe.MemoryTotal),
 			CoordinatorStorage: quota,

@@ -35,6 +35,10 @@ type Options struct {
 	// Measure is what this coordinator has observed of each peer; placement
 	// ranks on it instead of what peers advertise. Nil: a fresh table.
 	Measure *measure.Table
+	// BenchmarkParams is the parameter count of the model the workers'
+	// advertised Throughput is timed on (p2p.ThroughputParams) [the
+	// builtin MLP 784-128-10]. Measure scales it to each job's model.
+	BenchmarkParams int64
 	// Now is the clock [time.Now].
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -122,6 +126,9 @@ func New(store *Store, grid Grid, swarm Swarm, o Options) *Coordinator {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.BenchmarkParams <= 0 {
+		o.BenchmarkParams = trainer.Model{Kind: "mlp", Inputs: 784, Hidden: []int{128}, Classes: 10}.NumParams()
 	}
 	if o.Measure == nil {
 		o.Measure = measure.New(measure.Config{Now: o.Now})

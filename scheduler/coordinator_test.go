@@ -26,10 +26,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fakeGrid is an in-memory data grid with owned pins.
 type fakeGrid struct {
-	mu     sync.Mutex
-	blobs  map[cid.Cid][]byte
-	dirs   map[cid.Cid]map[string]DirEntry
-	owners map[string][]cid.Cid
+	mu      sync.Mutex
+	blobs   map[cid.Cid][]byte
+	dirs    map[cid.Cid]map[string]DirEntry
+	owners  map[string][]cid.Cid
+	dropped []cid.Cid // DropCached roots, in call order
 }
 
 func newFakeGrid() *fakeGrid {
@@ -105,6 +106,13 @@ func (g *fakeGrid) ListDir(ctx context.Context, c cid.Cid) (map[string]DirEntry,
 
 func (g *fakeGrid) Holders(ctx context.Context, c cid.Cid) []string { return nil }
 
+func (g *fakeGrid) DropCached(ctx context.Context, roots ...cid.Cid) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.dropped = append(g.dropped, roots...)
+	return nil
+}
+
 // addDataset stores a tiny classification dataset (4 inputs, 2 classes)
 // and returns its root CID.
 func (g *fakeGrid) addDataset(t *testing.T) string {
@@ -169,6 +177,10 @@ type fakeSwarm struct {
 	maxSeen  map[string]int
 	offers   map[string]int
 	released map[string][]string
+	// onAsk runs at each CapsAsked: records that come in as the
+	// coordinator waits for them.
+	onAsk func(s *fakeSwarm)
+	asked int
 }
 
 func newFakeSwarm() *fakeSwarm {
@@ -183,6 +195,18 @@ func (s *fakeSwarm) add(id string, slots int, b behaviour) {
 }
 
 func (s *fakeSwarm) Self() string { return "coordinator" }
+
+func (s *fakeSwarm) CapsAsked(ctx context.Context) error {
+	s.mu.Lock()
+	s.asked++
+	f := s.onAsk
+	s.onAsk = nil
+	s.mu.Unlock()
+	if f != nil {
+		f(s)
+	}
+	return nil
+}
 
 func (s *fakeSwarm) Workers() []placement.Peer {
 	s.mu.Lock()
@@ -518,8 +542,11 @@ func TestCoordinatorPausesWhileSavesFail(t *testing.T) {
 }
 
 // hanging blocks until its attempt is cancelled and counts the cancels.
+// With deliver set it then returns a receipt for that output anyway, as a
+// worker that finished as it was cancelled.
 type hanging struct {
 	started   chan struct{}
+	deliver   string
 	mu        sync.Mutex
 	cancelled int
 }
@@ -533,6 +560,9 @@ func (h *hanging) act(ctx context.Context, spec tasklet.Spec) (receipt.Receipt, 
 	h.mu.Lock()
 	h.cancelled++
 	h.mu.Unlock()
+	if h.deliver != "" {
+		return receipt.Receipt{OutputCID: h.deliver, Samples: 32}, nil
+	}
 	return receipt.Receipt{}, ctx.Err()
 }
 

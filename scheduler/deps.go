@@ -28,6 +28,9 @@ type Grid interface {
 	ListDir(ctx context.Context, c cid.Cid) (map[string]DirEntry, error)
 	// Holders returns the peers that provide c (locality for placement).
 	Holders(ctx context.Context, c cid.Cid) []string
+	// DropCached forgets the cached copies of roots (outputs the coordinator
+	// fetched and aggregated); pins are untouched.
+	DropCached(ctx context.Context, roots ...cid.Cid) error
 }
 
 // Swarm is what the coordinator needs of the network.
@@ -35,7 +38,13 @@ type Swarm interface {
 	// Self is this node's peer ID; it coordinates and does not place on itself.
 	Self() string
 	// Workers is a snapshot of the workers this node knows, without Holds.
+	// A peer's Throughput is its advertised benchmark, timed on a model of
+	// Options.BenchmarkParams parameters.
 	Workers() []placement.Peer
+	// CapsAsked waits until every connected peer was asked for its
+	// capability record, so that Workers covers them all; it returns ctx's
+	// error if ctx ends first.
+	CapsAsked(ctx context.Context) error
 	// Offer sends a tasklet to a worker and returns its checked receipt.
 	Offer(ctx context.Context, peer string, spec tasklet.Spec, progress func(done, total int)) (receipt.Receipt, error)
 	// Release tells a worker the coordinator holds these outputs of its

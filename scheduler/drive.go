@@ -32,6 +32,7 @@ func (c *Coordinator) drive(ctx context.Context, r *run) {
 	r.job.Status, r.job.Error = StatusRunning, ""
 	r.mu.Unlock()
 	c.save(r)
+	c.awaitCaps(ctx, r.job.ID) // a resumed round places on every known worker
 	var err error
 	for err == nil && c.round(r) < r.spec.Rounds {
 		err = c.runRound(ctx, r)
@@ -151,6 +152,21 @@ func jobDeadline(r *run) time.Time {
 	return r.job.Submitted.Add(d)
 }
 
+// capsAskedTimeout bounds how long a round waits for the connected peers'
+// capability records before it plans with what is known.
+const capsAskedTimeout = 5 * time.Second
+
+// awaitCaps waits (at most capsAskedTimeout) until every connected peer was
+// asked for its capability record, so that a coordinator that just started
+// knows all its workers before it sizes a round ("auto") or resumes one.
+func (c *Coordinator) awaitCaps(ctx context.Context, jobID string) {
+	actx, cancel := context.WithTimeout(ctx, capsAskedTimeout)
+	defer cancel()
+	if err := c.swarm.CapsAsked(actx); err != nil && ctx.Err() == nil {
+		c.log.Info("planning before every connected peer's capability record came", "job", jobID, "err", err)
+	}
+}
+
 // awaitWorkers holds an unplanned round until at least one worker is known,
 // so "auto" does not size the round for an empty swarm.
 func (c *Coordinator) awaitWorkers(ctx context.Context, r *run, deadline time.Time) error {
@@ -159,6 +175,9 @@ func (c *Coordinator) awaitWorkers(ctx context.Context, r *run, deadline time.Ti
 		planned := len(r.job.Rounds) > r.job.Round
 		round := r.job.Round
 		r.mu.Unlock()
+		if !planned {
+			c.awaitCaps(ctx, r.job.ID)
+		}
 		if planned || len(c.swarm.Workers()) > 0 {
 			return nil
 		}
@@ -248,6 +267,36 @@ type roundRunner struct {
 	wg      sync.WaitGroup
 	cancels map[[2]int]context.CancelFunc // running attempts
 	results chan attemptResult
+
+	lateMu sync.Mutex
+	late   map[string][]string // peer → outputs of attempts that delivered after they were cancelled
+}
+
+// addLate records an output delivered by an attempt that no longer counts
+// (superseded or cancelled), so its worker is told it may unpin it.
+func (rn *roundRunner) addLate(peer, output string) {
+	if output == "" {
+		return
+	}
+	rn.lateMu.Lock()
+	defer rn.lateMu.Unlock()
+	if rn.late == nil {
+		rn.late = map[string][]string{}
+	}
+	if !slices.Contains(rn.late[peer], output) {
+		rn.late[peer] = append(rn.late[peer], output)
+	}
+}
+
+// releaseLate tells the workers of late deliveries they may unpin them.
+// It runs when the round's attempts are over, also when the job stopped,
+// each release bounded by tasklet.ReleaseTimeout.
+func (rn *roundRunner) releaseLate(ctx context.Context) {
+	rn.lateMu.Lock()
+	late := rn.late
+	rn.late = nil
+	rn.lateMu.Unlock()
+	rn.c.release(context.WithoutCancel(ctx), rn.r.job.ID, late)
 }
 
 func (rn *roundRunner) run(ctx context.Context) error {
@@ -256,6 +305,7 @@ func (rn *roundRunner) run(ctx context.Context) error {
 	defer func() {
 		cancel()
 		rn.wg.Wait()
+		rn.releaseLate(ctx)
 	}()
 	roundStart := c.now()
 	timer := time.NewTimer(0)
@@ -277,6 +327,10 @@ func (rn *roundRunner) run(ctx context.Context) error {
 					rn.launch(rctx, d)
 				case DecideCancel:
 					rn.cancel(d.Tasklet, d.Attempt)
+					if d.Reason == ReasonPeerLost {
+						c.measure.ObserveOutcome(d.Peer, false)
+						c.log.Info("tasklet attempt lost: its worker disconnected", "job", r.job.ID, "round", rn.round, "tasklet", d.Tasklet, "attempt", d.Attempt, "peer", d.Peer)
+					}
 				case DecideWait:
 					wake = d.Until
 					r.mu.Lock()
@@ -322,7 +376,8 @@ func (rn *roundRunner) launch(rctx context.Context, d Decision) {
 	c, r := rn.c, rn.r
 	r.mu.Lock()
 	t := &r.job.Rounds[rn.round].Tasklets[d.Tasklet]
-	spec := TaskletSpec(r.job.ID, r.spec, rn.params, rn.round, *t, rn.weights, rn.deadline.UnixMilli())
+	spec := TaskletSpec(r.job.ID, r.spec, rn.params, rn.round, *t, rn.weights, rn.deadline.UnixMilli(),
+		modelBytes(rn.nParams), r.job.Dataset.Bytes[t.Shard])
 	if sc, err := spec.CID(); err == nil {
 		t.SpecCID = sc.String()
 	}
@@ -339,6 +394,9 @@ func (rn *roundRunner) launch(rctx context.Context, d Decision) {
 		select {
 		case rn.results <- attemptResult{index: d.Tasklet, attempt: d.Attempt, peer: d.Peer, rcpt: rc, err: err}:
 		case <-actx.Done():
+			if err == nil { // it delivered as it was cancelled
+				rn.addLate(d.Peer, rc.OutputCID)
+			}
 		}
 	}()
 }
@@ -372,7 +430,11 @@ func (rn *roundRunner) observe(res attemptResult) {
 	}
 	r.mu.Lock()
 	ds := rn.m.Observe(c.now(), o)
+	counted := r.job.Rounds[rn.round].Tasklets[res.index].Attempts[res.attempt].Outcome == OutcomeDone
 	r.mu.Unlock()
+	if res.err == nil && !counted {
+		rn.addLate(res.peer, res.rcpt.OutputCID) // a twin won or the round ended first
+	}
 	for _, d := range ds {
 		if d.Kind == DecideCancel {
 			rn.cancel(d.Tasklet, d.Attempt)
@@ -393,6 +455,11 @@ func (c *Coordinator) snapshot(ctx context.Context, inputs []string, modelParams
 			if slices.Contains(hs, p.ID) {
 				p.Holds[in] = 1 << 40 // whole DAG: the size is not needed to rank a holder
 			}
+		}
+		if p.Throughput > 0 {
+			// The record's figure is timed on the reference model; measure
+			// scales it to the job's until tasklets are timed.
+			c.measure.ObserveBenchmark(p.ID, c.opts.BenchmarkParams, p.Throughput)
 		}
 		c.applyMeasurements(p, modelParams)
 	}
@@ -541,13 +608,51 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int) ([]int, 
 // unpin the outputs the coordinator fetched, and the coordinator unpins
 // weights older than the last KeepRounds rounds. The CIDs stay recorded in
 // the job. Failures only delay the cleanup: they are logged.
+//
+// A copy that lost (superseded, or cancelled when the round ended) ran the
+// same spec, which computes the same output, so the winner's output is
+// released to its worker too; a worker ignores outputs it does not hold.
+// Outputs fetched for the outer step are dropped from the coordinator's
+// cache.
 func (c *Coordinator) retain(ctx context.Context, jobID string, next int, rd Round) {
 	byPeer := map[string][]string{}
+	var fetched []cid.Cid
 	for _, t := range rd.Tasklets {
-		if t.Peer != "" && t.Output != "" {
+		if t.Output == "" {
+			continue
+		}
+		if id, err := cid.Decode(t.Output); err == nil {
+			fetched = append(fetched, id)
+		}
+		for _, a := range t.Attempts {
+			switch a.Outcome {
+			case OutcomeDone, OutcomeSuperseded, OutcomeCancelled:
+				if !slices.Contains(byPeer[a.Peer], t.Output) {
+					byPeer[a.Peer] = append(byPeer[a.Peer], t.Output)
+				}
+			}
+		}
+		if t.Peer != "" && !slices.Contains(byPeer[t.Peer], t.Output) {
 			byPeer[t.Peer] = append(byPeer[t.Peer], t.Output)
 		}
 	}
+	c.release(ctx, jobID, byPeer)
+	if len(fetched) > 0 {
+		if err := c.grid.DropCached(ctx, fetched...); err != nil {
+			c.log.Info("cannot drop fetched outputs from the cache; collection will", "job", jobID, "err", err)
+		}
+	}
+	if old := next - c.opts.KeepRounds; old >= 0 {
+		if _, err := c.grid.ReleaseOwner(ctx, owner(jobID, "round", old)); err != nil {
+			c.log.Warn("cannot unpin old weights", "job", jobID, "round", old, "err", err)
+		}
+	}
+}
+
+// release tells each worker it may unpin the given outputs of its
+// tasklets, in peer order. Failures only delay the unpinning until the
+// worker's output TTL: they are logged.
+func (c *Coordinator) release(ctx context.Context, jobID string, byPeer map[string][]string) {
 	peers := make([]string, 0, len(byPeer))
 	for p := range byPeer {
 		peers = append(peers, p)
@@ -559,11 +664,6 @@ func (c *Coordinator) retain(ctx context.Context, jobID string, next int, rd Rou
 			c.log.Info("cannot tell a worker it may unpin outputs; it will after its TTL", "job", jobID, "peer", p, "err", err)
 		}
 		cancel()
-	}
-	if old := next - c.opts.KeepRounds; old >= 0 {
-		if _, err := c.grid.ReleaseOwner(ctx, owner(jobID, "round", old)); err != nil {
-			c.log.Warn("cannot unpin old weights", "job", jobID, "round", old, "err", err)
-		}
 	}
 }
 

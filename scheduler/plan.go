@@ -52,15 +52,17 @@ func BuiltinParams(spec *jobspec.Spec) (json.RawMessage, error) {
 	return json.Marshal(p)
 }
 
-// TaskletSpec is the content-addressed spec a worker receives.
-func TaskletSpec(jobID string, spec *jobspec.Spec, params json.RawMessage, round int, t Tasklet, weights string, deadline int64) tasklet.Spec {
+// TaskletSpec is the content-addressed spec a worker receives. The inputs
+// carry their sizes (weightsBytes, shardBytes; 0: unknown) so that a worker
+// without the room for them declines before accepting.
+func TaskletSpec(jobID string, spec *jobspec.Spec, params json.RawMessage, round int, t Tasklet, weights string, deadline int64, weightsBytes, shardBytes uint64) tasklet.Spec {
 	return tasklet.Spec{
 		Version:  tasklet.SpecVersion,
 		Executor: spec.Executor,
 		JobID:    jobID,
 		Round:    uint64(round),
 		Index:    t.Index,
-		Inputs:   []tasklet.Input{{Name: contract.InputWeights, CID: weights}, {Name: contract.InputShard, CID: t.Shard}},
+		Inputs:   []tasklet.Input{{Name: contract.InputWeights, CID: weights, Size: weightsBytes}, {Name: contract.InputShard, CID: t.Shard, Size: shardBytes}},
 		Params:   params,
 		Seed:     t.Seed,
 		Deadline: deadline,
