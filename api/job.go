@@ -27,3 +27,9 @@ type LocalResult struct {
 	Loss      float32 `json:"loss"`
 	Seconds   float64 `json:"seconds"`
 }
+
+// RmResult is job_rm's answer.
+type RmResult struct {
+	ID       string `json:"id"`
+	Released int    `json:"released_pins"` // data-grid pins the job held
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/rpc"
 
+	"github.com/gridswarm/gridswarm/api"
 	"github.com/gridswarm/gridswarm/datagrid"
 	"github.com/gridswarm/gridswarm/scheduler"
 )
@@ -79,11 +80,8 @@ func (s *JobService) Resume(id string, deadline *string) (Summary, error) {
 	return summary(j), nil
 }
 
-// RmResult is job_rm's answer.
-type RmResult struct {
-	ID       string `json:"id"`
-	Released int    `json:"released_pins"` // data-grid pins the job held
-}
+// RmResult is job_rm's answer (package api).
+type RmResult = api.RmResult
 
 // Rm removes an ended job and releases every pin it held ("job/<id>").
 func (s *JobService) Rm(ctx context.Context, id string) (RmResult, error) {
