@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -248,6 +250,10 @@ func printJob(w io.Writer, j *scheduler.Job) {
 				}
 				fmt.Fprintf(w, "      %s %s%s%s\n", shortID(a.Peer), a.Outcome, took, why)
 			}
+		}
+		peers := slices.Sorted(maps.Keys(r.Filtered))
+		for _, p := range peers {
+			fmt.Fprintf(w, "  filtered %s: %s\n", shortID(p), r.Filtered[p])
 		}
 	}
 }
