@@ -91,21 +91,12 @@ func releaseCall(st network.Stream, req Msg) (int, error) {
 
 // handleRelease answers one release stream with cfg.OnRelease.
 func (s *Service) handleRelease(st network.Stream) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		_ = st.Reset()
+	if !s.enter(st) {
 		return
 	}
-	s.wg.Add(1)
-	s.mu.Unlock()
 	defer s.wg.Done()
 
 	remote := st.Conn().RemotePeer()
-	if err := st.Scope().SetService(serviceName); err != nil {
-		_ = st.Reset()
-		return
-	}
 	if err := st.Scope().ReserveMemory(releaseMemory, reservePrioIn); err != nil {
 		_ = st.Reset()
 		return

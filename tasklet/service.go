@@ -165,23 +165,35 @@ type job struct {
 	accepted time.Time
 }
 
-func (s *Service) handle(st network.Stream) {
+// enter admits a new stream unless the service is closing, counting it in
+// s.wg so Close waits for it, and attaches it to the service's resource
+// scope. On false the stream is reset and the caller returns; on true the
+// caller must call s.wg.Done when it is finished with the stream.
+func (s *Service) enter(st network.Stream) bool {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		_ = st.Reset()
-		return
+		return false
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
+	if err := st.Scope().SetService(serviceName); err != nil {
+		s.log.Debug("cannot attach stream to the tasklet service", "peer", st.Conn().RemotePeer(), "err", err)
+		_ = st.Reset()
+		s.wg.Done()
+		return false
+	}
+	return true
+}
+
+func (s *Service) handle(st network.Stream) {
+	if !s.enter(st) {
+		return
+	}
 	defer s.wg.Done()
 
 	remote := st.Conn().RemotePeer()
-	if err := st.Scope().SetService(serviceName); err != nil {
-		s.log.Debug("cannot attach stream to the tasklet service", "peer", remote, "err", err)
-		_ = st.Reset()
-		return
-	}
 	if err := st.Scope().ReserveMemory(workerMemory, reservePrioIn); err != nil {
 		s.refuse(st, declined(ReasonBusy, "no memory for another tasklet stream: %v", err))
 		return
