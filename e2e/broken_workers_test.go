@@ -22,7 +22,7 @@ import (
 // reaches the target on the healthy workers, and job show names both broken
 // workers with their reasons: in an attempt's decline or failure, or, for a
 // worker that advertised itself not idle before it was offered anything, in
-// the placement's record of the peers it filtered out.
+// the round's record of the workers placement filtered out (Round.Filtered).
 func TestJobBesideBrokenWorkers(t *testing.T) {
 	skipShort(t)
 	coord := startDaemon(t, initRepo(t))
@@ -93,54 +93,29 @@ func mountReadOnly(t *testing.T, dir string) {
 	}
 }
 
-// namesPeerWithReason reports whether the JSON document ties peer to
-// reason anywhere: an object with the peer in one field and the reason in
-// another (an attempt {peer, outcome, why}, a placement record {peer,
-// reason}), an object keyed by the peer whose value mentions the reason, or
-// one string that holds both.
+// namesPeerWithReason reports whether job show --json ties peer to reason:
+// in an attempt of peer (its outcome or why), or in a round's record of the
+// workers placement filtered out (filtered: {peer: why}), which names a
+// worker that advertised itself not idle before it was offered anything.
 func namesPeerWithReason(t *testing.T, doc, peer, reason string) bool {
 	t.Helper()
-	var v any
-	if err := json.Unmarshal([]byte(doc), &v); err != nil {
+	var j scheduler.Job
+	if err := json.Unmarshal([]byte(doc), &j); err != nil {
 		t.Fatalf("job show --json printed %q: %v", doc, err)
 	}
-	var walk func(any) bool
-	walk = func(v any) bool {
-		switch x := v.(type) {
-		case string:
-			return strings.Contains(x, peer) && strings.Contains(x, reason)
-		case map[string]any:
-			named, why := false, false
-			for k, f := range x {
-				if k == peer {
-					b, _ := json.Marshal(f)
-					if strings.Contains(string(b), reason) {
-						return true
-					}
-				}
-				if s, ok := f.(string); ok {
-					named = named || s == peer
-					why = why || strings.Contains(s, reason)
-				}
-			}
-			if named && why {
-				return true
-			}
-			for _, f := range x {
-				if walk(f) {
-					return true
-				}
-			}
-		case []any:
-			for _, f := range x {
-				if walk(f) {
+	for _, rd := range j.Rounds {
+		if strings.Contains(rd.Filtered[peer], reason) {
+			return true
+		}
+		for _, tk := range rd.Tasklets {
+			for _, a := range tk.Attempts {
+				if a.Peer == peer && (strings.Contains(a.Outcome, reason) || strings.Contains(a.Why, reason)) {
 					return true
 				}
 			}
 		}
-		return false
 	}
-	return walk(v)
+	return false
 }
 
 func TestNamesPeerWithReason(t *testing.T) {
@@ -148,11 +123,12 @@ func TestNamesPeerWithReason(t *testing.T) {
 		doc  string
 		want bool
 	}{
-		{`{"rounds":[{"attempts":[{"peer":"P","outcome":"declined: unwritable","why":"…"}]}]}`, true},
-		{`{"placement":{"filtered":[{"peer":"P","reason":"not idle: unwritable: …"}]}}`, true},
-		{`{"filtered":{"P":"not idle: unwritable"}}`, true},
-		{`{"waiting":"1 peer P not idle (unwritable)"}`, true},
-		{`{"attempts":[{"peer":"P","outcome":"done"},{"peer":"Q","why":"unwritable"}]}`, false},
+		{`{"rounds":[{"tasklets":[{"attempts":[{"peer":"P","outcome":"declined: unwritable","why":"…"}]}]}]}`, true},
+		{`{"rounds":[{"tasklets":[{"attempts":[{"peer":"P","outcome":"failed","why":"unwritable: read-only"}]}]}]}`, true},
+		{`{"rounds":[{},{"filtered":{"P":"not idle: unwritable: read-only"}}]}`, true},
+		{`{"rounds":[{"filtered":{"Q":"not idle: unwritable"}}]}`, false},
+		{`{"rounds":[{"tasklets":[{"attempts":[{"peer":"P","outcome":"done"},{"peer":"Q","why":"unwritable"}]}]}]}`, false},
+		{`{"waiting":"1 peer P not idle (unwritable)"}`, false},
 	}
 	for _, tt := range tests {
 		if got := namesPeerWithReason(t, tt.doc, "P", "unwritable"); got != tt.want {
