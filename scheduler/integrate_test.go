@@ -190,3 +190,12 @@ func TestCoordinatorPeerLostAndFilteredPeers(t *testing.T) {
 		t.Errorf("saved round names the filtered worker with %q, want its idle reason (filtered: %v)", why, saved.Rounds[0].Filtered)
 	}
 }
+
+// Without BenchmarkParams the benchmark is taken as timed on the builtin
+// MLP 784-128-10, as p2p.ThroughputParams says.
+func TestDefaultBenchmarkParamsIsTheReferenceMLP(t *testing.T) {
+	h := newHarness(t, Options{})
+	if got, want := h.c.opts.BenchmarkParams, int64(784*128+128+128*10+10); got != want {
+		t.Errorf("default BenchmarkParams = %d, want %d", got, want)
+	}
+}
