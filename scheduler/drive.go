@@ -219,7 +219,7 @@ func (c *Coordinator) runRound(ctx context.Context, r *run) error {
 	nParams := m.NumParams()
 	r.mu.Lock()
 	if len(r.job.Rounds) <= r.job.Round {
-		n := spec.TaskletsFor(len(c.swarm.Workers()), len(r.job.Dataset.Train))
+		n := spec.TaskletsFor(availableWorkers(c.swarm.Workers(), spec.Executor), len(r.job.Dataset.Train))
 		r.job.Rounds = append(r.job.Rounds, Round{Index: r.job.Round, Weights: r.job.Weights, Started: c.now().UTC(),
 			Tasklets: PlanRound(spec, r.job.Round, n, r.job.Dataset.Train)})
 	}
@@ -725,4 +725,27 @@ func (c *Coordinator) finish(ctx context.Context, r *run) error {
 	r.job.FinalModel, r.job.Status, r.job.Waiting = weights, StatusDone, ""
 	r.mu.Unlock()
 	return nil
+}
+
+// availableWorkers is how many workers "auto" plans a round for: those that
+// run the executor and are idle now, so a worker that advertises itself
+// unable (over-quota, unwritable, paused) does not get a tasklet the others
+// must then run in a second wave. When none is idle (a swarm paused for a
+// moment) it counts every worker that runs the executor, so the round keeps
+// its usual size rather than shrinking to one tasklet.
+func availableWorkers(peers []placement.Peer, executor string) int {
+	idle, capable := 0, 0
+	for _, p := range peers {
+		if !slices.Contains(p.Executors, executor) {
+			continue
+		}
+		capable++
+		if p.Idle {
+			idle++
+		}
+	}
+	if idle > 0 {
+		return idle
+	}
+	return capable
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gridswarm/gridswarm/scheduler/jobspec"
+	"github.com/gridswarm/gridswarm/scheduler/placement"
 )
 
 func TestPlanRoundWalksShards(t *testing.T) {
@@ -72,6 +73,28 @@ func TestStoreRoundTrip(t *testing.T) {
 	for _, bad := range []string{"nope", "../a-1", ""} {
 		if _, err := s.Load(bad); !errors.Is(err, ErrNoJob) {
 			t.Errorf("Load(%q) = %v, want ErrNoJob", bad, err)
+		}
+	}
+}
+
+func TestAvailableWorkers(t *testing.T) {
+	w := func(id string, idle bool, ex ...string) placement.Peer {
+		return placement.Peer{ID: id, Idle: idle, Executors: ex}
+	}
+	tests := []struct {
+		name  string
+		peers []placement.Peer
+		want  int
+	}{
+		{"none known", nil, 0},
+		{"all idle", []placement.Peer{w("a", true, "builtin"), w("b", true, "builtin")}, 2},
+		{"one over quota", []placement.Peer{w("a", true, "builtin"), w("b", true, "builtin"), w("c", false, "builtin")}, 2},
+		{"other executor", []placement.Peer{w("a", true, "wasm"), w("b", true, "builtin")}, 1},
+		{"all paused keeps the usual size", []placement.Peer{w("a", false, "builtin"), w("b", false, "builtin")}, 2},
+	}
+	for _, tt := range tests {
+		if got := availableWorkers(tt.peers, "builtin"); got != tt.want {
+			t.Errorf("%s: availableWorkers = %d, want %d", tt.name, got, tt.want)
 		}
 	}
 }
