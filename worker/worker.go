@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,6 +47,9 @@ type Config struct {
 	HealthEvery time.Duration
 	// Now is the clock of the output TTL (default time.Now).
 	Now func() time.Time
+	// Fault makes the worker cheat on builtin tasklets, for tests and
+	// demos only (the daemon honours it only in the local profile).
+	Fault FaultConfig
 }
 
 // DefaultHealthEvery is Config.HealthEvery's default.
@@ -79,6 +83,7 @@ type Worker struct {
 	wg      sync.WaitGroup
 	changed chan struct{}
 	outs    *outputs
+	faulty  *faultyExecutor // nil for an honest worker
 
 	mu         sync.Mutex
 	health     health
@@ -122,10 +127,23 @@ func Start(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 	}
 	w.outs = &outputs{grid: d.Grid, ledger: newOutputLedger(), ttl: cfg.OutputTTL, now: cfg.Now, log: w.log}
 	store := gridStore{g: d.Grid, w: w}
+	f, err := newFault(cfg.Fault, w.Account())
+	if err != nil {
+		return nil, err
+	}
+	if f != nil && !slices.Contains(cfg.Executors, tasklet.ExecutorBuiltin) {
+		return nil, fmt.Errorf("worker.fault: lies about builtin outputs only, and worker.executors lacks builtin")
+	}
 	for _, name := range cfg.Executors {
 		switch name {
 		case tasklet.ExecutorBuiltin:
 			w.execs[name] = builtin.New(store, cfg.TrainerWorkers)
+			if f != nil {
+				w.faulty = &faultyExecutor{honest: w.execs[name], store: store, workers: cfg.TrainerWorkers, f: f}
+				w.execs[name] = w.faulty
+				w.log.Warn("THIS WORKER CHEATS: worker.fault is set, for tests and demos only; its builtin outputs are lies",
+					"kind", cfg.Fault.Kind, "rate", cfg.Fault.Rate, "group", cfg.Fault.Group)
+			}
 		case tasklet.ExecutorWasm:
 			if w.wasm, err = wasm.New(ctx, cfg.Wasm); err != nil {
 				return nil, fmt.Errorf("worker: wasm executor: %w", err)
@@ -290,6 +308,9 @@ type Status struct {
 	PricePerHour float64     `json:"price_per_hour"`
 	Account      string      `json:"account"`
 	Probe        probe.Probe `json:"probe"`
+	// Fault is set on a cheating worker (local profile only). It is shown
+	// here, to the contributor, and never advertised to the swarm.
+	Fault *FaultStatus `json:"fault,omitempty"`
 }
 
 // Status reports the worker's state now.
@@ -302,6 +323,9 @@ func (w *Worker) Status() Status {
 		Enabled: w.cfg.Enabled, Executors: w.cfg.Executors, Paused: w.paused.Load(),
 		SlotsInUse: used, Slots: total, Completed: w.done, Throughput: w.throughput,
 		PricePerHour: w.cfg.PricePerHour, Account: crypto.PubkeyToAddress(w.deps.EthKey.PublicKey).Hex(), Probe: w.last,
+	}
+	if w.faulty != nil {
+		s.Fault = &FaultStatus{Kind: w.cfg.Fault.Kind, Rate: w.cfg.Fault.Rate, Group: w.cfg.Fault.Group, Cheated: w.faulty.cheated.Load()}
 	}
 	s.Idle = w.cfg.Enabled && !s.Paused && w.idle.OffersCPU(now) && w.health.ok()
 	switch {

@@ -84,7 +84,7 @@ func (e *Executor) Run(ctx context.Context, spec tasklet.Spec, progress func(don
 	if err != nil {
 		return tasklet.Output{}, err
 	}
-	c, err := e.store.AddBytes(ctx, fmt.Sprintf("%s-r%d-t%d.safetensors", spec.JobID, spec.Round, spec.Index), b)
+	c, err := e.store.AddBytes(ctx, OutputName(spec), b)
 	if err != nil {
 		return tasklet.Output{}, fmt.Errorf("cannot store the output: %w", err)
 	}
@@ -94,4 +94,9 @@ func (e *Executor) Run(ctx context.Context, spec tasklet.Spec, progress func(don
 		Loss:    met.Loss,
 		Metrics: map[string]float64{"final_loss": float64(met.FinalLoss), "steps": float64(met.Steps)},
 	}, nil
+}
+
+// OutputName is the file name under which a tasklet's output is stored.
+func OutputName(spec tasklet.Spec) string {
+	return fmt.Sprintf("%s-r%d-t%d.safetensors", spec.JobID, spec.Round, spec.Index)
 }
