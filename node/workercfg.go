@@ -9,8 +9,11 @@ import (
 )
 
 // workerConfig maps config.toml's [worker] onto the worker package.
+// [worker.fault] reaches it only from a config that passed Validate, which
+// refuses it outside the local profile.
 func workerConfig(c config.Worker) worker.Config {
 	return worker.Config{
+		Fault:        faultConfig(c.Fault),
 		Enabled:      c.Enabled,
 		Executors:    c.Executors,
 		PricePerHour: c.PricePerHour,
@@ -32,4 +35,20 @@ func workerConfig(c config.Worker) worker.Config {
 			GPUs:        c.Process.GPUs,
 		},
 	}
+}
+
+// faultConfig maps [worker.fault]; absent means an honest worker.
+func faultConfig(f *config.Fault) worker.FaultConfig {
+	if f == nil {
+		return worker.FaultConfig{}
+	}
+	c := worker.FaultConfig{Kind: f.Kind, Group: f.Group}
+	if f.Seed != nil {
+		s := uint64(*f.Seed)
+		c.Seed = &s
+	}
+	if f.Rate != nil {
+		c.Rate = *f.Rate
+	}
+	return c
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -96,7 +97,22 @@ type Worker struct {
 	OutputTTL      Duration `toml:"output_ttl"`
 	Wasm           Wasm     `toml:"wasm"`
 	Process        Process  `toml:"process"`
+	// Fault makes this worker cheat, for tests and demos of verification;
+	// only the local profile accepts it. Absent from written configs.
+	Fault *Fault `toml:"fault,omitempty"`
 }
+
+// Fault is [worker.fault]: a worker that lies about some of its builtin
+// outputs (see worker.FaultConfig).
+type Fault struct {
+	Kind  string   `toml:"kind"`            // lazy, noise, garbage or collude
+	Rate  *float64 `toml:"rate"`            // share of tasklets lied about, 0 to 1
+	Seed  *int64   `toml:"seed,omitempty"`  // any integer; only keys the draws
+	Group string   `toml:"group,omitempty"` // collude only
+}
+
+// FaultOnlyLocal is the error for [worker.fault] outside the local profile.
+const FaultOnlyLocal = "worker.fault is for tests and demos: it is honoured only in the local profile; remove [worker.fault]"
 
 // Wasm limits the WASM sandbox.
 type Wasm struct {
@@ -382,6 +398,11 @@ func (c Config) Validate() error {
 	if c.Worker.OutputTTL.Duration < time.Second {
 		bad("worker.output_ttl", "must be at least 1s, got %s", c.Worker.OutputTTL)
 	}
+	if c.Worker.Fault != nil {
+		if err := checkFault(c, bad); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.Coordinator.MaxMemory != 0 && c.Coordinator.MaxMemory < 16<<20 {
 		bad("coordinator.max_memory", "must be \"auto\" or at least 16MiB, got %s", jobspec.Size(c.Coordinator.MaxMemory))
 	}
@@ -392,6 +413,40 @@ func (c Config) Validate() error {
 		bad("datagrid.reprovide_interval", "must be at least 1m, got %s", c.Datagrid.ReprovideInterval)
 	}
 	return errors.Join(errs...)
+}
+
+// checkFault checks [worker.fault]: local profile only, a builtin
+// executor to lie with, and sane values.
+func checkFault(c Config, bad func(key, format string, args ...any)) error {
+	f := c.Worker.Fault
+	if c.Profile != ProfileLocal {
+		return errors.New(FaultOnlyLocal)
+	}
+	switch f.Kind {
+	case "lazy", "noise", "garbage":
+		if f.Group != "" {
+			bad("worker.fault.group", "only kind = \"collude\" takes a group, got kind = %q", f.Kind)
+		}
+	case "collude":
+		if f.Group == "" {
+			bad("worker.fault.group", "kind = \"collude\" needs a group naming the colluders")
+		}
+		if f.Seed != nil {
+			bad("worker.fault.seed", "kind = \"collude\" draws from its group, not a seed: remove it")
+		}
+	default:
+		bad("worker.fault.kind", "%q is not one of lazy, noise, garbage, collude", f.Kind)
+	}
+	switch {
+	case f.Rate == nil:
+		bad("worker.fault.rate", "is required: the share of tasklets to cheat on, 0 to 1")
+	case !(*f.Rate >= 0 && *f.Rate <= 1):
+		bad("worker.fault.rate", "must be 0 to 1, got %g", *f.Rate)
+	}
+	if !slices.Contains(c.Worker.Executors, "builtin") {
+		bad("worker.fault", "lies about builtin outputs only: add \"builtin\" to worker.executors")
+	}
+	return nil
 }
 
 // checkLoopback accepts host:port only on a loopback address: the API and
