@@ -124,7 +124,7 @@ type demo struct {
 }
 
 // brokenQuota is a data-grid quota (GiB) below one MNIST shard (3.9 MB).
-const brokenQuota = "quota_gib = 0.002"
+const brokenQuota = "  quota_gib = 0.002"
 
 func newDemo(e *env, n, broken int) (*demo, error) {
 	dir, err := os.MkdirTemp("", "gridswarm-demo-")
@@ -158,7 +158,7 @@ func breakQuota(dir string) error {
 	if err != nil {
 		return fmt.Errorf("cannot read %s: %w", p, err)
 	}
-	re := regexp.MustCompile(`(?m)^quota_gib = .*$`)
+	re := regexp.MustCompile(`(?m)^[ \t]*quota_gib[ \t]*=.*$`)
 	if !re.Match(b) {
 		return fmt.Errorf("%s has no quota_gib line to shrink", p)
 	}
