@@ -68,6 +68,9 @@ func TestLazyCheaterReturnsItsInputWeights(t *testing.T) {
 	if st.Fault == nil || st.Fault.Kind != "lazy" || st.Fault.Rate != 1 || st.Fault.Cheated != 1 {
 		t.Errorf("cheater's worker status fault = %+v, want lazy at rate 1, 1 tasklet cheated", st.Fault)
 	}
+	if r := gs(t, b.dir, "worker", "status"); !strings.Contains(r.out, "cheating    lazy on 1 of builtin tasklets, 1 so far") {
+		t.Errorf("cheater's worker status does not say it cheats:\n%s%s", r.out, r.err)
+	}
 	if !strings.Contains(b.log.String(), "THIS WORKER CHEATS") {
 		t.Errorf("the cheater did not warn at start:\n%s", b.log.String())
 	}

@@ -56,6 +56,9 @@ func workerCommand() command {
 					for _, g := range s.Probe.GPUs {
 						fmt.Fprintf(e.Out, "gpu%d        %s, %s of %s free, %d%% busy, compute %s\n", g.Index, g.Name, humanBytes(int64(g.MemoryFree)), humanBytes(int64(g.MemoryTotal)), g.UtilizationGPU, g.ComputeCapability)
 					}
+					if f := s.Fault; f != nil {
+						fmt.Fprintf(e.Out, "cheating    %s on %g of builtin tasklets, %d so far ([worker.fault], local profile only)\n", f.Kind, f.Rate, f.Cheated)
+					}
 					return nil
 				}
 				return usageError{fmt.Sprintf("unknown subcommand %q", args[0])}
