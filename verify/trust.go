@@ -174,16 +174,23 @@ func (b *Book) Update(k Key, f func(r *Record)) Record {
 
 // Banned reports whether any of peer's records bans it at now, and why.
 // A ban earned on one executor class bans the peer everywhere.
+// When several classes ban it, the reason is that of the first class by
+// name, so the answer does not depend on map order.
 func (b *Book) Banned(peer string, now time.Time) (bool, string) {
-	for _, r := range b.Records() {
-		if r.Peer != peer {
+	var class Class
+	var reason string
+	for k, r := range b.records {
+		if k.Peer != peer {
 			continue
 		}
-		if ok, why := r.Banned(now); ok {
-			return true, string(r.Class) + ": " + why
+		if ok, why := r.Banned(now); ok && (reason == "" || k.Class < class) {
+			class, reason = k.Class, why
 		}
 	}
-	return false, ""
+	if reason == "" {
+		return false, ""
+	}
+	return true, string(class) + ": " + reason
 }
 
 // Records returns copies of every record, sorted by peer then class.
