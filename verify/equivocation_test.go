@@ -18,7 +18,7 @@ const (
 	taskletText = "bafkreidlkti7wqw6s3gukygmfhducaiw7izdwnrca53rdojqc6tshtu7cm"
 )
 
-func rawCID(t *testing.T, s string) string {
+func rawCID(t testing.TB, s string) string {
 	t.Helper()
 	h, err := multihash.Sum([]byte(s), multihash.SHA2_256, -1)
 	if err != nil {
@@ -27,7 +27,7 @@ func rawCID(t *testing.T, s string) string {
 	return cid.NewCidV1(cid.Raw, h).String()
 }
 
-func key(t *testing.T, hex string) *ecdsa.PrivateKey {
+func key(t testing.TB, hex string) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := crypto.HexToECDSA(hex)
 	if err != nil {
@@ -36,7 +36,7 @@ func key(t *testing.T, hex string) *ecdsa.PrivateKey {
 	return k
 }
 
-func signed(t *testing.T, k *ecdsa.PrivateKey, d receipt.Domain, tasklet, output string) receipt.Receipt {
+func signed(t testing.TB, k *ecdsa.PrivateKey, d receipt.Domain, tasklet, output string) receipt.Receipt {
 	t.Helper()
 	r := receipt.Receipt{TaskletCID: tasklet, OutputCID: output, WorkerPeer: workerPeer, Coordinator: coordPeer,
 		JobID: "job", Round: 2, Samples: 100, StartedAt: 1767225600000, FinishedAt: 1767225601000, ComputeMillis: 900}
@@ -113,4 +113,54 @@ func TestCheckEquivocation(t *testing.T) {
 	if _, err := (Proof{A: huge, B: b}).Encode(); err == nil {
 		t.Error("Encode of an oversized proof succeeded")
 	}
+}
+
+// FuzzDecodeProof feeds gossip bytes to DecodeProof and Check, as a
+// relaying coordinator would. Properties: a decoded proof re-encodes and
+// decodes to the same proof; Check either refuses with ErrNotEquivocation
+// or names a worker that signed both receipts, for one tasklet, with two
+// outputs, under the fixed domain.
+func FuzzDecodeProof(f *testing.F) {
+	d := receipt.Domain{ChainID: 1337}
+	worker := key(f, "b71c71a67e1177ad4e901695e1b4b9ee17ae16c6668d313eac2f96dbcda3f291")
+	out1, out2 := rawCID(f, "output 1"), rawCID(f, "output 2")
+	a := signed(f, worker, d, taskletText, out1)
+	b := signed(f, worker, d, taskletText, out2)
+	for _, p := range []Proof{{A: a, B: b}, {A: a, B: a}, {A: b, B: a}} {
+		enc, err := p.Encode()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(enc)
+	}
+	f.Add([]byte(`{"a":{},"b":{}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := DecodeProof(data)
+		if err != nil {
+			return
+		}
+		enc, err := p.Encode()
+		if err != nil {
+			t.Fatalf("decoded proof does not encode: %v", err)
+		}
+		back, err := DecodeProof(enc)
+		if err != nil {
+			t.Fatalf("re-encoded proof does not decode: %v", err)
+		}
+		if again, _ := back.Encode(); string(again) != string(enc) {
+			t.Fatalf("encoding not stable:\n%s\n%s", enc, again)
+		}
+		addr, err := p.Check(d)
+		if err != nil {
+			if !errors.Is(err, ErrNotEquivocation) {
+				t.Fatalf("Check refused without ErrNotEquivocation: %v", err)
+			}
+			return
+		}
+		sa, errA := receipt.Verify(d, p.A)
+		sb, errB := receipt.Verify(d, p.B)
+		if errA != nil || errB != nil || sa != addr || sb != addr || p.A.TaskletCID != p.B.TaskletCID || p.A.OutputCID == p.B.OutputCID {
+			t.Fatalf("Check accepted a proof that does not hold: %s, %v, %v", addr, errA, errB)
+		}
+	})
 }
