@@ -112,6 +112,40 @@ func TestPropertyEscapeRate(t *testing.T) {
 	})
 }
 
+// TestEscapeRateFixedSeeds is the escape-rate check on a fixed grid of
+// rates, fake counts and seeds, including the figures of the notes
+// (p = 0.05, k = 60 → 4.6%; p = 0.1, k = 44 → 0.97%): deterministic, so
+// it never flakes, and a wrong Draw fails it.
+func TestEscapeRateFixedSeeds(t *testing.T) {
+	const n = 5000
+	cases := []struct {
+		p float64
+		k int
+	}{{0.05, 60}, {0.05, 100}, {0.1, 44}, {0.1, 1}, {0.2, 10}, {0.5, 3}, {0.01, 100}}
+	for i, c := range cases {
+		rng := seeded(uint64(1000 + i))
+		rec := Record{Consecutive: 1 << 20}
+		escaped := 0
+		for range n {
+			caught := false
+			for range c.k {
+				if Draw(rec, Rates{Rate: c.p}, rng) {
+					caught = true
+					break
+				}
+			}
+			if !caught {
+				escaped++
+			}
+		}
+		q := math.Pow(1-c.p, float64(c.k))
+		got := float64(escaped) / n
+		if eps := bernstein(n, q, 1e-6); math.Abs(got-q) > eps {
+			t.Errorf("p=%v k=%d: escape share %v, want (1-p)^k = %v ± %v", c.p, c.k, got, q, eps)
+		}
+	}
+}
+
 func addrs(s ...string) []netip.Addr {
 	var out []netip.Addr
 	for _, a := range s {

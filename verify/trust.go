@@ -139,6 +139,14 @@ func (r Record) Banned(now time.Time) (bool, string) {
 	return true, fmt.Sprintf("%s (until %s)", r.BanReason, r.BannedUntil.UTC().Format(time.RFC3339))
 }
 
+// Agreement is the share of the peer's checked results that won their
+// vote, with a Beta(1,1) prior: (verified+1)/(checked+2), so 0.5 for a
+// peer never checked. With Passed and FirstSeen it is the reputation the
+// coordinator can show in `peers` and use to break placement ties.
+func (r Record) Agreement() float64 {
+	return float64(r.Passed+1) / float64(r.Checked+2)
+}
+
 // Book holds every trust record a coordinator keeps. It is not safe for
 // concurrent use; the coordinator owns it from one goroutine or a lock.
 type Book struct {

@@ -220,3 +220,19 @@ func TestPropertyBanExpiryMonotone(t *testing.T) {
 		}
 	})
 }
+
+func TestAgreement(t *testing.T) {
+	tests := []struct {
+		rec  Record
+		want float64
+	}{
+		{Record{}, 0.5},
+		{Record{Checked: 8, Passed: 8}, 0.9},
+		{Record{Checked: 8, Passed: 0, Lost: 8}, 0.1},
+	}
+	for _, tt := range tests {
+		if got := tt.rec.Agreement(); got != tt.want {
+			t.Errorf("Agreement(%+v) = %v, want %v", tt.rec, got, tt.want)
+		}
+	}
+}

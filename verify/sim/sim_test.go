@@ -87,3 +87,20 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		t.Error("Run with 2 workers succeeded")
 	}
 }
+
+// TestRunCatchesCheaters: in the scenario at the default rate,
+// every cheater of ten seeded jobs is caught within its first 1,000 runs
+// and no honest worker loses a vote (docs/benchmarks.md has the full sweep).
+func TestRunCatchesCheaters(t *testing.T) {
+	cfg := Default()
+	for seed := uint64(1); seed <= 10; seed++ {
+		cfg.Seed = seed
+		r, err := Run(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Caught != r.Cheaters || r.HonestLost != 0 {
+			t.Errorf("seed %d: caught %d of %d cheaters, honest lost %d votes; want all caught and none lost", seed, r.Caught, r.Cheaters, r.HonestLost)
+		}
+	}
+}
