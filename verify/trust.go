@@ -68,9 +68,12 @@ var DefaultRule = Rule{Strikes: 2, Base: time.Hour, Growth: 4, Max: 30 * 24 * ti
 
 // BanFor returns how long the offences-th ban lasts (offences ≥ 1).
 func (u Rule) BanFor(offences int) time.Duration {
-	d := u.Base
+	d, g := u.Base, time.Duration(max(u.Growth, 1))
 	for i := 1; i < offences && d < u.Max; i++ {
-		d *= time.Duration(max(u.Growth, 1))
+		if d > u.Max/g {
+			return u.Max // d×g would pass Max (or overflow)
+		}
+		d *= g
 	}
 	return min(d, u.Max)
 }

@@ -124,6 +124,12 @@ func TestBanFor(t *testing.T) {
 			t.Errorf("BanFor(%d) = %v, want %v", tt.offences, got, tt.want)
 		}
 	}
+	huge := Rule{Base: time.Hour, Growth: 1 << 40, Max: 1 << 62}
+	for n := 1; n < 6; n++ {
+		if got := huge.BanFor(n); got < huge.BanFor(max(n-1, 1)) || got > huge.Max {
+			t.Errorf("huge growth: BanFor(%d) = %v, want monotone and at most %v", n, got, huge.Max)
+		}
+	}
 }
 
 func TestBookSnapshotRestore(t *testing.T) {
