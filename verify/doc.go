@@ -16,7 +16,8 @@
 //	outputs of P and R ──► Decide(Comparator{class, tolerance}, outputs)
 //	   │  Verified   ─► accept; Record.Verified for both
 //	   │  NeedThird  ─► PickThird(book, class, [P, R], peers) → run on T,
-//	   │                Decide again on [P, R, T]
+//	   │                Decide again on [P, R, T] (no peer qualifies: wait
+//	   │                or drop the tasklet; nobody is penalised)
 //	   │  OddOneOut  ─► accept the winners' output; Record.LostVote for the
 //	   │                loser (Rule: repeated losses ban it), Verified for the rest
 //	   │  ExecutorFault ─► drop the tasklet and report
