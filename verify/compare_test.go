@@ -118,6 +118,22 @@ func generateDeltas(t *testing.T) recorded {
 		b.Loss = ulps(d.Loss, noise.IntN(5)-2)
 		rec.Honest = append(rec.Honest, honestPair{Kind: kind, Pair: [2]recDelta{toRec(d), toRec(b)}})
 	}
+	// A reduction in another order, as a GPU's atomic adds do: the sum of
+	// the round's deltas taken forwards and backwards, divided by 6.
+	sum := func(order []int) Delta {
+		out := mapDelta(r1[0], func(float32) float32 { return 0 })
+		for _, i := range order {
+			for ti := range out.Params {
+				for j, x := range r1[i].Params[ti].Data {
+					out.Params[ti].Data[j] += x
+				}
+			}
+			out.Loss += r1[i].Loss
+		}
+		return mapDelta(Delta{Params: out.Params, Loss: out.Loss / 6}, func(x float32) float32 { return x / 6 })
+	}
+	fwd, bwd := sum([]int{0, 1, 2, 3, 4, 5}), sum([]int{5, 4, 3, 2, 1, 0})
+	rec.Honest = append(rec.Honest, honestPair{Kind: "reduction order", Pair: [2]recDelta{toRec(fwd), toRec(bwd)}})
 	rms := 0.0
 	for _, t := range r1[0].Params {
 		for _, x := range t.Data {
