@@ -18,7 +18,10 @@ median_of() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A times
 for i in $(seq "$runs"); do
   for broken in 0 1; do
-    line=$("$bin/gridswarm" demo --broken "$broken" --for 1ms | grep '^round time:')
+    if ! "$bin/gridswarm" demo --broken "$broken" --for 1ms > "$bin/demo.log" 2>&1; then
+      echo "run $i  broken $broken  the demo failed:"; tail -5 "$bin/demo.log"; exit 1
+    fi
+    line=$(grep '^round time:' "$bin/demo.log")
     t=$(sed -E 's/^round time: median ([0-9.]+) s.*/\1/' <<<"$line")
     echo "run $i  broken $broken  $line"
     times[$broken]+="$t "
