@@ -30,6 +30,22 @@ func IsNoDaemon(err error) bool {
 	return errors.As(err, &nd)
 }
 
+// NotRepoError says the folder holds no gridswarm repo at all: it was never
+// initialised, so no daemon could run on it either.
+type NotRepoError struct {
+	Repo string
+}
+
+func (e *NotRepoError) Error() string {
+	return fmt.Sprintf("%s is not a gridswarm repo: create one with `gridswarm init` (or `GRIDSWARM_PATH=%s gridswarm init`)", e.Repo, e.Repo)
+}
+
+// IsNotRepo reports whether err means the folder holds no repo.
+func IsNotRepo(err error) bool {
+	var nr *NotRepoError
+	return errors.As(err, &nr)
+}
+
 // Client is a connection to one daemon.
 type Client struct {
 	Endpoint endpoint.Endpoint
@@ -39,7 +55,9 @@ type Client struct {
 	nextID   atomic.Uint64
 }
 
-// Dial connects to the daemon of the repo in dir. Calls go over HTTP, so
+// Dial connects to the daemon of the repo in dir. It fails with a
+// *NotRepoError when dir holds no repo and a *NoDaemonError when no daemon
+// runs on it. Calls go over HTTP, so
 // the daemon cancels a long operation when the CLI goes away (Ctrl-C); with
 // ws true a WebSocket is opened as well, for subscriptions.
 func Dial(ctx context.Context, dir string, ws bool) (*Client, error) {
@@ -49,6 +67,9 @@ func Dial(ctx context.Context, dir string, ws bool) (*Client, error) {
 			return nil, fmt.Errorf("%s: %w; try again in a moment", dir, err)
 		}
 		if errors.Is(err, endpoint.ErrNoDaemon) {
+			if !endpoint.Initialised(dir) {
+				return nil, &NotRepoError{Repo: dir}
+			}
 			return nil, &NoDaemonError{Repo: dir, Err: err}
 		}
 		return nil, err

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -271,6 +273,37 @@ func TestSubscriptionEnds(t *testing.T) {
 				}
 			case <-time.After(30 * time.Second):
 				t.Fatal("the subscription did not end")
+			}
+		})
+	}
+}
+
+func TestDialWithoutDaemon(t *testing.T) {
+	tests := []struct {
+		name              string
+		config            bool
+		notRepo, noDaemon bool
+	}{
+		{name: "never initialised", notRepo: true},
+		{name: "initialised, no daemon", config: true, noDaemon: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tt.config {
+				if err := os.WriteFile(filepath.Join(dir, endpoint.ConfigFile), nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := Dial(context.Background(), dir, false)
+			if err == nil {
+				t.Fatal("Dial succeeded without a daemon")
+			}
+			if IsNotRepo(err) != tt.notRepo || IsNoDaemon(err) != tt.noDaemon {
+				t.Errorf("Dial: %v; IsNotRepo %v, IsNoDaemon %v; want %v, %v", err, IsNotRepo(err), IsNoDaemon(err), tt.notRepo, tt.noDaemon)
+			}
+			if tt.notRepo && !strings.Contains(err.Error(), "gridswarm init") {
+				t.Errorf("Dial on a folder without a repo said %q; want it to name `gridswarm init`", err)
 			}
 		})
 	}

@@ -25,7 +25,7 @@ import (
 
 // File names inside a repo.
 const (
-	ConfigFile   = "config.toml"
+	ConfigFile   = endpoint.ConfigFile
 	IdentityFile = "identity.key"
 	KeystoreDir  = "keystore"
 	TokenFile    = endpoint.TokenFile

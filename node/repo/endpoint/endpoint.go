@@ -21,6 +21,8 @@ const (
 	File      = "api"       // the Endpoint, as JSON, once the daemon is ready
 	LockFile  = "repo.lock" // flock-ed by the running daemon, holds its PID
 	TokenFile = "api.token" // the bearer token of the JSON-RPC API
+	// ConfigFile is written last by init: its presence marks a repo.
+	ConfigFile = "config.toml"
 )
 
 // Endpoint is what a ready daemon writes for its CLI and for tools.
@@ -76,6 +78,13 @@ func Token(dir string) (string, error) {
 		return "", fmt.Errorf("API token in %s is too short: the repo is damaged", TokenFile)
 	}
 	return tok, nil
+}
+
+// Initialised reports whether dir holds a gridswarm repo (its config file),
+// so that "no daemon" can be told apart from "not a repo at all".
+func Initialised(dir string) bool {
+	fi, err := os.Stat(filepath.Join(dir, ConfigFile))
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // Locked reports whether a live process holds dir's lock.

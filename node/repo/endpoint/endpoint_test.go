@@ -95,3 +95,27 @@ func TestToken(t *testing.T) {
 		t.Errorf("Token = %q, %v; want %q", got, err, tok)
 	}
 }
+
+func TestInitialised(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(dir string) error
+		want  bool
+	}{
+		{"missing folder", func(dir string) error { return os.Remove(dir) }, false},
+		{"empty folder", func(string) error { return nil }, false},
+		{"config is a folder", func(dir string) error { return os.Mkdir(filepath.Join(dir, ConfigFile), 0o700) }, false},
+		{"config file", func(dir string) error { return os.WriteFile(filepath.Join(dir, ConfigFile), nil, 0o600) }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := tt.setup(dir); err != nil {
+				t.Fatal(err)
+			}
+			if got := Initialised(dir); got != tt.want {
+				t.Errorf("Initialised = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
