@@ -48,7 +48,7 @@ type Options struct {
 	MaxStreams    int
 	MaxMemoryMB   int
 	MaxFDs        int
-	DHTMode       string        // auto, server, client
+	DHTMode       string        // auto, server, client; see dhtMode
 	PingEvery     time.Duration // [15s]
 	DiscoverEvery time.Duration // [1m]
 	UserAgent     string
@@ -124,15 +124,8 @@ func Start(ctx context.Context, o Options) (*Swarm, error) {
 	s.peers = newPeerTable(h, s.caps)
 	s.capsServe = newRateLimiter(capsServePerSecond, time.Now)
 	h.SetStreamHandler(CapsProtocol, s.serveCaps)
-	mode := dht.ModeAuto
-	switch o.DHTMode {
-	case "server":
-		mode = dht.ModeServer
-	case "client":
-		mode = dht.ModeClient
-	}
 	s.dht, err = dht.New(h,
-		dht.Mode(mode),
+		dht.Mode(dhtMode(o.DHTMode)),
 		dht.ProtocolPrefix(DHTPrefix),
 		dht.Datastore(dssync.MutexWrap(datastore.NewMapDatastore())),
 		dht.Validator(record.NamespacedValidator{
@@ -174,6 +167,24 @@ func Start(ctx context.Context, o Options) (*Swarm, error) {
 	go s.pingLoop(runCtx)
 	go s.discoverLoop(runCtx)
 	return s, nil
+}
+
+// dhtMode maps dht.mode to the DHT's mode. "auto" is ModeAutoServer, not
+// ModeAuto: ModeAuto serves only once AutoNAT has confirmed a public
+// address, which never happens on a LAN or loopback swarm (and gridswarm
+// peers run no AutoNAT service), so a default-profile node that others
+// bootstrap to would stay a client and their routing tables empty.
+// ModeAutoServer serves from the start and steps down to client only when
+// AutoNAT reports the node unreachable.
+func dhtMode(s string) dht.ModeOpt {
+	switch s {
+	case "server":
+		return dht.ModeServer
+	case "client":
+		return dht.ModeClient
+	default:
+		return dht.ModeAutoServer
+	}
 }
 
 func newHost(o Options) (host.Host, error) {

@@ -22,7 +22,7 @@ var comments = map[string]string{
 	"swarm.ping_interval":         "how often connected peers are pinged to measure RTT",
 	"swarm.discover_interval":     "how often the DHT is asked for more swarm members",
 	"dht":                         "Kademlia DHT under the private protocol /gridswarm/kad/1.0.0",
-	"dht.mode":                    "auto (server once reachable), server or client",
+	"dht.mode":                    "auto (serve the DHT unless AutoNAT finds this node unreachable), server or client",
 	"api":                         "JSON-RPC on loopback; every request needs the token in api.token",
 	"api.listen":                  "host:port on loopback; port 0 takes a free one",
 	"api.max_body_bytes":          "requests larger than this are refused",
