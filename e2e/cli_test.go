@@ -20,7 +20,7 @@ func TestCLIWithoutDaemon(t *testing.T) {
 		if r.code != 1 {
 			t.Errorf("%v without daemon: exit %d, want 1", cmd, r.code)
 		}
-		if lines := strings.Split(strings.TrimSpace(r.err), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "no gridswarm daemon is running") || !strings.Contains(lines[0], "gridswarm daemon") {
+		if lines := strings.Split(strings.TrimSpace(r.err), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "no gridswarm daemon is running") || !strings.Contains(lines[0], "gridswarm --repo "+dir+" daemon") {
 			t.Errorf("%v without daemon said %q; want one line saying so and how to start one", cmd, r.err)
 		}
 	}

@@ -31,6 +31,7 @@ func Stdio() IO {
 type env struct {
 	IO
 	repo      string
+	repoVia   repoSource // how repo was chosen, for the hints we print
 	logLevel  string
 	logFormat string
 	json      bool
@@ -103,12 +104,12 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 		fmt.Fprintf(e.Err, "gridswarm: unknown command %q; run `gridswarm help` for the list\n", rest[0])
 		return 2
 	}
-	if e.repo == "" {
-		if p := e.Getenv("GRIDSWARM_PATH"); p != "" {
-			e.repo = p
-		} else if p, err := repo.DefaultPath(); err == nil {
-			e.repo = p
-		}
+	if e.repo != "" {
+		e.repoVia = repoFromFlag
+	} else if p := e.Getenv("GRIDSWARM_PATH"); p != "" {
+		e.repo, e.repoVia = p, repoFromEnv
+	} else if p, err := repo.DefaultPath(); err == nil {
+		e.repo = p
 	}
 	fs := flag.NewFlagSet("gridswarm "+c.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -132,14 +133,53 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 			fmt.Fprintf(e.Err, "gridswarm %s: %v\n\n", c.name, err)
 			printCommandHelp(e.Err, c)
 			return 2
+		case client.IsNotRepo(err) || errors.Is(err, repo.ErrNotInitialised):
+			fmt.Fprintf(e.Err, "gridswarm %s: %s is not a gridswarm repo: create one with `%s`\n", c.name, e.repo, e.cmdline("init"))
 		case client.IsNoDaemon(err):
-			fmt.Fprintln(e.Err, err.Error())
+			fmt.Fprintf(e.Err, "no gridswarm daemon is running for %s: start one with `%s`\n", e.repo, e.cmdline("daemon"))
 		default:
 			fmt.Fprintf(e.Err, "gridswarm %s: %v\n", c.name, err)
 		}
 		return 1
 	}
 	return 0
+}
+
+// repoSource says how the repo folder was chosen.
+type repoSource int
+
+const (
+	repoDefault  repoSource = iota // ~/.gridswarm
+	repoFromFlag                   // --repo DIR
+	repoFromEnv                    // $GRIDSWARM_PATH
+)
+
+// cmdline is the command a user types to run sub on the same repo as
+// this invocation, e.g. "gridswarm --repo /tmp/a daemon".
+func (e *env) cmdline(sub string) string {
+	switch e.repoVia {
+	case repoFromFlag:
+		return "gridswarm --repo " + shellQuote(e.repo) + " " + sub
+	case repoFromEnv:
+		return "GRIDSWARM_PATH=" + shellQuote(e.repo) + " gridswarm " + sub
+	}
+	return "gridswarm " + sub
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything beyond the
+// characters that are safe bare.
+func shellQuote(s string) string {
+	safe := s != ""
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+:,@%=", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func findCommand(name string) (command, bool) {

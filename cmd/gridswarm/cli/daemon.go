@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
 	"flag"
 	"fmt"
+	"os"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -29,32 +31,54 @@ func initCommand() command {
 		short: "create a repo: config, libp2p identity, Ethereum account, API token",
 		long: `Creates the repo directory ($GRIDSWARM_PATH, default ~/.gridswarm). Keys are
 encrypted with scrypt under a passphrase taken from --password-file, the
-GRIDSWARM_PASSWORD variable or a prompt. init never overwrites an existing repo.
+GRIDSWARM_PASSWORD variable or a prompt. When the --password-file does not
+exist yet, init writes a fresh random passphrase there (mode 0600) for the
+daemon to read with the same flag. init never overwrites an existing repo.
 
 The local profile is for several daemons on one machine: loopback only, free
 ports, no mDNS, no UPnP/NAT-PMP and no default bootstrap peers.`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&profile, "profile", config.ProfileDefault, "default or local")
 			fs.Var(&boot, "bootstrap", "peer to join first (repeatable), as /ip4/…/tcp/…/p2p/<peer-id>")
-			fs.StringVar(&pwFile, "password-file", "", "file holding the key passphrase")
+			fs.StringVar(&pwFile, "password-file", "", "file holding the key passphrase; created with a random one when missing")
 		},
 		run: func(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) > 0 {
 				return usageError{fmt.Sprintf("unexpected argument %q", args[0])}
 			}
-			pass, err := e.passphrase(pwFile, true)
+			var pass string
+			var created bool
+			var err error
+			if pwFile != "" {
+				pass, created, err = repo.EnsurePassphraseFile(pwFile, rand.Reader)
+			} else {
+				pass, err = e.passphrase("", true)
+			}
 			if err != nil {
 				return err
 			}
 			res, err := repo.Init(e.repo, repo.InitOptions{Profile: profile, Passphrase: pass, Bootstrap: boot})
 			if err != nil {
+				if created {
+					// It protects nothing: a later init may make its own.
+					_ = os.Remove(pwFile)
+				}
 				return err
 			}
-			if e.json {
-				return printJSON(e.Out, map[string]string{"repo": e.repo, "peer_id": res.PeerID.String(), "account": res.Account.Hex(), "profile": res.Config.Profile})
+			next := e.cmdline("daemon")
+			if pwFile != "" {
+				next += " --password-file " + shellQuote(pwFile)
 			}
-			fmt.Fprintf(e.Out, "initialised gridswarm repo %s (profile %s)\n  peer ID  %s\n  account  %s\nstart the daemon with: gridswarm daemon\n",
+			if e.json {
+				return printJSON(e.Out, map[string]any{"repo": e.repo, "peer_id": res.PeerID.String(), "account": res.Account.Hex(), "profile": res.Config.Profile,
+					"password_file": pwFile, "password_file_created": created, "next": next})
+			}
+			fmt.Fprintf(e.Out, "initialised gridswarm repo %s (profile %s)\n  peer ID  %s\n  account  %s\n",
 				e.repo, res.Config.Profile, res.PeerID, res.Account.Hex())
+			if created {
+				fmt.Fprintf(e.Out, "wrote a new random passphrase to %s (mode 0600): keep it, the keys cannot be unlocked without it\n", pwFile)
+			}
+			fmt.Fprintf(e.Out, "start the daemon with: %s\n", next)
 			return nil
 		},
 	}

@@ -112,7 +112,10 @@ func peerCommand() command {
 		long: `  connect MULTIADDR   dial a peer, e.g. /ip4/127.0.0.1/tcp/4101/p2p/12D3Koo…
   disconnect PEER-ID  close every connection to the peer
   find PEER-ID        look the peer's addresses up in the DHT
-  announce TEXT       gossip a short notice to every swarm member`,
+  announce TEXT       gossip a short notice to every swarm member
+
+PEER-ID is the whole ID, the short form 'gridswarm peers' prints
+(12D3KooW…gxwfh3), or a unique start or end of a known peer's ID.`,
 		run: func(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error {
 			if len(args) != 2 {
 				return usageError{"want a subcommand and one argument"}
@@ -129,12 +132,20 @@ func peerCommand() command {
 					}
 					fmt.Fprintf(e.Out, "connected to %s\n", r.PeerID)
 				case "disconnect":
-					if err := c.Disconnect(ctx, args[1]); err != nil {
+					id, err := resolvePeerArg(ctx, c, args[1])
+					if err != nil {
 						return err
 					}
-					fmt.Fprintf(e.Out, "disconnected from %s\n", args[1])
+					if err := c.Disconnect(ctx, id); err != nil {
+						return err
+					}
+					fmt.Fprintf(e.Out, "disconnected from %s\n", id)
 				case "find":
-					r, err := c.FindPeer(ctx, args[1])
+					id, err := resolvePeerArg(ctx, c, args[1])
+					if err != nil {
+						return err
+					}
+					r, err := c.FindPeer(ctx, id)
 					if err != nil {
 						return err
 					}
@@ -163,7 +174,8 @@ func versionCommand() command {
 		run: func(ctx context.Context, e *env, _ *flag.FlagSet, _ []string) error {
 			local := node.VersionInfo{Version: node.Version, Protocol: node.ProtocolVersion, Go: runtime.Version(), Agent: node.UserAgent()}
 			var daemon *node.VersionInfo
-			if c, err := e.dial(ctx); err == nil {
+			c, dialErr := e.dial(ctx)
+			if dialErr == nil {
 				defer c.Close()
 				if v, err := c.Version(ctx); err == nil {
 					daemon = &v
@@ -175,6 +187,8 @@ func versionCommand() command {
 			fmt.Fprintf(e.Out, "gridswarm %s (%s, %s)\n", local.Version, local.Protocol, local.Go)
 			if daemon != nil {
 				fmt.Fprintf(e.Out, "daemon    %s (%s)\n", daemon.Version, daemon.Agent)
+			} else if client.IsNotRepo(dialErr) {
+				fmt.Fprintf(e.Out, "daemon    not running (%s is not a gridswarm repo: create one with `%s`)\n", e.repo, e.cmdline("init"))
 			} else {
 				fmt.Fprintln(e.Out, "daemon    not running")
 			}

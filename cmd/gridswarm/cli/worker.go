@@ -131,7 +131,7 @@ func taskletCommand() command {
 on this node's own executor, or with --peer offers it to that worker over
 /gridswarm/tasklet/1.0.0 and prints the signed receipt after checking it.`,
 		flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&peerID, "peer", "", "offer the tasklet to this worker instead of running it here")
+			fs.StringVar(&peerID, "peer", "", "offer the tasklet to this worker instead of running it here (the whole ID or the short form that peers prints)")
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 			pos, err := parseInterspersed(fs, args)
@@ -162,6 +162,9 @@ on this node's own executor, or with --peer offers it to that worker over
 				})
 				result = r
 			} else {
+				if peerID, err = resolvePeerArg(ctx, c, peerID); err != nil {
+					return fmt.Errorf("--peer: %w", err)
+				}
 				var r node.OfferResult
 				err = withBarNS(ctx, e, c, "tasklet", "tasklet", func(op string) error {
 					return c.Call(ctx, &r, "tasklet_offer", peerID, spec, node.OfferOptions{Op: op})
