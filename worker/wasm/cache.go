@@ -49,15 +49,16 @@ func (c *moduleCache) acquire(key [32]byte) *cachedModule {
 }
 
 // add caches mod under key and returns its entry with a reference taken.
-// If another run compiled the same module meanwhile, mod is closed and the
-// existing entry is returned instead.
+// If the same module is cached already the existing entry is returned and
+// mod is left open: wazero shares compiled code between modules of one hash,
+// so closing mod would unregister the code the cached entry runs (Executor
+// serialises compiles so this does not happen).
 func (c *moduleCache) add(ctx context.Context, key [32]byte, mod wazero.CompiledModule) *cachedModule {
 	c.mu.Lock()
 	if e, ok := c.byKey[key]; ok {
 		e.refs++
 		c.lru.MoveToFront(e.elem)
 		c.mu.Unlock()
-		_ = mod.Close(ctx) // a duplicate nobody else has seen
 		return e
 	}
 	e := &cachedModule{key: key, mod: mod, refs: 1}

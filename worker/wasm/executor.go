@@ -94,6 +94,11 @@ type Executor struct {
 
 	mu     sync.RWMutex // Run holds it shared, Close exclusively
 	closed bool
+
+	// compileMu serialises cache misses. wazero keys compiled code by the
+	// module's hash, so two compilations of one binary share it, and closing
+	// the loser of a race would unregister the code the winner still runs.
+	compileMu sync.Mutex
 }
 
 // New starts a wazero runtime with WASI preview 1 as its only host module.
@@ -213,6 +218,11 @@ func (e *Executor) compile(ctx context.Context, bin []byte) (*cachedModule, erro
 	key := sha256.Sum256(bin)
 	if m := e.modules.acquire(key); m != nil {
 		return m, nil
+	}
+	e.compileMu.Lock()
+	defer e.compileMu.Unlock()
+	if m := e.modules.acquire(key); m != nil {
+		return m, nil // compiled by the run we waited for
 	}
 	mod, err := e.runtime.CompileModule(ctx, bin)
 	if err != nil {
