@@ -40,7 +40,11 @@ func TestJobBesideBrokenWorkers(t *testing.T) {
 		return err == nil && len(cs) == len(ds), fmt.Sprintf("coordinator knows %d of %d workers (%v)", len(cs), len(ds), err)
 	})
 
-	id := submit(t, coord, jobFile(t, importMNIST(t, coord), nil))
+	// Four tasklets a round, as on a healthy swarm of four: "auto" would plan
+	// one per worker able to take one, and train on fewer samples.
+	id := submit(t, coord, jobFile(t, importMNIST(t, coord), func(s string) string {
+		return strings.Replace(s, "tasklets_per_round: auto", "tasklets_per_round: 4", 1)
+	}))
 	j := waitJob(t, coord, id, 4*time.Minute, func(j scheduler.Job) bool { return j.Status != scheduler.StatusRunning })
 	if j.Status != scheduler.StatusDone || j.TestAccuracy < accuracyTarget {
 		t.Fatalf("job ended %s (%s) with test accuracy %.4f, want done and at least %.2f", j.Status, j.Error, j.TestAccuracy, accuracyTarget)
