@@ -239,7 +239,7 @@ func withBarNS(ctx context.Context, e *env, c *client.Client, ns, label string, 
 			if last != nil {
 				last.update(lastP.Done, lastP.Total, true)
 			}
-			b = newProgressBar(e.Err, fmt.Sprintf("%s %-5s", label, p.Phase))
+			b = newProgressBar(e.Err, barLabel(label, p.Phase))
 			b.count = ns == "tasklet" || p.Phase == "build"
 			bars[p.Phase] = b
 		}

@@ -241,6 +241,7 @@ func (d *demo) waitDiscovery(ctx context.Context) error {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	start := time.Now()
+	status := newStatusLine(d.e.Out)
 	for {
 		counts := make([]string, len(d.nodes))
 		ready := 0
@@ -251,14 +252,15 @@ func (d *demo) waitDiscovery(ctx context.Context) error {
 				ready++
 			}
 		}
-		fmt.Fprintf(d.e.Out, "\rdiscovering through the DHT: %s  (%.1fs) ", strings.Join(counts, "  "), time.Since(start).Seconds())
+		found := strings.Join(counts, "  ")
+		status.show(found, fmt.Sprintf("discovering through the DHT: %s  (%.1fs) ", found, time.Since(start).Seconds()), ready == len(d.nodes))
 		if ready == len(d.nodes) {
-			fmt.Fprintln(d.e.Out)
+			status.end()
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			fmt.Fprintln(d.e.Out)
+			status.end()
 			return fmt.Errorf("the daemons did not all find each other: %w; logs are in %s (use --keep)", ctx.Err(), d.dir)
 		case <-tick.C:
 		}
