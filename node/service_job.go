@@ -105,7 +105,7 @@ func (s *JobService) Model(ctx context.Context, id, path string) (string, error)
 		model = j.Weights
 	}
 	if model == "" {
-		return "", fmt.Errorf("job %s has no final model yet (status %s, round %d)", id, j.Status, j.Round)
+		return "", fmt.Errorf("job %s has no final model yet (status %s, round %d of %d)", id, j.Status, min(j.Round+1, max(roundsOf(j), 1)), roundsOf(j))
 	}
 	p, err := absPath(path)
 	if err != nil {

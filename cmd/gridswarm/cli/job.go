@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -88,7 +89,7 @@ func jobsCommand() command {
 				tw := tabwriter.NewWriter(e.Out, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "JOB\tSTATUS\tROUND\tVAL ACC\tTEST ACC")
 				for _, s := range ss {
-					fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\n", s.ID, s.Status, s.Round, s.Rounds, pct(s.ValAccuracy), pct(s.TestAccuracy))
+					fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\n", s.ID, s.Status, roundNumber(s.Round, s.Rounds), s.Rounds, pct(s.ValAccuracy), pct(s.TestAccuracy))
 				}
 				return tw.Flush()
 			})
@@ -164,7 +165,7 @@ func jobCommand() command {
 				if e.json {
 					return printJSON(e.Out, s)
 				}
-				fmt.Fprintf(e.Out, "resumed %s at round %d of %d\nfollow it with: gridswarm job watch %s\n", id, s.Round, s.Rounds, id)
+				fmt.Fprintf(e.Out, "resumed %s at round %d of %d\nfollow it with: gridswarm job watch %s\n", id, roundNumber(s.Round, s.Rounds), s.Rounds, id)
 				return nil
 			case "rm":
 				var res node.RmResult
@@ -214,7 +215,11 @@ func printJob(w io.Writer, j *scheduler.Job) {
 	if j.Error != "" {
 		fmt.Fprintf(w, ": %s", j.Error)
 	}
-	fmt.Fprintf(w, "\nround    %d\n", j.Round)
+	if n := specRounds(j); n > 0 {
+		fmt.Fprintf(w, "\nround    %d of %d\n", roundNumber(j.Round, n), n)
+	} else {
+		fmt.Fprintf(w, "\nround    %d\n", j.Round+1)
+	}
 	if !j.Deadline.IsZero() {
 		fmt.Fprintf(w, "deadline %s (set by job resume)\n", j.Deadline.Local().Format(time.RFC3339))
 	}
@@ -228,7 +233,7 @@ func printJob(w io.Writer, j *scheduler.Job) {
 		fmt.Fprintf(w, "test     accuracy %.2f%%, loss %.4f\n", j.TestAccuracy*100, j.TestLoss)
 	}
 	for _, r := range j.Rounds {
-		fmt.Fprintf(w, "\nround %d  weights %s", r.Index, r.Weights)
+		fmt.Fprintf(w, "\nround %d  weights %s", r.Index+1, r.Weights)
 		if r.Finished != nil {
 			fmt.Fprintf(w, "  loss %.4f  val acc %.2f%%  %.1fs", r.Loss, r.ValAccuracy*100, r.Finished.Sub(r.Started).Seconds())
 		}
@@ -283,6 +288,7 @@ func watchJob(ctx context.Context, e *env, c *client.Client, id string) error {
 	}
 	tick := time.NewTicker(5 * time.Second) // also re-read state, in case an event was missed
 	defer tick.Stop()
+	status := newStatusLine(e.Out)
 	for {
 		select {
 		case <-ctx.Done():
@@ -293,7 +299,7 @@ func watchJob(ctx context.Context, e *env, c *client.Client, id string) error {
 			if e.json {
 				_ = printJSON(e.Out, ev)
 			} else {
-				fmt.Fprintf(e.Out, "\r%s", eventLine(ev))
+				status.show(fmt.Sprintf("%s %d", ev.Status, ev.Round), eventLine(ev), ended(ev.Status))
 			}
 			if !ended(ev.Status) {
 				continue
@@ -304,7 +310,7 @@ func watchJob(ctx context.Context, e *env, c *client.Client, id string) error {
 			return err
 		}
 		if ended(j.Status) {
-			fmt.Fprintln(e.Out)
+			status.end()
 			printFinal(e.Out, &j)
 			if j.Status != scheduler.StatusDone {
 				return fmt.Errorf("job %s %s: %s", id, j.Status, j.Error)
@@ -318,19 +324,48 @@ func ended(s string) bool {
 	return s == scheduler.StatusDone || s == scheduler.StatusFailed || s == scheduler.StatusCancelled
 }
 
+// specRounds is the number of rounds the job's spec asks for (0 if unknown).
+func specRounds(j *scheduler.Job) int {
+	var s struct {
+		Rounds int `json:"rounds"`
+	}
+	_ = json.Unmarshal(j.Spec, &s)
+	return s.Rounds
+}
+
+// roundNumber is the 1-based number people read for a 0-based round in
+// progress: round 0 is "round 1", and a finished job (round == rounds)
+// stays at its last round. JSON keeps the 0-based index.
+func roundNumber(round, rounds int) int {
+	if rounds > 0 && round >= rounds {
+		return rounds
+	}
+	return round + 1
+}
+
+// eventLine is one progress line of `job watch`. Rounds are numbered from 1;
+// the loss and accuracy are those of the last completed round, which is
+// named, since the round in progress has none yet.
 func eventLine(ev scheduler.Event) string {
 	const width = 20
 	filled := 0
 	if ev.Rounds > 0 {
-		filled = ev.Round * width / ev.Rounds
+		filled = min(ev.Round, ev.Rounds) * width / ev.Rounds
 	}
-	line := fmt.Sprintf("round %d/%d [%s%s] tasklets %d/%d done, %d running", ev.Round, ev.Rounds,
-		strings.Repeat("█", filled), strings.Repeat("·", width-filled), ev.Done, ev.Tasklets, ev.Running)
+	line := fmt.Sprintf("round %d/%d [%s%s]", roundNumber(ev.Round, ev.Rounds), ev.Rounds,
+		strings.Repeat("█", filled), strings.Repeat("·", width-filled))
+	if ev.Tasklets > 0 {
+		line += fmt.Sprintf(" tasklets %d/%d done, %d running", ev.Done, ev.Tasklets, ev.Running)
+	} else if ev.Status == scheduler.StatusRunning && ev.Round >= ev.Rounds {
+		line += " testing the final model"
+	} else if ev.Status == scheduler.StatusRunning {
+		line += " planning" // between rounds: the next round's tasklets are not placed yet
+	}
 	if ev.Failed > 0 {
 		line += fmt.Sprintf(", %d retried", ev.Failed)
 	}
-	if ev.Loss > 0 {
-		line += fmt.Sprintf("  loss %.4f  val acc %.2f%%", ev.Loss, ev.ValAccuracy*100)
+	if ev.Loss > 0 && ev.Round > 0 {
+		line += fmt.Sprintf("  round %d: loss %.4f  val acc %.2f%%", ev.Round, ev.Loss, ev.ValAccuracy*100)
 	}
 	if ev.ETASeconds > 0 {
 		line += fmt.Sprintf("  ETA %s", (time.Duration(ev.ETASeconds) * time.Second).String())
