@@ -58,3 +58,30 @@ func TestSubmitWatchPipedIsPlain(t *testing.T) {
 		t.Errorf("jobs lacks round 3/3:\n%s", jobs.out)
 	}
 }
+
+// `data add` into a pipe: its progress on stderr is whole lines ending in
+// the final 100% one, with no \r and no rate from the first milliseconds.
+func TestDataAddPipedProgressIsPlain(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	d := startDaemon(t, initRepo(t))
+	path := randomFile(t, t.TempDir(), "blob.bin", 8<<20)
+	r := gs(t, d.dir, "data", "add", path)
+	if r.code != 0 {
+		t.Fatalf("data add: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	t.Logf("data add 2>&1 | cat:\n%s", r.err)
+	if strings.Contains(r.err, "\r") {
+		t.Errorf("piped progress redraws with \\r:\n%q", r.err)
+	}
+	lines := strings.Split(strings.TrimSuffix(r.err, "\n"), "\n")
+	if last := lines[len(lines)-1]; !strings.Contains(last, "100%") || !strings.Contains(last, "8.0 MiB / 8.0 MiB") {
+		t.Errorf("progress does not end with the whole file:\n%s", r.err)
+	}
+	if strings.Contains(r.err, "GiB/s") {
+		t.Errorf("an 8 MiB add claims GiB/s:\n%s", r.err)
+	}
+	if !strings.Contains(r.out, "added ") {
+		t.Errorf("data add printed no result:\n%s", r.out)
+	}
+}
