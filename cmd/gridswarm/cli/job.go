@@ -305,6 +305,7 @@ func watchJob(ctx context.Context, e *env, c *client.Client, id string) error {
 				continue
 			}
 		case <-tick.C:
+			status.flush()
 		}
 		if err := c.Call(ctx, &j, "job_show", id); err != nil {
 			return err

@@ -31,17 +31,19 @@ func isTerminal(w io.Writer) bool {
 }
 
 // statusLine shows a changing one-line status. On a terminal (live) it
-// redraws the line in place at most every liveEvery; elsewhere it writes
-// whole lines: one whenever the key changes (a new round, a new status)
-// and otherwise at most every plainEvery, so logs stay short and free of \r.
+// redraws the line in place on every change; elsewhere it writes whole
+// lines: one whenever the key changes (a new round, a new status) and
+// otherwise at most every plainEvery, so logs stay short and free of \r.
+// A line held back for being too soon is written by a later flush.
 type statusLine struct {
-	w     io.Writer
-	live  bool
-	now   func() time.Time
-	last  time.Time
-	key   string
-	drawn bool // live: a line is on screen without its newline
-	text  string
+	w       io.Writer
+	live    bool
+	now     func() time.Time
+	last    time.Time
+	key     string
+	drawn   bool // live: a line is on screen without its newline
+	text    string
+	pending string // plain: the newest line held back, "" if none
 }
 
 func newStatusLine(w io.Writer) *statusLine {
@@ -58,9 +60,12 @@ func (s *statusLine) show(key, line string, force bool) {
 		every = 0 // redrawing one line costs nothing
 	}
 	if !force && !changed && (line == s.text || now.Sub(s.last) < every) {
+		if line != s.text {
+			s.pending = line
+		}
 		return
 	}
-	s.last, s.key, s.text = now, key, line
+	s.last, s.key, s.text, s.pending = now, key, line, ""
 	if s.live {
 		fmt.Fprintf(s.w, "\r%s", line)
 		s.drawn = true
@@ -70,6 +75,14 @@ func (s *statusLine) show(key, line string, force bool) {
 }
 
 func (s *statusLine) drawnOnce() bool { return !s.last.IsZero() }
+
+// flush writes the line held back last, if any, once plainEvery has
+// passed: a stall reported between two periodic lines still reaches a log.
+func (s *statusLine) flush() {
+	if s.pending != "" && s.now().Sub(s.last) >= plainEvery {
+		s.show(s.key, s.pending, true)
+	}
+}
 
 // end finishes a live line so what follows starts on a line of its own.
 func (s *statusLine) end() {

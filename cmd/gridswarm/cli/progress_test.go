@@ -115,6 +115,9 @@ func TestStatusLineModes(t *testing.T) {
 		{time.Second, "running 0", "round 1/3 tasklets 1/2", false},     // unchanged
 		{time.Second, "running 1", "round 2/3 planning", false},         // new round
 		{6 * time.Second, "running 1", "round 2/3 tasklets 1/2", false}, // plainEvery later
+		{time.Second, "running 1", "round 2/3 stalled", false},          // too soon for a pipe: held back
+		{0, "", "", false},               // flush: still too soon
+		{5 * time.Second, "", "", false}, // flush: written now
 		{time.Second, "done 3", "round 3/3", true},
 	}
 	tests := []struct {
@@ -122,8 +125,8 @@ func TestStatusLineModes(t *testing.T) {
 		live bool
 		want string
 	}{
-		{"pipe", false, "round 1/3 tasklets 0/2\nround 2/3 planning\nround 2/3 tasklets 1/2\nround 3/3\n"},
-		{"terminal", true, "\rround 1/3 tasklets 0/2\rround 1/3 tasklets 1/2\rround 2/3 planning\rround 2/3 tasklets 1/2\rround 3/3\n"},
+		{"pipe", false, "round 1/3 tasklets 0/2\nround 2/3 planning\nround 2/3 tasklets 1/2\nround 2/3 stalled\nround 3/3\n"},
+		{"terminal", true, "\rround 1/3 tasklets 0/2\rround 1/3 tasklets 1/2\rround 2/3 planning\rround 2/3 tasklets 1/2\rround 2/3 stalled\rround 3/3\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,6 +135,10 @@ func TestStatusLineModes(t *testing.T) {
 			s := &statusLine{w: &b, live: tt.live, now: clk.now}
 			for _, o := range offers {
 				clk.advance(o.after)
+				if o.line == "" {
+					s.flush()
+					continue
+				}
 				s.show(o.key, o.line, o.force)
 			}
 			s.end()
