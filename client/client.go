@@ -103,10 +103,11 @@ func (c *Client) Close() {
 
 // Call invokes any method; the typed helpers below cover the common ones.
 // result, if not nil, receives the answer decoded from JSON. A method's
-// error is an *Error; a refusal before any method ran an *HTTPError.
+// error is a *CallError wrapping an *Error; a refusal before any method
+// ran wraps an *HTTPError.
 func (c *Client) Call(ctx context.Context, result any, method string, args ...any) error {
 	if err := c.callHTTP(ctx, result, method, args); err != nil {
-		return fmt.Errorf("%s: %w", method, err)
+		return &CallError{Method: method, Err: err}
 	}
 	return nil
 }
@@ -130,10 +131,10 @@ func (c *Client) Subscribe(ctx context.Context, namespace string, ch any, args .
 	method := namespace + "_subscribe"
 	r, err := c.ws.call(ctx, c.ws.ids.Add(1), method, args, s)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", method, err)
+		return nil, &CallError{Method: method, Err: err}
 	}
 	if r.Error != nil {
-		return nil, fmt.Errorf("%s: %w", method, r.Error)
+		return nil, &CallError{Method: method, Err: r.Error}
 	}
 	if s.id == "" {
 		return nil, fmt.Errorf("%s: the answer holds no subscription ID", method)

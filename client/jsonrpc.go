@@ -28,6 +28,20 @@ func (e *Error) Error() string {
 // ErrorCode returns the JSON-RPC error code.
 func (e *Error) ErrorCode() int { return e.Code }
 
+// CallError is the error of one call, naming the JSON-RPC method it came
+// from ("data_add: …"). Err is an *Error when the method failed, an
+// *HTTPError when the daemon refused the call, or what stopped the call on
+// the way. A person reads the message without the method name (the CLI
+// strips it); logs and scripts keep it.
+type CallError struct {
+	Method string
+	Err    error
+}
+
+func (e *CallError) Error() string { return e.Method + ": " + e.Err.Error() }
+
+func (e *CallError) Unwrap() error { return e.Err }
+
 // HTTPError is a refusal by the daemon's HTTP front (a wrong token, a body
 // over the limit) before any method ran.
 type HTTPError struct {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -69,6 +70,31 @@ type planNode struct {
 	children []*planNode
 }
 
+// fileKind names, with its article, a file type that data add refuses.
+func fileKind(m fs.FileMode) string {
+	switch t := m.Type(); {
+	case t&fs.ModeSymlink != 0:
+		return "a symlink"
+	case t&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case t&fs.ModeSocket != 0:
+		return "a socket"
+	case t&fs.ModeCharDevice != 0:
+		return "a character device"
+	case t&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "not a regular file"
+}
+
+// kindHint says what to do instead, where there is something to say.
+func kindHint(m fs.FileMode) string {
+	if m.Type()&fs.ModeSymlink != 0 {
+		return " (copy the target in instead of linking it)"
+	}
+	return ""
+}
+
 func planPath(path string, depth int, skipped *[]string) (*planNode, error) {
 	if depth > maxTreeDepth {
 		return nil, fmt.Errorf("data add: %s is nested more than %d directories deep", path, maxTreeDepth)
@@ -85,7 +111,7 @@ func planPath(path string, depth int, skipped *[]string) (*planNode, error) {
 	case fi.IsDir():
 		n.dir = true
 	default:
-		return nil, fmt.Errorf("data add: %s is a %s; only regular files and directories can be added (copy the target in instead of linking it)", path, fi.Mode().Type())
+		return nil, fmt.Errorf("data add: %s is %s (%s): only regular files and folders can be added%s", path, fileKind(fi.Mode()), fi.Mode().Type(), kindHint(fi.Mode()))
 	}
 	entries, err := os.ReadDir(path) // sorted by name
 	if err != nil {

@@ -138,7 +138,7 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 		case client.IsNoDaemon(err):
 			fmt.Fprintf(e.Err, "no gridswarm daemon is running for %s: start one with `%s`\n", e.repo, e.cmdline("daemon"))
 		default:
-			fmt.Fprintf(e.Err, "gridswarm %s: %v\n", c.name, err)
+			fmt.Fprintln(e.Err, errorLine(commandPath(c, fs.Args()), err))
 		}
 		return 1
 	}

@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/gridswarm/gridswarm/client"
+)
+
+// commandPath is the name a user typed for the command that ran: the
+// command and, for commands with subcommands ("data add PATH | get CID…"),
+// the subcommand, e.g. "data add". args are the command's arguments after
+// its flags.
+func commandPath(c command, args []string) string {
+	if len(args) == 0 {
+		return c.name
+	}
+	for _, alt := range strings.Split(c.args, "|") {
+		f := strings.Fields(alt)
+		if len(f) > 0 && f[0] == args[0] && isSubcommandWord(f[0]) {
+			return c.name + " " + args[0]
+		}
+	}
+	return c.name
+}
+
+// isSubcommandWord reports whether w, the first word of an alternative in
+// a command's usage, names a subcommand rather than an argument (JOB.yaml)
+// or a flag ([--x]).
+func isSubcommandWord(w string) bool {
+	for _, r := range w {
+		if r < 'a' || r > 'z' {
+			return false
+		}
+	}
+	return w != ""
+}
+
+// errorLine is the one line the CLI prints when the command cmd (as
+// commandPath names it) failed with err: "gridswarm data add: <what went
+// wrong>". The message reads once: the JSON-RPC method the client names
+// ("data_add: ") and the verb prefixes the daemon and the CLI add on the
+// way ("data add: ", "data: ") are dropped, since the line already says
+// which command failed.
+func errorLine(cmd string, err error) string {
+	return "gridswarm " + cmd + ": " + errorMessage(cmd, err)
+}
+
+// errorMessage is err's text without the prefixes errorLine drops.
+func errorMessage(cmd string, err error) string {
+	drop := map[string]bool{cmd: true, "gridswarm " + cmd: true}
+	if name, _, ok := strings.Cut(cmd, " "); ok {
+		drop[name] = true
+		drop["gridswarm "+name] = true
+	}
+	for _, m := range callMethods(err) {
+		drop[m] = true
+		drop[strings.ReplaceAll(m, "_", " ")] = true
+	}
+	return dropSegments(err.Error(), drop)
+}
+
+// callMethods lists the JSON-RPC methods named by the *client.CallError
+// values in err's chain, outermost first.
+func callMethods(err error) []string {
+	var ms []string
+	for {
+		var ce *client.CallError
+		if !errors.As(err, &ce) {
+			return ms
+		}
+		ms = append(ms, ce.Method)
+		err = ce.Err
+	}
+}
+
+// dropSegments removes from msg, a chain of "context: context: message",
+// every context segment found in drop. The last segment, the message
+// itself, always stays, and so does everything else byte for byte.
+func dropSegments(msg string, drop map[string]bool) string {
+	segs := strings.Split(msg, ": ")
+	kept := segs[:0]
+	for i, s := range segs {
+		if i < len(segs)-1 && drop[s] {
+			continue
+		}
+		kept = append(kept, s)
+	}
+	return strings.Join(kept, ": ")
+}
