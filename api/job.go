@@ -21,11 +21,15 @@ type OfferOptions struct {
 
 // LocalResult is tasklet_runLocal's answer.
 type LocalResult struct {
-	SpecCID   string  `json:"spec_cid"`
-	OutputCID string  `json:"output_cid"`
-	Samples   uint64  `json:"samples"`
-	Loss      float32 `json:"loss"`
-	Seconds   float64 `json:"seconds"`
+	SpecCID   string `json:"spec_cid"`
+	OutputCID string `json:"output_cid"`
+	Samples   uint64 `json:"samples"`
+	// Loss is the tasklet's training loss as its receipt would report it:
+	// for builtin tasklets the mean minibatch loss over its steps. It is
+	// the same quantity as tasklet_offer's loss.
+	Loss    float32            `json:"loss"`
+	Metrics map[string]float64 `json:"metrics,omitempty"` // the executor's extra figures (builtin: final_loss, steps)
+	Seconds float64            `json:"seconds"`
 }
 
 // RmResult is job_rm's answer.

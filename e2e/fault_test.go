@@ -42,7 +42,7 @@ func TestLazyCheaterReturnsItsInputWeights(t *testing.T) {
 	b := startDaemon(t, bdir, "--bootstrap", a.tcpAddr(t))
 	weights, shard := mnistInputs(t, a)
 
-	r := gs(t, a.dir, "tasklet", "run", specFile(t, "builtin", weights, shard, 40), "--peer", b.ep.PeerID)
+	r := gs(t, a.dir, "tasklet", "run", specFile(t, "builtin", weights, shard, 40), "--peer", b.ep.PeerID, "--json")
 	if r.code != 0 {
 		t.Fatalf("offer to the cheater: exit %d: %s", r.code, r.err)
 	}

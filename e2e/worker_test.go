@@ -88,7 +88,7 @@ func TestWorkerRunsTaskletForPeer(t *testing.T) {
 	}
 	spec := specFile(t, "builtin", weights, shard, 40)
 
-	r := gs(t, a.dir, "tasklet", "run", spec, "--peer", b.ep.PeerID)
+	r := gs(t, a.dir, "tasklet", "run", spec, "--peer", b.ep.PeerID, "--json")
 	if r.code != 0 {
 		t.Fatalf("offer to B: exit %d: %s", r.code, r.err)
 	}
@@ -104,7 +104,7 @@ func TestWorkerRunsTaskletForPeer(t *testing.T) {
 		t.Errorf("receipt %+v does not describe the tasklet %s", offered.Receipt, offered.SpecCID)
 	}
 
-	r = gs(t, a.dir, "tasklet", "run", spec)
+	r = gs(t, a.dir, "tasklet", "run", spec, "--json")
 	if r.code != 0 {
 		t.Fatalf("local run on A: %s", r.err)
 	}

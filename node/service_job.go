@@ -100,12 +100,9 @@ func (s *JobService) Model(ctx context.Context, id, path string) (string, error)
 	if err != nil {
 		return "", err
 	}
-	model := j.FinalModel
-	if model == "" && (j.Status == scheduler.StatusFailed || j.Status == scheduler.StatusCancelled) {
-		model = j.Weights
-	}
-	if model == "" {
-		return "", fmt.Errorf("job %s has no final model yet (status %s, round %d of %d)", id, j.Status, min(j.Round+1, max(roundsOf(j), 1)), roundsOf(j))
+	model, err := modelOf(j)
+	if err != nil {
+		return "", err
 	}
 	p, err := absPath(path)
 	if err != nil {
@@ -116,6 +113,25 @@ func (s *JobService) Model(ctx context.Context, id, path string) (string, error)
 		return "", err
 	}
 	return model, s.n.grid.Get(ctx, c, p, datagrid.GetOptions{})
+}
+
+// modelOf picks the model job_model writes: the final model of a done job,
+// the weights after the last completed round of a failed or cancelled one.
+// A job cancelled before any round completed never gets a model (it holds
+// only its initial weights) and says so; a running one has none yet.
+func modelOf(j *scheduler.Job) (string, error) {
+	if j.FinalModel != "" {
+		return j.FinalModel, nil
+	}
+	switch {
+	case j.Status == scheduler.StatusCancelled && j.Round == 0:
+		return "", fmt.Errorf("job %s was cancelled before any round completed: it has no model (job resume runs it again)", j.ID)
+	case (j.Status == scheduler.StatusFailed || j.Status == scheduler.StatusCancelled) && j.Weights != "":
+		return j.Weights, nil
+	case j.Status == scheduler.StatusFailed || j.Status == scheduler.StatusCancelled:
+		return "", fmt.Errorf("job %s %s before any round completed: it has no model", j.ID, j.Status)
+	}
+	return "", fmt.Errorf("job %s has no final model yet (status %s, round %d of %d)", j.ID, j.Status, min(j.Round+1, max(roundsOf(j), 1)), roundsOf(j))
 }
 
 // Progress is job_subscribe("progress", id): an event after every change.

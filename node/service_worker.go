@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -34,9 +35,12 @@ type TaskletService struct{ n *Node }
 
 // OfferResult is tasklet_offer's answer.
 type OfferResult struct {
-	SpecCID string             `json:"spec_cid"`
-	Receipt receipt.Receipt    `json:"receipt"`
-	Metrics map[string]float64 `json:"metrics,omitempty"`
+	SpecCID string          `json:"spec_cid"`
+	Receipt receipt.Receipt `json:"receipt"`
+	// Loss is the receipt's loss (Receipt.Loss, decoded from its lossBits):
+	// the same quantity as tasklet_runLocal's loss.
+	Loss    float32            `json:"loss"`
+	Metrics map[string]float64 `json:"metrics,omitempty"` // the worker's extra, unsigned figures
 	Seconds float64            `json:"seconds"`
 }
 
@@ -73,7 +77,7 @@ func (s *TaskletService) Offer(ctx context.Context, worker string, spec tasklet.
 		return OfferResult{}, err
 	}
 	c, _ := spec.CID()
-	return OfferResult{SpecCID: c.String(), Receipt: r, Metrics: metrics, Seconds: time.Since(start).Seconds()}, nil
+	return OfferResult{SpecCID: c.String(), Receipt: r, Loss: r.Loss(), Metrics: metrics, Seconds: time.Since(start).Seconds()}, nil
 }
 
 // RunLocal runs a tasklet on this node's own executor, as a worker would.
@@ -92,7 +96,23 @@ func (s *TaskletService) RunLocal(ctx context.Context, spec tasklet.Spec, op *st
 		return LocalResult{}, err
 	}
 	c, _ := spec.CID()
-	return LocalResult{SpecCID: c.String(), OutputCID: out.CID, Samples: out.Samples, Loss: out.Loss, Seconds: time.Since(start).Seconds()}, nil
+	return LocalResult{SpecCID: c.String(), OutputCID: out.CID, Samples: out.Samples, Loss: out.Loss, Metrics: finiteMetrics(out.Metrics), Seconds: time.Since(start).Seconds()}, nil
+}
+
+// finiteMetrics drops the figures JSON cannot carry (NaN, ±Inf), as the
+// tasklet protocol does for a receipt's metrics.
+func finiteMetrics(m map[string]float64) map[string]float64 {
+	var out map[string]float64
+	for k, v := range m {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]float64, len(m))
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // Progress is tasklet_subscribe("progress", op).

@@ -2,10 +2,11 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -129,7 +130,11 @@ func taskletCommand() command {
 		short: "run one tasklet here or offer it to a peer (for testing workers)",
 		long: `Reads a tasklet spec (JSON: executor, inputs by CID, params, seed) and runs it
 on this node's own executor, or with --peer offers it to that worker over
-/gridswarm/tasklet/1.0.0 and prints the signed receipt after checking it.`,
+/gridswarm/tasklet/1.0.0 and checks the signed receipt it returns. It prints a
+short summary: the output CID, samples, and the loss as the receipt reports
+it (builtin: the mean minibatch loss over the tasklet's steps; the same figure
+run here or on a peer) beside the last step's loss. --json prints the whole
+answer instead (with --peer, the receipt itself).`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&peerID, "peer", "", "offer the tasklet to this worker instead of running it here (the whole ID or the short form that peers prints)")
 		},
@@ -155,12 +160,13 @@ on this node's own executor, or with --peer offers it to that worker over
 			}
 			defer c.Close()
 			var result any
+			var sum taskletSummary
 			if peerID == "" {
 				var r node.LocalResult
 				err = withBarNS(ctx, e, c, "tasklet", "tasklet", func(op string) error {
 					return c.Call(ctx, &r, "tasklet_runLocal", spec, op)
 				})
-				result = r
+				result, sum = r, localSummary(r)
 			} else {
 				if peerID, err = resolvePeerArg(ctx, c, peerID); err != nil {
 					return fmt.Errorf("--peer: %w", err)
@@ -169,14 +175,69 @@ on this node's own executor, or with --peer offers it to that worker over
 				err = withBarNS(ctx, e, c, "tasklet", "tasklet", func(op string) error {
 					return c.Call(ctx, &r, "tasklet_offer", peerID, spec, node.OfferOptions{Op: op})
 				})
-				result = r
+				result, sum = r, offerSummary(peerID, r)
 			}
 			if err != nil {
 				return err
 			}
-			out, _ := json.MarshalIndent(result, "", "  ")
-			fmt.Fprintln(e.Out, string(out))
+			if e.json {
+				return printJSON(e.Out, result)
+			}
+			printTaskletSummary(e.Out, sum)
 			return nil
 		},
 	}
+}
+
+// taskletSummary is what tasklet run tells a person: the same lines for a
+// local run and for an offer, so that each figure means one thing.
+type taskletSummary struct {
+	SpecCID, OutputCID string
+	Worker             string // the peer that ran it; "" for a local run
+	Samples            uint64
+	// Loss is the receipt's loss: for builtin tasklets the mean minibatch
+	// loss over the tasklet's steps (LocalResult.Loss, Receipt.Loss).
+	Loss          float32
+	Metrics       map[string]float64 // the executor's extra figures
+	Seconds       float64            // wall time of the call
+	ComputeMillis uint64             // the receipt's compute time; 0 for a local run
+}
+
+func localSummary(r node.LocalResult) taskletSummary {
+	return taskletSummary{SpecCID: r.SpecCID, OutputCID: r.OutputCID, Samples: r.Samples, Loss: r.Loss, Metrics: r.Metrics, Seconds: r.Seconds}
+}
+
+func offerSummary(worker string, r node.OfferResult) taskletSummary {
+	return taskletSummary{
+		SpecCID: r.SpecCID, OutputCID: r.Receipt.OutputCID, Worker: worker, Samples: r.Receipt.Samples,
+		Loss: r.Receipt.Loss(), Metrics: r.Metrics, Seconds: r.Seconds, ComputeMillis: r.Receipt.ComputeMillis,
+	}
+}
+
+// printTaskletSummary writes s as a few labelled lines.
+func printTaskletSummary(w io.Writer, s taskletSummary) {
+	if s.Worker == "" {
+		fmt.Fprintf(w, "tasklet %s ran here in %.2f s\n", s.SpecCID, s.Seconds)
+	} else {
+		fmt.Fprintf(w, "tasklet %s ran on %s in %.2f s (%.2f s computing); receipt checked\n",
+			s.SpecCID, s.Worker, s.Seconds, float64(s.ComputeMillis)/1000)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  output\t%s\n", s.OutputCID)
+	fmt.Fprintf(tw, "  samples\t%d\n", s.Samples)
+	fmt.Fprintf(tw, "  loss\t%.4f\t(mean over the tasklet's steps, as its receipt reports it)\n", s.Loss)
+	if v, ok := s.Metrics["final_loss"]; ok {
+		fmt.Fprintf(tw, "  last step loss\t%.4f\n", v)
+	}
+	names := make([]string, 0, len(s.Metrics))
+	for k := range s.Metrics {
+		if k != "final_loss" {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Fprintf(tw, "  %s\t%g\n", strings.ReplaceAll(k, "_", " "), s.Metrics[k])
+	}
+	tw.Flush()
 }
