@@ -405,27 +405,40 @@ func printRoundTimes(w io.Writer, j *scheduler.Job) {
 	fmt.Fprintf(w, "round time: median %.2f s, mean %.2f s over %d rounds\n", ds[len(ds)/2], mean/float64(len(ds)), len(ds))
 }
 
-// printEfficiency reports the swarm's overhead: the core-seconds the job's
-// training work needs at this machine's single-core speed, over the job's
-// wall time times the cores. (The workers' own run times would count the
-// time they wait for a core, since the demo's daemons share this machine.)
+// printEfficiency reports the swarm's overhead. The compute efficiency is
+// the core-seconds the job's training work needs at this machine's
+// single-core speed (samplesPerSec, the throughput worker_status measured),
+// over the job's wall time × cores. Beside it comes the workers' own
+// compute time, the sum of their receipts' ComputeMillis, over the same
+// wall time × cores: how busy the workers were. That is not the efficiency
+// here: the demo's daemons share this machine's cores, and a receipt's
+// compute time is the executor's wall time, which counts the time the
+// tasklet waited for a core; it can add up to more than the cores gave.
+// Nothing is printed before the job finished.
 func printEfficiency(w io.Writer, j *scheduler.Job, samplesPerSec float64, cores int) {
-	if j.Finished == nil || samplesPerSec <= 0 {
+	if j.Finished == nil || cores <= 0 {
 		return
 	}
-	samples := uint64(0)
-	for _, r := range j.Rounds {
-		for _, t := range r.Tasklets {
-			if t.Receipt != nil {
-				samples += t.Receipt.Samples
-			}
-		}
-	}
-	work := float64(samples) / samplesPerSec
 	wall := j.Finished.Sub(j.Submitted).Seconds()
 	if wall <= 0 {
 		return
 	}
-	fmt.Fprintf(w, "compute efficiency %.2f: %d samples are %.1f core-seconds at %.0f samples/s per core; the job took %.1f s on %d cores\n",
-		work/(wall*float64(cores)), samples, work, samplesPerSec, wall, cores)
+	var samples, computeMillis uint64
+	for _, r := range j.Rounds {
+		for _, t := range r.Tasklets {
+			if t.Receipt != nil {
+				samples += t.Receipt.Samples
+				computeMillis += t.Receipt.ComputeMillis
+			}
+		}
+	}
+	capacity := wall * float64(cores)
+	if samplesPerSec > 0 {
+		work := float64(samples) / samplesPerSec
+		fmt.Fprintf(w, "compute efficiency %.2f: %d samples are %.1f core-seconds at %.0f samples/s per core; the job took %.1f s on %d cores\n",
+			work/capacity, samples, work, samplesPerSec, wall, cores)
+	}
+	compute := float64(computeMillis) / 1000
+	fmt.Fprintf(w, "workers' compute time %.1f s by their receipts: %.2f of wall time × cores (it counts time a tasklet waited for a core)\n",
+		compute, compute/capacity)
 }
