@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/ethereum/go-ethereum/accounts/keystore"
 	"github.com/ethereum/go-ethereum/common"
@@ -163,7 +162,7 @@ type Repo struct {
 }
 
 // Open locks dir for this process and loads its config. A lock file left by a
-// killed daemon is no obstacle: flock dies with its process.
+// killed daemon is no obstacle: the lock dies with its process.
 func Open(dir string) (*Repo, error) {
 	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err != nil {
 		return nil, fmt.Errorf("%s: %w: run `gridswarm init` first", dir, ErrNotInitialised)
@@ -172,7 +171,7 @@ func Open(dir string) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open the repo lock: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := endpoint.TryLock(f, true); err != nil {
 		holder := endpoint.ReadPID(f)
 		f.Close()
 		return nil, fmt.Errorf("%s: %w (pid %s): stop it first, or give this daemon its own GRIDSWARM_PATH", dir, ErrLocked, holder)
@@ -195,7 +194,7 @@ func Open(dir string) (*Repo, error) {
 }
 
 func releaseLock(f *os.File) {
-	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	endpoint.Unlock(f)
 	f.Close()
 }
 

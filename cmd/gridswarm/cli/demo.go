@@ -184,7 +184,7 @@ func (d *demo) start(ctx context.Context) error {
 		nd.cmd.Env = append(os.Environ(), "GRIDSWARM_PASSWORD="+demoPassphrase)
 		nd.cmd.Stdout, nd.cmd.Stderr = io.Discard, logf
 		// The daemons die with the demo even if it is killed.
-		nd.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+		nd.cmd.SysProcAttr = childProcAttr(syscall.SIGTERM)
 		if err := nd.cmd.Start(); err != nil {
 			logf.Close()
 			return fmt.Errorf("cannot start %s: %w", nd.name, err)

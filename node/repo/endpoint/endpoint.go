@@ -1,7 +1,8 @@
 // Package endpoint finds the daemon that serves a repo folder: the
 // endpoint file a ready daemon writes, the lock that shows it still runs,
-// and the API token. It imports only the standard library, so the client
-// can use it without pulling in the daemon (package repo, which writes
+// and the API token. It imports only the standard library (and
+// golang.org/x/sys/windows on Windows), so the client can use it without
+// pulling in the daemon (package repo, which writes
 // these files, builds on it).
 package endpoint
 
@@ -13,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // File names inside a repo that this package reads.
@@ -94,10 +94,10 @@ func Locked(dir string) bool {
 		return false
 	}
 	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+	if err := TryLock(f, false); err != nil {
 		return true
 	}
-	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	Unlock(f)
 	return false
 }
 
@@ -122,12 +122,4 @@ func lockHolder(dir string) string {
 		return ""
 	}
 	return pid
-}
-
-func alive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
