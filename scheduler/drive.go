@@ -366,6 +366,9 @@ func (rn *roundRunner) run(ctx context.Context) error {
 			return ctx.Err()
 		case res := <-rn.results:
 			rn.observe(res)
+			// Persist the outcome before the next Tick acts on it: if it
+			// cannot be saved the job pauses before offering anything new.
+			c.save(r)
 		case <-timer.C:
 		}
 	}
