@@ -110,7 +110,10 @@ func (e *ewma) add(x, alpha float64) {
 	if e.N == 0 {
 		e.V = x
 	} else {
-		e.V += alpha * (x - e.V)
+		// Clamped: rounding must not take the average outside the two
+		// values it lies between (alpha 1 would otherwise miss x by an ulp).
+		lo, hi := min(e.V, x), max(e.V, x)
+		e.V = min(max(e.V+alpha*(x-e.V), lo), hi)
 	}
 	e.N++
 }
