@@ -41,9 +41,15 @@ func isSubcommandWord(w string) bool {
 // wrong>". The message reads once: the JSON-RPC method the client names
 // ("data_add: ") and the verb prefixes the daemon and the CLI add on the
 // way ("data add: ", "data: ") are dropped, since the line already says
-// which command failed.
+// which command failed. A message that itself begins with the command
+// ("data add takes 1 argument(s)", "data ls bafy…: not a directory")
+// follows "gridswarm " directly.
 func errorLine(cmd string, err error) string {
-	return "gridswarm " + cmd + ": " + errorMessage(cmd, err)
+	msg := errorMessage(cmd, err)
+	if strings.HasPrefix(msg, cmd+" ") {
+		return "gridswarm " + msg
+	}
+	return "gridswarm " + cmd + ": " + msg
 }
 
 // errorMessage is err's text without the prefixes errorLine drops.
