@@ -34,6 +34,12 @@ type Options struct {
 	// Bootstrap adds peers to those in config (the --bootstrap flag).
 	Bootstrap []string
 	Logger    *slog.Logger
+	// LogLevel is the level of Logger's handler, for node_logLevel and
+	// node_setLogLevel; nil leaves the level fixed.
+	LogLevel *slog.LevelVar
+	// Shutdown asks the process to stop cleanly (node_shutdown); it must
+	// not block. Nil refuses node_shutdown.
+	Shutdown func()
 }
 
 // Node is a running daemon.
@@ -54,6 +60,8 @@ type Node struct {
 	started   time.Time
 	account   common.Address
 	reg       *prometheus.Registry
+	logLevel  *slog.LevelVar
+	shutdown  func()
 }
 
 // New starts every part of the daemon and writes the endpoint file last, so
@@ -63,7 +71,7 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg := o.Repo.Config
-	n := &Node{repo: o.Repo, log: o.Logger, started: time.Now(), reg: prometheus.NewRegistry(), progress: newProgressHub()}
+	n := &Node{repo: o.Repo, log: o.Logger, started: time.Now(), reg: prometheus.NewRegistry(), progress: newProgressHub(), logLevel: o.LogLevel, shutdown: o.Shutdown}
 	defer func() {
 		if err != nil {
 			n.Close(context.Background())

@@ -1,7 +1,11 @@
 package node
 
 import (
+	"errors"
+	"fmt"
+	"log/slog"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -61,3 +65,37 @@ func (s *NodeService) PeerCount() int { return s.n.swarm.Peers().ConnectedCount(
 
 // RoutingTableSize returns the number of peers in the DHT routing table.
 func (s *NodeService) RoutingTableSize() int { return s.n.swarm.RoutingTableSize() }
+
+// LogLevel returns the daemon's current log level (debug, info, warn, error).
+func (s *NodeService) LogLevel() (string, error) {
+	if s.n.logLevel == nil {
+		return "", errors.New("this daemon's log level is fixed")
+	}
+	return strings.ToLower(s.n.logLevel.Level().String()), nil
+}
+
+// SetLogLevel changes the daemon's log level until it stops (config.toml's
+// log.level is what it starts with) and returns the new level.
+func (s *NodeService) SetLogLevel(level string) (string, error) {
+	if s.n.logLevel == nil {
+		return "", errors.New("this daemon's log level is fixed")
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return "", fmt.Errorf("log level %q: use debug, info, warn or error", level)
+	}
+	s.n.logLevel.Set(lv)
+	s.n.log.Info("log level changed", "to", strings.ToLower(lv.String()))
+	return strings.ToLower(lv.String()), nil
+}
+
+// Shutdown asks the daemon to stop cleanly, as SIGTERM does. It returns at
+// once; the daemon finishes answering, then closes and exits.
+func (s *NodeService) Shutdown() error {
+	if s.n.shutdown == nil {
+		return errors.New("this daemon cannot be shut down over JSON-RPC")
+	}
+	s.n.log.Info("shutdown requested over JSON-RPC")
+	s.n.shutdown()
+	return nil
+}

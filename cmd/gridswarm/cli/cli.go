@@ -62,6 +62,9 @@ func commands() []command {
 		taskletCommand(),
 		versionCommand(),
 		demoCommand(),
+		configCommand(),
+		shutdownCommand(),
+		logCommand(),
 	}
 }
 
@@ -231,6 +234,13 @@ func printCommandHelp(w io.Writer, c command) {
 
 // logger builds the daemon's slog logger; flags win over config.
 func (e *env) logger(level, format string) (*slog.Logger, error) {
+	log, _, err := e.leveledLogger(level, format)
+	return log, err
+}
+
+// leveledLogger is logger with its level in a LevelVar that can be changed
+// while it runs (gridswarm log level).
+func (e *env) leveledLogger(level, format string) (*slog.Logger, *slog.LevelVar, error) {
 	if e.logLevel != "" {
 		level = e.logLevel
 	}
@@ -239,16 +249,18 @@ func (e *env) logger(level, format string) (*slog.Logger, error) {
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, usageError{fmt.Sprintf("--log-level %q: use debug, info, warn or error", level)}
+		return nil, nil, usageError{fmt.Sprintf("--log-level %q: use debug, info, warn or error", level)}
 	}
-	opts := &slog.HandlerOptions{Level: lv}
+	v := new(slog.LevelVar)
+	v.Set(lv)
+	opts := &slog.HandlerOptions{Level: v}
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(e.Err, opts)), nil
+		return slog.New(slog.NewTextHandler(e.Err, opts)), v, nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(e.Err, opts)), nil
+		return slog.New(slog.NewJSONHandler(e.Err, opts)), v, nil
 	}
-	return nil, usageError{fmt.Sprintf("--log-format %q: use text or json", format)}
+	return nil, nil, usageError{fmt.Sprintf("--log-format %q: use text or json", format)}
 }
 
 func (e *env) dial(ctx context.Context) (*client.Client, error) {

@@ -112,7 +112,7 @@ same repo is refused. Logs go to stderr (--log-level, --log-format).`,
 				return err
 			}
 			defer r.Close()
-			log, err := e.logger(r.Config.Log.Level, r.Config.Log.Format)
+			log, level, err := e.leveledLogger(r.Config.Log.Level, r.Config.Log.Format)
 			if err != nil {
 				return err
 			}
@@ -122,7 +122,7 @@ same repo is refused. Logs go to stderr (--log-level, --log-format).`,
 			}
 			ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			n, err := node.New(ctx, node.Options{Repo: r, Passphrase: pass, Bootstrap: boot, Logger: log})
+			n, err := node.New(ctx, node.Options{Repo: r, Passphrase: pass, Bootstrap: boot, Logger: log, LogLevel: level, Shutdown: stop})
 			if err != nil {
 				return err
 			}
