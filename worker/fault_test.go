@@ -7,13 +7,13 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
 
 	"github.com/gridswarm/gridswarm/datagrid/safetensors"
+	"github.com/gridswarm/gridswarm/internal/memstore"
 	"github.com/gridswarm/gridswarm/tasklet"
 	"github.com/gridswarm/gridswarm/trainer"
 	"github.com/gridswarm/gridswarm/trainer/contract"
@@ -21,32 +21,7 @@ import (
 )
 
 // memStore is the data grid reduced to a map: equal bytes, equal CIDs.
-type memStore struct {
-	mu sync.Mutex
-	m  map[cid.Cid][]byte
-}
-
-func (s *memStore) AddBytes(_ context.Context, _ string, b []byte) (cid.Cid, error) {
-	h, err := mh.Sum(b, mh.SHA2_256, -1)
-	if err != nil {
-		return cid.Undef, err
-	}
-	c := cid.NewCidV1(cid.Raw, h)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[c] = append([]byte(nil), b...)
-	return c, nil
-}
-
-func (s *memStore) ReadFile(_ context.Context, c cid.Cid, _ int64) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, ok := s.m[c]
-	if !ok {
-		return nil, fmt.Errorf("%s not found", c)
-	}
-	return b, nil
-}
+type memStore = memstore.Store
 
 var faultModel = contract.Model{Kind: "mlp", Inputs: 8, Hidden: []int{6}, Classes: 3}
 
@@ -54,7 +29,7 @@ var faultModel = contract.Model{Kind: "mlp", Inputs: 8, Hidden: []int{6}, Classe
 // builtin tasklet over them.
 func faultTasklet(t *testing.T) (*memStore, tasklet.Spec) {
 	t.Helper()
-	st := &memStore{m: map[cid.Cid][]byte{}}
+	st := memstore.New()
 	ctx := context.Background()
 	w0, err := trainer.Init(faultModel.Trainer(), 3)
 	if err != nil {

@@ -3,49 +3,21 @@ package builtin
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/ipfs/go-cid"
-	mh "github.com/multiformats/go-multihash"
 
 	"github.com/gridswarm/gridswarm/datagrid/safetensors"
+	"github.com/gridswarm/gridswarm/internal/memstore"
 	"github.com/gridswarm/gridswarm/tasklet"
 	"github.com/gridswarm/gridswarm/trainer"
 	"github.com/gridswarm/gridswarm/trainer/contract"
 )
 
-// memStore is the data grid reduced to a map, CIDs computed the same way
-// for equal bytes.
-type memStore struct {
-	mu sync.Mutex
-	m  map[cid.Cid][]byte
-}
-
-func (s *memStore) AddBytes(_ context.Context, _ string, b []byte) (cid.Cid, error) {
-	h, err := mh.Sum(b, mh.SHA2_256, -1)
-	if err != nil {
-		return cid.Undef, err
-	}
-	c := cid.NewCidV1(cid.Raw, h)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[c] = append([]byte(nil), b...)
-	return c, nil
-}
-
-func (s *memStore) ReadFile(_ context.Context, c cid.Cid, max int64) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, ok := s.m[c]
-	if !ok {
-		return nil, fmt.Errorf("%s not found", c)
-	}
-	return b, nil
-}
+// memStore is the data grid reduced to a map: equal bytes, equal CIDs.
+type memStore = memstore.Store
 
 var model = contract.Model{Kind: "mlp", Inputs: 16, Hidden: []int{8}, Classes: 3}
 
@@ -77,7 +49,7 @@ func shard(t *testing.T, n int) []byte {
 
 func setup(t *testing.T) (*memStore, tasklet.Spec) {
 	t.Helper()
-	st := &memStore{m: map[cid.Cid][]byte{}}
+	st := memstore.New()
 	w0, err := trainer.Init(model.Trainer(), 7)
 	if err != nil {
 		t.Fatal(err)
