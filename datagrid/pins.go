@@ -146,10 +146,12 @@ type pinSpec struct {
 	name  string // "" means the root CID
 }
 
-// pinEntry is a stored pin record with its root.
+// pinEntry is a stored pin record with its root; legacy marks a record
+// from before owners, given its "user" owner on reading.
 type pinEntry struct {
-	Root cid.Cid
-	rec  pinRecord
+	Root   cid.Cid
+	rec    pinRecord
+	legacy bool
 }
 
 func (g *Grid) listPinRecords(ctx context.Context) ([]pinEntry, error) {
@@ -163,8 +165,8 @@ func (g *Grid) listPinRecords(ctx context.Context) ([]pinEntry, error) {
 		if err != nil {
 			return err
 		}
-		r.migrate(c)
-		out = append(out, pinEntry{Root: c, rec: r})
+		legacy := r.migrate(c)
+		out = append(out, pinEntry{Root: c, rec: r, legacy: legacy})
 		return nil
 	})
 	sort.SliceStable(out, func(i, j int) bool { return out[i].rec.Created.Before(out[j].rec.Created) })
@@ -224,21 +226,13 @@ func (g *Grid) claimPin(ctx context.Context, b *metaBatch, c cid.Cid, bytes uint
 func (g *Grid) migratePins(ctx context.Context) error {
 	g.pinMu.Lock()
 	defer g.pinMu.Unlock()
+	recs, err := g.listPinRecords(ctx)
 	var legacy []pinEntry
-	err := g.scan(ctx, pinPrefix, func(key string, value []byte) error {
-		var r pinRecord
-		if err := decodeRecord(key, value, &r); err != nil {
-			return err
+	for _, e := range recs {
+		if e.legacy {
+			legacy = append(legacy, e)
 		}
-		c, err := keyCid(key)
-		if err != nil {
-			return err
-		}
-		if r.migrate(c) {
-			legacy = append(legacy, pinEntry{Root: c, rec: r})
-		}
-		return nil
-	})
+	}
 	if err != nil || len(legacy) == 0 {
 		return err
 	}
