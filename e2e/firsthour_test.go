@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,26 +28,6 @@ func userEnv(home string, extra ...string) []string {
 		env = append(env, kv)
 	}
 	return append(append(env, "HOME="+home), extra...)
-}
-
-// gsAs runs the CLI as typed in a shell: in folder cwd, with env, and
-// without the --repo gs adds.
-func gsAs(t *testing.T, cwd string, env []string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir, cmd.Env = cwd, env
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("gridswarm %v: %v", args, err)
-	}
-	return result{out.String(), errb.String(), code}
 }
 
 // The README's quick start: `init --password-file pw` creates pw, and

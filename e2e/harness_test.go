@@ -61,10 +61,16 @@ type result struct {
 // gs runs the CLI against a repo.
 func gs(t *testing.T, repoDir string, args ...string) result {
 	t.Helper()
+	return gsAs(t, "", append(os.Environ(), "GRIDSWARM_PASSWORD="+passphrase), append([]string{"--repo", repoDir}, args...)...)
+}
+
+// gsAs runs the CLI in folder cwd ("": this one) with exactly env.
+func gsAs(t *testing.T, cwd string, env []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, append([]string{"--repo", repoDir}, args...)...)
-	cmd.Env = append(os.Environ(), "GRIDSWARM_PASSWORD="+passphrase)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir, cmd.Env = cwd, env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
