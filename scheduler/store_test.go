@@ -158,16 +158,7 @@ func TestStoreLoadEqualsLastSave(t *testing.T) {
 
 func TestStoreTornTail(t *testing.T) {
 	dir := t.TempDir()
-	s := openTestStore(t, dir, StoreOptions{})
-	j := sampleJob("torn-1", 3, 2)
-	var saved []string
-	for i := 0; i < 4; i++ {
-		j.Waiting = fmt.Sprintf("step %d", i)
-		if err := s.Save(j); err != nil {
-			t.Fatal(err)
-		}
-		saved = append(saved, jobJSON(t, j))
-	}
+	_, saved := savedSteps(t, dir, sampleJob("torn-1", 3, 2), 4)
 	journal := filepath.Join(dir, "torn-1"+journalExt)
 	full, err := os.ReadFile(journal)
 	if err != nil {
@@ -309,16 +300,7 @@ func TestStoreLoadQuarantinesAndSaysWhere(t *testing.T) {
 
 func TestStoreRecoversFromCorruptJournalMiddle(t *testing.T) {
 	dir := t.TempDir()
-	s := openTestStore(t, dir, StoreOptions{})
-	j := sampleJob("mid-1", 2, 2)
-	var saved []string
-	for i := 0; i < 4; i++ {
-		j.Waiting = fmt.Sprintf("step %d", i)
-		if err := s.Save(j); err != nil {
-			t.Fatal(err)
-		}
-		saved = append(saved, jobJSON(t, j))
-	}
+	s, saved := savedSteps(t, dir, sampleJob("mid-1", 2, 2), 4)
 	journal := filepath.Join(dir, "mid-1"+journalExt)
 	full, err := os.ReadFile(journal)
 	if err != nil {
@@ -562,4 +544,20 @@ func TestStoreCutAtEveryByte(t *testing.T) {
 			t.Fatalf("journal cut at byte %d: Load gives round %d waiting %q, want the save before the cut", cut, got.Round, got.Waiting)
 		}
 	}
+}
+
+// savedSteps saves j n times into a store in dir, changing one field each
+// time, and returns the store and the job's JSON after each save.
+func savedSteps(t *testing.T, dir string, j *Job, n int) (*Store, []string) {
+	t.Helper()
+	s := openTestStore(t, dir, StoreOptions{})
+	var saved []string
+	for i := range n {
+		j.Waiting = fmt.Sprintf("step %d", i)
+		if err := s.Save(j); err != nil {
+			t.Fatal(err)
+		}
+		saved = append(saved, jobJSON(t, j))
+	}
+	return s, saved
 }
