@@ -56,3 +56,13 @@ func shortID(id string) string {
 	}
 	return id[:8] + "…" + id[len(id)-6:]
 }
+
+// done reports a command that changed something: v as JSON with --json,
+// else the one line format makes.
+func (e *env) done(v any, format string, args ...any) error {
+	if e.json {
+		return printJSON(e.Out, v)
+	}
+	_, err := fmt.Fprintf(e.Out, format+"\n", args...)
+	return err
+}
