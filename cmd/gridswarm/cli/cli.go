@@ -156,11 +156,7 @@ func newRootCmd(e *env) *cobra.Command {
 			if len(args) == 0 {
 				return nil
 			}
-			msg := fmt.Sprintf("unknown command %q; run 'gridswarm help' for the list", args[0])
-			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-				msg += "; did you mean " + strings.Join(s, " or ") + "?"
-			}
-			return usageError{msg}
+			return usageError{fmt.Sprintf("unknown command %q; run 'gridswarm help' for the list%s", args[0], suggest(cmd, args[0]))}
 		},
 		RunE: func(*cobra.Command, []string) error { return errNoCommand },
 		PersistentPreRunE: func(*cobra.Command, []string) error {
@@ -192,6 +188,8 @@ func newRootCmd(e *env) *cobra.Command {
 	root.InitDefaultCompletionCmd()
 	if c, _, err := root.Find([]string{"completion"}); err == nil && c != root {
 		c.Short = "print a shell completion script: bash, zsh, fish or powershell"
+		c.Args = nil
+		parentCmd(c)
 	}
 	return root
 }
@@ -208,6 +206,7 @@ func newHelpCmd() *cobra.Command {
 			if err != nil || len(rest) > 0 {
 				return usageError{fmt.Sprintf("unknown help topic %q; run 'gridswarm help' for the commands", strings.Join(args, " "))}
 			}
+			target.InitDefaultHelpFlag() // as CMD --help shows it
 			return target.Help()
 		},
 	}
@@ -227,13 +226,18 @@ func parentCmd(cmd *cobra.Command, subs ...*cobra.Command) *cobra.Command {
 		if len(args) == 0 {
 			return usageError{fmt.Sprintf("%s needs a subcommand: %s", commandPath(c), strings.Join(names, ", "))}
 		}
-		msg := fmt.Sprintf("unknown subcommand %q: use %s", args[0], strings.Join(names, ", "))
-		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
-			msg = fmt.Sprintf("unknown subcommand %q; did you mean %s?", args[0], strings.Join(s, " or "))
-		}
-		return usageError{msg}
+		return usageError{fmt.Sprintf("unknown subcommand %q: use %s%s", args[0], strings.Join(names, ", "), suggest(c, args[0]))}
 	}
 	return cmd
+}
+
+// suggest is "; did you mean X?" when typo is close to exactly one of
+// c's subcommands; several guesses would not help.
+func suggest(c *cobra.Command, typo string) string {
+	if s := c.SuggestionsFor(typo); len(s) == 1 {
+		return fmt.Sprintf("; did you mean %s?", s[0])
+	}
+	return ""
 }
 
 // exactArgs accepts exactly n arguments.
