@@ -113,7 +113,11 @@ same repo is refused. Logs go to stderr (--log-level, --log-format).`,
 				return err
 			}
 			ep, _ := repo.ReadEndpoint(e.repo)
-			fmt.Fprintf(e.Out, "gridswarm daemon ready\n  peer ID  %s\n  API      %s\n  swarm    %s\n", ep.PeerID, ep.HTTP, strings.Join(ep.Swarm, "\n           "))
+			if e.json {
+				_ = printJSONLine(e.Out, ep)
+			} else {
+				fmt.Fprintf(e.Out, "gridswarm daemon ready\n  peer ID  %s\n  API      %s\n  swarm    %s\n", ep.PeerID, ep.HTTP, strings.Join(ep.Swarm, "\n           "))
+			}
 			<-ctx.Done()
 			log.Info("shutting down")
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

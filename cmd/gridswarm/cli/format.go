@@ -16,6 +16,11 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// printJSONLine writes v as one line of JSON (JSON Lines, for streams).
+func printJSONLine(w io.Writer, v any) error {
+	return json.NewEncoder(w).Encode(v)
+}
+
 // printPeerTable draws RTT as a bar so the near and far peers stand out.
 func printPeerTable(w io.Writer, ps []node.Peer) {
 	maxRTT := 0.0

@@ -291,7 +291,9 @@ func shortCID(c string) string {
 	return c[:10] + "…" + c[len(c)-4:]
 }
 
-// watchJob draws a live line per event until the job ends.
+// watchJob draws a live line per event until the job ends. With --json it
+// writes JSON Lines instead: {"event": …} per event, then {"job": …}, the
+// job as job show --json prints it.
 func watchJob(ctx context.Context, e *env, c *client.Client, id string) error {
 	ch := make(chan scheduler.Event, 16)
 	sub, err := c.Subscribe(ctx, "job", ch, "progress", id)
@@ -304,8 +306,7 @@ func watchJob(ctx context.Context, e *env, c *client.Client, id string) error {
 		return err
 	}
 	if ended(j.Status) {
-		printFinal(e.Out, &j)
-		return nil
+		return e.printFinal(&j)
 	}
 	tick := time.NewTicker(5 * time.Second) // also re-read state, in case an event was missed
 	defer tick.Stop()
@@ -318,7 +319,9 @@ func watchJob(ctx context.Context, e *env, c *client.Client, id string) error {
 			return fmt.Errorf("lost the daemon: %w", err)
 		case ev := <-ch:
 			if e.json {
-				_ = printJSON(e.Out, ev)
+				if err := printJSONLine(e.Out, map[string]scheduler.Event{"event": ev}); err != nil {
+					return err
+				}
 			} else {
 				status.show(fmt.Sprintf("%s %d", ev.Status, ev.Round), eventLine(ev), ended(ev.Status))
 			}
@@ -333,7 +336,9 @@ func watchJob(ctx context.Context, e *env, c *client.Client, id string) error {
 		}
 		if ended(j.Status) {
 			status.end()
-			printFinal(e.Out, &j)
+			if err := e.printFinal(&j); err != nil {
+				return err
+			}
 			if j.Status != scheduler.StatusDone {
 				return fmt.Errorf("job %s %s: %s", id, j.Status, j.Error)
 			}
@@ -396,6 +401,15 @@ func eventLine(ev scheduler.Event) string {
 		line += "  " + ev.Waiting
 	}
 	return line + "    "
+}
+
+// printFinal tells how the job ended: a line, or {"job": …} with --json.
+func (e *env) printFinal(j *scheduler.Job) error {
+	if e.json {
+		return printJSONLine(e.Out, map[string]*scheduler.Job{"job": j})
+	}
+	printFinal(e.Out, j)
+	return nil
 }
 
 func printFinal(w io.Writer, j *scheduler.Job) {
