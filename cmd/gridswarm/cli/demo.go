@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +16,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/gridswarm/gridswarm/client"
 	"github.com/gridswarm/gridswarm/examples/jobs"
 	"github.com/gridswarm/gridswarm/node"
@@ -28,15 +29,15 @@ import (
 
 const demoPassphrase = "gridswarm-demo"
 
-func demoCommand() command {
+func newDemoCmd(e *env) *cobra.Command {
 	var n, broken int
 	var keep, noTrain bool
 	var stay time.Duration
-	return command{
-		name:  "demo",
-		args:  "[-n 5] [--broken K] [--no-train] [--for DURATION] [--keep]",
-		short: "train MNIST on a throw-away local swarm of real daemons",
-		long: `Creates N repos in the local profile under a temp directory, starts a real
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Args:  noArgs,
+		Short: "train MNIST on a throw-away local swarm of real daemons",
+		Long: `Creates N repos in the local profile under a temp directory, starts a real
 daemon process on each (the first is everyone's bootstrap peer), waits until
 every daemon has found every other through the DHT and prints the RTTs they
 measured. Then the first daemon imports MNIST into the data grid and
@@ -46,17 +47,8 @@ With --broken K the last K workers get a data-grid quota smaller than one
 MNIST shard, so they decline every tasklet (over-quota): the job must
 finish on the others, and the summary shows what that costs per round.
 Ctrl-C stops the daemons and removes the temp repos. Nothing leaves 127.0.0.1.`,
-		flags: func(fs *flag.FlagSet) {
-			fs.IntVar(&n, "n", 5, "number of daemons (one coordinates, the others train)")
-			fs.BoolVar(&noTrain, "no-train", false, "only start the swarm and show it")
-			fs.IntVar(&broken, "broken", 0, "give the last K workers a quota too small for a shard (they decline: over-quota)")
-			fs.DurationVar(&stay, "for", 0, "stop by itself after this long once ready (0: wait for Ctrl-C)")
-			fs.BoolVar(&keep, "keep", false, "keep the temp repos (and daemon logs) after stopping")
-		},
-		run: func(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Sprintf("unexpected argument %q", args[0])}
-			}
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
 			if n < 2 || n > 32 {
 				return usageError{fmt.Sprintf("-n %d: use 2 to 32 daemons", n)}
 			}
@@ -107,6 +99,13 @@ Ctrl-C stops the daemons and removes the temp repos. Nothing leaves 127.0.0.1.`,
 			return nil
 		},
 	}
+	f := cmd.Flags()
+	f.IntVarP(&n, "nodes", "n", 5, "number of daemons (one coordinates, the others train)")
+	f.BoolVar(&noTrain, "no-train", false, "only start the swarm and show it")
+	f.IntVar(&broken, "broken", 0, "give the last `K` workers a quota too small for a shard (they decline: over-quota)")
+	f.DurationVar(&stay, "for", 0, "stop by itself after this long once ready (0: wait for Ctrl-C)")
+	f.BoolVar(&keep, "keep", false, "keep the temp repos (and daemon logs) after stopping")
+	return cmd
 }
 
 type demoNode struct {

@@ -16,6 +16,11 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// printJSONLine writes v as one line of JSON (JSON Lines, for streams).
+func printJSONLine(w io.Writer, v any) error {
+	return json.NewEncoder(w).Encode(v)
+}
+
 // printPeerTable draws RTT as a bar so the near and far peers stand out.
 func printPeerTable(w io.Writer, ps []node.Peer) {
 	maxRTT := 0.0
@@ -55,4 +60,14 @@ func shortID(id string) string {
 		return id
 	}
 	return id[:8] + "…" + id[len(id)-6:]
+}
+
+// done reports a command that changed something: v as JSON with --json,
+// else the one line format makes.
+func (e *env) done(v any, format string, args ...any) error {
+	if e.json {
+		return printJSON(e.Out, v)
+	}
+	_, err := fmt.Fprintf(e.Out, format+"\n", args...)
+	return err
 }
