@@ -37,6 +37,7 @@ func commands(e *env) []*cobra.Command {
 		newConfigCmd(e),
 		newShutdownCmd(e),
 		newLogCmd(e),
+		newVerifyCmd(e),
 	}
 }
 

@@ -276,6 +276,26 @@ func printJob(w io.Writer, j *scheduler.Job) {
 				}
 				fmt.Fprintf(w, "      %s %s%s%s\n", shortID(a.Peer), a.Outcome, took, why)
 			}
+			if c := t.Check; c != nil {
+				outcome := c.Outcome
+				if outcome == "" {
+					outcome = fmt.Sprintf("running (%d of %d results)", len(c.Results), c.Need)
+				}
+				fmt.Fprintf(w, "      spot check (drawn at %.0f%%): %s", 100*c.Probability, outcome)
+				if len(c.Losers) > 0 {
+					fmt.Fprintf(w, "; lost the vote: %s", shortIDs(c.Losers))
+				}
+				if c.Evidence != "" {
+					fmt.Fprintf(w, "; evidence %s", shortCID(c.Evidence))
+				}
+				fmt.Fprintln(w)
+			}
+			if t.Dropped != "" {
+				fmt.Fprintf(w, "      dropped: %s\n", t.Dropped)
+			}
+			if t.Screened != "" {
+				fmt.Fprintf(w, "      left out of the outer step: %s\n", t.Screened)
+			}
 		}
 		peers := slices.Sorted(maps.Keys(r.Filtered))
 		for _, p := range peers {
@@ -419,4 +439,12 @@ func printFinal(w io.Writer, j *scheduler.Job) {
 	default:
 		fmt.Fprintf(w, "job %s %s %s\n", j.ID, j.Status, j.Error)
 	}
+}
+
+func shortIDs(ids []string) string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = shortID(id)
+	}
+	return strings.Join(out, ", ")
 }
