@@ -113,7 +113,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"data", "get", "bafy", "-o", "x", "--stall"}, "gridswarm data get: flag needs an argument: --stall", "Usage:\n  gridswarm data get CID -o PATH [flags]"},
 		{[]string{"data"}, "gridswarm data needs a subcommand: add, gc, get, holds, import, ls, pin, pins, providers, stat, unpin", "Usage:\n  gridswarm data [flags] <command>"},
 		{[]string{"data", "frobnicate"}, `gridswarm data: unknown subcommand "frobnicate": use add,`, "Usage:\n  gridswarm data [flags] <command>"},
-		{[]string{"job", "shwo", "abc"}, `gridswarm job: unknown subcommand "shwo": use cancel, model, plot, resume, rm, show, watch; did you mean show?`, "Usage:\n  gridswarm job [flags] <command>"},
+		{[]string{"job", "shwo", "abc"}, `gridswarm job: unknown subcommand "shwo": use cancel, model, plot, resume, rm, show, tasklet, watch; did you mean show?`, "Usage:\n  gridswarm job [flags] <command>"},
 		{[]string{"data", "add"}, "gridswarm data add takes 1 argument(s), got 0", "Usage:\n  gridswarm data add PATH [flags]"},
 		{[]string{"data", "get", "bafy"}, "gridswarm data get needs -o PATH", "Usage:\n  gridswarm data get CID -o PATH [flags]"},
 		{[]string{"data", "ls", "bafy", "--timeout", "0s"}, "gridswarm data ls: --timeout 0s is not allowed", "Usage:\n  gridswarm data ls CID [flags]"},

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -110,7 +111,7 @@ func newJobCmd(e *env) *cobra.Command {
 saves its model or plots its curves. Rounds are numbered from 1 wherever
 they are printed; JSON keeps the 0-based index.`,
 	}, newJobShowCmd(e), newJobWatchCmd(e), newJobCancelCmd(e), newJobResumeCmd(e),
-		newJobRmCmd(e), newJobModelCmd(e), newJobPlotCmd(e))
+		newJobRmCmd(e), newJobModelCmd(e), newJobPlotCmd(e), newJobTaskletCmd(e))
 }
 
 // jobCmd is a job subcommand that takes the job's ID and calls the daemon.
@@ -228,6 +229,43 @@ func newJobPlotCmd(e *env) *cobra.Command {
 	})
 	cmd.PreRunE = needOutput(&out, "job plot needs -o FILE.png")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "`FILE.png` to draw the plot in (required)")
+	return cmd
+}
+
+func newJobTaskletCmd(e *env) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "tasklet ID ROUND TASKLET",
+		Args:  exactArgs(3),
+		Short: "print the spec a tasklet was offered with, to run it again (gridswarm tasklet run FILE)",
+		Long: `Prints the tasklet spec (JSON) of TASKLET (0-based, as in job show) in ROUND
+(1-based, as in job show), rebuilt and checked against the spec CID recorded
+at dispatch. Running it again with gridswarm tasklet run must give the
+output CID the job accepted: builtin tasklets are bitwise reproducible.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			round, err1 := strconv.Atoi(args[1])
+			index, err2 := strconv.Atoi(args[2])
+			if err1 != nil || err2 != nil || round < 1 || index < 0 {
+				return usageError{fmt.Sprintf("ROUND (from 1) and TASKLET (from 0) are numbers, got %q and %q", args[1], args[2])}
+			}
+			return e.withClient(ctx, false, func(c *client.Client) error {
+				var spec json.RawMessage
+				if err := c.Call(ctx, &spec, "job_tasklet", args[0], round, index); err != nil {
+					return err
+				}
+				if out == "" {
+					_, err := fmt.Fprintf(e.Out, "%s\n", spec)
+					return err
+				}
+				if err := os.WriteFile(out, append(spec, '\n'), 0o644); err != nil {
+					return fmt.Errorf("cannot write the spec: %w", err)
+				}
+				return e.done(map[string]string{"path": out}, "wrote %s", out)
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "", "write the spec to `FILE` instead of standard output")
 	return cmd
 }
 
