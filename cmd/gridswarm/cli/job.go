@@ -227,7 +227,7 @@ func newJobPlotCmd(e *env) *cobra.Command {
 		return e.done(map[string]string{"id": id, "path": out}, "wrote %s", out)
 	})
 	cmd.PreRunE = needOutput(&out, "job plot needs -o FILE.png")
-	cmd.Flags().StringVarP(&out, "output", "o", "", "`FILE.png` to draw the plot in (required)")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "`FILE.png` to draw the plot in: .png, .svg or .pdf (required)")
 	return cmd
 }
 
