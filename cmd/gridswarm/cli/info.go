@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"strings"
@@ -13,10 +14,15 @@ import (
 )
 
 func newIDCmd(e *env) *cobra.Command {
-	return &cobra.Command{
+	var addrsOnly bool
+	cmd := &cobra.Command{
 		Use:   "id",
 		Args:  noArgs,
 		Short: "show this node's peer ID, account and addresses",
+		Long: `Shows this node's peer ID, account and addresses. --addrs prints only the
+addresses, one per line, each ending in /p2p/<peer-id>: what another
+daemon's --bootstrap or 'peer connect' takes, e.g.
+  gridswarm --repo worker init --profile local --bootstrap "$(gridswarm id --addrs | head -n 1)"`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			return e.withClient(ctx, false, func(c *client.Client) error {
@@ -27,39 +33,89 @@ func newIDCmd(e *env) *cobra.Command {
 				if e.json {
 					return printJSON(e.Out, id)
 				}
+				if addrsOnly {
+					for _, a := range id.Addrs {
+						fmt.Fprintln(e.Out, a)
+					}
+					return nil
+				}
 				fmt.Fprintf(e.Out, "peer ID  %s\naccount  %s\nagent    %s\naddrs    %s\n", id.PeerID, id.Account, id.Agent, strings.Join(id.Addrs, "\n         "))
 				return nil
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&addrsOnly, "addrs", false, "print only the addresses, one per line")
+	return cmd
 }
 
 func newStatusCmd(e *env) *cobra.Command {
-	return &cobra.Command{
+	var wait time.Duration
+	cmd := &cobra.Command{
 		Use:   "status",
 		Args:  noArgs,
 		Short: "show the daemon's state: uptime, peers, DHT",
+		Long: `Shows the daemon's state: uptime, peers, DHT. With --wait D it first waits,
+up to D, until a daemon runs on the repo and answers, so a script can start
+one in the background and go on when it is ready:
+  gridswarm daemon --password-file pw > daemon.log 2>&1 &
+  gridswarm status --wait 1m`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return e.withClient(ctx, false, func(c *client.Client) error {
-				s, err := c.Status(ctx)
-				if err != nil {
+			if cmd.Flags().Changed("wait") && wait <= 0 {
+				return usageError{fmt.Sprintf("status: --wait %s is not allowed: give how long to wait, more than 0 (e.g. --wait 1m)", wait)}
+			}
+			var s node.Status
+			status := func() error {
+				return e.withClient(ctx, false, func(c *client.Client) (err error) {
+					s, err = c.Status(ctx)
 					return err
+				})
+			}
+			var err error
+			if wait > 0 {
+				err = retryUntil(ctx, wait, 100*time.Millisecond, status, func(err error) bool { return !client.IsNotRepo(err) })
+			} else {
+				err = status()
+			}
+			if err != nil {
+				return err
+			}
+			if e.json {
+				return printJSON(e.Out, s)
+			}
+			fmt.Fprintf(e.Out, "gridswarm %s (profile %s), up %s\npeer ID        %s\naccount        %s\npeers          %d connected\nDHT routing    %d peers\nrepo           %s\n",
+				s.Version, s.Profile, (time.Duration(s.UptimeSeconds) * time.Second).String(), s.PeerID, s.Account, s.Peers, s.RoutingTableSize, s.Repo)
+			if len(s.Quarantined) > 0 {
+				fmt.Fprintf(e.Out, "quarantined    %d job state file(s) could not be used and were moved aside:\n", len(s.Quarantined))
+				for _, q := range s.Quarantined {
+					fmt.Fprintf(e.Out, "  %s\n    job %s, %s: %s\n", q.Path, q.Job, q.Time.Local().Format(time.DateTime), q.Reason)
 				}
-				if e.json {
-					return printJSON(e.Out, s)
-				}
-				fmt.Fprintf(e.Out, "gridswarm %s (profile %s), up %s\npeer ID        %s\naccount        %s\npeers          %d connected\nDHT routing    %d peers\nrepo           %s\n",
-					s.Version, s.Profile, (time.Duration(s.UptimeSeconds) * time.Second).String(), s.PeerID, s.Account, s.Peers, s.RoutingTableSize, s.Repo)
-				if len(s.Quarantined) > 0 {
-					fmt.Fprintf(e.Out, "quarantined    %d job state file(s) could not be used and were moved aside:\n", len(s.Quarantined))
-					for _, q := range s.Quarantined {
-						fmt.Fprintf(e.Out, "  %s\n    job %s, %s: %s\n", q.Path, q.Job, q.Time.Local().Format(time.DateTime), q.Reason)
-					}
-				}
-				return nil
-			})
+			}
+			return nil
 		},
+	}
+	cmd.Flags().DurationVar(&wait, "wait", 0, "wait up to this long for the daemon to be ready (e.g. 1m)")
+	return cmd
+}
+
+// retryUntil calls try every interval until it succeeds, it fails with an
+// error retry rejects, or wait has passed; then it returns try's last
+// error, saying how long it waited.
+func retryUntil(ctx context.Context, wait, interval time.Duration, try func() error, retry func(error) bool) error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		err := try()
+		if err == nil || !retry(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waited %s: %w", wait, err)
+		case <-tick.C:
+		}
 	}
 }
 

@@ -23,7 +23,7 @@ import (
 )
 
 func newSubmitCmd(e *env) *cobra.Command {
-	var watch bool
+	var watch, quiet bool
 	cmd := &cobra.Command{
 		Use:   "submit JOB.yaml",
 		Args:  exactArgs(1),
@@ -48,21 +48,26 @@ progress event per line, then the final job).`,
 				if err := c.Call(ctx, &s, "job_submit", string(b)); err != nil {
 					return fmt.Errorf("%s: %w", args[0], err)
 				}
-				if e.json && !watch {
+				switch {
+				case e.json && !watch:
 					return printJSON(e.Out, s)
-				}
-				if !e.json {
+				case quiet:
+					fmt.Fprintln(e.Out, s.ID)
+				case !e.json:
 					fmt.Fprintf(e.Out, "submitted job %s\n", s.ID)
 				}
 				if watch {
 					return watchJob(ctx, e, c, s.ID)
 				}
-				fmt.Fprintf(e.Out, "follow it with: gridswarm job watch %s\n", s.ID)
+				if !quiet {
+					fmt.Fprintf(e.Out, "follow it with: gridswarm job watch %s\n", s.ID)
+				}
 				return nil
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&watch, "watch", false, "follow the job's progress until it ends")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the job's ID, for scripts: JOB=$(gridswarm submit -q job.yaml)")
 	return cmd
 }
 
@@ -228,7 +233,7 @@ func newJobPlotCmd(e *env) *cobra.Command {
 		return e.done(map[string]string{"id": id, "path": out}, "wrote %s", out)
 	})
 	cmd.PreRunE = needOutput(&out, "job plot needs -o FILE.png")
-	cmd.Flags().StringVarP(&out, "output", "o", "", "`FILE.png` to draw the plot in (required)")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "`FILE.png` to draw the plot in: .png, .svg or .pdf (required)")
 	return cmd
 }
 
