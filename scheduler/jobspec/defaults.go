@@ -13,7 +13,7 @@ const (
 	DefaultInnerSteps = 200
 	DefaultBatchSize  = 64
 	DefaultDisk       = Size(1 << 30)
-	DefaultVerifyRate = 0.1
+	DefaultVerifyRate = 0.08
 	DefaultNewPeers   = 0.5
 )
 

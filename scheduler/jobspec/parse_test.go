@@ -55,7 +55,7 @@ func TestParseDefaults(t *testing.T) {
 			Seed:            seedFromName("mnist"),
 			Resources:       Resources{Disk: 1 << 30},
 			MaxPricePerHour: 0,
-			Verify:          Verify{Rate: 0.1, MinRateNewPeers: 0.5},
+			Verify:          Verify{Rate: 0.08, MinRateNewPeers: 0.5},
 		},
 	}, {
 		name: "wasm with sgd and average",
@@ -72,7 +72,7 @@ func TestParseDefaults(t *testing.T) {
 			Seed:           seedFromName("wasm-job"),
 			Resources:      Resources{Disk: 1 << 30},
 			Deadline:       Duration(45 * time.Minute),
-			Verify:         Verify{Rate: 0.1, MinRateNewPeers: 0.5},
+			Verify:         Verify{Rate: 0.08, MinRateNewPeers: 0.5},
 		},
 	}, {
 		name: "null takes the default, explicit zero stays",

@@ -134,7 +134,7 @@ type Resources struct {
 	Disk      Size `yaml:"disk" json:"disk"`
 }
 
-// Verify holds the spot-check rates. They are validated but not yet used.
+// Verify holds the spot-check rates (see package verify).
 type Verify struct {
 	Rate            float64 `yaml:"rate" json:"rate"`
 	MinRateNewPeers float64 `yaml:"min_rate_new_peers" json:"min_rate_new_peers"`

@@ -25,6 +25,7 @@ import (
 	"github.com/gridswarm/gridswarm/node/config"
 	"github.com/gridswarm/gridswarm/node/repo"
 	"github.com/gridswarm/gridswarm/scheduler"
+	"github.com/gridswarm/gridswarm/scheduler/jobspec"
 	"github.com/gridswarm/gridswarm/worker"
 )
 
@@ -32,7 +33,7 @@ const demoPassphrase = "gridswarm-demo"
 
 func newDemoCmd(e *env) *cobra.Command {
 	var n, broken, cheaters int
-	var cheatRate float64
+	var cheatRate, verifyRate, verifyNew float64
 	var cheatKind string
 	var keep, noTrain bool
 	var stay time.Duration
@@ -73,6 +74,12 @@ Ctrl-C stops the daemons and removes the temp repos. Nothing leaves 127.0.0.1.`,
 			d, err := newDemo(e, n, broken, cheaters, cheatKind, cheatRate)
 			if err != nil {
 				return err
+			}
+			if f := cmd.Flags(); f.Changed("verify-rate") || f.Changed("verify-new") {
+				if verifyRate < 0 || verifyRate > 1 || verifyNew < 0 || verifyNew > 1 {
+					return usageError{"--verify-rate and --verify-new are check rates from 0 to 1"}
+				}
+				d.verify = fmt.Sprintf("\nverify:\n  rate: %g\n  min_rate_new_peers: %g\n", verifyRate, verifyNew)
 			}
 			defer func() {
 				d.stopAll()
@@ -119,6 +126,8 @@ Ctrl-C stops the daemons and removes the temp repos. Nothing leaves 127.0.0.1.`,
 	f.IntVar(&cheaters, "cheaters", 0, "make `N` workers (before the broken ones) cheat on some tasklets; spot checks must catch them")
 	f.StringVar(&cheatKind, "cheat-kind", "noise", "how cheaters cheat: noise, lazy, garbage or collude")
 	f.Float64Var(&cheatRate, "cheat-rate", 0.3, "share of their tasklets the cheaters cheat on")
+	f.Float64Var(&verifyRate, "verify-rate", jobspec.DefaultVerifyRate, "the job's verify.rate: the floor of every worker's spot-check rate (0 with --verify-new 0 turns checks off)")
+	f.Float64Var(&verifyNew, "verify-new", jobspec.DefaultNewPeers, "the job's verify.min_rate_new_peers: the check rate of workers with a short record")
 	f.DurationVar(&stay, "for", 0, "stop by itself after this long once ready (0: wait for Ctrl-C)")
 	f.BoolVar(&keep, "keep", false, "keep the temp repos (and daemon logs) after stopping")
 	return cmd
@@ -137,6 +146,7 @@ type demo struct {
 	dir      string
 	nodes    []*demoNode
 	cheaters map[string]bool // node names
+	verify   string          // YAML appended to the job spec, if any
 }
 
 // brokenQuota is a data-grid quota (GiB) below one MNIST shard (3.9 MB).
@@ -409,7 +419,7 @@ func (d *demo) train(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(d.e.Out, "dataset %s: %d shards\n", ds.CID, len(ds.Files)-1)
-	spec := strings.ReplaceAll(string(jobs.MNISTMLP), jobs.Placeholder, ds.CID)
+	spec := strings.ReplaceAll(string(jobs.MNISTMLP), jobs.Placeholder, ds.CID) + d.verify
 	var s node.Summary
 	if err := c.Call(ctx, &s, "job_submit", spec); err != nil {
 		return err
@@ -433,7 +443,35 @@ func (d *demo) train(ctx context.Context) error {
 		return err
 	}
 	d.printVerification(v)
+	printVerifyCost(d.e.Out, &j)
 	return nil
+}
+
+// printVerifyCost reports what the spot checks cost: the compute time of
+// the results that were run only to be compared (replicas, thirds) over
+// that of the results the job used, by the workers' receipts.
+func printVerifyCost(w io.Writer, j *scheduler.Job) {
+	var used, extra uint64
+	for _, r := range j.Rounds {
+		for _, t := range r.Tasklets {
+			if t.Receipt != nil && t.State == scheduler.TaskDone {
+				used += t.Receipt.ComputeMillis
+			}
+			if c := t.Check; c != nil {
+				for _, res := range c.Results {
+					extra += res.Receipt.ComputeMillis
+				}
+				if t.Receipt != nil && t.State == scheduler.TaskDone {
+					extra -= t.Receipt.ComputeMillis
+				}
+			}
+		}
+	}
+	if used == 0 {
+		return
+	}
+	fmt.Fprintf(w, "verification cost %.1f%% extra tasklet-seconds (%.1f s of replicas over %.1f s of used results)\n",
+		100*float64(extra)/float64(used), float64(extra)/1000, float64(used)/1000)
 }
 
 // printVerification ends the demo with what the spot checks found, a line
