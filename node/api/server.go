@@ -30,6 +30,9 @@ type Options struct {
 	UI http.Handler
 	// Metrics, if set, is served at /metrics behind the same checks.
 	Metrics http.Handler
+	// Download, if set, serves GET /download/… (a job's model and
+	// provenance) behind the same checks.
+	Download http.Handler
 }
 
 // Server is the running JSON-RPC server.
@@ -139,6 +142,11 @@ func Guard(o Options, httpH, wsH http.Handler) http.Handler {
 		}
 		if o.Metrics != nil && r.URL.Path == "/metrics" {
 			o.Metrics.ServeHTTP(w, r)
+			return
+		}
+		if o.Download != nil && strings.HasPrefix(r.URL.Path, "/download/") && !isWebsocket(r) {
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			o.Download.ServeHTTP(w, r)
 			return
 		}
 		if isWebsocket(r) {
