@@ -65,6 +65,7 @@ func commands() []command {
 		configCommand(),
 		shutdownCommand(),
 		logCommand(),
+		dashboardCommand(),
 	}
 }
 
