@@ -177,6 +177,17 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("GET %s from the page: %q, want %q", href, got, want)
 	}
 
+	// Spot checks: one row per checked tasklet in the job's state.
+	checks := 0
+	for _, rd := range j.Rounds {
+		for _, tk := range rd.Tasklets {
+			if tk.Check != nil {
+				checks++
+			}
+		}
+	}
+	evalUntil(t, tab, 20*time.Second, `document.querySelectorAll("#spot-table tbody tr").length`, func(n int) bool { return n == checks })
+
 	// The login link was single use.
 	if err := chromedp.Do(tab, chromedp.Navigate(login)); err != nil {
 		t.Fatal(err)

@@ -139,6 +139,18 @@ func TestMetricsFollowAJob(t *testing.T) {
 	moved("gridswarm_worker_tasklets_total", wBefore, wAfter, rounds, "executor=builtin", "outcome=ok")
 	moved("gridswarm_worker_tasklet_seconds_total", wBefore, wAfter, 0.001, "executor=builtin")
 	moved("gridswarm_datagrid_fetched_bytes_total", wBefore, wAfter, 1)
+	decided := 0.0
+	for _, rd := range showJob(t, coord, id).Rounds {
+		for _, tk := range rd.Tasklets {
+			if tk.Check != nil && tk.Check.Outcome != "" {
+				decided++
+			}
+		}
+	}
+	moved("gridswarm_verify_spot_checks_total", before, after, decided)
+	if d := after.value("gridswarm_verify_spot_checks_total") - before.value("gridswarm_verify_spot_checks_total"); d != decided {
+		t.Errorf("gridswarm_verify_spot_checks_total moved by %v; the job decided %v spot checks", d, decided)
+	}
 	if n := after.value("gridswarm_jobs", "status=running"); n != 0 {
 		t.Errorf("gridswarm_jobs{status=running} = %v after the job ended", n)
 	}

@@ -16,6 +16,12 @@ type jobCounter interface {
 	Filtered(reason string)
 }
 
+// checkCounter counts decided spot checks (metrics.Verify implements it).
+type checkCounter interface {
+	SpotCheck(verdict string)
+	Mismatch()
+}
+
 // jobTracker turns the coordinator's progress events into job, round,
 // tasklet and placement counts without touching the scheduler: when an
 // event shows a round ended (or the job did), it reads the job once and
@@ -26,6 +32,7 @@ type jobCounter interface {
 // directly and this goes away.
 type jobTracker struct {
 	m   jobCounter
+	v   checkCounter
 	get func(id string) (*scheduler.Job, error)
 
 	mu   sync.Mutex
@@ -37,8 +44,8 @@ type jobSeen struct {
 	status string
 }
 
-func newJobTracker(m jobCounter, get func(string) (*scheduler.Job, error)) *jobTracker {
-	return &jobTracker{m: m, get: get, seen: map[string]jobSeen{}}
+func newJobTracker(m jobCounter, v checkCounter, get func(string) (*scheduler.Job, error)) *jobTracker {
+	return &jobTracker{m: m, v: v, get: get, seen: map[string]jobSeen{}}
 }
 
 func ended(status string) bool {
@@ -63,16 +70,16 @@ func (t *jobTracker) observe(ev scheduler.Event) {
 	if err != nil {
 		return // removed meanwhile: nothing left to count
 	}
-	countEnded(t.m, j, prev.round, ev.Round, ev.Status)
+	countEnded(t.m, t.v, j, prev.round, ev.Round, ev.Status)
 }
 
 // countEnded counts rounds [from, to) of j as done and, when the job ended
 // otherwise than done, the round it stopped in with the job's status.
-func countEnded(m jobCounter, j *scheduler.Job, from, to int, status string) {
+func countEnded(m jobCounter, v checkCounter, j *scheduler.Job, from, to int, status string) {
 	exec := executorOf(j)
 	for i := from; i < to; i++ {
 		if rd := roundByIndex(j, i); rd != nil {
-			countRound(m, exec, rd, scheduler.StatusDone)
+			countRound(m, v, exec, rd, scheduler.StatusDone)
 		}
 	}
 	if !ended(status) {
@@ -80,14 +87,20 @@ func countEnded(m jobCounter, j *scheduler.Job, from, to int, status string) {
 	}
 	if status != scheduler.StatusDone {
 		if rd := roundByIndex(j, to); rd != nil {
-			countRound(m, exec, rd, status)
+			countRound(m, v, exec, rd, status)
 		}
 	}
 	m.JobFinished(status)
 }
 
-func countRound(m jobCounter, exec string, rd *scheduler.Round, status string) {
+func countRound(m jobCounter, v checkCounter, exec string, rd *scheduler.Round, status string) {
 	for _, tl := range rd.Tasklets {
+		if c := tl.Check; c != nil && c.Outcome != "" {
+			v.SpotCheck(c.Outcome)
+			if c.Need > 2 { // a third replica is drawn only after a mismatch
+				v.Mismatch()
+			}
+		}
 		for _, a := range tl.Attempts {
 			m.Placed()
 			if a.Ended == nil {

@@ -17,8 +17,10 @@ func (c *countLog) RoundEnded(s string)  { c.lines = append(c.lines, "round "+s)
 func (c *countLog) Attempt(e, o string, d time.Duration) {
 	c.lines = append(c.lines, "attempt "+e+" "+o+" "+d.String())
 }
-func (c *countLog) Placed()           { c.lines = append(c.lines, "placed") }
-func (c *countLog) Filtered(r string) { c.lines = append(c.lines, "filtered "+r) }
+func (c *countLog) Placed()            { c.lines = append(c.lines, "placed") }
+func (c *countLog) SpotCheck(v string) { c.lines = append(c.lines, "check "+v) }
+func (c *countLog) Mismatch()          { c.lines = append(c.lines, "mismatch") }
+func (c *countLog) Filtered(r string)  { c.lines = append(c.lines, "filtered "+r) }
 
 func testJob(rounds int) *scheduler.Job {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -60,6 +62,17 @@ func TestJobTracker(t *testing.T) {
 			want:   []string{"placed", "attempt wasm declined: busy 0s", "placed", "attempt wasm done 2s", "filtered not idle: paused", "round done", "job done"},
 		},
 		{
+			name:   "a spot check decided after a mismatch",
+			events: []scheduler.Event{{JobID: "j1", Status: "running", Round: 0}, {JobID: "j1", Status: "running", Round: 1}},
+			job: func() *scheduler.Job {
+				j := testJob(1)
+				j.Rounds[0].Tasklets[0].Check = &scheduler.SpotCheck{Need: 3, Outcome: "odd-one-out"}
+				j.Rounds[0].Filtered = nil
+				return j
+			}(),
+			want: []string{"check odd-one-out", "mismatch", "placed", "attempt wasm declined: busy 0s", "placed", "attempt wasm done 2s", "round done"},
+		},
+		{
 			name:   "the first event after a restart is only a baseline",
 			events: []scheduler.Event{{JobID: "j1", Status: "done", Round: 1}},
 			job:    testJob(1),
@@ -68,7 +81,7 @@ func TestJobTracker(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var c countLog
-			tr := newJobTracker(&c, func(id string) (*scheduler.Job, error) { return tt.job, nil })
+			tr := newJobTracker(&c, &c, func(id string) (*scheduler.Job, error) { return tt.job, nil })
 			for _, ev := range tt.events {
 				tr.observe(ev)
 			}
@@ -84,7 +97,7 @@ func TestJobTracker(t *testing.T) {
 
 func TestJobTrackerJobGone(t *testing.T) {
 	var c countLog
-	tr := newJobTracker(&c, func(string) (*scheduler.Job, error) { return nil, errors.New("no such job") })
+	tr := newJobTracker(&c, &c, func(string) (*scheduler.Job, error) { return nil, errors.New("no such job") })
 	tr.observe(scheduler.Event{JobID: "j", Status: "running"})
 	tr.observe(scheduler.Event{JobID: "j", Status: "running", Round: 1})
 	if len(c.lines) != 0 {

@@ -155,7 +155,7 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 	n.jobs = store
 	n.jobEvents = newHub[scheduler.Event]()
 	n.measure = loadMeasure(filepath.Join(o.Repo.Dir, measureFile), o.Logger)
-	tracker := newJobTracker(n.metricSet.Jobs, func(id string) (*scheduler.Job, error) { return n.coord.Get(id) })
+	tracker := newJobTracker(n.metricSet.Jobs, n.metricSet.Verify, func(id string) (*scheduler.Job, error) { return n.coord.Get(id) })
 	n.coord = scheduler.New(store, coordGrid{g: n.grid, h: n.swarm.Host()}, coordSwarm{n}, scheduler.Options{
 		Measure:         n.measure,
 		BenchmarkParams: p2p.ThroughputParams,

@@ -31,7 +31,7 @@ function setAttrs(e, attrs) {
 }
 
 function append(e, kids) {
-  for (const k of kids.flat()) {
+  for (const k of kids.flat(Infinity)) {
     if (k === undefined || k === null || k === false) continue;
     e.append(k instanceof Node ? k : document.createTextNode(String(k)));
   }
@@ -45,7 +45,9 @@ function kv(pairs) {
 
 function table(id, head, rows) {
   return el('div', { class: 'scroll' }, el('table', { id },
-    el('thead', {}, el('tr', {}, head.map((h) => el('th', {}, h)))),
+    // A heading written 'name|cls' gets the class too (hide-sm hides the
+    // column on a phone, so headings and cells must agree).
+    el('thead', {}, el('tr', {}, head.map((h) => { const [t, c] = h.split('|'); return el('th', { class: c }, t); }))),
     el('tbody', {}, rows)));
 }
 
@@ -65,7 +67,7 @@ function secs(s) {
   return (s / 3600).toFixed(1) + ' h';
 }
 function short(id) { return id ? '…' + id.slice(-8) : ''; }
-function peerCell(id) { return el('span', { class: 'mono', title: id }, short(id)); }
+function peerCell(id) { return el('span', { class: 'mono nowrap', title: id }, short(id)); }
 function num(x, d) { return x === undefined || x === null ? '–' : Number(x).toFixed(d); }
 function pct(x) { return x ? (100 * x).toFixed(1) + '%' : '–'; }
 function when(t) { return t ? new Date(t).toLocaleString() : '–'; }
@@ -244,7 +246,7 @@ async function swarmPage(main) {
         el('td', { class: 'hide-sm muted' }, p.agent || ''));
     });
     replace('peers', el('div', { id: 'peers' }, rows.length
-      ? table('peers-table', ['peer', 'connected', 'RTT', 'executors', 'GPUs', 'slots', 'state', 'reputation', 'agent'], rows)
+      ? table('peers-table', ['peer', 'connected', 'RTT', 'executors', 'GPUs|hide-sm', 'slots', 'state', 'reputation', 'agent|hide-sm'], rows)
       : el('p', { class: 'muted' }, 'No peers yet.')));
   });
 }
@@ -297,7 +299,7 @@ async function dataPage(main) {
       el('td', {}, el('span', { class: 'mono', title: p.cid }, p.cid.slice(0, 14) + '…')),
       el('td', {}, bytes(p.bytes)), el('td', { class: 'hide-sm' }, when(p.created))));
     replace('pins', el('div', { id: 'pins' }, rows.length
-      ? table('pins-table', ['name', 'owner', 'CID', 'size', 'created'], rows) : el('p', { class: 'muted' }, 'Nothing pinned.')));
+      ? table('pins-table', ['name', 'owner', 'CID', 'size', 'created|hide-sm'], rows) : el('p', { class: 'muted' }, 'Nothing pinned.')));
   });
 }
 
@@ -319,7 +321,7 @@ async function jobsPage(main) {
       el('td', {}, j.status), el('td', {}, Math.min(j.round + (j.status === 'running' ? 1 : 0), j.rounds) + ' / ' + j.rounds),
       el('td', {}, pct(j.val_accuracy)), el('td', { class: 'hide-sm' }, j.waiting || j.error || '')));
     replace('jobs', el('div', { id: 'jobs' }, rows.length
-      ? table('jobs-table', ['job', 'status', 'round', 'val. accuracy', 'note'], rows)
+      ? table('jobs-table', ['job', 'status', 'round', 'val. accuracy', 'note|hide-sm'], rows)
       : el('p', { class: 'muted' }, 'No jobs yet: gridswarm submit job.yaml')));
   });
 }
@@ -338,7 +340,6 @@ async function jobPage(main, id) {
     renderJob(j);
   };
   await refresh();
-  renderSpotChecks(id);
   // Every progress event may finish a round: fetch the job again, at most
   // a few times a second however fast events come.
   const unsub = await rpc.subscribe('job', 'progress', [id], () => {
@@ -379,13 +380,14 @@ function renderJob(j) {
   replace('acc-chart', el('div', { id: 'acc-chart' }, chart([
     { name: 'validation accuracy', cls: 'acc', pts: done.map((r, i) => [x[i], r.val_accuracy]) },
   ], rounds, true)));
+  replace('spot-checks', spotChecks(j));
   replace('rounds', el('div', { id: 'rounds' }, [...(j.rounds || [])].reverse().map(roundView)));
 }
 
 // chart draws one panel: x is the round (numbered from 1, as job show and
 // job watch number them), y its own axis. Each point is a circle.pt.
 function chart(series, rounds, unit) {
-  const W = 460, H = 220, L = 44, B = 26, T = 10, Rm = 10;
+  const W = 460, H = 236, L = 44, B = 26, T = 26, Rm = 10;
   const all = series.flatMap((s) => s.pts.filter((p) => p[1] !== undefined && p[1] !== null && isFinite(p[1])));
   const s = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img' });
   let ymin = unit ? 0 : Math.min(...all.map((p) => p[1]), Infinity);
@@ -409,7 +411,7 @@ function chart(series, rounds, unit) {
       s.append(svg('circle', { class: 'pt ' + ser.cls, cx: X(p[0]), cy: Y(p[1]), r: 3, 'data-round': p[0] },
         svg('title', {}, `${ser.name}, round ${p[0]}: ${unit ? pct(p[1]) : num(p[1], 4)}`)));
     }
-    s.append(svg('text', { x: L + 6 + k * 150, y: T + 12, class: ser.cls }, '— ' + ser.name));
+    s.append(svg('text', { x: L + k * 150, y: 12, class: ser.cls }, '— ' + ser.name));
   });
   if (!all.length) s.append(svg('text', { x: L + 10, y: H / 2 }, 'points appear as rounds finish'));
   return s;
@@ -421,7 +423,7 @@ function roundView(r) {
   for (const t of r.tasklets || []) {
     const attempts = t.attempts || [];
     if (!attempts.length) {
-      rows.push(el('tr', {}, el('td', {}, t.index), el('td', {}, '–'), el('td', {}, t.state), el('td', {}, '–'), el('td', {}, '')));
+      rows.push(el('tr', {}, el('td', {}, t.index), el('td', {}, '–'), el('td', {}, t.state), el('td', {}, '–'), el('td', {}, t.dropped || '')));
     }
     for (const a of attempts) {
       const took = a.ended ? (new Date(a.ended) - new Date(a.started)) / 1000 : null;
@@ -429,7 +431,7 @@ function roundView(r) {
         el('td', {}, t.index), el('td', {}, peerCell(a.peer)),
         el('td', { class: a.outcome === 'done' ? 'ok' : (a.outcome === 'running' ? '' : 'bad') }, a.outcome),
         el('td', {}, took === null ? 'running' : secs(took)),
-        el('td', { class: 'muted' }, a.why || '')));
+        el('td', { class: 'muted' }, a.why || '', a.outcome === 'done' && t.screened && a.peer === t.peer ? ' (kept out of the average: ' + t.screened + ')' : '')));
     }
   }
   const filtered = Object.entries(r.filtered || {});
@@ -441,21 +443,25 @@ function roundView(r) {
       el('ul', {}, filtered.map(([p, why]) => el('li', {}, peerCell(p), ': ', why)))) : null);
 }
 
-async function renderSpotChecks(id) {
-  const mods = await modules();
-  const box = el('div', { id: 'spot-checks', class: 'card' });
-  if (!mods.verify) {
-    box.append(el('p', { class: 'muted' }, 'Spot checks: verification is not available on this daemon yet.'));
-  } else {
-    try {
-      const res = await rpc.call('verify_job', id);
-      const rows = (res || []).map((c) => el('tr', {}, Object.values(c).map((v) => el('td', {}, typeof v === 'object' ? JSON.stringify(v) : v))));
-      box.append(rows.length ? table('spot-table', Object.keys(res[0]), rows) : el('p', { class: 'muted' }, 'No spot checks yet.'));
-    } catch (e) {
-      box.append(el('p', { class: 'muted' }, 'Spot checks: ' + e.message));
+// spotChecks lists the job's spot checks (tasklets run on several peers
+// and voted on) with their verdicts, from the job's own state.
+function spotChecks(j) {
+  const rows = [];
+  for (const r of j.rounds || []) {
+    for (const t of r.tasklets || []) {
+      const c = t.check;
+      if (!c) continue;
+      rows.push(el('tr', { 'data-check': `${r.index + 1}/${t.index}` },
+        el('td', {}, `${r.index + 1} / ${t.index}`),
+        el('td', {}, (c.results || []).map((x, i) => [i ? ', ' : '', peerCell(x.peer)])),
+        el('td', {}, (c.results || []).length + ' of ' + c.need),
+        el('td', { class: c.outcome === 'verified' ? 'ok' : (c.outcome ? 'bad' : '') }, c.outcome || 'running'),
+        el('td', { class: 'muted' }, [(c.losers || []).length ? ['wrong: ', c.losers.map((p, i) => [i ? ', ' : '', peerCell(p)]), ' '] : '', (c.reasons || []).join('; ')])));
     }
   }
-  replace('spot-checks', box);
+  return el('div', { id: 'spot-checks', class: 'card' }, rows.length
+    ? table('spot-table', ['round / tasklet', 'peers', 'outputs', 'verdict', 'why'], rows)
+    : el('p', { class: 'muted' }, 'No spot checks in this job yet (the coordinator draws them per tasklet; see verify.rate).'));
 }
 
 // ---------- Wallet ----------
