@@ -204,7 +204,8 @@ func (d *Data) Added(bytes uint64) { d.added.Add(float64(bytes)) }
 // Evicted counts cache entries evicted.
 func (d *Data) Evicted(entries int) { d.evictions.Add(float64(entries)) }
 
-// Verify is defined now so the verification work only has to count.
+// Verify counts spot checks; the node feeds SpotCheck and Mismatch from the
+// coordinator's job state, Ban waits for the reputation work to call it.
 type Verify struct {
 	checks     *prometheus.CounterVec
 	mismatches prometheus.Counter
@@ -214,9 +215,9 @@ type Verify struct {
 func newVerify() *Verify {
 	return &Verify{
 		checks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: name("verify", "spot_checks_total"),
-			Help: "Spot checks (replicated tasklets) decided, by verdict (match, mismatch, tiebreak)."}, []string{"verdict"}),
+			Help: "Spot checks (replicated tasklets) decided, by verdict (verified, odd-one-out, executor-fault, unverifiable)."}, []string{"verdict"}),
 		mismatches: prometheus.NewCounter(prometheus.CounterOpts{Name: name("verify", "mismatches_total"),
-			Help: "Replica outputs that disagreed."}),
+			Help: "Spot checks whose replicas disagreed (a third replica was needed)."}),
 		bans: prometheus.NewCounter(prometheus.CounterOpts{Name: name("verify", "bans_total"),
 			Help: "Peers banned for wrong outputs or equivocation."}),
 	}

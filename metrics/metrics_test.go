@@ -69,7 +69,7 @@ func TestSetCounts(t *testing.T) {
 	s.Jobs.JobFinished("done")
 	s.Data.Added(4096)
 	s.Data.Evicted(2)
-	s.Verify.SpotCheck("match")
+	s.Verify.SpotCheck("verified")
 	s.Settle.RootPosted(21000)
 
 	tests := []struct {
