@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -25,6 +26,7 @@ import (
 	"github.com/gridswarm/gridswarm/receipt"
 	"github.com/gridswarm/gridswarm/scheduler"
 	"github.com/gridswarm/gridswarm/scheduler/measure"
+	"github.com/gridswarm/gridswarm/verify"
 	"github.com/gridswarm/gridswarm/worker"
 )
 
@@ -45,26 +47,29 @@ type Options struct {
 
 // Node is a running daemon.
 type Node struct {
-	repo      *repo.Repo
-	log       *slog.Logger
-	swarm     *p2p.Swarm
-	api       *api.Server
-	metrics   *http.Server
-	grid      *datagrid.Grid
-	coord     *scheduler.Coordinator
-	measure   *measure.Table   // the coordinator's observations of peers
-	jobs      *scheduler.Store // for the quarantined files in node_status
-	jobEvents *hub[scheduler.Event]
-	worker    *worker.Worker
-	domain    receipt.Domain
-	progress  *progressHub
-	started   time.Time
-	account   common.Address
-	reg       *prometheus.Registry
-	metricSet *metrics.Set
-	sessions  *api.Sessions // the dashboard's logins
-	logLevel  *slog.LevelVar
-	shutdown  func()
+	repo    *repo.Repo
+	log     *slog.Logger
+	swarm   *p2p.Swarm
+	api     *api.Server
+	metrics *http.Server
+	grid    *datagrid.Grid
+	coord   *scheduler.Coordinator
+	measure *measure.Table   // the coordinator's observations of peers
+	trust   *scheduler.Trust // the coordinator's spot-check records of peers
+	// equivocation is the joined proof topic; nil until joined.
+	equivocation atomic.Pointer[p2p.Topic]
+	jobs         *scheduler.Store // for the quarantined files in node_status
+	jobEvents    *hub[scheduler.Event]
+	worker       *worker.Worker
+	domain       receipt.Domain
+	progress     *progressHub
+	started      time.Time
+	account      common.Address
+	reg          *prometheus.Registry
+	metricSet    *metrics.Set
+	sessions     *api.Sessions // the dashboard's logins
+	logLevel     *slog.LevelVar
+	shutdown     func()
 }
 
 // New starts every part of the daemon and writes the endpoint file last, so
@@ -155,9 +160,17 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 	n.jobs = store
 	n.jobEvents = newHub[scheduler.Event]()
 	n.measure = loadMeasure(filepath.Join(o.Repo.Dir, measureFile), o.Logger)
+	n.trust = loadTrust(filepath.Join(o.Repo.Dir, trustFile), o.Logger)
 	tracker := newJobTracker(n.metricSet.Jobs, n.metricSet.Verify, func(id string) (*scheduler.Job, error) { return n.coord.Get(id) })
 	n.coord = scheduler.New(store, coordGrid{g: n.grid, h: n.swarm.Host()}, coordSwarm{n}, scheduler.Options{
-		Measure:         n.measure,
+		Measure: n.measure,
+		Trust:   n.trust,
+		Domain:  n.domain,
+		OnEquivocation: func(p verify.Proof) {
+			if err := n.gossipProof(context.Background(), p); err != nil {
+				n.log.Warn("cannot gossip an equivocation proof", "err", err)
+			}
+		},
 		BenchmarkParams: p2p.ThroughputParams,
 		Limits: scheduler.Limits{
 			CoordinatorMemory:  cfg.Coordinator.MemoryLimit(n.worker.Status().Probe.MemoryTotal),
@@ -170,6 +183,9 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 			n.jobEvents.publish(ev.JobID, ev)
 		},
 	})
+	if err := n.startEquivocation(); err != nil {
+		return nil, err
+	}
 	if err := n.coord.Resume(); err != nil {
 		return nil, err
 	}
@@ -225,6 +241,7 @@ func (n *Node) services() map[string]any {
 		"worker":  &WorkerService{n: n},
 		"tasklet": &TaskletService{n: n},
 		"job":     &JobService{n: n},
+		"verify":  &VerifyService{n: n},
 	}
 }
 

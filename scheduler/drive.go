@@ -351,6 +351,7 @@ func (rn *roundRunner) run(ctx context.Context) error {
 					c.save(r)
 					return errors.New(d.Reason)
 				case DecideAggregate:
+					rn.keepEvidence(ctx) // checks decided in this Tick (unverifiable)
 					c.log.Info("round timing", "job", r.job.ID, "round", rn.round, "tasklets_s", c.now().Sub(roundStart).Seconds())
 					c.save(r)
 					lost, err := c.aggregate(ctx, r, rn.round)
@@ -380,6 +381,7 @@ func (rn *roundRunner) run(ctx context.Context) error {
 			// Persist the outcome before the next Tick acts on it: if it
 			// cannot be saved the job pauses before offering anything new.
 			c.save(r)
+			rn.keepEvidence(ctx)
 		case <-timer.C:
 		}
 	}

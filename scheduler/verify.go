@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 
+	"github.com/gridswarm/gridswarm/scheduler/jobspec"
+	"github.com/gridswarm/gridswarm/tasklet"
 	"github.com/gridswarm/gridswarm/trainer"
 	"github.com/gridswarm/gridswarm/verify"
 )
@@ -168,4 +171,51 @@ func (c *Coordinator) screenedOut(round int, t *Tasklet, why, executor string) {
 	}
 	now := c.now()
 	c.trust.Update(verify.Key{Peer: t.Peer, Class: verify.Class(executor)}, func(r *verify.Record, u verify.Rule) { r.LostVote(now, u) })
+}
+
+// TaskletSpec rebuilds the spec a tasklet of a job was offered with (round
+// 0-based), so anyone can run it again and compare outputs. It fails when
+// the rebuilt spec's CID differs from the one recorded at dispatch (the
+// job's deadline was changed by a resume since).
+func (c *Coordinator) TaskletSpec(id string, round, index int) (tasklet.Spec, error) {
+	j, err := c.Get(id)
+	if err != nil {
+		return tasklet.Spec{}, err
+	}
+	if round < 0 || round >= len(j.Rounds) {
+		return tasklet.Spec{}, fmt.Errorf("job %s has %d planned rounds: there is no round %d", id, len(j.Rounds), round+1)
+	}
+	rd := j.Rounds[round]
+	if index < 0 || index >= len(rd.Tasklets) {
+		return tasklet.Spec{}, fmt.Errorf("round %d of job %s has %d tasklets: there is no tasklet %d", round+1, id, len(rd.Tasklets), index)
+	}
+	t := rd.Tasklets[index]
+	if t.SpecCID == "" {
+		return tasklet.Spec{}, fmt.Errorf("tasklet %d of round %d was never offered", index, round+1)
+	}
+	spec, err := jobspec.Parse(j.Spec)
+	if err != nil {
+		return tasklet.Spec{}, fmt.Errorf("job %s's stored spec: %w", id, err)
+	}
+	params, err := BuiltinParams(spec)
+	if err != nil {
+		return tasklet.Spec{}, err
+	}
+	deadline := j.Deadline
+	if deadline.IsZero() {
+		d := time.Duration(spec.Deadline)
+		if d <= 0 {
+			d = defaultJobDeadline
+		}
+		deadline = j.Submitted.Add(d)
+	}
+	ts := TaskletSpec(j.ID, spec, params, round, t, rd.Weights, deadline.UnixMilli(), modelBytes(modelOf(spec).NumParams()), j.Dataset.Bytes[t.Shard])
+	sc, err := ts.CID()
+	if err != nil {
+		return tasklet.Spec{}, err
+	}
+	if sc.String() != t.SpecCID {
+		return tasklet.Spec{}, fmt.Errorf("tasklet %d of round %d cannot be rebuilt: its spec was %s, the rebuilt one is %s (the job's deadline changed since)", index, round+1, t.SpecCID, sc)
+	}
+	return ts, nil
 }

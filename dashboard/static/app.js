@@ -243,12 +243,22 @@ async function swarmPage(main) {
         el('td', {}, c.peer_id ? c.slots_free + '/' + c.slots : '–'),
         el('td', {}, c.peer_id ? (c.idle ? 'idle' : el('span', { title: c.idle_reason || '' }, 'busy')) : '–'),
         el('td', {}, rep && rep[p.id] !== undefined ? num(rep[p.id], 2) : '–'),
+        el('td', {}, spotRecord(p.reputation)),
         el('td', { class: 'hide-sm muted' }, p.agent || ''));
     });
     replace('peers', el('div', { id: 'peers' }, rows.length
-      ? table('peers-table', ['peer', 'connected', 'RTT', 'executors', 'GPUs|hide-sm', 'slots', 'state', 'reputation', 'agent|hide-sm'], rows)
+      ? table('peers-table', ['peer', 'connected', 'RTT', 'executors', 'GPUs|hide-sm', 'slots', 'state', 'reputation', 'spot checks', 'agent|hide-sm'], rows)
       : el('p', { class: 'muted' }, 'No peers yet.')));
   });
+}
+
+// spotRecord summarises what this node's spot checks found of a peer
+// (peer_list's reputation): votes won of those checked, or the ban.
+function spotRecord(r) {
+  if (!r) return '–';
+  if (r.banned) return el('span', { class: 'bad', title: r.ban_reason || '' }, 'BANNED');
+  if (!r.checked) return el('span', { class: 'muted' }, r.run + ' run, none checked');
+  return el('span', { class: r.lost ? 'bad' : 'ok' }, r.verified + '/' + r.checked + ' verified');
 }
 
 // latencyMap draws this node in the middle and each connected peer at a

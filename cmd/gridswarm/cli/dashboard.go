@@ -2,42 +2,38 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os/exec"
 	"runtime"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/gridswarm/gridswarm/api"
 	"github.com/gridswarm/gridswarm/client"
 )
 
-func dashboardCommand() command {
+func newDashboardCmd(e *env) *cobra.Command {
 	var onlyURL bool
-	return command{
-		name:  "dashboard",
-		short: "open the daemon's web dashboard in a browser, logged in",
-		long: `Asks the daemon for a one-time login link (node_dashboardLogin) and opens it
+	cmd := &cobra.Command{
+		Use:   "dashboard",
+		Args:  noArgs,
+		Short: "open the daemon's web dashboard in a browser, logged in",
+		Long: `Asks the daemon for a one-time login link (node_dashboardLogin) and opens it
 in the browser ($BROWSER, else xdg-open or open). The link works once, for two
 minutes: the daemon exchanges it for an HttpOnly session cookie and redirects
 to the dashboard, so the token does not stay in the address bar.
 --url only prints the link, for a browser on this machine you start yourself.`,
-		flags: func(fs *flag.FlagSet) {
-			fs.BoolVar(&onlyURL, "url", false, "print the one-time login URL instead of opening a browser")
-		},
-		run: func(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error {
-			if len(args) != 0 {
-				return usageError{"takes no arguments"}
-			}
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
 			var li api.LoginInfo
-			if err := withClient(ctx, e, func(c *client.Client) error {
+			if err := e.withClient(ctx, false, func(c *client.Client) error {
 				return c.Call(ctx, &li, "node_dashboardLogin")
 			}); err != nil {
 				return err
 			}
-			if onlyURL {
-				fmt.Fprintln(e.Out, li.URL)
-				return nil
+			if onlyURL || e.json {
+				return e.done(li, "%s", li.URL)
 			}
 			if err := openBrowser(ctx, e.Getenv("BROWSER"), li.URL); err != nil {
 				fmt.Fprintf(e.Err, "cannot open a browser (%v); open this one-time link within %s:\n", err, time.Until(li.Expires).Round(time.Second))
@@ -48,6 +44,8 @@ to the dashboard, so the token does not stay in the address bar.
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&onlyURL, "url", false, "print the one-time login URL instead of opening a browser")
+	return cmd
 }
 
 // openBrowser starts a browser on url. xdg-open and open hand the URL over
