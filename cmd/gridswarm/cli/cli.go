@@ -38,6 +38,7 @@ func commands(e *env) []*cobra.Command {
 		newShutdownCmd(e),
 		newLogCmd(e),
 		newVerifyCmd(e),
+		newDashboardCmd(e),
 	}
 }
 

@@ -425,6 +425,10 @@ func (d *demo) train(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(d.e.Out, "node0 coordinates job %s (examples/jobs/mnist-mlp.yaml) on the other %d daemons\n", s.ID, len(d.nodes)-1)
+	var li api.LoginInfo
+	if err := c.Call(ctx, &li, "node_dashboardLogin"); err == nil {
+		fmt.Fprintf(d.e.Out, "watch it in a browser: %s (one-time link for 2 minutes; later: gridswarm --repo %s dashboard)\n", li.URL, d.nodes[0].dir)
+	}
 	if err := watchJob(ctx, d.e, c, s.ID); err != nil {
 		return err
 	}
