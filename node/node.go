@@ -161,6 +161,11 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 	n.jobEvents = newHub[scheduler.Event]()
 	n.measure = loadMeasure(filepath.Join(o.Repo.Dir, measureFile), o.Logger)
 	n.trust = loadTrust(filepath.Join(o.Repo.Dir, trustFile), o.Logger)
+	n.trust.OnChange(func(before, after verify.Record) {
+		if after.Offences > before.Offences {
+			n.metricSet.Verify.Ban()
+		}
+	})
 	tracker := newJobTracker(n.metricSet.Jobs, n.metricSet.Verify, func(id string) (*scheduler.Job, error) { return n.coord.Get(id) })
 	n.coord = scheduler.New(store, coordGrid{g: n.grid, h: n.swarm.Host()}, coordSwarm{n}, scheduler.Options{
 		Measure: n.measure,

@@ -22,8 +22,9 @@ type Trust struct {
 	book  *verify.Book
 	path  string // "" keeps it in memory only
 	dirty bool   // changed since the last Flush
-	// onChange is told of every record change (metrics, events); nil: none.
-	onChange func(verify.Record)
+	// onChange is told of every record change, before and after (metrics,
+	// events); nil: none.
+	onChange func(before, after verify.Record)
 }
 
 // NewTrust returns an empty in-memory trust book that bans by rule.
@@ -122,18 +123,20 @@ func (t *Trust) PickThird(class verify.Class, placed, candidates []verify.PeerIn
 func (t *Trust) Update(k verify.Key, f func(r *verify.Record, rule verify.Rule)) verify.Record {
 	t.mu.Lock()
 	rule := t.book.Rule
+	before := t.book.Get(k)
 	rec := t.book.Update(k, func(r *verify.Record) { f(r, rule) })
 	t.dirty = true
 	notify := t.onChange
 	t.mu.Unlock()
 	if notify != nil {
-		notify(rec)
+		notify(before, rec)
 	}
 	return rec
 }
 
-// OnChange sets the function told of every changed record.
-func (t *Trust) OnChange(f func(verify.Record)) {
+// OnChange sets the function told of every changed record, with the
+// record before and after the change.
+func (t *Trust) OnChange(f func(before, after verify.Record)) {
 	t.mu.Lock()
 	t.onChange = f
 	t.mu.Unlock()
