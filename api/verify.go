@@ -93,6 +93,13 @@ type VerifyJob struct {
 	Dropped      int         `json:"dropped"`
 	Unverifiable int         `json:"unverifiable"`
 	Screened     int         `json:"screened"` // outputs the cheap checks kept out
+	// UsedSeconds is the workers' compute time (by their receipts) of the
+	// results the job used; ReplicaSeconds that of the results run only to
+	// be compared (replicas, third runs, dropped tasklets); Overhead is
+	// their ratio, what spot checks cost.
+	UsedSeconds    float64 `json:"used_seconds"`
+	ReplicaSeconds float64 `json:"replica_seconds"`
+	Overhead       float64 `json:"overhead"`
 	Checks       []SpotCheck `json:"checks"`
 	Workers      []SpotTally `json:"workers"`
 }
