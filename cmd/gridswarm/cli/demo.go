@@ -452,7 +452,6 @@ func (d *demo) train(ctx context.Context) error {
 	return nil
 }
 
-
 // printVerification ends the demo with what the spot checks found, a line
 // per worker, cheaters marked.
 func (d *demo) printVerification(v api.VerifyJob) {
