@@ -100,6 +100,9 @@ func TestDemoStopsOnInterrupt(t *testing.T) {
 	if !regexp.MustCompile(`node0\s+·`).MatchString(out.String()) {
 		t.Errorf("demo printed no RTT matrix:\n%s", out)
 	}
+	if !regexp.MustCompile(`watch it in a browser: http://127\.0\.0\.1:\d+/login\?t=\S+`).MatchString(out.String()) {
+		t.Errorf("the demo did not print its coordinator's dashboard link:\n%s", out)
+	}
 	// WORKER  PEER  TASKLETS  SPOT CHECKS  CAUGHT  BANNED
 	if !regexp.MustCompile(`(?m)^node3 \(cheater\)\s+\S+\s+\d+\s+\d+\s+[1-9]\d*\s+(yes|no)\s*$`).MatchString(out.String()) {
 		t.Errorf("the demo's table does not show the cheater caught:\n%s", out)
