@@ -278,3 +278,38 @@ func TestConvLearnsOrientation(t *testing.T) {
 		t.Errorf("held-out accuracy %.3f, want at least 0.95", acc)
 	}
 }
+
+// TestBatchBuffersCountsAllocations builds networks and adds up what they
+// hold, so that admission's memory estimate cannot drift from the code.
+func TestBatchBuffersCountsAllocations(t *testing.T) {
+	models := append([]Model{{Kind: KindMLP, Inputs: 5, Hidden: []int{7, 3}, Classes: 4}, {Kind: KindSoftmax, Inputs: 9, Classes: 3}}, smallCNNs...)
+	for i, m := range models {
+		const rows = 6
+		nt := newNetwork(m, rows, 1)
+		var got int64
+		seen := map[*float32]bool{}
+		add := func(s []float32) {
+			if len(s) > 0 && !seen[&s[:1][0]] {
+				seen[&s[:1][0]] = true
+				got += int64(len(s))
+			}
+		}
+		for _, c := range nt.convs {
+			for _, s := range [][]float32{c.in, c.col, c.colT, c.z, c.dz, c.out, c.dout, c.wT, c.dcol} {
+				add(s)
+			}
+			got += 2 * int64(len(c.arg))
+		}
+		for _, l := range nt.layers {
+			for _, s := range [][]float32{l.inT, l.inB, l.zT, l.dzT, l.wT} {
+				add(s)
+			}
+		}
+		add(nt.x)
+		add(nt.inGradT)
+		add(nt.scratch)
+		if want := m.BatchBuffers(rows); got != want {
+			t.Errorf("model %d (%s): network holds %d values, BatchBuffers says %d", i, m.Kind, got, want)
+		}
+	}
+}

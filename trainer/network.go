@@ -272,3 +272,42 @@ func argmaxColumn(zT []float32, n, c, s int) int {
 	}
 	return best
 }
+
+// BatchBuffers is the number of float32-sized values a training network
+// for m allocates besides its parameters and gradients, for batches of
+// rows samples: activations, their gradients, unrolled convolution inputs
+// and transposed weights. m must be valid. It is what admission counts as
+// a worker's activation memory.
+func (m Model) BatchBuffers(rows int) int64 {
+	r := int64(rows)
+	d := m.dims()
+	var n int64
+	scratch := r * int64(slices.Max(d))
+	for s, g := range m.stages() {
+		cols := r * int64(g.ho*g.wo)
+		ckk, f := int64(g.ckk()), int64(g.f)
+		pooled := f * r * int64(g.hp*g.wp)
+		n += 2*ckk*cols + 2*f*cols + 4*pooled // col, colT, z, dz, out, dout, arg (8-byte ints)
+		if s == 0 {
+			n += int64(g.c) * r * int64(g.ih*g.iw)
+		} else {
+			n += ckk*f + ckk*cols // wT, dcol
+		}
+		scratch = max(scratch, cols*max(ckk, f))
+	}
+	n += int64(d[0]) * r // the first dense layer's inT
+	for l := 0; l+1 < len(d); l++ {
+		in, out := int64(d[l]), int64(d[l+1])
+		n += r*in + 2*r*out // inB, zT, dzT
+		if l > 0 || m.Kind == KindCNN {
+			n += in * out // wT
+		}
+	}
+	if m.Kind == KindCNN {
+		n += r*int64(m.Inputs) + int64(d[0])*r // x, inGradT
+	}
+	if !haveKernel {
+		n += scratch
+	}
+	return n
+}
