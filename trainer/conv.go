@@ -120,11 +120,11 @@ func convBiasName(s int) string   { return "conv" + strconv.Itoa(s) + ".bias" }
 // Activations are channel-major across the batch, [channel][sample][row]
 // [column], so that one product covers the whole batch:
 //
-//	forward:  col = im2col(in)                 (c·k·k)×(n·ho·wo)
+//	forward:  col = im2col(in)                 (c·k·k)×(n·ho·wo), packed
 //	          z   = relu(w · col + b)          f×(n·ho·wo)
 //	          out = maxpool(z), arg = argmax   f×(n·hp·wp)
 //	backward: dz  = scatter(dout, arg) ⊙ [z > 0]
-//	          gw  = dz · colᵀ                  (sum over samples and positions in order)
+//	          gw  = (col · dzᵀ)ᵀ               (sum over samples and positions in order)
 //	          gb  = Σ_columns dz
 //	          din = col2im(wᵀ · dz)            only above the first stage
 type convLayer struct {
@@ -133,13 +133,16 @@ type convLayer struct {
 	gw, gb []float32 // views into network.g
 	in     []float32 // c×n×h×w: the batch, or the stage below's out
 	col    []float32 // (c·k·k)×(n·ho·wo)
-	colT   []float32 // (n·ho·wo)×(c·k·k)
+	colP   []float32 // col packed as B for the forward product
+	dzTP   []float32 // dzᵀ packed as B for gwᵀ = col · dzᵀ
+	gwT    []float32 // (c·k·k)×f
 	z, dz  []float32 // f×(n·ho·wo)
 	out    []float32 // f×(n·hp·wp)
 	dout   []float32 // f×(n·hp·wp), filled by the layer above
 	arg    []int     // f×(n·hp·wp): index into z of each pooled value
 	wT     []float32 // (c·k·k)×f, above the first stage only
 	dcol   []float32 // (c·k·k)×(n·ho·wo), above the first stage only
+	dzP    []float32 // dz packed as B for dcol, above the first stage only
 	din    []float32 // c×n×h×w: the stage below's dout, above the first stage only
 }
 
@@ -150,7 +153,9 @@ func newConvLayer(g stage, rows int, first bool) convLayer {
 	cl := convLayer{
 		stage: g,
 		col:   make([]float32, g.ckk()*cols),
-		colT:  make([]float32, g.ckk()*cols),
+		dzTP:  make([]float32, panels(g.f)*panelWidth*cols),
+		gwT:   make([]float32, g.ckk()*g.f),
+		colP:  make([]float32, g.ckk()*panels(cols)*panelWidth),
 		z:     make([]float32, g.f*cols),
 		dz:    make([]float32, g.f*cols),
 		out:   make([]float32, pooled),
@@ -162,17 +167,19 @@ func newConvLayer(g stage, rows int, first bool) convLayer {
 	} else {
 		cl.wT = make([]float32, g.ckk()*g.f)
 		cl.dcol = make([]float32, g.ckk()*cols)
+		cl.dzP = make([]float32, g.f*panels(cols)*panelWidth)
 	}
 	return cl
 }
 
 // forward computes out from in for n samples.
-func (cl *convLayer) forward(n, workers int, scratch []float32) {
+func (cl *convLayer) forward(n, workers int) {
 	cols := n * cl.ho * cl.wo
 	col := cl.col[:cl.ckk()*cols]
 	im2col(col, cl.in, cl.stage, n)
+	packB(cl.colP, col, cl.ckk(), cols)
 	z := cl.z[:cl.f*cols]
-	gemmNN(z, cl.w, col, cl.f, cols, cl.ckk(), workers, scratch)
+	gemmPacked(z, cl.w, cl.colP, cl.f, cols, cl.ckk(), workers)
 	for o, bo := range cl.b {
 		row := z[o*cols : (o+1)*cols]
 		for j, v := range row {
@@ -187,17 +194,15 @@ func (cl *convLayer) forward(n, workers int, scratch []float32) {
 }
 
 // backward computes gw and gb from dout, and din when the stage has one.
-func (cl *convLayer) backward(n, workers int, scratch []float32) {
+func (cl *convLayer) backward(n, workers int) {
 	cols := n * cl.ho * cl.wo
 	dz := cl.dz[:cl.f*cols]
 	clear(dz)
 	pooled := cl.f * n * cl.hp * cl.wp
+	z := cl.z[:len(dz)]
 	for i, a := range cl.arg[:pooled] {
-		dz[a] = cl.dout[i]
-	}
-	for i, v := range cl.z[:len(dz)] {
-		if !(v > 0) {
-			dz[i] = 0
+		if z[a] > 0 { // ReLU passes the gradient only where it passed the value
+			dz[a] = cl.dout[i]
 		}
 	}
 	for o := range cl.gb {
@@ -208,15 +213,18 @@ func (cl *convLayer) backward(n, workers int, scratch []float32) {
 		cl.gb[o] = s
 	}
 	ckk := cl.ckk()
-	colT := cl.colT[:cols*ckk]
-	transpose(colT, cl.col[:ckk*cols], ckk, cols)
-	gemmNN(cl.gw, dz, colT, cl.f, ckk, cols, workers, scratch)
+	// gwᵀ = col · dzᵀ: the same products summed in the same order as
+	// dz · colᵀ, with the long col as A, which the kernels stream best.
+	packBT(cl.dzTP, dz, cl.f, cols)
+	gemmPacked(cl.gwT, cl.col[:ckk*cols], cl.dzTP, ckk, cl.f, cols, workers)
+	transpose(cl.gw, cl.gwT, ckk, cl.f)
 	if cl.din == nil {
 		return
 	}
 	transpose(cl.wT, cl.w, cl.f, ckk)
+	packB(cl.dzP, dz, cl.f, cols)
 	dcol := cl.dcol[:ckk*cols]
-	gemmNN(dcol, cl.wT, dz, ckk, cols, cl.f, workers, scratch)
+	gemmPacked(dcol, cl.wT, cl.dzP, ckk, cols, cl.f, workers)
 	col2im(cl.din, dcol, cl.stage, n)
 }
 
@@ -289,7 +297,15 @@ func col2im(din, dcol []float32, g stage, n int) {
 // maxPool takes the pool×pool maxima of z (f×n×ho×wo) into out
 // (f×n×hp×wp) and records in arg the index into z of each.
 func maxPool(out []float32, arg []int, z []float32, g stage, n int) {
-	p := g.pool
+	if g.pool == 2 {
+		maxPool2(out, arg, z, g, n)
+		return
+	}
+	maxPoolGeneral(out, arg, z, g, n, g.pool)
+}
+
+// maxPoolGeneral is maxPool with p×p windows, scanned in row-major order.
+func maxPoolGeneral(out []float32, arg []int, z []float32, g stage, n, p int) {
 	for fs := 0; fs < g.f*n; fs++ { // one (filter, sample) plane at a time
 		zp := fs * g.ho * g.wo
 		op := fs * g.hp * g.wp
@@ -306,6 +322,35 @@ func maxPool(out []float32, arg []int, z []float32, g stage, n int) {
 				}
 				out[op+y*g.wp+x] = z[best]
 				arg[op+y*g.wp+x] = best
+			}
+		}
+	}
+}
+
+// maxPool2 is maxPool for 2×2 windows, with maxPool's order of
+// comparisons: (0,0), (0,1), (1,0), (1,1), the first of equal values kept.
+func maxPool2(out []float32, arg []int, z []float32, g stage, n int) {
+	for fs := 0; fs < g.f*n; fs++ {
+		zp := fs * g.ho * g.wo
+		op := fs * g.hp * g.wp
+		o, a := out[op:op+g.hp*g.wp], arg[op:op+g.hp*g.wp]
+		for y := 0; y < g.hp; y++ {
+			r0 := zp + 2*y*g.wo
+			top := z[r0 : r0+2*g.wp]
+			bot := z[r0+g.wo : r0+g.wo+2*g.wp]
+			oy, ay := o[y*g.wp:(y+1)*g.wp], a[y*g.wp:(y+1)*g.wp]
+			for x := range oy {
+				best, bi := top[2*x], r0+2*x
+				if v := top[2*x+1]; v > best {
+					best, bi = v, r0+2*x+1
+				}
+				if v := bot[2*x]; v > best {
+					best, bi = v, r0+g.wo+2*x
+				}
+				if v := bot[2*x+1]; v > best {
+					best, bi = v, r0+g.wo+2*x+1
+				}
+				oy[x], ay[x] = best, bi
 			}
 		}
 	}

@@ -295,7 +295,7 @@ func TestBatchBuffersCountsAllocations(t *testing.T) {
 			}
 		}
 		for _, c := range nt.convs {
-			for _, s := range [][]float32{c.in, c.col, c.colT, c.z, c.dz, c.out, c.dout, c.wT, c.dcol} {
+			for _, s := range [][]float32{c.in, c.col, c.colP, c.dzTP, c.gwT, c.z, c.dz, c.out, c.dout, c.wT, c.dcol, c.dzP} {
 				add(s)
 			}
 			got += 2 * int64(len(c.arg))
@@ -310,6 +310,29 @@ func TestBatchBuffersCountsAllocations(t *testing.T) {
 		add(nt.scratch)
 		if want := m.BatchBuffers(rows); got != want {
 			t.Errorf("model %d (%s): network holds %d values, BatchBuffers says %d", i, m.Kind, got, want)
+		}
+	}
+}
+
+// TestMaxPool2MatchesGeneral compares the 2×2 fast path with the general
+// loop, ties included, on odd sizes that drop a row and a column.
+func TestMaxPool2MatchesGeneral(t *testing.T) {
+	g := stage{f: 3, ho: 7, wo: 9, pool: 2, hp: 3, wp: 4}
+	const n = 2
+	r := newRNG(1, 1)
+	z := make([]float32, g.f*n*g.ho*g.wo)
+	for i := range z {
+		z[i] = float32(r.next()%4) - 1 // many ties, negatives and zeros
+	}
+	out1, out2 := make([]float32, g.f*n*g.hp*g.wp), make([]float32, g.f*n*g.hp*g.wp)
+	arg1, arg2 := make([]int, len(out1)), make([]int, len(out1))
+	g.pool = 3 // any pool but 2 takes the general path; make it compute 2×2 windows
+	maxPoolGeneral(out1, arg1, z, g, n, 2)
+	g.pool = 2
+	maxPool2(out2, arg2, z, g, n)
+	for i := range out1 {
+		if out1[i] != out2[i] || arg1[i] != arg2[i] {
+			t.Fatalf("window %d: fast path (%v at %d), general (%v at %d)", i, out2[i], arg2[i], out1[i], arg1[i])
 		}
 	}
 }

@@ -61,7 +61,6 @@ func newNetwork(m Model, rows, workers int) *network {
 		off += g.f * g.ckk()
 		cl.b, cl.gb = view(nt.w, g.f), view(nt.g, g.f)
 		off += g.f
-		scratch = max(scratch, rows*g.ho*g.wo*max(g.ckk(), g.f))
 		nt.convs = append(nt.convs, cl)
 	}
 	if !haveKernel {
@@ -148,7 +147,7 @@ func (nt *network) forwardConv(n int) {
 		}
 	}
 	for i := range nt.convs {
-		nt.convs[i].forward(n, nt.workers, nt.scratch)
+		nt.convs[i].forward(n, nt.workers)
 	}
 	top := &nt.convs[len(nt.convs)-1]
 	q := top.hp * top.wp
@@ -169,7 +168,7 @@ func (nt *network) backwardConv(n int) {
 		transpose(top.dout[f*n*q:][:n*q], nt.inGradT[f*q*n:][:q*n], q, n)
 	}
 	for i := len(nt.convs) - 1; i >= 0; i-- {
-		nt.convs[i].backward(n, nt.workers, nt.scratch)
+		nt.convs[i].backward(n, nt.workers)
 	}
 }
 
@@ -287,13 +286,14 @@ func (m Model) BatchBuffers(rows int) int64 {
 		cols := r * int64(g.ho*g.wo)
 		ckk, f := int64(g.ckk()), int64(g.f)
 		pooled := f * r * int64(g.hp*g.wp)
-		n += 2*ckk*cols + 2*f*cols + 4*pooled // col, colT, z, dz, out, dout, arg (8-byte ints)
+		pcols := int64(panels(int(cols)) * panelWidth)
+		n += ckk*cols + ckk*pcols + int64(panels(int(f))*panelWidth)*cols + ckk*f // col, colP, dzTP, gwT
+		n += 2*f*cols + 4*pooled                                                  // z, dz, out, dout, arg (8-byte ints)
 		if s == 0 {
 			n += int64(g.c) * r * int64(g.ih*g.iw)
 		} else {
-			n += ckk*f + ckk*cols // wT, dcol
+			n += ckk*f + ckk*cols + f*pcols // wT, dcol, dzP
 		}
-		scratch = max(scratch, cols*max(ckk, f))
 	}
 	n += int64(d[0]) * r // the first dense layer's inT
 	for l := 0; l+1 < len(d); l++ {
