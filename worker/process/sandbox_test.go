@@ -304,3 +304,33 @@ func TestSandboxConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkStartup is what running a tasklet costs before the program does
+// anything: `true` unsandboxed, in bubblewrap, and in bubblewrap with its
+// cgroup. The difference is the sandbox's start-up cost per tasklet.
+func BenchmarkStartup(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"unsandboxed", Config{Unsandboxed: true}},
+		{"bwrap", Config{}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			cfg := bc.cfg
+			cfg.Enabled, cfg.Allow, cfg.ScratchRoot, cfg.Timeout = true, []string{"true"}, b.TempDir(), 20*time.Second
+			e, err := New(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Logf("isolation: %s", e.Isolation())
+			for b.Loop() {
+				res, err := e.Run(context.Background(), Task{Command: []string{"true"}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				res.Cleanup()
+			}
+		})
+	}
+}
