@@ -85,16 +85,23 @@ type SpotTally struct {
 
 // VerifyJob is verify_job's answer.
 type VerifyJob struct {
-	Job          string      `json:"job"`
-	Tasklets     int         `json:"tasklets"` // tasklets planned so far
-	Checked      int         `json:"checked"`  // of those, spot-checked
-	Verified     int         `json:"verified"`
-	Mismatches   int         `json:"mismatches"` // checks that needed a third replica
-	Dropped      int         `json:"dropped"`
-	Unverifiable int         `json:"unverifiable"`
-	Screened     int         `json:"screened"` // outputs the cheap checks kept out
-	Checks       []SpotCheck `json:"checks"`
-	Workers      []SpotTally `json:"workers"`
+	Job          string `json:"job"`
+	Tasklets     int    `json:"tasklets"` // tasklets planned so far
+	Checked      int    `json:"checked"`  // of those, spot-checked
+	Verified     int    `json:"verified"`
+	Mismatches   int    `json:"mismatches"` // checks that needed a third replica
+	Dropped      int    `json:"dropped"`
+	Unverifiable int    `json:"unverifiable"`
+	Screened     int    `json:"screened"` // outputs the cheap checks kept out
+	// UsedSeconds is the workers' compute time (by their receipts) of the
+	// results the job used; ReplicaSeconds that of the results run only to
+	// be compared (replicas, third runs, dropped tasklets); Overhead is
+	// their ratio, what spot checks cost.
+	UsedSeconds    float64     `json:"used_seconds"`
+	ReplicaSeconds float64     `json:"replica_seconds"`
+	Overhead       float64     `json:"overhead"`
+	Checks         []SpotCheck `json:"checks"`
+	Workers        []SpotTally `json:"workers"`
 }
 
 // ReportResult is verify_report's answer.

@@ -156,12 +156,22 @@ func verifyJob(j *scheduler.Job, banned func(string) bool) api.VerifyJob {
 				out.Screened++
 				get(t.Peer).Caught++
 			}
+			used := t.Receipt != nil && t.State == scheduler.TaskDone
+			if used {
+				out.UsedSeconds += float64(t.Receipt.ComputeMillis) / 1000
+			}
 			c := t.Check
 			if c == nil {
 				if t.Receipt != nil {
 					get(t.Peer).Ran++
 				}
 				continue
+			}
+			for _, r := range c.Results {
+				out.ReplicaSeconds += float64(r.Receipt.ComputeMillis) / 1000
+			}
+			if used {
+				out.ReplicaSeconds -= float64(t.Receipt.ComputeMillis) / 1000
 			}
 			out.Checked++
 			sc := api.SpotCheck{Round: rd.Index + 1, Tasklet: t.Index, SpecCID: t.SpecCID, Probability: c.Probability, Drawn: c.Drawn,
@@ -197,6 +207,9 @@ func verifyJob(j *scheduler.Job, banned func(string) bool) api.VerifyJob {
 			}
 			out.Checks = append(out.Checks, sc)
 		}
+	}
+	if out.UsedSeconds > 0 {
+		out.Overhead = out.ReplicaSeconds / out.UsedSeconds
 	}
 	peers := make([]string, 0, len(tally))
 	for p := range tally {

@@ -270,7 +270,7 @@ func newJobID(name string) string {
 }
 
 func modelOf(spec *jobspec.Spec) trainer.Model {
-	return trainer.Model{Kind: spec.Model.Kind, Inputs: spec.Model.Inputs, Hidden: spec.Model.Hidden, Classes: spec.Model.Classes}
+	return contractModel(spec.Model).Trainer()
 }
 
 // resolveDataset reads the manifest of dataset.cid and lists its shards.

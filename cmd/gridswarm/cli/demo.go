@@ -447,35 +447,9 @@ func (d *demo) train(ctx context.Context) error {
 		return err
 	}
 	d.printVerification(v)
-	printVerifyCost(d.e.Out, &j)
+	fmt.Fprintf(d.e.Out, "verification cost %.1f%% extra tasklet-seconds (%.1f s of replicas over %.1f s of used results)\n",
+		100*v.Overhead, v.ReplicaSeconds, v.UsedSeconds)
 	return nil
-}
-
-// printVerifyCost reports what the spot checks cost: the compute time of
-// the results that were run only to be compared (replicas, thirds) over
-// that of the results the job used, by the workers' receipts.
-func printVerifyCost(w io.Writer, j *scheduler.Job) {
-	var used, extra uint64
-	for _, r := range j.Rounds {
-		for _, t := range r.Tasklets {
-			if t.Receipt != nil && t.State == scheduler.TaskDone {
-				used += t.Receipt.ComputeMillis
-			}
-			if c := t.Check; c != nil {
-				for _, res := range c.Results {
-					extra += res.Receipt.ComputeMillis
-				}
-				if t.Receipt != nil && t.State == scheduler.TaskDone {
-					extra -= t.Receipt.ComputeMillis
-				}
-			}
-		}
-	}
-	if used == 0 {
-		return
-	}
-	fmt.Fprintf(w, "verification cost %.1f%% extra tasklet-seconds (%.1f s of replicas over %.1f s of used results)\n",
-		100*float64(extra)/float64(used), float64(extra)/1000, float64(used)/1000)
 }
 
 // printVerification ends the demo with what the spot checks found, a line

@@ -56,6 +56,9 @@ func newVerifyShowCmd(e *env) *cobra.Command {
 func printVerifyJob(w io.Writer, v api.VerifyJob, all bool) {
 	fmt.Fprintf(w, "job %s: %d of %d tasklets spot-checked: %d verified, %d mismatches, %d dropped, %d unverifiable; %d outputs refused by the cheap checks\n",
 		v.Job, v.Checked, v.Tasklets, v.Verified, v.Mismatches, v.Dropped, v.Unverifiable, v.Screened)
+	if v.UsedSeconds > 0 {
+		fmt.Fprintf(w, "cost: %.1f%% extra compute (%.1f s of replicas over %.1f s of results used)\n", 100*v.Overhead, v.ReplicaSeconds, v.UsedSeconds)
+	}
 	if len(v.Workers) > 0 {
 		fmt.Fprintln(w)
 		printTally(w, v.Workers)
