@@ -16,8 +16,8 @@ import (
 
 // Artifacts is the JSON compile.js writes.
 type Artifacts struct {
-	Compiler  string                     `json:"compiler"`
-	Settings  json.RawMessage            `json:"settings"`
+	Compiler  string                      `json:"compiler"`
+	Settings  json.RawMessage             `json:"settings"`
 	Contracts map[string]ContractArtifact `json:"contracts"`
 }
 
