@@ -28,7 +28,7 @@ var gasBudget = map[string]uint64{
 	"mint model":       250_000,
 	"stake":            110_000,
 	"request unstake":  55_000,
-	"withdraw":         50_000,
+	"withdraw":         62_000,
 	"slash":            150_000,
 }
 
