@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core"
@@ -193,8 +194,12 @@ func (c *Chain) Durable() uint64 {
 // ChainID returns the chain's ID.
 func (c *Chain) ChainID() *big.Int { return new(big.Int).Set(c.chainID) }
 
-// Confirm waits until tx is mined and its block is synced to disk.
+// Confirm waits until tx is mined and its block is synced to disk. It
+// wakes on each durable head, and polls as well because a lookup can fail
+// for a while after a restart (the node indexes transactions).
 func (c *Chain) Confirm(ctx context.Context, tx common.Hash) (*types.Receipt, error) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		c.mu.Lock()
 		changed, durable, syncErr := c.changed, c.durable, c.syncErr
@@ -209,6 +214,7 @@ func (c *Chain) Confirm(ctx context.Context, tx common.Hash) (*types.Receipt, er
 		// Not found yet (or not durable yet): wait for the next head.
 		select {
 		case <-changed:
+		case <-tick.C:
 		case <-c.done:
 			return nil, errors.New("embedded chain closed while waiting for a transaction")
 		case <-ctx.Done():

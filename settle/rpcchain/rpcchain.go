@@ -35,6 +35,7 @@ type Config struct {
 	ChainID       uint64        // required: the chain the endpoint must serve
 	Confirmations uint64        // blocks on top of a transaction's, itself included (default 1)
 	PollInterval  time.Duration // between receipt and head polls (default 500ms)
+	Timeout       time.Duration // Confirm's limit when its context has none (default 10m)
 	// MaxResponseBytes caps one response (default 32 MiB): a misbehaving
 	// endpoint cannot make us buffer without bound.
 	MaxResponseBytes int64
@@ -59,6 +60,9 @@ func Dial(ctx context.Context, cfg Config) (*Chain, error) {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 500 * time.Millisecond
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Minute
 	}
 	if cfg.MaxResponseBytes <= 0 {
 		cfg.MaxResponseBytes = 32 << 20
@@ -97,40 +101,59 @@ func Dial(ctx context.Context, cfg Config) (*Chain, error) {
 func (c *Chain) ChainID() *big.Int { return new(big.Int).Set(c.chainID) }
 
 // Confirm waits until tx is mined with cfg.Confirmations blocks (its own
-// included) on the canonical chain, and returns its receipt.
+// included) on the canonical chain, and returns its receipt. Lookup errors
+// are retried (a node still indexing, an endpoint restarting) until ctx
+// ends, or cfg.Timeout passes when ctx has no deadline; the last one is
+// reported.
 func (c *Chain) Confirm(ctx context.Context, tx common.Hash) (*types.Receipt, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
+		defer cancel()
+	}
 	tick := time.NewTicker(c.cfg.PollInterval)
 	defer tick.Stop()
-	wait := func() error {
-		select {
-		case <-tick.C:
-			return nil
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for transaction %s: %w", tx, ctx.Err())
-		}
-	}
+	var last error
 	for {
 		rec, err := c.TransactionReceipt(ctx, tx)
-		switch {
-		case err == nil:
-			head, herr := c.BlockNumber(ctx)
-			if herr != nil {
-				return nil, fmt.Errorf("waiting for transaction %s: cannot read the head: %w", tx, herr)
+		if err == nil {
+			rec, err = c.confirmed(ctx, rec)
+			if rec != nil {
+				return rec, nil
 			}
-			if head+1 >= rec.BlockNumber.Uint64()+c.cfg.Confirmations {
-				// Still in the canonical chain at that height?
-				h, herr := c.HeaderByNumber(ctx, rec.BlockNumber)
-				if herr == nil && h.Hash() == rec.BlockHash {
-					return rec, nil
-				}
-			}
-		case !errors.Is(err, ethereum.NotFound):
-			return nil, fmt.Errorf("waiting for transaction %s: %w", tx, err)
 		}
-		if err := wait(); err != nil {
-			return nil, err
+		if err != nil && !errors.Is(err, ethereum.NotFound) {
+			last = err
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			if last != nil {
+				return nil, fmt.Errorf("waiting for transaction %s: %w (last error: %v)", tx, ctx.Err(), last)
+			}
+			return nil, fmt.Errorf("waiting for transaction %s: %w", tx, ctx.Err())
 		}
 	}
+}
+
+// confirmed returns rec if it has enough confirmations and its block is
+// still canonical, nil if not yet.
+func (c *Chain) confirmed(ctx context.Context, rec *types.Receipt) (*types.Receipt, error) {
+	head, err := c.BlockNumber(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the head: %w", err)
+	}
+	if head+1 < rec.BlockNumber.Uint64()+c.cfg.Confirmations {
+		return nil, nil
+	}
+	h, err := c.HeaderByNumber(ctx, rec.BlockNumber)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read block %v: %w", rec.BlockNumber, err)
+	}
+	if h.Hash() != rec.BlockHash {
+		return nil, nil // reorganised away: wait for it to be mined again
+	}
+	return rec, nil
 }
 
 // limitTransport fails a response body that grows past max bytes.
