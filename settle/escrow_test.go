@@ -21,7 +21,7 @@ var gasBudget = map[string]uint64{
 	"post root second": 82_000, // prevRoot's slot is written for the first time
 	"post root later":  55_000,
 	"claim new holder": 110_000,
-	"claim existing":   65_000,
+	"claim existing":   70_000,  // proof depth up to ~10
 	"claim many (3)":   240_000, // two new holders, three new claimed-by slots
 	"claim royalty":    105_000, // a new holder, the first royalty-paid write, a registry lookup
 	"refund":           60_000,
