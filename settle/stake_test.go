@@ -2,6 +2,7 @@ package settle
 
 import (
 	"crypto/ecdsa"
+	"math/big"
 	"testing"
 	"time"
 
@@ -9,6 +10,8 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/gridswarm/gridswarm/receipt"
 	"github.com/gridswarm/gridswarm/settle/bindings"
+	"github.com/ipfs/go-cid"
+	"github.com/multiformats/go-multihash"
 	"pgregory.net/rapid"
 )
 
@@ -180,4 +183,86 @@ func TestDeployParamsValidate(t *testing.T) {
 			t.Errorf("%s: got %v, want ok=%v", tt.name, err, tt.ok)
 		}
 	}
+}
+
+// A slash succeeds exactly when the two receipts are a valid
+// equivocation: one worker, one tasklet, two outputs, both signatures that
+// worker's under the stake contract's domain. Receipts are drawn from two
+// keys, fresh tasklets and a few outputs, and sometimes altered after
+// signing or signed under another domain.
+func TestSlashNeedsValidEquivocation(t *testing.T) {
+	f := newFixture(t, 2)
+	d := f.outsider.ReceiptDomain()
+	for _, c := range f.workers {
+		f.mint(c.From(), n(1_000_000))
+	}
+	outputs := []string{testOutputA, testOutputB, testTasklet}
+	var slashed, refused int
+	rapid.Check(t, func(rt *rapid.T) {
+		tasklet := cid.NewCidV1(cid.Raw, mustHash(rt, rapid.SliceOfN(rapid.Byte(), 8, 8).Draw(rt, "tasklet"))).String()
+		type drawn struct {
+			r        receipt.Receipt
+			signer   int
+			tampered bool
+		}
+		draw := func(label string) drawn {
+			signer := rapid.IntRange(0, 1).Draw(rt, label+" signer")
+			r := testReceipt(rapid.SampledFrom(outputs).Draw(rt, label+" output"))
+			r.TaskletCID = tasklet
+			if rapid.IntRange(0, 5).Draw(rt, label+" other tasklet") == 0 {
+				r.TaskletCID = testTasklet
+			}
+			dom := d
+			if rapid.IntRange(0, 7).Draw(rt, label+" other domain") == 0 {
+				dom.VerifyingContract = f.addrs.Escrow
+			}
+			r = sign(t, f.workerKeys[signer], dom, r)
+			tampered := dom != d
+			switch rapid.IntRange(0, 7).Draw(rt, label+" tamper") {
+			case 0:
+				r.Samples++
+				tampered = true
+			case 1:
+				r.Worker = f.workers[1-signer].From() // claims to be the other worker
+				tampered = true
+			}
+			return drawn{r, signer, tampered}
+		}
+		a, b := draw("a"), draw("b")
+		valid := !a.tampered && !b.tampered && a.signer == b.signer &&
+			a.r.TaskletCID == b.r.TaskletCID && a.r.OutputCID != b.r.OutputCID
+		worker := f.workers[a.signer]
+		if s, err := worker.StakeOf(f.ctx, worker.From()); err != nil {
+			rt.Fatal(err)
+		} else if s.Bonded.Sign() == 0 {
+			if _, err := worker.Stake(f.ctx, n(1000)); err != nil {
+				rt.Fatal(err)
+			}
+		}
+		before := f.balance(f.outsider.From())
+		_, err := f.outsider.Slash(f.ctx, a.r, b.r)
+		if (err == nil) != valid {
+			rt.Fatalf("slash: got err %v, valid equivocation %v (a %+v, b %+v)", err, valid, a, b)
+		}
+		if !valid {
+			refused++
+			return
+		}
+		slashed++
+		if got := new(big.Int).Sub(f.balance(f.outsider.From()), before); got.Int64() != 100 {
+			rt.Fatalf("bounty: got %v, want 100", got)
+		}
+	})
+	t.Logf("%d slashed, %d refused", slashed, refused)
+	if slashed == 0 || refused == 0 {
+		t.Errorf("the draws never tried both kinds: %d slashed, %d refused", slashed, refused)
+	}
+}
+
+func mustHash(t *rapid.T, b []byte) multihash.Multihash {
+	h, err := multihash.Sum(b, multihash.SHA2_256, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
