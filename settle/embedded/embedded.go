@@ -100,6 +100,12 @@ func Open(cfg Config) (*Chain, error) {
 		WSModules:        Modules(),
 		WSOrigins:        cfg.Origins,
 		P2P:              p2p.Config{MaxPeers: 0, NoDiscovery: true, NoDial: true, ListenAddr: ""},
+		// Bounds on what a client can make the chain read, hold and send:
+		// geth's defaults, which a node.Config built from scratch lacks.
+		HTTPTimeouts:         rpc.DefaultHTTPTimeouts,
+		HTTPBodyLimit:        5 << 20,
+		BatchRequestLimit:    1000,
+		BatchResponseMaxSize: 25_000_000,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded chain: cannot create node: %w", err)
@@ -117,7 +123,11 @@ func Open(cfg Config) (*Chain, error) {
 		stack.Close()
 		return nil, fmt.Errorf("embedded chain: cannot start the Ethereum service in %s: %w", cfg.Dir, err)
 	}
-	fs := filters.NewFilterSystem(backend.APIBackend, filters.Config{})
+	fs := filters.NewFilterSystem(backend.APIBackend, filters.Config{
+		LogCacheSize:  ec.FilterLogCacheSize,
+		LogQueryLimit: ec.LogQueryLimit, // addresses and topics in one eth_getLogs
+		RangeLimit:    10_000,           // blocks in one eth_getLogs
+	})
 	stack.RegisterAPIs([]rpc.API{{Namespace: "eth", Service: filters.NewFilterAPI(fs)}})
 	beacon, err := catalyst.NewSimulatedBeacon(0, cfg.FeeRecipient, backend)
 	if err != nil {
