@@ -24,6 +24,6 @@
 // The "dev" and "testing" namespaces geth registers for the simulated
 // beacon are reachable in-process only; HTTP and WebSocket serve eth, net
 // and web3 and nothing else, with geth's request bounds (5 MiB bodies,
-// 1,000 calls a batch, 25 MB a batch response) and eth_getLogs limited to
-// 10,000 blocks a query.
+// 1,000 calls a batch, 25 MB a batch response, 1,000 addresses and topics
+// an eth_getLogs).
 package embedded

@@ -126,7 +126,8 @@ func Open(cfg Config) (*Chain, error) {
 	fs := filters.NewFilterSystem(backend.APIBackend, filters.Config{
 		LogCacheSize:  ec.FilterLogCacheSize,
 		LogQueryLimit: ec.LogQueryLimit, // addresses and topics in one eth_getLogs
-		RangeLimit:    10_000,           // blocks in one eth_getLogs
+		// No block range limit: geth applies it before resolving "latest",
+		// so it would refuse the common query "from block 0 to the head".
 	})
 	stack.RegisterAPIs([]rpc.API{{Namespace: "eth", Service: filters.NewFilterAPI(fs)}})
 	beacon, err := catalyst.NewSimulatedBeacon(0, cfg.FeeRecipient, backend)
