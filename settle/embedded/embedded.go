@@ -118,6 +118,11 @@ func Open(cfg Config) (*Chain, error) {
 	ec.NoPruning = true
 	ec.DatabaseCache, ec.TrieCleanCache, ec.TrieDirtyCache, ec.SnapshotCache = 16, 16, 16, 8 // MB; the defaults are for mainnet
 	ec.Miner.PendingFeeRecipient = cfg.FeeRecipient
+	// The pool must refuse what the miner would not include: geth's dev
+	// block producer seals empty blocks in a loop while the pool holds an
+	// executable transaction the miner skips (a tip under the miner's
+	// minimum), so one underpriced transaction from a wallet would spin.
+	ec.TxPool.PriceLimit = ec.Miner.GasPrice.Uint64()
 	backend, err := eth.New(stack, &ec)
 	if err != nil {
 		stack.Close()

@@ -444,3 +444,95 @@ func TestEmbeddedFootprint(t *testing.T) {
 	t.Logf("open %s ms; RSS %s kB before, %s kB after open; peak %s kB after %d transactions (%v each, sent and confirmed over HTTP); %.1f MB on disk",
 		proc.ready[2], proc.ready[3], proc.ready[4], peak[1], txs, perTx, float64(disk)/1e6)
 }
+
+// The rpc backend's Confirm waits for its number of confirmations: with 3,
+// a transaction's receipt comes back only once two more blocks are on top.
+func TestRPCConfirmWaitsForConfirmations(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := embedded.Open(embedded.Config{Dir: t.TempDir(), Alloc: alloc()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	remote, err := rpcchain.Dial(ctx, rpcchain.Config{URL: c.WSURL(), ChainID: settle.DefaultChainID, Confirmations: 3, PollInterval: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer remote.Close()
+	k := keys()[0]
+	from := crypto.PubkeyToAddress(k.PublicKey)
+	send := func() *types.Transaction {
+		t.Helper()
+		nonce, err := c.PendingNonceAt(ctx, from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tip, err := c.SuggestGasTipCap(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx := types.MustSignNewTx(k, types.LatestSignerForChainID(c.ChainID()), &types.DynamicFeeTx{
+			ChainID: c.ChainID(), Nonce: nonce, GasTipCap: tip, GasFeeCap: big.NewInt(10_000_000_000), Gas: 21000, To: &from,
+		})
+		if err := c.SendTransaction(ctx, tx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Confirm(ctx, tx.Hash()); err != nil { // mined and durable
+			t.Fatal(err)
+		}
+		return tx
+	}
+	first := send()
+	type result struct {
+		rec *types.Receipt
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rec, err := remote.Confirm(ctx, first.Hash())
+		done <- result{rec, err}
+	}()
+	for i := 0; i < 2; i++ {
+		// Until the second block on top exists, Confirm must not return.
+		// (The check is one-sided: it may simply not have polled yet.)
+		select {
+		case r := <-done:
+			t.Fatalf("Confirm returned with %d of 2 blocks on top: %v, %v", i, r.rec, r.err)
+		default:
+		}
+		send()
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	head, _ := c.BlockNumber(ctx)
+	if head < r.rec.BlockNumber.Uint64()+2 {
+		t.Errorf("confirmed at head %d, block %v: fewer than 3 confirmations", head, r.rec.BlockNumber)
+	}
+}
+
+// A transaction whose tip the block producer would skip is refused when it
+// is sent, instead of sitting in the pool while empty blocks are sealed.
+func TestUnderpricedTransactionRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := embedded.Open(embedded.Config{Dir: t.TempDir(), Alloc: alloc()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	k := keys()[0]
+	from := crypto.PubkeyToAddress(k.PublicKey)
+	head, _ := c.BlockNumber(ctx)
+	tx := types.MustSignNewTx(k, types.LatestSignerForChainID(c.ChainID()), &types.DynamicFeeTx{
+		ChainID: c.ChainID(), Nonce: 0, GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(10_000_000_000), Gas: 21000, To: &from,
+	})
+	if err := c.SendTransaction(ctx, tx); err == nil || !strings.Contains(err.Error(), "below minimum") {
+		t.Fatalf("1 wei tip: got %v, want a refusal for a tip below the minimum", err)
+	}
+	if now, _ := c.BlockNumber(ctx); now != head {
+		t.Errorf("blocks were sealed for a refused transaction: head %d, was %d", now, head)
+	}
+}
