@@ -51,3 +51,11 @@ type Progress struct {
 	Done  int64  `json:"done"`
 	Total int64  `json:"total"` // -1 while unknown
 }
+
+// LoginInfo is node_dashboardLogin's answer: a one-time login URL for the
+// web dashboard, the dashboard's own URL, and when the login URL expires.
+type LoginInfo struct {
+	URL       string    `json:"url"`
+	Dashboard string    `json:"dashboard"`
+	Expires   time.Time `json:"expires"`
+}

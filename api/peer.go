@@ -16,6 +16,9 @@ type Peer struct {
 	Agent        string        `json:"agent,omitempty"`
 	Gridswarm    bool          `json:"gridswarm"`
 	LastAnnounce *Announcement `json:"last_announce,omitempty"`
+	// Reputation is what this node's spot checks found of the peer; nil
+	// when it never ran a tasklet for this node.
+	Reputation *Reputation `json:"reputation,omitempty"`
 }
 
 // Announcement is the last notice a peer gossiped.

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -227,4 +228,31 @@ func (c *Client) WithProgress(ctx context.Context, namespace, op string, onProgr
 	sub.Unsubscribe()
 	<-done
 	return err
+}
+
+// VerifyJob returns a job's spot checks and per-worker tally (verify_job).
+func (c *Client) VerifyJob(ctx context.Context, id string) (api.VerifyJob, error) {
+	var out api.VerifyJob
+	return out, c.Call(ctx, &out, "verify_job", id)
+}
+
+// VerifyPeer returns a peer's (or payout account's) trust records
+// (verify_peer).
+func (c *Client) VerifyPeer(ctx context.Context, id string) (api.VerifyPeer, error) {
+	var out api.VerifyPeer
+	return out, c.Call(ctx, &out, "verify_peer", id)
+}
+
+// VerifyPeers returns every trust record the coordinator keeps
+// (verify_peers).
+func (c *Client) VerifyPeers(ctx context.Context) ([]api.TrustRecord, error) {
+	var out []api.TrustRecord
+	return out, c.Call(ctx, &out, "verify_peers")
+}
+
+// VerifyReport submits an equivocation proof (verify_report): a valid one
+// bans the worker and is gossiped; anything else comes back refused.
+func (c *Client) VerifyReport(ctx context.Context, proof []byte) (api.ReportResult, error) {
+	var out api.ReportResult
+	return out, c.Call(ctx, &out, "verify_report", json.RawMessage(proof))
 }

@@ -203,6 +203,9 @@ func (g *Grid) runImport(ctx context.Context, res *reservation, pin pinSpec, pro
 		return AddResult{}, err
 	}
 	g.ann.enqueue(out.provides...)
+	if g.cfg.Metrics != nil {
+		g.cfg.Metrics.Added(out.Size)
+	}
 	return out.AddResult, nil
 }
 

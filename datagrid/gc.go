@@ -64,6 +64,9 @@ func (g *Grid) evict(ctx context.Context, bytes uint64, keep cid.Cid) (GCResult,
 	}
 	res, err := g.sweepLocked(ctx)
 	res.EvictedCache = n
+	if n > 0 && g.cfg.Metrics != nil {
+		g.cfg.Metrics.Evicted(n)
+	}
 	if n > 0 {
 		g.log.Info("evicted cache entries", "entries", n, "freed", res.FreedBytes)
 	}

@@ -48,6 +48,32 @@ type Config struct {
 	// outcome (metrics, logs; tests use it to wait for an announcement).
 	// It runs on a background goroutine and must not block.
 	OnProvided func(c Announcement)
+	// Metrics, if set, counts bytes imported and cache entries evicted.
+	Metrics Metrics
+}
+
+// Metrics is what the grid counts (package metrics implements it).
+type Metrics interface {
+	Added(bytes uint64)
+	Evicted(entries int)
+}
+
+// Exchange is the bitswap traffic since Open: what was fetched from peers
+// and served to them.
+type Exchange struct {
+	FetchedBytes, FetchedBlocks, ServedBytes, ServedBlocks uint64
+}
+
+// Exchange reports the bitswap traffic; zero for an offline grid.
+func (g *Grid) Exchange() (Exchange, error) {
+	if g.bswap == nil {
+		return Exchange{}, nil
+	}
+	st, err := g.bswap.Stat()
+	if err != nil {
+		return Exchange{}, fmt.Errorf("datagrid: bitswap stat: %w", err)
+	}
+	return Exchange{FetchedBytes: st.DataReceived, FetchedBlocks: st.BlocksReceived, ServedBytes: st.DataSent, ServedBlocks: st.BlocksSent}, nil
 }
 
 // Grid is one node's share of the data grid: a verified block store,

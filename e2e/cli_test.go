@@ -79,12 +79,13 @@ func TestHelpReads(t *testing.T) {
 	}
 }
 
-// The demo starts real daemons, shows them, and on Ctrl-C stops them and
-// removes its temp repos.
+// The demo starts real daemons, shows them, trains with one of its three
+// workers cheating (--cheaters 1) and ends with the table that shows the
+// cheater caught; on Ctrl-C it stops them and removes its temp repos.
 func TestDemoStopsOnInterrupt(t *testing.T) {
 	skipShort(t)
 	tmp := t.TempDir()
-	cmd := exec.Command(bin, "demo", "-n", "3")
+	cmd := exec.Command(bin, "demo", "-n", "4", "--cheaters", "1", "--cheat-rate", "1")
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -98,6 +99,13 @@ func TestDemoStopsOnInterrupt(t *testing.T) {
 	})
 	if !regexp.MustCompile(`node0\s+·`).MatchString(out.String()) {
 		t.Errorf("demo printed no RTT matrix:\n%s", out)
+	}
+	if !regexp.MustCompile(`watch it in a browser: http://127\.0\.0\.1:\d+/login\?t=\S+`).MatchString(out.String()) {
+		t.Errorf("the demo did not print its coordinator's dashboard link:\n%s", out)
+	}
+	// WORKER  PEER  TASKLETS  SPOT CHECKS  CAUGHT  BANNED
+	if !regexp.MustCompile(`(?m)^node3 \(cheater\)\s+\S+\s+\d+\s+\d+\s+[1-9]\d*\s+(yes|no)\s*$`).MatchString(out.String()) {
+		t.Errorf("the demo's table does not show the cheater caught:\n%s", out)
 	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)

@@ -3,12 +3,16 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/gridswarm/gridswarm/datagrid"
 	"github.com/gridswarm/gridswarm/receipt"
@@ -104,6 +108,11 @@ func (a coordSwarm) Workers() []placement.Peer {
 		if wp.RTT == 0 {
 			wp.RTT = p.EstimatedRTT
 		}
+		// The record's account is bound to the peer by its signature
+		// (p2p.VerifyBinding); addresses are what this node dialled or
+		// was dialled from. Both keep a spot check's replica independent.
+		wp.Account = c.Account
+		wp.Addrs = publicAddrs(a.n.swarm.Host().Peerstore().Addrs(p.ID))
 		for _, g := range c.GPUs {
 			if g.Offered {
 				wp.GPUMemFree = max(wp.GPUMemFree, g.MemoryFree)
@@ -144,3 +153,25 @@ func (a coordSwarm) Release(ctx context.Context, worker string, outputs []string
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// publicAddrs returns the public IP addresses among addrs: loopback and
+// private ones say nothing about who runs a peer.
+func publicAddrs(addrs []ma.Multiaddr) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range addrs {
+		ip, err := manet.ToIP(a)
+		if err != nil {
+			continue
+		}
+		ad, ok := netip.AddrFromSlice(ip)
+		if !ok {
+			continue
+		}
+		ad = ad.Unmap()
+		if !ad.IsGlobalUnicast() || ad.IsPrivate() || ad.IsLoopback() || slices.Contains(out, ad) {
+			continue
+		}
+		out = append(out, ad)
+	}
+	return out
+}

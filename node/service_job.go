@@ -10,6 +10,7 @@ import (
 	"github.com/gridswarm/gridswarm/api"
 	"github.com/gridswarm/gridswarm/datagrid"
 	"github.com/gridswarm/gridswarm/scheduler"
+	"github.com/gridswarm/gridswarm/tasklet"
 )
 
 // JobService is the job_ namespace: jobs this node coordinates.
@@ -140,4 +141,11 @@ func (s *JobService) Progress(ctx context.Context, id string) (*rpc.Subscription
 		return nil, err
 	}
 	return s.n.jobEvents.subscribe(ctx, id)
+}
+
+// Tasklet returns the spec tasklet index (0-based) of round (1-based) was
+// offered with, rebuilt and checked against the CID recorded at dispatch:
+// running it again must give the output the job accepted.
+func (s *JobService) Tasklet(id string, round, index int) (tasklet.Spec, error) {
+	return s.n.coord.TaskletSpec(id, round-1, index)
 }

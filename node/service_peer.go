@@ -26,6 +26,11 @@ func (s *PeerService) List() []Peer {
 			Agent:     r.AgentVersion,
 			Gridswarm: r.Gridswarm,
 		}
+		account := ""
+		if r.Caps != nil {
+			account = r.Caps.Account
+		}
+		p.Reputation = s.n.reputation(p.ID, account)
 		if r.LastAnnounce != nil {
 			p.LastAnnounce = &Announcement{Text: r.LastAnnounce.Text, Time: time.UnixMilli(r.LastAnnounce.Time).UTC()}
 		}

@@ -152,6 +152,17 @@ func Estimate(spec *jobspec.Spec, lim Limits, workers int, ds DatasetInfo) Need 
 			wT += in * out
 		}
 	}
+	if m.Kind == jobspec.ModelCNN {
+		// The convolutions' buffers (unrolled inputs, per-position
+		// activations) dwarf the rest: the trainer counts them itself. The
+		// largest tensor is bounded by all the parameters.
+		tm := contractModel(m).Trainer()
+		if tm.Validate() == nil {
+			params = uint64(tm.NumParams())
+			largest = params
+			acts, wT = uint64(tm.BatchBuffers(int(batch))), 0
+		}
+	}
 	shards := len(ds.Train)
 	if shards == 0 {
 		shards = jobspec.MaxTasklets

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gridswarm/gridswarm/scheduler/jobspec"
 	"github.com/gridswarm/gridswarm/scheduler/placement"
+	"github.com/gridswarm/gridswarm/trainer"
 )
 
 func admitSpec(t *testing.T, model, extra string) *jobspec.Spec {
@@ -24,7 +25,12 @@ const (
 	softmaxHuge  = "  kind: softmax\n  inputs: 784\n  classes: 170000" // the 7.4 GB job
 	softmaxMNIST = "  kind: softmax\n  inputs: 784\n  classes: 10"
 	mlpMNIST     = "  kind: mlp\n  inputs: 784\n  hidden: [128]\n  classes: 10"
+	cnnMNIST     = "  kind: cnn\n  inputs: 784\n  image: {channels: 1, height: 28, width: 28}\n  conv:\n    - {filters: 16, size: 5, padding: 2, pool: 2}\n    - {filters: 32, size: 5, padding: 2, pool: 2}\n  classes: 10"
 )
+
+// cnnMNISTParams counts cnnMNIST's parameters: two convolutions and the
+// dense layer on 32×7×7 features.
+const cnnMNISTParams = 16*25 + 16 + 32*16*25 + 32 + 32*7*7*10 + 10
 
 func workers(n int, mem, disk uint64) []placement.Peer {
 	out := make([]placement.Peer, n)
@@ -74,6 +80,25 @@ func TestEstimate(t *testing.T) {
 			store:  (2*3 + 2) * 4 * (784*128 + 128 + 128*10 + 10),
 		},
 	}
+	cnnActs := uint64(trainer.Model{Kind: trainer.KindCNN, Inputs: 784, Classes: 10, Image: trainer.Image{Channels: 1, Height: 28, Width: 28},
+		Conv: []trainer.Conv{{Filters: 16, Size: 5, Padding: 2, Pool: 2}, {Filters: 32, Size: 5, Padding: 2, Pool: 2}}}.BatchBuffers(32))
+	tests = append(tests, struct {
+		name                          string
+		model, extra                  string
+		workers                       int
+		ds                            DatasetInfo
+		weights, coord, worker, store uint64
+		tasklets                      int
+	}{
+		// The convolutions' buffers come from the trainer, which checks
+		// them against what it allocates; the largest tensor is bounded
+		// by all the weights.
+		name: "cnn", model: cnnMNIST, extra: "batch_size: 32\ninner_optimizer:\n  kind: sgd\n  lr: 0.1\n", workers: 2,
+		weights: 4 * cnnMNISTParams, tasklets: 2,
+		coord:  headroom(6*4*cnnMNISTParams + 16*cnnMNISTParams),
+		worker: headroom(6*4*cnnMNISTParams + 4*cnnActs),
+		store:  (2*3 + 2) * 4 * cnnMNISTParams,
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := Estimate(admitSpec(t, tt.model, tt.extra), Limits{}, tt.workers, tt.ds)

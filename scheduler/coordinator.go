@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -14,11 +15,13 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/gridswarm/gridswarm/datagrid/dataset"
+	"github.com/gridswarm/gridswarm/receipt"
 	"github.com/gridswarm/gridswarm/scheduler/jobspec"
 	"github.com/gridswarm/gridswarm/scheduler/measure"
 	"github.com/gridswarm/gridswarm/scheduler/placement"
 	"github.com/gridswarm/gridswarm/trainer"
 	"github.com/gridswarm/gridswarm/trainer/contract"
+	"github.com/gridswarm/gridswarm/verify"
 )
 
 // Options tune the coordinator. Zero values take the defaults in brackets.
@@ -28,6 +31,7 @@ type Options struct {
 	RetryEvery      time.Duration // how often a stalled round looks for peers again [2s]
 	StragglerFactor float64       // a copy is sent past this × the round's median [3]
 	MaxBackoff      time.Duration // longest a failing peer is left alone [1m]
+	ReplicaWait     time.Duration // a spot check waits this long for a peer to take a replica [2m]
 	KeepRounds      int           // rounds of weights kept pinned besides the final model [Limits.KeepRounds, else 3]
 	// Limits bound what one job may take; Submit refuses a job that would
 	// not fit (see Admit). Zero fields are not checked.
@@ -39,6 +43,17 @@ type Options struct {
 	// advertised Throughput is timed on (p2p.ThroughputParams) [the
 	// builtin MLP 784-128-10]. Measure scales it to each job's model.
 	BenchmarkParams int64
+	// Trust is the coordinator's trust record of every peer, shared by its
+	// jobs' spot checks [an empty in-memory book banning by verify.DefaultRule].
+	Trust *Trust
+	// Rand draws the spot checks [crypto/rand.Reader]; tests seed it.
+	Rand io.Reader
+	// Domain is the EIP-712 domain receipts are signed in; equivocation
+	// proofs are checked in it.
+	Domain receipt.Domain
+	// OnEquivocation receives each equivocation proof the coordinator
+	// finds in its own receipts, for the node to gossip; nil: none.
+	OnEquivocation func(verify.Proof)
 	// Now is the clock [time.Now].
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -81,6 +96,7 @@ type Coordinator struct {
 	opts    Options
 	log     *slog.Logger
 	measure *measure.Table
+	trust   *Trust
 
 	mu      sync.Mutex
 	running map[string]*run
@@ -115,6 +131,9 @@ func New(store *Store, grid Grid, swarm Swarm, o Options) *Coordinator {
 	if o.StragglerFactor == 0 {
 		o.StragglerFactor = 3
 	}
+	if o.ReplicaWait == 0 {
+		o.ReplicaWait = 2 * time.Minute
+	}
 	if o.MaxBackoff == 0 {
 		o.MaxBackoff = time.Minute
 	}
@@ -136,7 +155,13 @@ func New(store *Store, grid Grid, swarm Swarm, o Options) *Coordinator {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Coordinator{store: store, grid: grid, swarm: swarm, opts: o, log: o.Logger, measure: o.Measure,
+	if o.Trust == nil {
+		o.Trust = NewTrust(verify.DefaultRule)
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Reader
+	}
+	return &Coordinator{store: store, grid: grid, swarm: swarm, opts: o, log: o.Logger, measure: o.Measure, trust: o.Trust,
 		running: map[string]*run{}, holders: map[string]holding{}}
 }
 
@@ -145,8 +170,15 @@ func (c *Coordinator) now() time.Time { return c.opts.Now() }
 // applyMeasurements replaces what a peer advertises with what this
 // coordinator measured of it: bandwidth, throughput and reputation.
 // Throughput is per model size: modelParams is the job's model's.
-func (c *Coordinator) applyMeasurements(p *placement.Peer, modelParams int64) {
-	p.Reputation = c.measure.Reputation(p.ID)
+//
+// Reputation is what measure saw of the peer's attempts times its spot
+// check agreement on class; a banned peer is marked so placement filters
+// it out.
+func (c *Coordinator) applyMeasurements(p *placement.Peer, modelParams int64, class verify.Class) {
+	p.Reputation = c.measure.Reputation(p.ID) * c.trust.Agreement(p.ID, class)
+	if banned, _ := c.trust.BannedPeer(p.ID, p.Account, c.now()); banned {
+		p.Banned = true
+	}
 	if bw, ok := c.measure.BandwidthMeasured(p.ID); ok || p.BandwidthBps <= 0 {
 		p.BandwidthBps = bw
 	}
@@ -238,7 +270,7 @@ func newJobID(name string) string {
 }
 
 func modelOf(spec *jobspec.Spec) trainer.Model {
-	return trainer.Model{Kind: spec.Model.Kind, Inputs: spec.Model.Inputs, Hidden: spec.Model.Hidden, Classes: spec.Model.Classes}
+	return contractModel(spec.Model).Trainer()
 }
 
 // resolveDataset reads the manifest of dataset.cid and lists its shards.

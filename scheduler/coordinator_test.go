@@ -260,6 +260,7 @@ batch_size: 4
 deadline: 1m
 inner_optimizer: {kind: sgd, lr: 0.1}
 outer_optimizer: {kind: nesterov, lr: 0.7, momentum: 0.9}
+verify: {rate: 0, min_rate_new_peers: 0}
 `, root, rounds, tasklets)
 }
 

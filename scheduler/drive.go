@@ -16,6 +16,7 @@ import (
 	"github.com/gridswarm/gridswarm/tasklet"
 	"github.com/gridswarm/gridswarm/trainer"
 	"github.com/gridswarm/gridswarm/trainer/contract"
+	"github.com/gridswarm/gridswarm/verify"
 )
 
 // The runner is the I/O edge around the round machine (machine.go): it
@@ -231,6 +232,10 @@ func (c *Coordinator) runRound(ctx context.Context, r *run) error {
 		JobID: r.job.ID, Round: round, Rounds: spec.Rounds, Deadline: deadline, Template: tmpl,
 		Weights: rd.Weights, WeightsBytes: modelBytes(nParams), ShardBytes: r.job.Dataset.Bytes,
 		RetryEvery: c.opts.RetryEvery, StragglerFactor: c.opts.StragglerFactor, Backoffs: r.backoffs,
+		ReplicaWait: c.opts.ReplicaWait,
+		Verify: VerifyConfig{Trust: c.trust, Class: verify.Class(spec.Executor), Rand: c.opts.Rand,
+			Rates:      verify.Rates{Rate: spec.Verify.Rate, MinRateNewPeers: spec.Verify.MinRateNewPeers},
+			Comparator: verify.Comparator{Class: verify.Class(spec.Executor)}},
 	}
 	mach := NewMachine(cfg, rd, c.now())
 	var shards []string
@@ -240,7 +245,8 @@ func (c *Coordinator) runRound(ctx context.Context, r *run) error {
 	r.mu.Unlock()
 	c.save(r)
 	rn := &roundRunner{c: c, r: r, m: mach, round: round, params: params, weights: cfg.Weights, deadline: deadline,
-		shards: shards, nParams: nParams, cancels: map[[2]int]context.CancelFunc{}, results: make(chan attemptResult)}
+		shards: shards, nParams: nParams, cancels: map[[2]int]context.CancelFunc{}, results: make(chan attemptResult),
+		signed: map[[2]string]receipt.Receipt{}}
 	return rn.run(ctx)
 }
 
@@ -267,6 +273,10 @@ type roundRunner struct {
 	wg      sync.WaitGroup
 	cancels map[[2]int]context.CancelFunc // running attempts
 	results chan attemptResult
+
+	// signed is every receipt of the round by worker and tasklet CID
+	// (noteReceipt); only the runner's goroutine touches it.
+	signed map[[2]string]receipt.Receipt
 
 	lateMu sync.Mutex
 	late   map[string][]string // peer → outputs of attempts that delivered after they were cancelled
@@ -317,10 +327,11 @@ func (rn *roundRunner) run(ctx context.Context) error {
 		r.mu.Unlock()
 		// A paused job offers nothing until its state can be saved again.
 		if !paused || c.save(r) == nil {
-			snap := c.snapshot(ctx, rn.shards, rn.nParams)
+			snap := c.snapshot(ctx, rn.shards, rn.nParams, rn.m.cfg.Verify.Class)
 			r.mu.Lock()
 			ds := rn.m.Tick(c.now(), snap)
 			r.mu.Unlock()
+			c.flushTrust()
 			for _, d := range ds {
 				switch d.Kind {
 				case DecideOffer:
@@ -340,6 +351,7 @@ func (rn *roundRunner) run(ctx context.Context) error {
 					c.save(r)
 					return errors.New(d.Reason)
 				case DecideAggregate:
+					rn.keepEvidence(ctx) // checks decided in this Tick (unverifiable)
 					c.log.Info("round timing", "job", r.job.ID, "round", rn.round, "tasklets_s", c.now().Sub(roundStart).Seconds())
 					c.save(r)
 					lost, err := c.aggregate(ctx, r, rn.round)
@@ -369,6 +381,7 @@ func (rn *roundRunner) run(ctx context.Context) error {
 			// Persist the outcome before the next Tick acts on it: if it
 			// cannot be saved the job pauses before offering anything new.
 			c.save(r)
+			rn.keepEvidence(ctx)
 		case <-timer.C:
 		}
 	}
@@ -435,6 +448,10 @@ func (rn *roundRunner) observe(res attemptResult) {
 	ds := rn.m.Observe(c.now(), o)
 	counted := r.job.Rounds[rn.round].Tasklets[res.index].Attempts[res.attempt].Outcome == OutcomeDone
 	r.mu.Unlock()
+	c.flushTrust()
+	if res.err == nil {
+		rn.noteReceipt(res.rcpt)
+	}
 	if res.err == nil && !counted {
 		rn.addLate(res.peer, res.rcpt.OutputCID) // a twin won or the round ended first
 	}
@@ -446,9 +463,42 @@ func (rn *roundRunner) observe(res attemptResult) {
 	c.log.Info("tasklet attempt ended", "job", r.job.ID, "round", rn.round, "tasklet", res.index, "attempt", res.attempt, "peer", res.peer, "err", res.err)
 }
 
+// flushTrust saves the trust records if they changed. A failure is
+// logged: the records stay in memory and the next change tries again.
+func (c *Coordinator) flushTrust() {
+	if err := c.trust.Flush(); err != nil {
+		c.log.Warn("cannot save the trust records; bans made since the last save would not survive a crash", "err", err)
+	}
+}
+
+// noteReceipt remembers each receipt's output by worker and tasklet CID:
+// a worker that signs a second, different output for one tasklet has
+// equivocated, and the two receipts prove it to anyone (verify.Proof).
+func (rn *roundRunner) noteReceipt(rc receipt.Receipt) {
+	k := [2]string{rc.Worker.Hex(), rc.TaskletCID}
+	prev, ok := rn.signed[k]
+	if !ok {
+		rn.signed[k] = rc
+		return
+	}
+	if prev.OutputCID == rc.OutputCID {
+		return
+	}
+	c := rn.c
+	p := verify.Proof{A: prev, B: rc}
+	if _, err := p.Check(c.opts.Domain); err != nil {
+		c.log.Warn("two receipts for one tasklet do not prove equivocation", "job", rn.r.job.ID, "err", err)
+		return
+	}
+	c.Equivocated(p)
+	if c.opts.OnEquivocation != nil {
+		c.opts.OnEquivocation(p)
+	}
+}
+
 // snapshot is the placement view: workers with what they hold, and the
 // coordinator's own measurements of them in place of what they advertise.
-func (c *Coordinator) snapshot(ctx context.Context, inputs []string, modelParams int64) []placement.Peer {
+func (c *Coordinator) snapshot(ctx context.Context, inputs []string, modelParams int64, class verify.Class) []placement.Peer {
 	peers := c.swarm.Workers()
 	holders := c.lookupHolders(ctx, inputs)
 	for i := range peers {
@@ -464,7 +514,7 @@ func (c *Coordinator) snapshot(ctx context.Context, inputs []string, modelParams
 			// scales it to the job's until tasklets are timed.
 			c.measure.ObserveBenchmark(p.ID, c.opts.BenchmarkParams, p.Throughput)
 		}
-		c.applyMeasurements(p, modelParams)
+		c.applyMeasurements(p, modelParams, class)
 	}
 	return peers
 }
@@ -544,10 +594,13 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int) ([]int, 
 	if err != nil {
 		return nil, fmt.Errorf("round %d: global weights: %w", round, err)
 	}
-	locals := make([]trainer.Params, 0, len(rd.Tasklets))
-	loss, compute := 0.0, 0.0
+	fetched := map[int]trainer.Params{}
+	losses := map[int]float64{}
 	var lost []int
 	for _, t := range rd.Tasklets { // in index order: the sum's order is fixed
+		if t.State == TaskDropped {
+			continue
+		}
 		fctx, cancel := context.WithTimeout(ctx, outputFetchTimeout)
 		start := c.now()
 		p, n, err := c.loadParamsN(fctx, t.Output, m, t.Peer)
@@ -561,14 +614,37 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int) ([]int, 
 			return nil, err
 		}
 		c.measure.ObserveTransfer(t.Peer, n, c.now().Sub(start))
-		locals = append(locals, p)
-		loss += t.Loss
-		if t.Receipt != nil {
-			compute += float64(t.Receipt.ComputeMillis) / 1000
-		}
+		fetched[t.Index], losses[t.Index] = p, t.Loss
 	}
 	if len(lost) > 0 {
 		return lost, nil
+	}
+	screened := c.screen(global, fetched, losses)
+	locals := make([]trainer.Params, 0, len(fetched))
+	loss, compute := 0.0, 0.0
+	r.mu.Lock()
+	for i := range r.job.Rounds[round].Tasklets { // index order
+		t := &r.job.Rounds[round].Tasklets[i]
+		if t.Receipt != nil {
+			compute += float64(t.Receipt.ComputeMillis) / 1000
+		}
+		p, ok := fetched[t.Index]
+		if !ok {
+			continue
+		}
+		if why, bad := screened[t.Index]; bad {
+			t.Screened = why
+			c.screenedOut(round, t, why, r.spec.Executor)
+			continue
+		}
+		locals = append(locals, p)
+		loss += t.Loss
+	}
+	r.mu.Unlock()
+	c.flushTrust()
+	if len(locals) == 0 {
+		c.log.Warn("no output of the round passed verification; the weights stay as they were", "job", r.job.ID, "round", round)
+		locals = append(locals, global) // a zero delta: the outer step keeps the weights
 	}
 	state := &trainer.OuterState{}
 	if momentumCID != "" {

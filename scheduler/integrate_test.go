@@ -14,6 +14,7 @@ import (
 	"github.com/gridswarm/gridswarm/scheduler/jobspec"
 	"github.com/gridswarm/gridswarm/scheduler/placement"
 	"github.com/gridswarm/gridswarm/tasklet"
+	"github.com/gridswarm/gridswarm/verify"
 )
 
 // Tests of the coordinator's wiring to the swarm and the data grid.
@@ -70,7 +71,7 @@ func TestSnapshotScalesTheAdvertisedBenchmark(t *testing.T) {
 		{100000, 10},
 	}
 	for _, tt := range tests {
-		snap := h.c.snapshot(context.Background(), nil, tt.params)
+		snap := h.c.snapshot(context.Background(), nil, tt.params, verify.ClassBuiltin)
 		if got := snap[0].Throughput; got != tt.want {
 			t.Errorf("model of %d params: throughput %v, want %v", tt.params, got, tt.want)
 		}

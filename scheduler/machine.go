@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/gridswarm/gridswarm/receipt"
 	"github.com/gridswarm/gridswarm/scheduler/placement"
 	"github.com/gridswarm/gridswarm/tasklet"
+	"github.com/gridswarm/gridswarm/verify"
 )
 
 // The round machine decides one round's offers. It is a pure state machine
@@ -144,6 +146,24 @@ type MachineConfig struct {
 	StragglerFactor float64
 	// Backoffs are the per-peer failure backoffs; they outlive the round.
 	Backoffs *Backoffs
+	// ReplicaWait bounds how long a spot check with a result waits for a
+	// peer to take its next replica before the result is accepted
+	// unchecked (0: no bound; the coordinator sets Options.ReplicaWait).
+	ReplicaWait time.Duration
+	// Verify spot-checks the round's tasklets; a nil Verify.Trust turns
+	// verification off.
+	Verify VerifyConfig
+}
+
+// VerifyConfig is what the machine needs to spot-check tasklets.
+type VerifyConfig struct {
+	Trust      *Trust
+	Class      verify.Class
+	Rates      verify.Rates
+	Comparator verify.Comparator
+	// Rand is the draw's randomness: crypto/rand.Reader in the daemon, so
+	// that no worker can predict which of its tasklets are checked.
+	Rand io.Reader
 }
 
 // Backoffs holds each peer's failure backoff: after its n-th failure in a
@@ -305,8 +325,19 @@ func (m *Machine) Observe(now time.Time, o Outcome) []Decision {
 	case EndDone:
 		a.Outcome = OutcomeDone
 		rc := o.Receipt
-		t.State, t.Peer, t.Output, t.Loss, t.Receipt = TaskDone, a.Peer, rc.OutputCID, float64(rc.Loss()), &rc
 		m.cfg.Backoffs.Succeed(a.Peer)
+		m.trust(a.Peer, func(r *verify.Record, _ verify.Rule) { r.Ran(now) })
+		if c := t.Check; c != nil && c.Outcome == "" {
+			c.Results = append(c.Results, CheckResult{Attempt: o.Attempt, Peer: a.Peer, Output: rc.OutputCID, Receipt: rc})
+			if len(c.Results) >= c.Need {
+				m.decide(now, o.Tasklet)
+			}
+			if len(running(t)) == 0 && !finished(t) {
+				t.State = TaskPending
+			}
+			return nil
+		}
+		accept(t, a.Peer, rc)
 		for _, k := range running(t) {
 			b := &t.Attempts[k]
 			b.Outcome, b.Why, b.Ended = OutcomeSuperseded, "attempt "+fmt.Sprint(o.Attempt)+" on "+a.Peer+" delivered first", timePtr(now)
@@ -325,11 +356,19 @@ func (m *Machine) Observe(now time.Time, o Outcome) []Decision {
 		a.Outcome, a.Why = OutcomeFailed, o.Detail
 		m.cfg.Backoffs.Fail(now, a.Peer)
 	}
-	if len(running(t)) == 0 && t.State != TaskDone {
+	if len(running(t)) == 0 && !finished(t) {
 		t.State = TaskPending
 	}
 	return out
 }
+
+// accept makes rc's output the tasklet's result.
+func accept(t *Tasklet, peer string, rc receipt.Receipt) {
+	t.State, t.Peer, t.Output, t.Loss, t.Receipt = TaskDone, peer, rc.OutputCID, float64(rc.Loss()), &rc
+}
+
+// finished reports whether t needs nothing more this round.
+func finished(t *Tasklet) bool { return t.State == TaskDone || t.State == TaskDropped }
 
 // OutputLost records that tasklet i's accepted output could not be fetched:
 // its producer is barred from it and it is offered again.
@@ -342,7 +381,8 @@ func (m *Machine) OutputLost(now time.Time, i int, why string) {
 			break
 		}
 	}
-	t.State, t.Output, t.Receipt, t.Peer, t.Loss = TaskPending, "", nil, "", 0
+	// A spot check starts afresh: its replicas' outputs are the same CID.
+	t.State, t.Output, t.Receipt, t.Peer, t.Loss, t.Check = TaskPending, "", nil, "", 0, nil
 	m.over = false
 }
 
@@ -404,22 +444,40 @@ func (m *Machine) Tick(now time.Time, snap []placement.Peer) []Decision {
 	var waiting []string
 	for i := range m.rd.Tasklets {
 		t := &m.rd.Tasklets[i]
-		if t.State == TaskDone || len(running(t)) > 0 {
+		if finished(t) {
 			continue
 		}
-		d, ok, why, fail := m.place(now, i, snap, nil, &wake)
-		if fail != "" {
-			out = append(out, m.cancelAll(now, "the job failed")...)
-			m.over = true
-			return append(out, Decision{Kind: DecideFail, Reason: fail})
+		if t.Check == nil {
+			if len(running(t)) > 0 {
+				continue
+			}
+			d, ok, why, fail := m.place(now, i, snap, nil, &wake)
+			if fail != "" {
+				out = append(out, m.cancelAll(now, "the job failed")...)
+				m.over = true
+				return append(out, Decision{Kind: DecideFail, Reason: fail})
+			}
+			if !ok {
+				waiting = append(waiting, fmt.Sprintf("tasklet %d %s", i, why))
+				continue
+			}
+			out = append(out, m.launch(now, i, d, false, snap))
+			m.draw(i, d)
+			if t.Check == nil {
+				continue
+			}
 		}
-		if !ok {
+		ds, why := m.replicate(now, i, snap, &wake)
+		out = append(out, ds...)
+		if why != "" {
 			waiting = append(waiting, fmt.Sprintf("tasklet %d %s", i, why))
-			continue
 		}
-		out = append(out, m.launch(now, i, d, false, snap))
 	}
 	out = append(out, m.speculate(now, snap, &wake)...)
+	if m.allDone() { // a spot check that ended unverifiable in this Tick
+		m.over = true
+		return append(out, Decision{Kind: DecideAggregate})
+	}
 	w := Decision{Kind: DecideWait, Until: wake}
 	if len(waiting) > 0 {
 		w.Reason = waiting[0]
@@ -475,8 +533,8 @@ func (m *Machine) noteFiltered(snap []placement.Peer, pt *placement.Tasklet) {
 }
 
 func (m *Machine) allDone() bool {
-	for _, t := range m.rd.Tasklets {
-		if t.State != TaskDone {
+	for i := range m.rd.Tasklets {
+		if !finished(&m.rd.Tasklets[i]) {
 			return false
 		}
 	}
@@ -486,7 +544,6 @@ func (m *Machine) allDone() bool {
 // place picks a peer for tasklet i. It returns the peer, or why it waits,
 // or (fail != "") why no peer in the snapshot can ever run it this round.
 func (m *Machine) place(now time.Time, i int, snap []placement.Peer, also []string, wake *time.Time) (peer string, ok bool, why, fail string) {
-	t := &m.rd.Tasklets[i]
 	barred := m.Excluded(i)
 	exclude := slices.Concat(barred, also)
 	var backingOff, notNow int
@@ -505,9 +562,7 @@ func (m *Machine) place(now time.Time, i int, snap []placement.Peer, also []stri
 			}
 		}
 	}
-	pt := m.cfg.Template
-	pt.ID = fmt.Sprint(i)
-	pt.Inputs = []placement.Input{{CID: m.cfg.Weights, Bytes: m.cfg.WeightsBytes}, {CID: t.Shard, Bytes: m.cfg.ShardBytes[t.Shard]}}
+	pt := m.template(i)
 	m.noteFiltered(snap, &pt)
 	ds, err := placement.Place(snap, []placement.Tasklet{pt}, placement.Options{
 		Seed: placement.SeedFrom(m.cfg.JobID, m.cfg.Round) + uint64(i), Exclude: map[string][]string{pt.ID: exclude}})
@@ -526,6 +581,15 @@ func (m *Machine) place(now time.Time, i int, snap []placement.Peer, also []stri
 		why += fmt.Sprintf(" (of the excluded: %d barred from it, %d backing off after a failure, %d said busy, not idle or expired)", len(barred), backingOff, notNow)
 	}
 	return "", false, why, ""
+}
+
+// template is tasklet i's placement shape.
+func (m *Machine) template(i int) placement.Tasklet {
+	t := &m.rd.Tasklets[i]
+	pt := m.cfg.Template
+	pt.ID = fmt.Sprint(i)
+	pt.Inputs = []placement.Input{{CID: m.cfg.Weights, Bytes: m.cfg.WeightsBytes}, {CID: t.Shard, Bytes: m.cfg.ShardBytes[t.Shard]}}
+	return pt
 }
 
 // hopeless reports whether every peer of the snapshot is barred from the
@@ -597,7 +661,7 @@ func (m *Machine) speculate(now time.Time, snap []placement.Peer, wake *time.Tim
 	for i := range m.rd.Tasklets {
 		t := &m.rd.Tasklets[i]
 		rs := running(t)
-		if t.State == TaskDone || len(rs) != 1 {
+		if finished(t) || t.Check != nil || len(rs) != 1 {
 			continue
 		}
 		a := t.Attempts[rs[0]]
@@ -610,6 +674,7 @@ func (m *Machine) speculate(now time.Time, snap []placement.Peer, wake *time.Tim
 		p, ok, _, _ := m.place(now, i, snap, []string{a.Peer}, wake)
 		if ok {
 			out = append(out, m.launch(now, i, p, true, snap))
+			m.draw(i, p) // the copy may deliver first: it is drawn like any placement
 		}
 	}
 	return out

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/gridswarm/gridswarm/receipt"
 	"github.com/gridswarm/gridswarm/scheduler/placement"
+	"github.com/gridswarm/gridswarm/verify"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -25,16 +27,19 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // scenario runs a round machine through a script of events. Commands, one a
 // line (times are offsets from epoch):
 //
-//	config tasklets=N rounds=N deadline=D retry=D backoff=D straggler=F
-//	peer ID [slots=N] [idle=false] [why=R] [executors=a,b]   (add or replace a worker; why: its idle reason)
+//	config tasklets=N rounds=N deadline=D retry=D backoff=D straggler=F [verify=RATE newpeers=RATE replicawait=D]
+//	peer ID [slots=N] [idle=false] [why=R] [executors=a,b] [account=A] [addr=IP] [banned=true]   (add or replace a worker; why: its idle reason)
+//	draws yes,no,…  (the next spot-check draws: yes always checks, no checks only at rate 1)
+//	trust           (print the trust records)
 //	unpeer ID                                        (the worker leaves the snapshot: it disconnected)
 //	tick T
-//	done T t=I a=K | decline T t=I a=K reason=R | fail T t=I a=K | lost T t=I a=K
+//	done T t=I a=K [out=CID] | decline T t=I a=K reason=R | fail T t=I a=K | lost T t=I a=K
 //	outputlost T t=I
 //	stop T
 //	restart T      (a new machine from the saved round, as after a crash)
 //	resume T       (job resume: barred peers get another chance)
 type scenario struct {
+	draws scriptedDraws
 	cfg   MachineConfig
 	rd    *Round
 	m     *Machine
@@ -89,6 +94,15 @@ func (s *scenario) configure(a map[string]string) {
 	if f, ok := a["straggler"]; ok {
 		s.cfg.StragglerFactor, _ = strconv.ParseFloat(f, 64)
 	}
+	if r, ok := a["verify"]; ok {
+		rate, _ := strconv.ParseFloat(r, 64)
+		newPeers, _ := strconv.ParseFloat(a["newpeers"], 64)
+		s.cfg.Verify = VerifyConfig{Trust: NewTrust(verify.DefaultRule), Class: verify.ClassBuiltin, Rand: &s.draws,
+			Rates: verify.Rates{Rate: rate, MinRateNewPeers: newPeers}, Comparator: verify.Comparator{Class: verify.ClassBuiltin}}
+		if d, ok := a["replicawait"]; ok {
+			s.cfg.ReplicaWait = dur(d)
+		}
+	}
 	s.rd = &Round{}
 	for i := range n {
 		sh := fmt.Sprintf("shard%d", i)
@@ -99,12 +113,16 @@ func (s *scenario) configure(a map[string]string) {
 }
 
 func (s *scenario) setPeer(id string, a map[string]string) {
-	p := placement.Peer{ID: id, Executors: []string{"builtin"}, Idle: a["idle"] != "false", IdleReason: a["why"], Throughput: 100, BandwidthBps: 1e8, Reputation: 0.5, Version: "1.0.0"}
+	p := placement.Peer{ID: id, Executors: []string{"builtin"}, Idle: a["idle"] != "false", IdleReason: a["why"], Throughput: 100, BandwidthBps: 1e8, Reputation: 0.5, Version: "1.0.0", Banned: a["banned"] == "true"}
 	if v, ok := a["slots"]; ok {
 		p.Slots = atoi(v)
 	}
 	if v, ok := a["executors"]; ok {
 		p.Executors = strings.Split(v, ",")
+	}
+	p.Account = a["account"]
+	if v, ok := a["addr"]; ok {
+		p.Addrs = []netip.Addr{netip.MustParseAddr(v)}
 	}
 	for i := range s.peers {
 		if s.peers[i].ID == id {
@@ -147,8 +165,53 @@ func (s *scenario) state() {
 		for _, a := range t.Attempts {
 			as = append(as, a.Peer+":"+a.Outcome)
 		}
-		fmt.Fprintf(&s.out, "  | t%d %s [%s]\n", t.Index, t.State, strings.Join(as, " "))
+		fmt.Fprintf(&s.out, "  | t%d %s [%s]%s\n", t.Index, t.State, strings.Join(as, " "), checkLine(t))
 	}
+}
+
+// checkLine describes a tasklet's spot check, if it has one.
+func checkLine(t Tasklet) string {
+	c := t.Check
+	if c == nil {
+		return ""
+	}
+	var rs []string
+	for _, r := range c.Results {
+		rs = append(rs, r.Peer+"="+r.Output)
+	}
+	s := fmt.Sprintf(" check(need %d, p=%.2g, results [%s]", c.Need, c.Probability, strings.Join(rs, " "))
+	if c.Outcome != "" {
+		s += ", " + c.Outcome
+		if len(c.Losers) > 0 {
+			s += ", lost: " + strings.Join(c.Losers, " ")
+		}
+	}
+	if t.State == TaskDone {
+		s += ", accepted " + t.Output
+	}
+	if t.Dropped != "" {
+		s += ", dropped: " + t.Dropped
+	}
+	return s + ")"
+}
+
+// scriptedDraws is a scenario's randomness: each spot-check draw reads 8
+// bytes, zeros for a "yes" (u = 0 is below any rate) and ones for a "no"
+// (u just below 1: above every rate but 1). Unscripted draws are "no".
+type scriptedDraws struct{ next []bool }
+
+func (d *scriptedDraws) Read(b []byte) (int, error) {
+	yes := false
+	if len(d.next) > 0 {
+		yes, d.next = d.next[0], d.next[1:]
+	}
+	for i := range b {
+		b[i] = 0xff
+		if yes {
+			b[i] = 0
+		}
+	}
+	return len(b), nil
 }
 
 func (s *scenario) run(line string) {
@@ -168,11 +231,23 @@ func (s *scenario) run(line string) {
 		}
 	case "tick":
 		s.print(s.m.Tick(s.at(f[1]), s.peers))
+	case "draws":
+		for _, w := range strings.Split(f[1], ",") {
+			s.draws.next = append(s.draws.next, w == "yes")
+		}
+	case "trust":
+		for _, r := range s.cfg.Verify.Trust.Records() {
+			banned, why := r.Banned(s.at(f[1]))
+			fmt.Fprintf(&s.out, "  trust %s: ran %d, verified %d, lost %d, consecutive %d, banned %v %s\n", r.Peer, r.Run, r.Passed, r.Lost, r.Consecutive, banned, why)
+		}
 	case "done", "decline", "fail", "lost":
 		o := Outcome{Tasklet: atoi(a["t"]), Attempt: atoi(a["a"]), Reason: a["reason"], Detail: f[0]}
 		o.Kind = map[string]OutcomeKind{"done": EndDone, "decline": EndDeclined, "fail": EndFailed, "lost": EndLost}[f[0]]
 		if o.Kind == EndDone {
 			o.Receipt = receipt.Receipt{OutputCID: fmt.Sprintf("out%d", o.Tasklet)}
+			if v, ok := a["out"]; ok {
+				o.Receipt.OutputCID = v
+			}
 		}
 		s.print(s.m.Observe(s.at(f[1]), o))
 	case "outputlost":
@@ -196,7 +271,7 @@ func (s *scenario) run(line string) {
 	default:
 		panic(fmt.Sprintf("unknown command %q", f[0]))
 	}
-	if f[0] != "config" && f[0] != "peer" && f[0] != "unpeer" {
+	if f[0] != "config" && f[0] != "peer" && f[0] != "unpeer" && f[0] != "draws" && f[0] != "trust" {
 		s.state()
 	}
 }

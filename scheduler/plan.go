@@ -44,12 +44,26 @@ func BuiltinParams(spec *jobspec.Spec) (json.RawMessage, error) {
 	}
 	o := spec.InnerOptimizer
 	p := contract.Params{
-		Model:     contract.Model{Kind: spec.Model.Kind, Inputs: spec.Model.Inputs, Hidden: spec.Model.Hidden, Classes: spec.Model.Classes},
+		Model:     contractModel(spec.Model),
 		Steps:     spec.InnerSteps,
 		BatchSize: spec.BatchSize,
 		Optimizer: contract.Optimizer{Kind: o.Kind, LR: float32(o.LR), Momentum: float32(o.Momentum), Beta1: float32(o.Beta1), Beta2: float32(o.Beta2), WeightDecay: float32(o.WeightDecay)},
 	}
 	return json.Marshal(p)
+}
+
+// contractModel is the tasklet contract's form of a spec's model; its
+// Trainer method gives the model the coordinator initialises, evaluates
+// and checks weights against (modelOf).
+func contractModel(m *jobspec.Model) contract.Model {
+	c := contract.Model{Kind: m.Kind, Inputs: m.Inputs, Hidden: m.Hidden, Classes: m.Classes}
+	if m.Image != nil {
+		c.Image = &contract.Image{Channels: m.Image.Channels, Height: m.Image.Height, Width: m.Image.Width}
+	}
+	for _, cv := range m.Conv {
+		c.Conv = append(c.Conv, contract.Conv{Filters: cv.Filters, Size: cv.Size, Padding: cv.Padding, Pool: cv.Pool})
+	}
+	return c
 }
 
 // TaskletSpec is the content-addressed spec a worker receives. The inputs

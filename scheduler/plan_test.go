@@ -1,12 +1,16 @@
 package scheduler
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 	"time"
 
+	"github.com/gridswarm/gridswarm/examples/jobs"
 	"github.com/gridswarm/gridswarm/scheduler/jobspec"
 	"github.com/gridswarm/gridswarm/scheduler/placement"
+	"github.com/gridswarm/gridswarm/trainer"
+	"github.com/gridswarm/gridswarm/trainer/contract"
 )
 
 func TestPlanRoundWalksShards(t *testing.T) {
@@ -97,4 +101,34 @@ func TestAvailableWorkers(t *testing.T) {
 			t.Errorf("%s: availableWorkers = %d, want %d", tt.name, got, tt.want)
 		}
 	}
+}
+
+// The cnn example job reaches the worker's params and the coordinator's
+// model with its image and stages, and both agree.
+func TestBuiltinParamsCarryTheCNN(t *testing.T) {
+	spec, err := jobspec.Parse(examplesCNN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := BuiltinParams(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := contract.ParseParams(raw)
+	if err != nil {
+		t.Fatalf("the worker cannot read the params %s: %v", raw, err)
+	}
+	worker, coord := p.Model.Trainer(), modelOf(spec)
+	if worker.Kind != trainer.KindCNN || len(worker.Conv) != 2 || worker.Conv[1].Filters != 32 || worker.Image.Height != 28 {
+		t.Fatalf("worker's model = %+v", worker)
+	}
+	if worker.NumParams() != coord.NumParams() || worker.NumParams() != 16*25+16+32*16*25+32+1568*10+10 {
+		t.Errorf("worker's model has %d parameters, coordinator's %d", worker.NumParams(), coord.NumParams())
+	}
+}
+
+func examplesCNN(t *testing.T) []byte {
+	t.Helper()
+	b := bytes.ReplaceAll(jobs.MNISTCNN, []byte(jobs.Placeholder), []byte("bafybeiax3qvjqatf55xcna4hu5ue4guyoc6szxutkpjyyf7fyqkhlf2hki"))
+	return b
 }

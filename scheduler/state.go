@@ -21,6 +21,10 @@ const (
 	TaskPending = "pending"
 	TaskRunning = "running"
 	TaskDone    = "done"
+	// TaskDropped: verification found no two outputs that agree (an
+	// executor fault), or no independent peer to settle a mismatch; the
+	// round aggregates without it.
+	TaskDropped = "dropped"
 )
 
 // Job is the persisted state of one job: everything needed to resume it.
@@ -88,6 +92,48 @@ type Tasklet struct {
 	Output   string           `json:"output,omitempty"`
 	Loss     float64          `json:"loss,omitempty"`
 	Receipt  *receipt.Receipt `json:"receipt,omitempty"`
+	// Check is the tasklet's spot check, when a draw gave it one.
+	Check *SpotCheck `json:"check,omitempty"`
+	// Screened is why the accepted output was kept out of the outer step
+	// by the cheap checks (verify.Screen); "" when it joined.
+	Screened string `json:"screened,omitempty"`
+	// Dropped is why a TaskDropped tasklet was dropped.
+	Dropped string `json:"dropped,omitempty"`
+}
+
+// SpotCheck is a tasklet run on several independent peers and voted on.
+// The tasklet is done only when the vote is decided.
+type SpotCheck struct {
+	// Need is how many outputs the vote compares: 2, then 3 after a
+	// mismatch.
+	Need int `json:"need"`
+	// Probability is the check rate the draw that chose it ran at, and
+	// Drawn the peer whose record it was.
+	Probability float64       `json:"probability"`
+	Drawn       string        `json:"drawn"`
+	Results     []CheckResult `json:"results,omitempty"`
+	// Outcome is the vote (verify.Outcome: verified, odd-one-out,
+	// executor-fault) or OutcomeUnverifiable; "" while it runs.
+	Outcome string     `json:"outcome,omitempty"`
+	Reasons []string   `json:"reasons,omitempty"`
+	Winners []string   `json:"winners,omitempty"`
+	Losers  []string   `json:"losers,omitempty"`
+	Decided *time.Time `json:"decided,omitempty"`
+	// Evidence is the CID of the decided check's evidence bundle.
+	Evidence string `json:"evidence,omitempty"`
+}
+
+// OutcomeUnverifiable is a spot check that could not be carried out: no
+// independent peer could run the replica. The result is accepted unchecked
+// (or, after a mismatch, the tasklet dropped); nobody is penalised.
+const OutcomeUnverifiable = "unverifiable"
+
+// CheckResult is one replica's delivered result.
+type CheckResult struct {
+	Attempt int             `json:"attempt"`
+	Peer    string          `json:"peer"`
+	Output  string          `json:"output"`
+	Receipt receipt.Receipt `json:"receipt"`
 }
 
 // Attempt records one offer of a tasklet and how it ended.

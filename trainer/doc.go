@@ -1,7 +1,8 @@
 // Package trainer is the math of gridswarm's built-in executor: a pure-Go
-// float32 trainer for softmax regression and ReLU MLPs whose results are
-// bitwise identical on every machine, and the DiLoCo outer step that
-// merges the workers' results.
+// float32 trainer for softmax regression, ReLU MLPs and small CNNs
+// (convolution by im2col, ReLU, max-pool, dense head; conv.go) whose
+// results are bitwise identical on every machine, and the DiLoCo outer
+// step that merges the workers' results.
 //
 // A round of data-parallel training with infrequent synchronisation:
 //
@@ -28,6 +29,9 @@
 // adds in the same order as the Go code, four outputs per instruction;
 // Go does not vectorise, and the scalar code is about three times slower.
 // Other architectures, and builds with -tags purego, use the Go code. The
+// convolutions' products read B from packed panels (gemm_panel.go) and,
+// where the CPU has AVX, use an 8×8 kernel of VMULPS and VADDPS: eight
+// lanes of the same IEEE operations, so the same bits again. The
 // tests check that every kernel, GOAMD64 level, GOMAXPROCS and Workers
 // value gives the same bits, pin a digest in testdata, and scan the
 // compiled code for FMA instructions on amd64 and arm64.

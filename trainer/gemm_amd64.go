@@ -2,6 +2,8 @@
 
 package trainer
 
+import "golang.org/x/sys/cpu"
+
 // haveKernel says that kernel4x8 is the SSE kernel in gemm_amd64.s. It
 // uses only SSE (every amd64 CPU has it), with separate multiplies and
 // adds, so it gives the same bits as the Go code on every machine. Build
@@ -31,4 +33,52 @@ func kernelTiles(c, a, b []float32, i, n, k int) int {
 		kernel4x8(&c[i*n+j], n, &a[i*k], k, &b[j], n, k)
 	}
 	return j1
+}
+
+// haveAVX says that the CPU and OS support AVX, so the panel products can
+// use kernel8x8avx. It changes speed, not results.
+var haveAVX = cpu.X86.HasAVX
+
+// kernel8x8avx sets the 8×8 tile of C at c from the eight rows of A at a
+// (lda apart) and the panel b: c[r*ldc+q] = Σ_p a[r*lda+p] * b[p*8+q],
+// accumulated in increasing p. k must be positive.
+//
+//go:noescape
+func kernel8x8avx(c *float32, ldc int, a *float32, lda int, b *float32, k int)
+
+// kernelPanel computes columns j..j+w-1 (w <= 8) of the first rows of C =
+// A·B from the panel pb with the assembly kernels, eight rows at a time
+// when avx, then four, and returns how many rows it did. k must be
+// positive.
+func kernelPanel(c, a, pb []float32, m, n, k, j, w int, avx bool) int {
+	_ = pb[k*panelWidth-1]
+	var tile [8 * panelWidth]float32
+	i := 0
+	if avx {
+		for ; i+8 <= m; i += 8 {
+			_ = a[(i+8)*k-1]
+			if w == panelWidth {
+				_ = c[(i+7)*n+j+panelWidth-1]
+				kernel8x8avx(&c[i*n+j], n, &a[i*k], k, &pb[0], k)
+				continue
+			}
+			kernel8x8avx(&tile[0], panelWidth, &a[i*k], k, &pb[0], k)
+			for r := range 8 {
+				copy(c[(i+r)*n+j:(i+r)*n+j+w], tile[r*panelWidth:])
+			}
+		}
+	}
+	for ; i+4 <= m; i += 4 {
+		_ = a[(i+4)*k-1]
+		if w == panelWidth {
+			_ = c[(i+3)*n+j+panelWidth-1]
+			kernel4x8(&c[i*n+j], n, &a[i*k], k, &pb[0], panelWidth, k)
+			continue
+		}
+		kernel4x8(&tile[0], panelWidth, &a[i*k], k, &pb[0], panelWidth, k)
+		for r := range 4 {
+			copy(c[(i+r)*n+j:(i+r)*n+j+w], tile[r*panelWidth:])
+		}
+	}
+	return i
 }

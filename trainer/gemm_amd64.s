@@ -83,3 +83,86 @@ loop:
 	MOVUPS X6, (DI)
 	MOVUPS X7, 16(DI)
 	RET
+
+// func kernel8x8avx(c *float32, ldc int, a *float32, lda int, b *float32, k int)
+//
+// The 8×8 tile of C at c from eight rows of A and a panel b of B (eight
+// columns, rows 32 bytes apart, see gemm_panel.go). Y0..Y7 hold the tile,
+// one register of eight lanes per row. Per step p: load the panel's row p
+// into Y8, broadcast A[i+r, p] and add the rounded products into row r:
+// VMULPS then VADDPS, never fused, in increasing p, with the operands in
+// the same roles as kernel4x8's MULPS and ADDPS. Eight-lane AVX
+// arithmetic is the same IEEE operation per lane as SSE's four, so both
+// kernels and the Go code give the same bits. Needs AVX (checked by the
+// caller).
+TEXT ·kernel8x8avx(SB), NOSPLIT, $0-48
+	MOVQ c+0(FP), DI
+	MOVQ ldc+8(FP), R10
+	SHLQ $2, R10             // row stride of C in bytes
+	MOVQ a+16(FP), SI
+	MOVQ lda+24(FP), R8
+	SHLQ $2, R8              // row stride of A in bytes
+	LEAQ (R8)(R8*2), R9      // three rows of A
+	LEAQ (SI)(R8*4), BX      // row 4 of A
+	MOVQ b+32(FP), DX
+	MOVQ k+40(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+avxloop:
+	VMOVUPS (DX), Y8
+
+	VBROADCASTSS (SI), Y9
+	VMULPS       Y8, Y9, Y9
+	VADDPS       Y9, Y0, Y0
+	VBROADCASTSS (SI)(R8*1), Y10
+	VMULPS       Y8, Y10, Y10
+	VADDPS       Y10, Y1, Y1
+	VBROADCASTSS (SI)(R8*2), Y11
+	VMULPS       Y8, Y11, Y11
+	VADDPS       Y11, Y2, Y2
+	VBROADCASTSS (SI)(R9*1), Y12
+	VMULPS       Y8, Y12, Y12
+	VADDPS       Y12, Y3, Y3
+	VBROADCASTSS (BX), Y13
+	VMULPS       Y8, Y13, Y13
+	VADDPS       Y13, Y4, Y4
+	VBROADCASTSS (BX)(R8*1), Y14
+	VMULPS       Y8, Y14, Y14
+	VADDPS       Y14, Y5, Y5
+	VBROADCASTSS (BX)(R8*2), Y15
+	VMULPS       Y8, Y15, Y15
+	VADDPS       Y15, Y6, Y6
+	VBROADCASTSS (BX)(R9*1), Y9
+	VMULPS       Y8, Y9, Y9
+	VADDPS       Y9, Y7, Y7
+
+	ADDQ $32, DX
+	ADDQ $4, SI
+	ADDQ $4, BX
+	DECQ CX
+	JNZ  avxloop
+
+	VMOVUPS Y0, (DI)
+	ADDQ    R10, DI
+	VMOVUPS Y1, (DI)
+	ADDQ    R10, DI
+	VMOVUPS Y2, (DI)
+	ADDQ    R10, DI
+	VMOVUPS Y3, (DI)
+	ADDQ    R10, DI
+	VMOVUPS Y4, (DI)
+	ADDQ    R10, DI
+	VMOVUPS Y5, (DI)
+	ADDQ    R10, DI
+	VMOVUPS Y6, (DI)
+	ADDQ    R10, DI
+	VMOVUPS Y7, (DI)
+	VZEROUPPER
+	RET

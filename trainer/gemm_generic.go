@@ -7,3 +7,9 @@ const haveKernel = false
 
 // kernelTiles is never called without an assembly kernel.
 func kernelTiles(c, a, b []float32, i, n, k int) int { return 0 }
+
+// haveAVX is false: there is no AVX kernel.
+const haveAVX = false
+
+// kernelPanel is never called without an assembly kernel.
+func kernelPanel(c, a, pb []float32, m, n, k, j, w int, avx bool) int { return 0 }

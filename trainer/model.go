@@ -14,6 +14,7 @@ import (
 const (
 	KindSoftmax = "softmax" // one linear layer: softmax regression
 	KindMLP     = "mlp"     // linear layers with ReLU between them
+	KindCNN     = "cnn"     // convolutions with ReLU and max-pool, then an MLP head
 )
 
 // Limits on a model spec. They bound the memory a spec received from the
@@ -31,11 +32,21 @@ const (
 // len(Hidden)+1 layers: Inputs → Hidden[0] → … → Classes, with ReLU after
 // every layer but the last. Layer l holds the tensors "layer<l>.weight"
 // ([out, in], row major) and "layer<l>.bias" ([out]).
+//
+// A CNN reads each sample as an Image (channels × height × width, row
+// major, Inputs values) and runs it through the Conv stages, each a
+// convolution, ReLU and max-pool; the last stage's output, flattened in
+// (channel, row, column) order, feeds an MLP head Hidden… → Classes whose
+// layers are named as above (Hidden may be empty). Stage s holds
+// "conv<s>.weight" ([filters, channels, size, size], PyTorch's Conv2d
+// layout) and "conv<s>.bias" ([filters]), before the head's tensors.
 type Model struct {
 	Kind    string
 	Inputs  int
 	Hidden  []int
 	Classes int
+	Image   Image  // cnn only
+	Conv    []Conv // cnn only
 }
 
 // Validate reports the first field of m that is out of range, by name.
@@ -52,8 +63,18 @@ func (m Model) Validate() error {
 		if len(m.Hidden) > MaxHidden {
 			return fmt.Errorf("model: hidden has %d layers, more than the limit of %d", len(m.Hidden), MaxHidden)
 		}
+	case KindCNN:
+		if len(m.Hidden) > MaxHidden {
+			return fmt.Errorf("model: hidden has %d layers, more than the limit of %d", len(m.Hidden), MaxHidden)
+		}
+		if err := m.validateConv(); err != nil {
+			return err
+		}
 	default:
-		return fmt.Errorf("model: kind %q is unknown: use %q or %q", m.Kind, KindSoftmax, KindMLP)
+		return fmt.Errorf("model: kind %q is unknown: use %q, %q or %q", m.Kind, KindSoftmax, KindMLP, KindCNN)
+	}
+	if m.Kind != KindCNN && (len(m.Conv) != 0 || m.Image != (Image{})) {
+		return fmt.Errorf("model: conv and image belong to kind %q, not %q: remove them or use kind %q", KindCNN, m.Kind, KindCNN)
 	}
 	if err := checkWidth("inputs", m.Inputs, 1); err != nil {
 		return err
@@ -79,11 +100,17 @@ func checkWidth(field string, v, lo int) error {
 	return nil
 }
 
-// dims returns the layer widths [Inputs, Hidden..., Classes]. It assumes m is valid.
+// dims returns the widths of the dense layers: [Inputs, Hidden...,
+// Classes], or for a CNN [flattened features of the last stage, Hidden...,
+// Classes]. It assumes m is valid.
 func (m Model) dims() []int {
 	d := make([]int, 0, len(m.Hidden)+2)
-	d = append(d, m.Inputs)
-	if m.Kind == KindMLP {
+	if m.Kind == KindCNN {
+		d = append(d, m.features())
+	} else {
+		d = append(d, m.Inputs)
+	}
+	if m.Kind == KindMLP || m.Kind == KindCNN {
 		d = append(d, m.Hidden...)
 	}
 	return append(d, m.Classes)
@@ -94,6 +121,9 @@ func (m Model) dims() []int {
 func (m Model) countParams() int64 {
 	d := m.dims()
 	var n int64
+	for _, g := range m.stages() {
+		n += int64(g.f)*int64(g.ckk()) + int64(g.f)
+	}
 	for l := 0; l+1 < len(d); l++ {
 		n += int64(d[l+1])*int64(d[l]) + int64(d[l+1])
 	}
@@ -131,7 +161,11 @@ func Zeros(m Model) Params {
 // layout returns the names and shapes of m's tensors, without data.
 func layout(m Model) Params {
 	d := m.dims()
-	p := make(Params, 0, 2*(len(d)-1))
+	st := m.stages()
+	p := make(Params, 0, 2*(len(st)+len(d)-1))
+	for s, g := range st {
+		p = append(p, Tensor{Name: convWeightName(s), Shape: []int{g.f, g.c, g.k, g.k}}, Tensor{Name: convBiasName(s), Shape: []int{g.f}})
+	}
 	for l := 0; l+1 < len(d); l++ {
 		in, out := d[l], d[l+1]
 		p = append(p, Tensor{Name: weightName(l), Shape: []int{out, in}}, Tensor{Name: biasName(l), Shape: []int{out}})
@@ -153,8 +187,10 @@ func biasName(l int) string   { return "layer" + strconv.Itoa(l) + ".bias" }
 
 // Init returns freshly initialised parameters for m; the same (m, seed)
 // give the same bits on every machine. Weights of layers followed by a
-// ReLU are He-uniform, U(±sqrt(6/in)); the last layer is Glorot-uniform,
-// U(±sqrt(6/(in+out))); biases are zero.
+// ReLU (every convolution, every dense layer but the last) are
+// He-uniform, U(±sqrt(6/in)) where in is the fan-in (channels×size² for a
+// convolution); the last layer is Glorot-uniform, U(±sqrt(6/(in+out)));
+// biases are zero.
 func Init(m Model, seed uint64) (Params, error) {
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("cannot initialise parameters: %w", err)
@@ -164,7 +200,7 @@ func Init(m Model, seed uint64) (Params, error) {
 	last := len(p)/2 - 1
 	for l := 0; l <= last; l++ {
 		w := p[2*l]
-		out, in := w.Shape[0], w.Shape[1]
+		out, in := w.Shape[0], numel(w.Shape[1:])
 		limit := math.Sqrt(6 / float64(in))
 		if l == last {
 			limit = math.Sqrt(6 / float64(in+out))

@@ -16,7 +16,7 @@ func TestModelValidate(t *testing.T) {
 		{"softmax", Model{Kind: KindSoftmax, Inputs: 784, Classes: 10}, ""},
 		{"mlp", Model{Kind: KindMLP, Inputs: 784, Hidden: []int{128}, Classes: 10}, ""},
 		{"deep mlp", Model{Kind: KindMLP, Inputs: 3, Hidden: []int{4, 5, 6}, Classes: 2}, ""},
-		{"unknown kind", Model{Kind: "cnn", Inputs: 3, Classes: 2}, "kind"},
+		{"unknown kind", Model{Kind: "rnn", Inputs: 3, Classes: 2}, "kind"},
 		{"empty kind", Model{Inputs: 3, Classes: 2}, "kind"},
 		{"softmax with hidden", Model{Kind: KindSoftmax, Inputs: 3, Hidden: []int{4}, Classes: 2}, "hidden"},
 		{"mlp without hidden", Model{Kind: KindMLP, Inputs: 3, Classes: 2}, "hidden"},

@@ -15,11 +15,18 @@ import "slices"
 //	                    dz'ᵀ = (wᵀ · dzᵀ) ⊙ [inᵀ > 0]
 //
 // in (sample-major) and wᵀ are transposed copies made as needed.
+//
+// A CNN's convolution stages (conv.go) come first; the last one's pooled
+// output, flattened per sample, is the first dense layer's inB, and the
+// gradient with respect to it (inGradT = w₀ᵀ · dz₀ᵀ) flows back into them.
 type network struct {
+	convs   []convLayer
 	layers  []layer
 	w, g    []float32 // all parameters / gradients, in Params order
 	workers int
 	scratch []float32 // for gemmNN without an assembly kernel
+	x       []float32 // rows×Inputs, sample-major: where the caller puts the batch
+	inGradT []float32 // CNN only: in×rows gradient of the first dense layer's input
 }
 
 type layer struct {
@@ -43,8 +50,21 @@ func newNetwork(m Model, rows, workers int) *network {
 	nt.g = make([]float32, total)
 	off := 0
 	view := func(s []float32, n int) []float32 { return s[off : off+n : off+n] }
+	scratch := rows * slices.Max(d)
+	for s, g := range m.stages() {
+		cl := newConvLayer(g, rows, s == 0)
+		if s > 0 {
+			below := &nt.convs[s-1]
+			cl.in, cl.din = below.out, below.dout
+		}
+		cl.w, cl.gw = view(nt.w, g.f*g.ckk()), view(nt.g, g.f*g.ckk())
+		off += g.f * g.ckk()
+		cl.b, cl.gb = view(nt.w, g.f), view(nt.g, g.f)
+		off += g.f
+		nt.convs = append(nt.convs, cl)
+	}
 	if !haveKernel {
-		nt.scratch = make([]float32, rows*slices.Max(d))
+		nt.scratch = make([]float32, scratch)
 	}
 	inT := make([]float32, d[0]*rows)
 	for l := 0; l+1 < len(d); l++ {
@@ -56,17 +76,22 @@ func newNetwork(m Model, rows, workers int) *network {
 		off += out
 		ly.zT = make([]float32, out*rows)
 		ly.dzT = make([]float32, out*rows)
-		if l > 0 {
+		if l > 0 || len(nt.convs) > 0 {
 			ly.wT = make([]float32, in*out)
 		}
 		nt.layers = append(nt.layers, ly)
 		inT = ly.zT
 	}
+	nt.x = nt.layers[0].inB
+	if len(nt.convs) > 0 {
+		nt.x = make([]float32, rows*m.Inputs)
+		nt.inGradT = make([]float32, d[0]*rows)
+	}
 	return nt
 }
 
 // input is where the caller puts the batch: rows×Inputs, sample-major.
-func (nt *network) input() []float32 { return nt.layers[0].inB }
+func (nt *network) input() []float32 { return nt.x }
 
 // load copies p (already checked against the model) into the network.
 func (nt *network) load(p Params) {
@@ -88,6 +113,9 @@ func (nt *network) params(m Model) Params {
 
 // forward computes the logits of the first n input samples, classes×n.
 func (nt *network) forward(n int) []float32 {
+	if len(nt.convs) > 0 {
+		nt.forwardConv(n)
+	}
 	first := &nt.layers[0]
 	transpose(first.inT, first.inB, n, first.in)
 	last := len(nt.layers) - 1
@@ -106,6 +134,42 @@ func (nt *network) forward(n int) []float32 {
 		}
 	}
 	return nt.layers[last].zT[:nt.layers[last].out*n]
+}
+
+// forwardConv runs the convolution stages on the batch in x and leaves
+// the flattened result in the first dense layer's inB.
+func (nt *network) forwardConv(n int) {
+	first := &nt.convs[0]
+	plane := first.ih * first.iw
+	for s := 0; s < n; s++ { // [sample][channel] → [channel][sample]
+		for ch := 0; ch < first.c; ch++ {
+			copy(first.in[(ch*n+s)*plane:][:plane], nt.x[(s*first.c+ch)*plane:][:plane])
+		}
+	}
+	for i := range nt.convs {
+		nt.convs[i].forward(n, nt.workers)
+	}
+	top := &nt.convs[len(nt.convs)-1]
+	q := top.hp * top.wp
+	inB := nt.layers[0].inB
+	for f := 0; f < top.f; f++ { // [filter][sample][q] → [sample][filter][q]
+		for s := 0; s < n; s++ {
+			copy(inB[(s*top.f+f)*q:][:q], top.out[(f*n+s)*q:][:q])
+		}
+	}
+}
+
+// backwardConv hands the gradient in inGradT to the top stage and runs the
+// stages' backward passes, top down.
+func (nt *network) backwardConv(n int) {
+	top := &nt.convs[len(nt.convs)-1]
+	q := top.hp * top.wp
+	for f := 0; f < top.f; f++ { // [filter·q][sample] → [filter][sample][q]
+		transpose(top.dout[f*n*q:][:n*q], nt.inGradT[f*q*n:][:q*n], q, n)
+	}
+	for i := len(nt.convs) - 1; i >= 0; i-- {
+		nt.convs[i].backward(n, nt.workers)
+	}
 }
 
 func relu(z []float32) {
@@ -134,6 +198,11 @@ func (nt *network) backward(n int) {
 			ly.gb[o] = s
 		}
 		if l == 0 {
+			if nt.inGradT != nil {
+				transpose(ly.wT, ly.w, ly.out, ly.in)
+				gemmNN(nt.inGradT[:ly.in*n], ly.wT, dz, ly.in, n, ly.out, nt.workers, nt.scratch)
+				nt.backwardConv(n)
+			}
 			break
 		}
 		below := &nt.layers[l-1]
@@ -201,4 +270,44 @@ func argmaxColumn(zT []float32, n, c, s int) int {
 		}
 	}
 	return best
+}
+
+// BatchBuffers is the number of float32-sized values a training network
+// for m allocates besides its parameters and gradients, for batches of
+// rows samples: activations, their gradients, unrolled convolution inputs
+// and transposed weights. m must be valid. It is what admission counts as
+// a worker's activation memory.
+func (m Model) BatchBuffers(rows int) int64 {
+	r := int64(rows)
+	d := m.dims()
+	var n int64
+	scratch := r * int64(slices.Max(d))
+	for s, g := range m.stages() {
+		cols := r * int64(g.ho*g.wo)
+		ckk, f := int64(g.ckk()), int64(g.f)
+		pooled := f * r * int64(g.hp*g.wp)
+		pcols := int64(panels(int(cols)) * panelWidth)
+		n += ckk*cols + ckk*pcols + int64(panels(int(f))*panelWidth)*cols + ckk*f // col, colP, dzTP, gwT
+		n += 2*f*cols + 4*pooled                                                  // z, dz, out, dout, arg (8-byte ints)
+		if s == 0 {
+			n += int64(g.c) * r * int64(g.ih*g.iw)
+		} else {
+			n += ckk*f + ckk*cols + f*pcols // wT, dcol, dzP
+		}
+	}
+	n += int64(d[0]) * r // the first dense layer's inT
+	for l := 0; l+1 < len(d); l++ {
+		in, out := int64(d[l]), int64(d[l+1])
+		n += r*in + 2*r*out // inB, zT, dzT
+		if l > 0 || m.Kind == KindCNN {
+			n += in * out // wT
+		}
+	}
+	if m.Kind == KindCNN {
+		n += r*int64(m.Inputs) + int64(d[0])*r // x, inGradT
+	}
+	if !haveKernel {
+		n += scratch
+	}
+	return n
 }

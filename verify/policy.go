@@ -86,7 +86,8 @@ const (
 	ReasonSameNetwork = "same network" // same IPv4 /24 or IPv6 /48
 	ReasonSameAccount = "same payout account"
 	ReasonBanned      = "banned"
-	ReasonLowTrust    = "short record" // third replicas go to high-trust peers only
+	ReasonLowTrust    = "short record"         // a peer with a full record was preferred for the third replica
+	ReasonSuspect     = "lost a vote recently" // never settles a mismatch
 )
 
 // Excluded is a candidate that was left out, with a reason a user can read.
@@ -157,27 +158,41 @@ func sameNetwork(a, b netip.Addr) bool {
 // mismatch: among the candidates that ReplicaCandidates allows and that
 // are not banned, the one with the longest unbroken record on class
 // (then most verified results, then lowest peer ID, so the choice is
-// reproducible). Only peers with at least ShortRecord consecutive verified
-// results qualify. ok is false when none does; excluded says why each
-// candidate was left out.
+// reproducible). Peers with a full record (at least ShortRecord
+// consecutive verified results) are preferred; in a young swarm where no
+// candidate has one, the best of the rest decides, except suspects (a lost
+// vote and no full record since): waiting for a full record would leave
+// every early mismatch undecided and let early cheats go unpunished. ok is
+// false when no candidate qualifies; excluded says why each was left out.
 func PickThird(book *Book, class Class, placed, candidates []PeerInfo, now time.Time) (pick PeerInfo, ok bool, excluded []Excluded) {
 	allowed, excluded := ReplicaCandidates(placed, candidates)
 	type scored struct {
 		info PeerInfo
 		rec  Record
 	}
-	var good []scored
+	var full, young []scored
 	for _, c := range allowed {
 		if banned, why := book.Banned(c.Peer, now); banned {
 			excluded = append(excluded, Excluded{Peer: c.Peer, Reason: ReasonBanned + ": " + why})
 			continue
 		}
 		rec := book.Get(Key{Peer: c.Peer, Class: class})
-		if rec.Consecutive < ShortRecord {
-			excluded = append(excluded, Excluded{Peer: c.Peer, Reason: ReasonLowTrust})
-			continue
+		switch {
+		case rec.Consecutive >= ShortRecord:
+			full = append(full, scored{c, rec})
+		case rec.Lost > 0:
+			excluded = append(excluded, Excluded{Peer: c.Peer, Reason: ReasonSuspect})
+		default:
+			young = append(young, scored{c, rec})
 		}
-		good = append(good, scored{c, rec})
+	}
+	good := full
+	if len(full) == 0 {
+		good = young
+	} else {
+		for _, y := range young {
+			excluded = append(excluded, Excluded{Peer: y.info.Peer, Reason: ReasonLowTrust})
+		}
 	}
 	if len(good) == 0 {
 		return PeerInfo{}, false, excluded

@@ -221,8 +221,12 @@ func TestPickThird(t *testing.T) {
 			t.Errorf("%s excluded for %q, want %q…", peer, got, prefix)
 		}
 	}
-	if _, ok, _ := PickThird(b, ClassWasm, placed, []PeerInfo{{Peer: "D"}}, now); ok {
-		t.Error("PickThird picked a short-record peer")
+	if pick, ok, _ := PickThird(b, ClassWasm, placed, []PeerInfo{{Peer: "F"}, {Peer: "D"}}, now); !ok || pick.Peer != "D" {
+		t.Errorf("with no full record among the candidates PickThird = %v %v, want D (the longest short record)", pick.Peer, ok)
+	}
+	b.Update(Key{Peer: "D", Class: ClassWasm}, func(r *Record) { r.LostVote(now, b.Rule) })
+	if pick, ok, out := PickThird(b, ClassWasm, placed, []PeerInfo{{Peer: "D"}}, now); ok || len(out) != 1 || out[0].Reason != ReasonSuspect {
+		t.Errorf("PickThird = %v %v %v, want no pick: D lost a vote", pick.Peer, ok, out)
 	}
 	if _, ok, _ := PickThird(b, ClassWasm, placed, []PeerInfo{{Peer: "E"}}, now.Add(2*time.Hour)); !ok {
 		t.Error("PickThird refused E after its ban expired")

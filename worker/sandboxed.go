@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/ipfs/go-cid"
 
@@ -138,11 +139,27 @@ func (e *processExecutor) Run(ctx context.Context, spec tasklet.Spec, _ func(don
 	res, err := e.x.Run(ctx, process.Task{Command: p.Command, Inputs: files, Seed: spec.Seed})
 	defer res.Cleanup()
 	if err != nil {
-		return tasklet.Output{}, err
+		return tasklet.Output{}, withStderr(err, res.Stderr)
 	}
 	r, err := e.grid.AddPath(ctx, res.OutputDir, nil)
 	if err != nil {
 		return tasklet.Output{}, fmt.Errorf("cannot store the output: %w", err)
 	}
 	return tasklet.Output{CID: r.Root.String()}, nil
+}
+
+// withStderr adds the last line the program wrote to stderr (a Python
+// traceback's exception, say) to err, so the reason a tasklet failed
+// reaches whoever submitted it.
+func withStderr(err error, stderr []byte) error {
+	lines := strings.Split(strings.TrimSpace(string(stderr)), "\n")
+	last := strings.TrimSpace(lines[len(lines)-1])
+	if last == "" {
+		return err
+	}
+	const max = 300
+	if len(last) > max {
+		last = last[:max] + "…"
+	}
+	return fmt.Errorf("%w; its stderr ends: %q", err, last)
 }

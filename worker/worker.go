@@ -66,6 +66,14 @@ type Deps struct {
 	GridQuota uint64
 	Agent     string
 	Logger    *slog.Logger
+	// Metrics, if set, counts offers answered and tasklets run.
+	Metrics Metrics
+}
+
+// Metrics is what the worker counts (package metrics implements it).
+type Metrics interface {
+	Offer(accepted bool, reason string)
+	Tasklet(executor string, err error, d time.Duration)
 }
 
 // Worker is the running worker side of a daemon.
@@ -165,7 +173,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 	if cfg.Enabled {
 		owned := make(map[string]tasklet.Executor, len(w.execs))
 		for name, e := range w.execs {
-			owned[name] = ownedExecutor{e}
+			owned[name] = ownedExecutor{Executor: e, name: name, m: d.Metrics, now: cfg.Now}
 		}
 		w.svc = tasklet.NewService(d.Swarm.Host(), tasklet.ServiceConfig{
 			Admit:     w.admit,
@@ -219,8 +227,16 @@ func specKey(s tasklet.Spec) string {
 	return c.String()
 }
 
-// admit decides idle, slots and quota for an offer.
+// admit decides idle, slots and quota for an offer, and counts the answer.
 func (w *Worker) admit(spec tasklet.Spec) (bool, string, string) {
+	ok, reason, detail := w.decide(spec)
+	if w.deps.Metrics != nil {
+		w.deps.Metrics.Offer(ok, reason)
+	}
+	return ok, reason, detail
+}
+
+func (w *Worker) decide(spec tasklet.Spec) (bool, string, string) {
 	now := time.Now()
 	if w.paused.Load() {
 		return false, tasklet.ReasonNotIdle, "the contributor paused this worker (gridswarm worker resume)"
@@ -362,12 +378,23 @@ func (w *Worker) maintainLoop(ctx context.Context) {
 
 // ownedExecutor runs an executor with its output's pin owner in the
 // context, so outputs are pinned per tasklet and can be let go of.
-type ownedExecutor struct{ tasklet.Executor }
+// It also counts the run when the worker has Metrics.
+type ownedExecutor struct {
+	tasklet.Executor
+	name string
+	m    Metrics
+	now  func() time.Time
+}
 
 type ownerKey struct{}
 
 func (e ownedExecutor) Run(ctx context.Context, spec tasklet.Spec, progress func(done, total int)) (tasklet.Output, error) {
-	return e.Executor.Run(context.WithValue(ctx, ownerKey{}, outputOwner(spec)), spec, progress)
+	start := e.now()
+	out, err := e.Executor.Run(context.WithValue(ctx, ownerKey{}, outputOwner(spec)), spec, progress)
+	if e.m != nil {
+		e.m.Tasklet(e.name, err, e.now().Sub(start))
+	}
+	return out, err
 }
 
 // gridStore adapts the data grid to the builtin executor. Outputs of

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gridswarm/gridswarm/datagrid/dataset"
+	"github.com/gridswarm/gridswarm/datagrid/dataset/mnistdata"
 	"github.com/gridswarm/gridswarm/trainer"
 	"github.com/gridswarm/gridswarm/trainer/contract"
 )
@@ -33,16 +34,12 @@ func main() {
 
 func run(rounds, tasklets, steps, batch int) error {
 	ctx := context.Background()
-	src, err := dataset.LocateGoMNIST(ctx)
-	if err != nil {
-		return err
-	}
 	dir, err := os.MkdirTemp("", "gridswarm-train-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	m, err := dataset.BuildMNIST(ctx, src, dir, dataset.MNISTOptions{})
+	m, err := dataset.BuildMNISTFS(ctx, mnistdata.Files(), "built-in MNIST", dir, dataset.MNISTOptions{})
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,8 @@
 //
 // The flow of an import and of a training run:
 //
-//	IDX .gz files --BuildMNIST--> shards + manifest --ValidateDir--> data grid
+//	IDX .gz files --BuildMNIST(FS)--> shards + manifest --ValidateDir--> data grid
+//	(mnistdata: built in)
 //	                                     |
 //	                                     +--LoadShard--> Float32 / Labels --> trainer
 //

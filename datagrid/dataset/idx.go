@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 )
 
 // maxIDXBytes caps the decompressed payload of one IDX file (the MNIST
@@ -17,12 +17,17 @@ const maxIDXBytes = 64 << 20
 // idxUbyte is the IDX type code of unsigned bytes, the only one MNIST uses.
 const idxUbyte = 0x08
 
-// readIDXFile reads a gzip-compressed IDX file of unsigned bytes with ndims
-// dimensions and returns its dimensions and values.
-func readIDXFile(path string, ndims int) ([]int, []byte, error) {
-	f, err := os.Open(path)
+// readIDXFile reads the gzip-compressed IDX file name of fsys, of unsigned
+// bytes with ndims dimensions, and returns its dimensions and values; path
+// names the file in errors.
+func readIDXFile(fsys fs.FS, name, path string, ndims int) ([]int, []byte, error) {
+	f, err := fsys.Open(name)
 	if err != nil {
-		return nil, nil, err
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // it names the file without its folder
+		}
+		return nil, nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	defer f.Close()
 	z, err := gzip.NewReader(bufio.NewReader(f))

@@ -3,6 +3,7 @@ package dataset
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -48,7 +49,21 @@ func standardMNIST() mnistLayout {
 // Every file is written atomically and the manifest last, so a folder with a
 // manifest is complete. The output bytes depend only on the input files.
 func BuildMNIST(ctx context.Context, srcDir, outDir string, opts MNISTOptions) (*Manifest, error) {
-	return buildMNIST(ctx, srcDir, outDir, opts, standardMNIST())
+	return buildMNIST(ctx, mnistSource{os.DirFS(srcDir), srcDir}, outDir, opts, standardMNIST())
+}
+
+// BuildMNISTFS is BuildMNIST reading the four files from the root of src,
+// e.g. mnistdata.Files(), the copy built into the binary; name says where
+// they are in error messages.
+func BuildMNISTFS(ctx context.Context, src fs.FS, name, outDir string, opts MNISTOptions) (*Manifest, error) {
+	return buildMNIST(ctx, mnistSource{src, name}, outDir, opts, standardMNIST())
+}
+
+// mnistSource is where the IDX files are read from, and its name for
+// messages.
+type mnistSource struct {
+	fsys fs.FS
+	name string
 }
 
 // mnistShard is one shard to write: its entry and its slices of the inputs.
@@ -57,15 +72,15 @@ type mnistShard struct {
 	images, labels []byte
 }
 
-func buildMNIST(ctx context.Context, srcDir, outDir string, opts MNISTOptions, l mnistLayout) (*Manifest, error) {
-	trainImg, trainLbl, err := readMNISTPair(srcDir, MNISTTrainImages, MNISTTrainLabels, l.train)
+func buildMNIST(ctx context.Context, src mnistSource, outDir string, opts MNISTOptions, l mnistLayout) (*Manifest, error) {
+	trainImg, trainLbl, err := readMNISTPair(src, MNISTTrainImages, MNISTTrainLabels, l.train)
 	if err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("build mnist: %w", err)
 	}
-	testImg, testLbl, err := readMNISTPair(srcDir, MNISTTestImages, MNISTTestLabels, l.test)
+	testImg, testLbl, err := readMNISTPair(src, MNISTTestImages, MNISTTestLabels, l.test)
 	if err != nil {
 		return nil, err
 	}
@@ -153,16 +168,16 @@ func writeMNISTShard(dir string, s mnistShard) error {
 
 // readMNISTPair reads an image file and its label file, which must hold
 // exactly want 28x28 images and as many labels in 0..9.
-func readMNISTPair(dir, imageFile, labelFile string, want int) (images, labels []byte, err error) {
+func readMNISTPair(src mnistSource, imageFile, labelFile string, want int) (images, labels []byte, err error) {
 	hint := "; pass a folder holding the four MNIST .gz files"
-	dims, images, err := readIDXFile(filepath.Join(dir, imageFile), 3)
+	dims, images, err := readIDXFile(src.fsys, imageFile, filepath.Join(src.name, imageFile), 3)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read mnist images: %w%s", err, hint)
 	}
 	if dims[0] != want || dims[1] != GoMNIST.Height || dims[2] != GoMNIST.Width {
 		return nil, nil, fmt.Errorf("read mnist images: %s has dimensions %v, want [%d %d %d]", imageFile, dims, want, GoMNIST.Height, GoMNIST.Width)
 	}
-	dims, labels, err = readIDXFile(filepath.Join(dir, labelFile), 1)
+	dims, labels, err = readIDXFile(src.fsys, labelFile, filepath.Join(src.name, labelFile), 1)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read mnist labels: %w%s", err, hint)
 	}

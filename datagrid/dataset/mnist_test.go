@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gridswarm/gridswarm/datagrid/dataset/mnistdata"
 )
 
 // idxBytes returns an uncompressed IDX file of unsigned bytes.
@@ -71,7 +73,7 @@ func TestBuildMNISTSynthetic(t *testing.T) {
 	src := fakeMNIST(t, 23, 7)
 	out := filepath.Join(t.TempDir(), "mnist")
 	var progress [][2]int
-	m, err := buildMNIST(context.Background(), src, out, MNISTOptions{Progress: func(d, n int) { progress = append(progress, [2]int{d, n}) }}, smallLayout())
+	m, err := buildMNIST(context.Background(), dirSource(src), out, MNISTOptions{Progress: func(d, n int) { progress = append(progress, [2]int{d, n}) }}, smallLayout())
 	if err != nil {
 		t.Fatalf("buildMNIST: %v", err)
 	}
@@ -102,7 +104,7 @@ func TestBuildMNISTSynthetic(t *testing.T) {
 
 	// A second build gives the same bytes.
 	out2 := filepath.Join(t.TempDir(), "again")
-	if _, err := buildMNIST(context.Background(), src, out2, MNISTOptions{}, smallLayout()); err != nil {
+	if _, err := buildMNIST(context.Background(), dirSource(src), out2, MNISTOptions{}, smallLayout()); err != nil {
 		t.Fatalf("second buildMNIST: %v", err)
 	}
 	for _, name := range append(wantFiles, ManifestFile) {
@@ -177,7 +179,7 @@ func TestBuildMNISTRejects(t *testing.T) {
 			src := fakeMNIST(t, 23, 7)
 			tt.damage(t, src)
 			out := t.TempDir()
-			_, err := buildMNIST(context.Background(), src, out, MNISTOptions{}, smallLayout())
+			_, err := buildMNIST(context.Background(), dirSource(src), out, MNISTOptions{}, smallLayout())
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("buildMNIST error = %v, want it to contain %q", err, tt.want)
 			}
@@ -188,7 +190,7 @@ func TestBuildMNISTRejects(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := buildMNIST(ctx, fakeMNIST(t, 23, 7), t.TempDir(), MNISTOptions{}, smallLayout()); !errors.Is(err, context.Canceled) {
+	if _, err := buildMNIST(ctx, dirSource(fakeMNIST(t, 23, 7)), t.TempDir(), MNISTOptions{}, smallLayout()); !errors.Is(err, context.Canceled) {
 		t.Fatalf("buildMNIST on a canceled context = %v, want context.Canceled", err)
 	}
 }
@@ -222,20 +224,20 @@ func TestReadIDX(t *testing.T) {
 	}
 }
 
-// TestBuildMNISTReal imports the real MNIST files from the GoMNIST module.
+// dirSource reads the IDX files from the folder dir.
+func dirSource(dir string) mnistSource { return mnistSource{os.DirFS(dir), dir} }
+
+// TestBuildMNISTReal imports the real MNIST files, the copy built into the
+// binary.
 func TestBuildMNISTReal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("imports the full MNIST dataset")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	src, err := LocateGoMNIST(ctx)
-	if err != nil {
-		t.Fatalf("LocateGoMNIST: %v", err)
-	}
 	out := t.TempDir()
-	if _, err := BuildMNIST(ctx, src, out, MNISTOptions{}); err != nil {
-		t.Fatalf("BuildMNIST: %v", err)
+	if _, err := BuildMNISTFS(ctx, mnistdata.Files(), "built-in MNIST", out, MNISTOptions{}); err != nil {
+		t.Fatalf("BuildMNISTFS: %v", err)
 	}
 	m, err := ValidateDir(ctx, out)
 	if err != nil {

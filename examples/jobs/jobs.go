@@ -9,5 +9,10 @@ import _ "embed"
 //go:embed mnist-mlp.yaml
 var MNISTMLP []byte
 
+// MNISTCNN is mnist-cnn.yaml; its dataset CID is the placeholder Placeholder.
+//
+//go:embed mnist-cnn.yaml
+var MNISTCNN []byte
+
 // Placeholder stands where the dataset's CID goes.
 const Placeholder = "REPLACE_WITH_DATASET_CID"

@@ -17,6 +17,8 @@
 //	big-output N    write N MiB to /out/big.bin
 //	symlink-escape  try to reach a host file through a symlink in /out
 //	sleep           sleep an hour of guest time, then write /out/slept.txt
+//	read-host PATH  try to read a host file by its absolute path, and /
+//	fork            try to start processes (WASI has no way to)
 //
 // Build it with:
 //
@@ -32,6 +34,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"os/exec"
 	"path"
 	"strconv"
 	"time"
@@ -67,6 +70,10 @@ func main() {
 		err = symlinkEscape(os.Args[2:])
 	case "sleep":
 		err = sleep()
+	case "read-host":
+		err = readHost(os.Args[2:])
+	case "fork":
+		err = fork()
 	default:
 		err = run()
 	}
@@ -218,4 +225,35 @@ func sleep() error {
 	time.Sleep(time.Hour)
 	msg := fmt.Sprintf("slept %s\n", time.Since(start).Round(time.Second))
 	return os.WriteFile("/out/slept.txt", []byte(msg), 0o644)
+}
+
+// readHost tries to read args[0] (a host path, such as the daemon's key
+// file) and to list the root, which in the sandbox holds only the
+// preopened /in and /out.
+func readHost(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("read-host: give a path")
+	}
+	if b, err := os.ReadFile(args[0]); err == nil {
+		return fmt.Errorf("read-host: read %d bytes of %s: the sandbox let a host file in", len(b), args[0])
+	} else {
+		fmt.Fprintln(os.Stderr, "tasklet: read-host:", err)
+	}
+	ents, _ := os.ReadDir("/")
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return fmt.Errorf("read-host: %s is out of reach; / holds %v", args[0], names)
+}
+
+// fork tries to start copies of itself, as a fork bomb would.
+func fork() error {
+	for i := 0; i < 100; i++ {
+		cmd := exec.Command("/proc/self/exe", "fork")
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("fork: cannot start a process: %w", err)
+		}
+	}
+	return fmt.Errorf("fork: started 100 processes: the sandbox let them run")
 }

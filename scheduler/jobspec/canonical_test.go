@@ -58,7 +58,7 @@ model:
   kind: mlp
 name: t
 version: 1
-verify: {rate: 0.1}
+verify: {rate: 0.08}
 inner_optimizer: {weight_decay: -0.0}
 `
 	ca, cb := canonical(t, a), canonical(t, b)

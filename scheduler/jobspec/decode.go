@@ -148,6 +148,10 @@ func (w *walker) list(n *yaml.Node, v reflect.Value, path string) {
 			w.fail(child, n.Content[i], "must be %s, got null", typeWord(v.Type().Elem()))
 			continue
 		}
+		if v.Type().Elem().Kind() == reflect.Struct { // a list of mappings: model.conv
+			w.structure(e, out.Index(i), child)
+			continue
+		}
 		w.leaf(e, out.Index(i), child)
 	}
 	v.Set(out)
@@ -251,10 +255,12 @@ func typeWord(t reflect.Type) string {
 		return "a number"
 	case t.Kind() == reflect.String:
 		return "a string"
+	case t.Kind() == reflect.Struct:
+		return "a mapping"
 	case t.Kind() == reflect.Slice:
 		w := typeWord(t.Elem()) // "an integer" → "integers"
 		_, w, _ = strings.Cut(w, " ")
-		return "a list of " + w + "s"
+		return "a list of " + strings.TrimSuffix(w, "s") + "s"
 	}
 	return "a " + t.Kind().String()
 }

@@ -3,6 +3,7 @@ package jobspec
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"strconv"
 )
 
 // Defaults of the fields a spec may leave out. Kind-dependent defaults
@@ -13,7 +14,7 @@ const (
 	DefaultInnerSteps = 200
 	DefaultBatchSize  = 64
 	DefaultDisk       = Size(1 << 30)
-	DefaultVerifyRate = 0.1
+	DefaultVerifyRate = 0.08
 	DefaultNewPeers   = 0.5
 )
 
@@ -35,6 +36,11 @@ func applyDefaults(s *Spec, has func(path string) bool) {
 	}
 	setDefault(&s.Verify.Rate, !has("verify.rate"), DefaultVerifyRate)
 	setDefault(&s.Verify.MinRateNewPeers, !has("verify.min_rate_new_peers"), DefaultNewPeers)
+	if s.Model != nil {
+		for i := range s.Model.Conv {
+			setDefault(&s.Model.Conv[i].Pool, !has("model.conv["+strconv.Itoa(i)+"].pool"), 1)
+		}
+	}
 
 	in := &s.InnerOptimizer
 	setDefault(&in.Kind, !has("inner_optimizer.kind"), OptimizerAdam)

@@ -23,6 +23,7 @@ const (
 const (
 	ModelMLP     = "mlp"
 	ModelSoftmax = "softmax"
+	ModelCNN     = "cnn"
 )
 
 // Inner (per-tasklet) optimizer kinds.
@@ -53,6 +54,12 @@ const (
 	MaxBatchSize    = 65536
 	MaxHiddenLayers = 8
 	MaxHiddenWidth  = 4096
+	MaxConvStages   = 8
+	MaxFilters      = 1024
+	MaxKernelSize   = 15
+	MaxPool         = 8
+	MaxImageSide    = 4096
+	MaxConvUnrolled = 1 << 24 // im2col values of one conv stage for one sample
 	MaxModelWidth   = 1 << 20 // largest inputs or classes
 	MaxModelParams  = 1 << 27 // float32 parameters: 512 MiB of weights
 	MaxArgs         = 256
@@ -84,12 +91,34 @@ type Spec struct {
 }
 
 // Model is the network the builtin executor trains: Inputs → Hidden… →
-// Classes, ReLU between layers (mlp), or one linear layer (softmax).
+// Classes, ReLU between layers (mlp), or one linear layer (softmax); or
+// (cnn) each sample read as an Image, through the Conv stages, then
+// dense layers Hidden… → Classes.
 type Model struct {
 	Kind    string `yaml:"kind" json:"kind"`
 	Inputs  int    `yaml:"inputs" json:"inputs"`
+	Image   *Image `yaml:"image,omitempty" json:"image,omitempty"`
+	Conv    []Conv `yaml:"conv,omitempty" json:"conv,omitempty"`
 	Hidden  []int  `yaml:"hidden,omitempty" json:"hidden,omitempty"`
 	Classes int    `yaml:"classes" json:"classes"`
+}
+
+// Image is the shape of one sample of a cnn: channels × height × width,
+// which must multiply to inputs.
+type Image struct {
+	Channels int `yaml:"channels" json:"channels"`
+	Height   int `yaml:"height" json:"height"`
+	Width    int `yaml:"width" json:"width"`
+}
+
+// Conv is one stage of a cnn: Filters convolutions of Size×Size, stride 1,
+// over the input zero-padded by Padding; ReLU; then a Pool×Pool max-pool of
+// stride Pool (1, the default: none).
+type Conv struct {
+	Filters int `yaml:"filters" json:"filters"`
+	Size    int `yaml:"size" json:"size"`
+	Padding int `yaml:"padding" json:"padding"`
+	Pool    int `yaml:"pool" json:"pool"`
 }
 
 // Program is what the wasm and process executors run: a program stored in
@@ -134,7 +163,7 @@ type Resources struct {
 	Disk      Size `yaml:"disk" json:"disk"`
 }
 
-// Verify holds the spot-check rates. They are validated but not yet used.
+// Verify holds the spot-check rates (see package verify).
 type Verify struct {
 	Rate            float64 `yaml:"rate" json:"rate"`
 	MinRateNewPeers float64 `yaml:"min_rate_new_peers" json:"min_rate_new_peers"`
@@ -176,6 +205,11 @@ func (s *Spec) normalized() Spec {
 	if s.Model != nil {
 		m := *s.Model
 		m.Hidden = nilIfEmpty(m.Hidden)
+		m.Conv = nilIfEmpty(m.Conv)
+		if m.Image != nil {
+			im := *m.Image
+			m.Image = &im
+		}
 		c.Model = &m
 	}
 	if s.Program != nil {

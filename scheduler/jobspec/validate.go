@@ -100,11 +100,15 @@ func (c *checker) executor(s *Spec) {
 }
 
 func (c *checker) model(m *Model) {
-	if !c.oneOf("model.kind", m.Kind, ModelMLP, ModelSoftmax) {
+	if !c.oneOf("model.kind", m.Kind, ModelMLP, ModelSoftmax, ModelCNN) {
 		return
 	}
 	c.intRange("model.inputs", m.Inputs, 1, MaxModelWidth)
 	c.intRange("model.classes", m.Classes, 2, MaxModelWidth)
+	if m.Kind != ModelCNN {
+		c.forbidden("model.image", m.Image != nil, "belongs to kind cnn only; remove it or use kind cnn")
+		c.forbidden("model.conv", len(m.Conv) > 0, "belongs to kind cnn only; remove it or use kind cnn")
+	}
 	switch {
 	case m.Kind == ModelSoftmax && len(m.Hidden) > 0:
 		c.add("model.hidden", "must be empty for kind softmax, which has no hidden layers; remove hidden or use kind mlp, got %d layers", len(m.Hidden))
@@ -112,10 +116,16 @@ func (c *checker) model(m *Model) {
 	case m.Kind == ModelMLP && (len(m.Hidden) < 1 || len(m.Hidden) > MaxHiddenLayers):
 		c.add("model.hidden", "kind mlp needs 1 to %d hidden layers, got %d", MaxHiddenLayers, len(m.Hidden))
 		return
+	case m.Kind == ModelCNN && len(m.Hidden) > MaxHiddenLayers:
+		c.add("model.hidden", "kind cnn takes 0 to %d hidden dense layers, got %d", MaxHiddenLayers, len(m.Hidden))
+		return
 	}
 	ok := true
 	for i, h := range m.Hidden {
 		ok = c.intRange("model.hidden["+strconv.Itoa(i)+"]", h, 1, MaxHiddenWidth) && ok
+	}
+	if m.Kind == ModelCNN {
+		ok = c.conv(m) && ok
 	}
 	if ok && m.Inputs >= 1 && m.Inputs <= MaxModelWidth && m.Classes >= 2 && m.Classes <= MaxModelWidth {
 		if n := m.Params(); n > MaxModelParams {
@@ -124,11 +134,74 @@ func (c *checker) model(m *Model) {
 	}
 }
 
+// conv checks a cnn's image and stages, following the shapes through the
+// stages, and reports whether they are sound.
+func (c *checker) conv(m *Model) bool {
+	if m.Image == nil {
+		c.add("model.image", "is required for kind cnn: give channels, height and width of one sample")
+		return false
+	}
+	im := *m.Image
+	ok := c.intRange("model.image.channels", im.Channels, 1, MaxFilters)
+	ok = c.intRange("model.image.height", im.Height, 1, MaxImageSide) && ok
+	ok = c.intRange("model.image.width", im.Width, 1, MaxImageSide) && ok
+	if ok && int64(im.Channels)*int64(im.Height)*int64(im.Width) != int64(m.Inputs) {
+		c.add("model.image", "%d×%d×%d is %d values per sample but model.inputs is %d; make inputs channels×height×width", im.Channels, im.Height, im.Width, im.Channels*im.Height*im.Width, m.Inputs)
+		ok = false
+	}
+	if len(m.Conv) < 1 || len(m.Conv) > MaxConvStages {
+		c.add("model.conv", "kind cnn needs 1 to %d stages, each {filters, size, padding, pool}, got %d", MaxConvStages, len(m.Conv))
+		return false
+	}
+	ch, h, w := im.Channels, im.Height, im.Width
+	for i, cv := range m.Conv {
+		path := "model.conv[" + strconv.Itoa(i) + "]"
+		good := c.intRange(path+".filters", cv.Filters, 1, MaxFilters)
+		good = c.intRange(path+".size", cv.Size, 1, MaxKernelSize) && good
+		good = c.intRange(path+".pool", cv.Pool, 1, MaxPool) && good
+		if cv.Padding < 0 || cv.Size >= 1 && cv.Padding >= cv.Size {
+			c.add(path+".padding", "must be between 0 and size-1 (%d), got %d", max(cv.Size-1, 0), cv.Padding)
+			good = false
+		}
+		if !good || !ok {
+			ok = false
+			continue
+		}
+		ho, wo := h+2*cv.Padding-cv.Size+1, w+2*cv.Padding-cv.Size+1
+		if ho < cv.Pool || wo < cv.Pool {
+			c.add(path, "turns a %d×%d input into %d×%d, too small for its %d×%d pool; use a smaller size or pool, more padding, or fewer stages", h, w, ho, wo, cv.Pool, cv.Pool)
+			ok = false
+			continue
+		}
+		if n := int64(ch) * int64(cv.Size*cv.Size) * int64(ho) * int64(wo); n > MaxConvUnrolled {
+			c.add(path, "unrolls to %d values per sample (channels×size²×output), over the limit of %d; use fewer channels or a smaller image", n, MaxConvUnrolled)
+			ok = false
+			continue
+		}
+		ch, h, w = cv.Filters, ho/cv.Pool, wo/cv.Pool
+	}
+	if ok && int64(ch)*int64(h)*int64(w) > MaxModelWidth {
+		c.add("model.conv", "the last stage has %d outputs, over the limit of %d; add pooling or use fewer filters", ch*h*w, MaxModelWidth)
+		ok = false
+	}
+	return ok
+}
+
 // Params counts the model's weights and biases. It assumes widths within
-// the limits Validate checks.
+// the limits Validate checks (and, for a cnn, sound stages).
 func (m *Model) Params() int64 {
 	var n int64
 	in := int64(m.Inputs)
+	if m.Kind == ModelCNN && m.Image != nil {
+		ch, h, w := int64(m.Image.Channels), int64(m.Image.Height), int64(m.Image.Width)
+		for _, cv := range m.Conv {
+			k, pool := int64(cv.Size), int64(max(cv.Pool, 1))
+			n += int64(cv.Filters)*(ch*k*k) + int64(cv.Filters)
+			ho, wo := h+2*int64(cv.Padding)-k+1, w+2*int64(cv.Padding)-k+1
+			ch, h, w = int64(cv.Filters), ho/pool, wo/pool
+		}
+		in = ch * h * w
+	}
 	for _, h := range append(slices.Clone(m.Hidden), m.Classes) {
 		n += (in + 1) * int64(h)
 		in = int64(h)

@@ -1,6 +1,9 @@
 package placement
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
 
 // Peer is one candidate worker as the scheduler sees it in a snapshot.
 // Place never modifies a Peer.
@@ -37,6 +40,12 @@ type Peer struct {
 	// Only Options.Links reads it, and only for the MaxSites sites with most
 	// peers.
 	Site string
+
+	// Account is the peer's payout account and Addrs its public addresses,
+	// where known; a spot check's replica goes to a peer that shares
+	// neither with the first (verify.ReplicaCandidates). Place ignores them.
+	Account string
+	Addrs   []netip.Addr
 }
 
 // MaxSiteLen bounds Peer.Site and Input.SourceSites entries; a longer site

@@ -17,17 +17,43 @@ const (
 	InputShard   = "shard"
 )
 
-// Model is the JSON form of trainer.Model.
+// Model is the JSON form of trainer.Model. Image and Conv are for kind
+// cnn and left out otherwise, so the params of other kinds (and their
+// tasklet CIDs) are what they were before cnn existed.
 type Model struct {
 	Kind    string `json:"kind"`
 	Inputs  int    `json:"inputs"`
+	Image   *Image `json:"image,omitempty"`
+	Conv    []Conv `json:"conv,omitempty"`
 	Hidden  []int  `json:"hidden,omitempty"`
 	Classes int    `json:"classes"`
 }
 
+// Image is the JSON form of trainer.Image.
+type Image struct {
+	Channels int `json:"channels"`
+	Height   int `json:"height"`
+	Width    int `json:"width"`
+}
+
+// Conv is the JSON form of trainer.Conv.
+type Conv struct {
+	Filters int `json:"filters"`
+	Size    int `json:"size"`
+	Padding int `json:"padding"`
+	Pool    int `json:"pool"`
+}
+
 // Trainer converts to the trainer's type.
 func (m Model) Trainer() trainer.Model {
-	return trainer.Model{Kind: m.Kind, Inputs: m.Inputs, Hidden: m.Hidden, Classes: m.Classes}
+	t := trainer.Model{Kind: m.Kind, Inputs: m.Inputs, Hidden: m.Hidden, Classes: m.Classes}
+	if m.Image != nil {
+		t.Image = trainer.Image{Channels: m.Image.Channels, Height: m.Image.Height, Width: m.Image.Width}
+	}
+	for _, c := range m.Conv {
+		t.Conv = append(t.Conv, trainer.Conv{Filters: c.Filters, Size: c.Size, Padding: c.Padding, Pool: c.Pool})
+	}
+	return t
 }
 
 // Optimizer is the JSON form of trainer.Optimizer.

@@ -1,6 +1,7 @@
 // Package process is gridswarm's opt-in process executor: it runs a command
 // the contributor allowed, such as `python3 train_tasklet.py`, for tasklets
-// that need CUDA or PyTorch. It is off unless the contributor enables it.
+// that need CUDA or PyTorch, inside a bubblewrap sandbox. It is off unless
+// the contributor enables it.
 //
 //	Run(ctx, Task{Command, Inputs, Seed})
 //	  │ argv[0] on worker.process.allow?   (by name and by resolved path)
@@ -9,32 +10,43 @@
 //	  │                       out/  what the tasklet writes (Result.OutputDir)
 //	  │                       tmp/  TMPDIR
 //	  ▼
-//	start: cwd = scratch, env scrubbed, own process group, SIGKILL if we die
-//	prlimit(2): CPU, address space, file size, open files, no core dumps
-//	  │
-//	  ▼ wait; timeout or cancel kills the whole process group
+//	cgroup gridswarm/<scratch>: memory, pids, CPU bandwidth of the whole tree
+//	  ▼
+//	/bin/sh shim, blocked on a pipe ──► moved into the cgroup, rlimits set
+//	  ▼ released: exec bwrap (sandbox_linux.go)
+//	bwrap: new user/pid/net/ipc/uts/cgroup namespaces, no capabilities,
+//	       uid 65534, root = runtime (read-only) + /proc /dev /tmp + /tasklet
+//	  ▼ wait; timeout or cancel kills bwrap, whose pid namespace dies with it
 //	Result{ExitCode, Stdout/Stderr tails, Duration, CPUTime, OutputDir}
 //
-// The environment holds only PATH (a fixed system value), HOME (the scratch
-// dir), TMPDIR, LANG=C.UTF-8, GRIDSWARM_IN, GRIDSWARM_OUT, GRIDSWARM_SEED,
-// CUDA_DEVICE_ORDER=PCI_BUS_ID (so CUDA numbers GPUs as NVML and nvidia-smi
-// do), CUDA_VISIBLE_DEVICES ("" hides every GPU) and PYTHONHASHSEED=0.
+// Inside, the scratch folder is /tasklet (in/ read-only), and the
+// environment holds only PATH (a fixed system value), HOME=/tasklet,
+// TMPDIR, LANG=C.UTF-8, GRIDSWARM_IN, GRIDSWARM_OUT, GRIDSWARM_SEED,
+// CUDA_DEVICE_ORDER=PCI_BUS_ID (so CUDA numbers GPUs as NVML and
+// nvidia-smi do), CUDA_VISIBLE_DEVICES ("" hides every GPU) and
+// PYTHONHASHSEED=0.
 //
-// This is not a sandbox. The command runs as the daemon's user: it can read
-// what that user can read and reach the network. Limits bound its resources,
-// not its reach; enable it only for job submitters you trust, or run the
-// daemon in a container or VM. Known gaps, each a deliberate trade-off:
+// What is isolated: the network (a private loopback only), the host's
+// files (only the runtime, read-only, and the scratch folder), other
+// processes (a pid namespace), the daemon's environment, capabilities,
+// devices (a minimal /dev, plus /dev/nvidia* of the lent GPUs only). What
+// bounds it: a cgroup per tasklet (memory without swap, pids.max, CPU
+// quota) where one is writable (cgroup v2, or v1 memory+pids), else
+// per-process rlimits; RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_NOFILE and no core
+// dumps always; the wall-clock timeout. What is not isolated: the kernel
+// itself (a kernel exploit escapes any namespace), CPU caches and timing,
+// the GPU's memory between tasklets on one device, and the runtime's
+// contents, which every tasklet may read. Executor.Isolation says which
+// limits apply on this host.
 //
-//   - Limits are applied with prlimit(2) right after the child starts, since
-//     os/exec cannot set them before exec. For a moment the program runs
-//     unlimited; CPU time spent then still counts, but memory mapped or files
-//     opened then are not taken back.
-//   - RLIMIT_CPU is per process: each child of the command has its own
-//     budget. The wall-clock timeout bounds the whole group.
-//   - RLIMIT_NPROC is not set: it counts every process of the user (the
-//     daemon's threads included) and root ignores it.
-//   - RLIMIT_AS breaks CUDA, which reserves far more address space than it
-//     uses; leave MemoryBytes at 0 for GPU work.
-//   - A process that leaves the process group (setsid) escapes the group kill,
-//     and only the direct child gets SIGKILL when the daemon dies.
+// Known gaps:
+//
+//   - RLIMIT_CPU is per process: each child has its own budget. The cgroup's
+//     CPU quota bounds the rate, the wall-clock timeout the total.
+//   - Without a writable cgroup, memory is RLIMIT_AS per process (which
+//     breaks CUDA: leave MemoryBytes at 0 for GPU work there) and the
+//     number of processes is not bounded.
+//   - Unsandboxed (for hosts without user namespaces) gives the command
+//     the daemon's user's reach, as before bubblewrap: trusted submitters
+//     only.
 package process

@@ -36,8 +36,9 @@ type rlimit struct {
 
 // limits lists what cfg asks for. The hard CPU limit is one second past
 // the soft one: SIGXCPU first, which a program may catch to save its work,
-// then SIGKILL.
-func limits(cfg Config) []rlimit {
+// then SIGKILL. The memory limit is an address-space rlimit only when no
+// cgroup bounds the tree's memory (addressSpace).
+func limits(cfg Config, addressSpace bool) []rlimit {
 	l := []rlimit{
 		{"file size", unix.RLIMIT_FSIZE, cfg.FileSizeBytes, cfg.FileSizeBytes},
 		{"open files", unix.RLIMIT_NOFILE, cfg.OpenFiles, cfg.OpenFiles},
@@ -46,7 +47,7 @@ func limits(cfg Config) []rlimit {
 	if cfg.CPUSeconds > 0 {
 		l = append(l, rlimit{"CPU time", unix.RLIMIT_CPU, cfg.CPUSeconds, cfg.CPUSeconds + 1})
 	}
-	if cfg.MemoryBytes > 0 {
+	if cfg.MemoryBytes > 0 && addressSpace {
 		l = append(l, rlimit{"address space", unix.RLIMIT_AS, cfg.MemoryBytes, cfg.MemoryBytes})
 	}
 	return l
@@ -56,8 +57,8 @@ func limits(cfg Config) []rlimit {
 // A limit is never raised above what the child already has: only a
 // privileged process may raise a hard limit. A child that already exited
 // needs no limits.
-func applyLimits(pid int, cfg Config) error {
-	for _, l := range limits(cfg) {
+func applyLimits(pid int, cfg Config, addressSpace bool) error {
+	for _, l := range limits(cfg, addressSpace) {
 		var old unix.Rlimit
 		if err := unix.Prlimit(pid, l.resource, nil, &old); err != nil {
 			if errors.Is(err, unix.ESRCH) {

@@ -20,6 +20,9 @@ const (
 	DefaultFileSize  = 8 << 30 // RLIMIT_FSIZE, bytes
 	DefaultMaxOutput = 8 << 30 // total bytes under out/
 	DefaultOpenFiles = 1024    // RLIMIT_NOFILE
+	// DefaultMaxProcesses is the cgroup's pids.max: processes and threads
+	// of the whole tree (PyTorch starts a thread per core).
+	DefaultMaxProcesses = 512
 )
 
 // MaxStdio is how much of the end of stdout and of stderr a Result keeps.
@@ -68,6 +71,16 @@ type Config struct {
 	MaxOutputBytes int64         // total size of out/; 0 = DefaultMaxOutput
 	GPUs           []int         // NVML indexes a tasklet may use; none = GPUs hidden
 	ScratchRoot    string        // where scratch dirs are made; "" = os.TempDir()
+
+	// The sandbox (sandbox_linux.go). Commands run in bubblewrap unless
+	// Unsandboxed, which gives them the daemon's user's reach: only for
+	// hosts without user namespaces and submitters the contributor trusts.
+	Unsandboxed  bool
+	Runtime      []string // host paths visible read-only; empty = DefaultRuntime
+	Bwrap        string   // bubblewrap binary; "" = bwrap on the fixed PATH
+	MaxProcesses int      // pids.max of the tasklet's cgroup; 0 = DefaultMaxProcesses
+	CPUs         float64  // CPU bandwidth of the whole tree in cores; 0 = no limit
+	CgroupRoot   string   // a delegated cgroup v2 folder; "" = found automatically
 }
 
 // Task is one command to run.
@@ -122,10 +135,15 @@ func (e *ExitError) Error() string {
 
 func (e *ExitError) Unwrap() error { return e.Limit }
 
+// Error strings name the limit first, as it is the reason a user needs.
+
 // Executor runs allowed commands. It is safe for concurrent use.
 type Executor struct {
-	cfg   Config
-	allow []allowed
+	cfg     Config
+	allow   []allowed
+	bwrap   string      // "" when unsandboxed
+	runtime []string    // read-only binds of the sandbox
+	cgroups *cgroupRoot // nil: rlimits only
 }
 
 // New checks cfg and resolves its allowlist. A disabled executor is valid:
@@ -144,7 +162,32 @@ func New(cfg Config) (*Executor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Executor{cfg: cfg, allow: allow}, nil
+	e := &Executor{cfg: cfg, allow: allow}
+	if cfg.Unsandboxed {
+		return e, nil
+	}
+	if e.bwrap, err = findBwrap(cfg.Bwrap); err != nil {
+		return nil, err
+	}
+	if e.runtime, err = checkRuntime(cfg.Runtime, allow); err != nil {
+		return nil, err
+	}
+	if e.cgroups, err = findCgroupRoot(cfg.CgroupRoot); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Isolation says how commands run: in bubblewrap or not, and what bounds
+// the whole process tree (a cgroup, or rlimits per process only).
+func (e *Executor) Isolation() string {
+	switch {
+	case !e.cfg.Enabled:
+		return "off"
+	case e.bwrap == "":
+		return "unsandboxed, rlimits per process"
+	}
+	return "bubblewrap sandbox (" + e.bwrap + "), limits by " + e.cgroups.describe()
 }
 
 // checkConfig validates cfg and fills in defaults.
@@ -176,6 +219,12 @@ func checkConfig(cfg *Config) error {
 	}
 	if cfg.ScratchRoot == "" {
 		cfg.ScratchRoot = os.TempDir()
+	}
+	if cfg.MaxProcesses < 0 || !(cfg.CPUs >= 0) {
+		return errors.New("worker.process: max_processes and cpus must not be negative")
+	}
+	if cfg.MaxProcesses == 0 {
+		cfg.MaxProcesses = DefaultMaxProcesses
 	}
 	return nil
 }
@@ -257,14 +306,42 @@ func (e *Executor) checkTask(t Task) (string, error) {
 	return path, nil
 }
 
+// shimScript holds a sandboxed command until Run has put it in its cgroup
+// and set its rlimits: it waits for a byte on fd 3, then becomes bwrap.
+// If the daemon dies first, the read fails and nothing runs.
+const shimScript = `read -r _ <&3 || exit 125; exec 3<&-; exec "$@"`
+
 // run starts the command, applies the limits and waits for it.
 func (e *Executor) run(ctx context.Context, path string, t Task, sc scratch, gpus []int, res *Result) error {
 	runCtx, cancel := context.WithTimeoutCause(ctx, e.cfg.Timeout, errTimedOut)
 	defer cancel()
-	cmd := exec.CommandContext(runCtx, path, t.Command[1:]...)
-	cmd.Args[0] = path // interpreters such as a venv's python find their home from argv[0]
+	var cmd *exec.Cmd
+	var release *os.File // sandboxed: closing it without a write aborts the shim
+	var cg *cgroup
+	if e.bwrap == "" {
+		cmd = exec.CommandContext(runCtx, path, t.Command[1:]...)
+		cmd.Args[0] = path // interpreters such as a venv's python find their home from argv[0]
+		cmd.Env = sc.env(t.Seed, gpus)
+	} else {
+		argv := bwrapArgs(e.bwrap, e.runtime, sc, gpus, path, t.Command[1:])
+		cmd = exec.CommandContext(runCtx, "/bin/sh", append([]string{"-c", shimScript, "gridswarm-sandbox"}, argv...)...)
+		cmd.Env = sc.sandboxEnv(t.Seed, gpus)
+		r, w, err := os.Pipe()
+		if err != nil {
+			return fmt.Errorf("start %s: %w", path, err)
+		}
+		defer r.Close()
+		defer w.Close()
+		cmd.ExtraFiles, release = []*os.File{r}, w
+		if e.cgroups != nil {
+			lim := cgroupLimits{memory: e.cfg.MemoryBytes, processes: e.cfg.MaxProcesses, cpus: e.cfg.CPUs}
+			if cg, err = e.cgroups.create(filepath.Base(sc.dir), lim); err != nil {
+				return fmt.Errorf("sandbox %s: %w", path, err)
+			}
+			defer func() { _ = cg.remove(context.WithoutCancel(ctx)) }()
+		}
+	}
 	cmd.Dir = sc.dir
-	cmd.Env = sc.env(t.Seed, gpus)
 	stdout, stderr := &tailBuffer{max: MaxStdio}, &tailBuffer{max: MaxStdio}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = sysProcAttr()
@@ -276,7 +353,14 @@ func (e *Executor) run(ctx context.Context, path string, t Task, sc scratch, gpu
 		return fmt.Errorf("start %s: %w", path, err)
 	}
 	pid := cmd.Process.Pid
-	if err := applyLimits(pid, e.cfg); err != nil {
+	err := applyLimits(pid, e.cfg, cg == nil)
+	if err == nil && cg != nil {
+		err = cg.add(pid)
+	}
+	if err == nil && release != nil {
+		_, err = release.Write([]byte("\n"))
+	}
+	if err != nil {
 		_ = killGroup(pid)
 		_ = cmd.Wait()
 		return fmt.Errorf("limit %s: %w", path, err)
@@ -286,7 +370,8 @@ func (e *Executor) run(ctx context.Context, path string, t Task, sc scratch, gpu
 	// Whatever the command left running in its group. The group's id
 	// cannot be handed to another process while any member lives; with
 	// none left, the kill finds nothing (barring a PID wrap-around within
-	// microseconds).
+	// microseconds). In the sandbox, bwrap's death takes its pid
+	// namespace down, and the cgroup is emptied before it is removed.
 	_ = killGroup(pid)
 	res.Stdout, res.Stderr = stdout.bytes(), stderr.bytes()
 
@@ -296,21 +381,48 @@ func (e *Executor) run(ctx context.Context, path string, t Task, sc scratch, gpu
 	}
 	res.CPUTime = ps.UserTime() + ps.SystemTime()
 	res.ExitCode = ps.ExitCode()
+	var oom, forks uint64
+	if cg != nil {
+		oom, forks = cg.limitsHit()
+		// bwrap's rusage misses what its pid namespace's init reaped.
+		if c, ok := cg.cpuTime(); ok && c > res.CPUTime {
+			res.CPUTime = c
+		}
+	}
 	switch {
 	case ps.Success():
 		return nil // finished, even if a deadline passed at the same moment
 	case context.Cause(runCtx) == errTimedOut:
-		return fmt.Errorf("run %s: %w after %v: raise worker.process.timeout or give the tasklet fewer steps", path, ErrTimeout, e.cfg.Timeout)
+		err := fmt.Errorf("run %s: %w after %v: raise worker.process.timeout or give the tasklet fewer steps", path, ErrTimeout, e.cfg.Timeout)
+		if forks > 0 {
+			err = fmt.Errorf("%w; it had hit %w (%d forks refused at %d)", err, ErrProcessLimit, forks, e.cfg.MaxProcesses)
+		}
+		return err
 	case ctx.Err() != nil:
 		return fmt.Errorf("run %s: %w", path, ctx.Err())
 	}
-	return e.exitError(ps, res.CPUTime)
+	xe := e.exitError(ps, res.CPUTime)
+	if xe.Signal != 0 {
+		res.ExitCode = -1
+	}
+	switch {
+	case oom > 0:
+		xe.Limit = fmt.Errorf("%w (worker.process.memory_mb = %d)", ErrMemoryLimit, e.cfg.MemoryBytes>>20)
+	case forks > 0:
+		xe.Limit = fmt.Errorf("%w (%d forks refused at worker.process.max_processes = %d)", ErrProcessLimit, forks, e.cfg.MaxProcesses)
+	}
+	return xe
 }
 
 // exitError describes a failed command, naming the limit that killed it.
-func (e *Executor) exitError(ps *os.ProcessState, cpu time.Duration) error {
+// bwrap reports a command killed by signal s as exit status 128+s.
+func (e *Executor) exitError(ps *os.ProcessState, cpu time.Duration) *ExitError {
 	xe := &ExitError{Code: ps.ExitCode()}
-	if sig, ok := exitSignal(ps); ok {
+	sig, ok := exitSignal(ps)
+	if !ok && e.bwrap != "" && xe.Code > 128 && xe.Code <= 128+64 {
+		sig, ok = syscall.Signal(xe.Code-128), true
+	}
+	if ok {
 		xe.Signal = sig
 		xe.Limit = limitHit(sig, e.cfg, cpu)
 	}

@@ -210,11 +210,13 @@ func TestEnvScrubbed(t *testing.T) {
 				k, v, _ := strings.Cut(line, "=")
 				got[k] = v
 			}
-			dir := res.ScratchDir
+			// Inside the sandbox the scratch folder is /tasklet; bwrap's
+			// --chdir sets PWD.
+			dir := "/tasklet"
 			want := map[string]string{
 				"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": dir, "TMPDIR": dir + "/tmp", "LANG": "C.UTF-8",
 				"GRIDSWARM_IN": dir + "/in", "GRIDSWARM_OUT": dir + "/out", "GRIDSWARM_SEED": "18446744073709551615",
-				"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": tc.wantCUDA, "PYTHONHASHSEED": "0",
+				"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": tc.wantCUDA, "PYTHONHASHSEED": "0", "PWD": dir,
 			}
 			if !mapsEqual(got, want) {
 				t.Errorf("environment:\n got %v\nwant %v", got, want)
@@ -249,8 +251,8 @@ mkdir "$GRIDSWARM_OUT/sub" && printf 'x%.0s' 1 2 3 > "$GRIDSWARM_OUT/sub/three"
 echo tmp > "$TMPDIR/t" && pwd`
 	res := run(t, e, Task{Command: []string{"sh", "-c", script}, Inputs: map[string]string{"w": a}})
 
-	if got := strings.TrimSpace(string(res.Stdout)); got != res.ScratchDir {
-		t.Errorf("working directory = %q, want the scratch dir %q", got, res.ScratchDir)
+	if got := strings.TrimSpace(string(res.Stdout)); got != "/tasklet" {
+		t.Errorf("working directory = %q, want the scratch dir, which the sandbox shows as /tasklet", got)
 	}
 	if res.OutputDir != filepath.Join(res.ScratchDir, "out") || res.ExitCode != 0 {
 		t.Errorf("OutputDir = %q, ExitCode = %d; want scratch/out and 0", res.OutputDir, res.ExitCode)
@@ -365,9 +367,11 @@ func waitGone(t *testing.T, pid int) {
 	}
 }
 
+// The group-kill tests run unsandboxed, where they see the command's pids;
+// sandbox_test.go checks the same for the sandbox's pid namespace.
 func TestTimeoutKillsTheGroup(t *testing.T) {
 	const timeout = 300 * time.Millisecond
-	e := newExec(t, Config{Allow: []string{"sh", "sleep"}, Timeout: timeout})
+	e := newExec(t, Config{Allow: []string{"sh", "sleep"}, Timeout: timeout, Unsandboxed: true})
 	tests := []struct {
 		name string
 		cmd  []string
@@ -402,7 +406,7 @@ func TestTimeoutKillsTheGroup(t *testing.T) {
 }
 
 func TestLeftoversKilledAfterCleanExit(t *testing.T) {
-	e := newExec(t, Config{Allow: []string{"sh"}})
+	e := newExec(t, Config{Allow: []string{"sh"}, Unsandboxed: true})
 	start := time.Now()
 	res := run(t, e, Task{Command: []string{"sh", "-c", "sleep 100 & echo $!"}})
 	if took := time.Since(start); took > waitDelay+2*time.Second {
@@ -494,8 +498,9 @@ func TestFileSizeLimit(t *testing.T) {
 }
 
 func TestApplyLimits(t *testing.T) {
+	// Unsandboxed: in the sandbox a cgroup bounds memory, not RLIMIT_AS.
 	e := newExec(t, Config{Allow: []string{"sh"}, CPUSeconds: 7, MemoryBytes: 1 << 30, FileSizeBytes: 1 << 20,
-		OpenFiles: 64, Timeout: 5 * time.Second})
+		OpenFiles: 64, Timeout: 5 * time.Second, Unsandboxed: true})
 	// Limits land just after the start (see the package doc), so the shell
 	// waits for the last one set before it reports them all.
 	script := `while ! grep -q '^Max address space *1073741824 ' /proc/$$/limits; do :; done; cat /proc/$$/limits`

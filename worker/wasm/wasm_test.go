@@ -406,3 +406,41 @@ func BenchmarkRunTiny(b *testing.B) {
 		}
 	}
 }
+
+// TestRunHostile covers the two misbehaviours TestRunFailures leaves out:
+// reading the daemon's key file by its host path, and starting processes.
+// Each fails with a clear reason and the executor carries on.
+func TestRunHostile(t *testing.T) {
+	repo := t.TempDir()
+	key := filepath.Join(repo, "keystore", "UTC--key.json")
+	if err := os.MkdirAll(filepath.Dir(key), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, []byte("host secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := newExecutor(t, Options{})
+	for _, tc := range []struct {
+		args   []string
+		stderr string
+	}{
+		{[]string{"read-host", key}, "is out of reach"},
+		{[]string{"fork"}, "fork: cannot start a process"},
+	} {
+		t.Run(tc.args[0], func(t *testing.T) {
+			in, out := taskDirs(t, nil)
+			res, err := e.Run(context.Background(), Task{Module: tasklet(t), Args: tc.args, InputDir: in, OutputDir: out})
+			var exit *ExitError
+			if !errors.As(err, &exit) || exit.Code != 1 {
+				t.Fatalf("Run(%v) error = %v, want *ExitError with code 1\nstderr: %s", tc.args, err, res.Stderr)
+			}
+			if !strings.Contains(exit.StderrTail, tc.stderr) || strings.Contains(string(res.Stderr), "host secret") {
+				t.Errorf("stderr %q, want it to contain %q and no secret", exit.StderrTail, tc.stderr)
+			}
+			in, out = taskDirs(t, nil)
+			if _, err := e.Run(context.Background(), Task{Module: tasklet(t), Args: []string{"noop"}, InputDir: in, OutputDir: out}); err != nil {
+				t.Errorf("honest run after %v: %v", tc.args, err)
+			}
+		})
+	}
+}

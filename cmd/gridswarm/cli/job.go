@@ -3,16 +3,18 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/gridswarm/gridswarm/client"
 	"github.com/gridswarm/gridswarm/node"
@@ -20,25 +22,19 @@ import (
 	"github.com/gridswarm/gridswarm/scheduler/jobspec"
 )
 
-func submitCommand() command {
-	var watch bool
-	return command{
-		name:  "submit",
-		args:  "JOB.yaml [--watch]",
-		short: "submit a training job to the local daemon, which coordinates it",
-		long:  "The spec's schema is in docs/jobspec.md; examples/jobs has examples. Every bad field is named.",
-		flags: func(fs *flag.FlagSet) {
-			fs.BoolVar(&watch, "watch", false, "follow the job's progress until it ends")
-		},
-		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
-			pos, err := parseInterspersed(fs, args)
-			if err != nil {
-				return usageError{err.Error()}
-			}
-			if len(pos) != 1 {
-				return usageError{"want one job spec file"}
-			}
-			f, err := os.Open(pos[0])
+func newSubmitCmd(e *env) *cobra.Command {
+	var watch, quiet bool
+	cmd := &cobra.Command{
+		Use:   "submit JOB.yaml",
+		Args:  exactArgs(1),
+		Short: "submit a training job to the local daemon, which coordinates it",
+		Long: `Submits a training job to the local daemon, which coordinates it. The spec's
+schema is in docs/jobspec.md; examples/jobs has examples. Every bad field is
+named. With --json it prints the job's summary (with --watch: one JSON
+progress event per line, then the final job).`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			f, err := os.Open(args[0])
 			if err != nil {
 				return fmt.Errorf("cannot read the job spec: %w", err)
 			}
@@ -47,34 +43,42 @@ func submitCommand() command {
 			if err != nil {
 				return fmt.Errorf("cannot read the job spec: %w", err)
 			}
-			c, err := client.Dial(ctx, e.repo, watch)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			var s node.Summary
-			if err := c.Call(ctx, &s, "job_submit", string(b)); err != nil {
-				return fmt.Errorf("%s: %w", pos[0], err)
-			}
-			if e.json && !watch {
-				return printJSON(e.Out, s)
-			}
-			fmt.Fprintf(e.Out, "submitted job %s\n", s.ID)
-			if watch {
-				return watchJob(ctx, e, c, s.ID)
-			}
-			fmt.Fprintf(e.Out, "follow it with: gridswarm job watch %s\n", s.ID)
-			return nil
+			return e.withClient(ctx, watch, func(c *client.Client) error {
+				var s node.Summary
+				if err := c.Call(ctx, &s, "job_submit", string(b)); err != nil {
+					return fmt.Errorf("%s: %w", args[0], err)
+				}
+				switch {
+				case e.json && !watch:
+					return printJSON(e.Out, s)
+				case quiet:
+					fmt.Fprintln(e.Out, s.ID)
+				case !e.json:
+					fmt.Fprintf(e.Out, "submitted job %s\n", s.ID)
+				}
+				if watch {
+					return watchJob(ctx, e, c, s.ID)
+				}
+				if !quiet {
+					fmt.Fprintf(e.Out, "follow it with: gridswarm job watch %s\n", s.ID)
+				}
+				return nil
+			})
 		},
 	}
+	cmd.Flags().BoolVar(&watch, "watch", false, "follow the job's progress until it ends")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the job's ID, for scripts: JOB=$(gridswarm submit -q job.yaml)")
+	return cmd
 }
 
-func jobsCommand() command {
-	return command{
-		name:  "jobs",
-		short: "list the jobs this daemon coordinates",
-		run: func(ctx context.Context, e *env, _ *flag.FlagSet, _ []string) error {
-			return withClient(ctx, e, func(c *client.Client) error {
+func newJobsCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "jobs",
+		Args:  noArgs,
+		Short: "list the jobs this daemon coordinates",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			return e.withClient(ctx, false, func(c *client.Client) error {
 				var ss []node.Summary
 				if err := c.Call(ctx, &ss, "job_list"); err != nil {
 					return err
@@ -104,110 +108,170 @@ func pct(v float64) string {
 	return fmt.Sprintf("%.2f%%", v*100)
 }
 
-func jobCommand() command {
-	return command{
-		name:  "job",
-		args:  "show ID | watch ID | cancel ID | resume ID [--deadline D] | rm ID | model ID -o FILE | plot ID -o FILE.png",
-		short: "inspect, follow, cancel, resume or remove a job, save its model or plot its curves",
-		long: `  show ID                  rounds, tasklets, where each ran, every attempt and why
-  watch ID                 live progress until the job ends
-  cancel ID                stop the job (job resume continues it)
-  resume ID [--deadline D] continue a failed or cancelled job from its last
-                           completed round; --deadline 2h gives it a new
-                           deadline, from now
-  rm ID                    remove an ended job and unpin all its data
-  model ID -o FILE         save the model (safetensors): the final one, or the
-                           last completed round's of a failed or cancelled job
-  plot ID -o FILE.png      draw training loss and validation accuracy per round`,
-		run: func(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error {
-			fs := flag.NewFlagSet("job", flag.ContinueOnError)
-			fs.SetOutput(io.Discard)
-			out := fs.String("o", "", "output file")
-			deadline := fs.String("deadline", "", "job resume: new deadline, from now (e.g. 30m, 2h)")
-			fs.BoolVar(&e.json, "json", e.json, "print machine-readable JSON")
-			pos, err := parseInterspersed(fs, args)
-			if err != nil {
-				return usageError{err.Error()}
-			}
-			if len(pos) != 2 {
-				return usageError{"want a subcommand and a job ID"}
-			}
-			sub, id := pos[0], pos[1]
-			c, err := client.Dial(ctx, e.repo, sub == "watch")
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			switch sub {
-			case "show":
-				var j scheduler.Job
-				if err := c.Call(ctx, &j, "job_show", id); err != nil {
-					return err
-				}
-				if e.json {
-					return printJSON(e.Out, j)
-				}
-				printJob(e.Out, &j)
-				return nil
-			case "watch":
-				return watchJob(ctx, e, c, id)
-			case "cancel":
-				if err := c.Call(ctx, nil, "job_cancel", id); err != nil {
-					return err
-				}
-				fmt.Fprintf(e.Out, "cancelled %s\n", id)
-				return nil
-			case "resume":
-				var s node.Summary
-				if err := c.Call(ctx, &s, "job_resume", id, *deadline); err != nil {
-					return err
-				}
-				if e.json {
-					return printJSON(e.Out, s)
-				}
-				fmt.Fprintf(e.Out, "resumed %s at round %d of %d\nfollow it with: gridswarm job watch %s\n", id, roundNumber(s.Round, s.Rounds), s.Rounds, id)
-				return nil
-			case "rm":
-				var res node.RmResult
-				if err := c.Call(ctx, &res, "job_rm", id); err != nil {
-					return err
-				}
-				if e.json {
-					return printJSON(e.Out, res)
-				}
-				fmt.Fprintf(e.Out, "removed %s (released %d pins)\n", id, res.Released)
-				return nil
-			case "model":
-				if *out == "" {
-					return usageError{"job model needs -o FILE"}
-				}
-				abs, err := filepath.Abs(*out)
-				if err != nil {
-					return err
-				}
-				var model string
-				if err := c.Call(ctx, &model, "job_model", id, abs); err != nil {
-					return err
-				}
-				fmt.Fprintf(e.Out, "saved model %s to %s\n", model, abs)
-				return nil
-			case "plot":
-				if *out == "" {
-					return usageError{"job plot needs -o FILE.png"}
-				}
-				var j scheduler.Job
-				if err := c.Call(ctx, &j, "job_show", id); err != nil {
-					return err
-				}
-				if err := plotJob(&j, *out); err != nil {
-					return err
-				}
-				fmt.Fprintf(e.Out, "wrote %s\n", *out)
-				return nil
-			}
-			return usageError{fmt.Sprintf("unknown subcommand %q", sub)}
+func newJobCmd(e *env) *cobra.Command {
+	return parentCmd(&cobra.Command{
+		Use:   "job",
+		Short: "inspect, follow, cancel, resume or remove a job, save its model or plot its curves",
+		Long: `Inspects, follows, cancels, resumes or removes a job this daemon coordinates,
+saves its model or plots its curves. Rounds are numbered from 1 wherever
+they are printed; JSON keeps the 0-based index.`,
+	}, newJobShowCmd(e), newJobWatchCmd(e), newJobCancelCmd(e), newJobResumeCmd(e),
+		newJobRmCmd(e), newJobModelCmd(e), newJobPlotCmd(e), newJobTaskletCmd(e))
+}
+
+// jobCmd is a job subcommand that takes the job's ID and calls the daemon.
+func jobCmd(e *env, use, short string, ws bool, run func(ctx context.Context, c *client.Client, id string) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Args:  exactArgs(1),
+		Short: short,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			return e.withClient(ctx, ws, func(c *client.Client) error { return run(ctx, c, args[0]) })
 		},
 	}
+}
+
+// needOutput refuses to run without -o, before any daemon is dialled.
+func needOutput(out *string, msg string) func(*cobra.Command, []string) error {
+	return func(*cobra.Command, []string) error {
+		if *out == "" {
+			return usageError{msg}
+		}
+		return nil
+	}
+}
+
+func newJobShowCmd(e *env) *cobra.Command {
+	return jobCmd(e, "show ID", "rounds, tasklets, where each ran, every attempt and why", false, func(ctx context.Context, c *client.Client, id string) error {
+		var j scheduler.Job
+		if err := c.Call(ctx, &j, "job_show", id); err != nil {
+			return err
+		}
+		if e.json {
+			return printJSON(e.Out, j)
+		}
+		printJob(e.Out, &j)
+		return nil
+	})
+}
+
+func newJobWatchCmd(e *env) *cobra.Command {
+	return jobCmd(e, "watch ID", "live progress until the job ends (--json: one event per line)", true, func(ctx context.Context, c *client.Client, id string) error {
+		return watchJob(ctx, e, c, id)
+	})
+}
+
+func newJobCancelCmd(e *env) *cobra.Command {
+	return jobCmd(e, "cancel ID", "stop the job ('job resume' continues it)", false, func(ctx context.Context, c *client.Client, id string) error {
+		if err := c.Call(ctx, nil, "job_cancel", id); err != nil {
+			return err
+		}
+		return e.done(map[string]string{"id": id, "status": scheduler.StatusCancelled}, "cancelled %s", id)
+	})
+}
+
+func newJobResumeCmd(e *env) *cobra.Command {
+	var deadline string
+	cmd := jobCmd(e, "resume ID", "continue a failed or cancelled job from its last completed round", false, func(ctx context.Context, c *client.Client, id string) error {
+		var s node.Summary
+		if err := c.Call(ctx, &s, "job_resume", id, deadline); err != nil {
+			return err
+		}
+		if e.json {
+			return printJSON(e.Out, s)
+		}
+		fmt.Fprintf(e.Out, "resumed %s at round %d of %d\nfollow it with: gridswarm job watch %s\n", id, roundNumber(s.Round, s.Rounds), s.Rounds, id)
+		return nil
+	})
+	cmd.Flags().StringVar(&deadline, "deadline", "", "give the job a new deadline, this `DURATION` from now (e.g. 30m, 2h)")
+	return cmd
+}
+
+func newJobRmCmd(e *env) *cobra.Command {
+	return jobCmd(e, "rm ID", "remove an ended job and unpin all its data", false, func(ctx context.Context, c *client.Client, id string) error {
+		var res node.RmResult
+		if err := c.Call(ctx, &res, "job_rm", id); err != nil {
+			return err
+		}
+		if e.json {
+			return printJSON(e.Out, res)
+		}
+		fmt.Fprintf(e.Out, "removed %s (released %d pins)\n", id, res.Released)
+		return nil
+	})
+}
+
+func newJobModelCmd(e *env) *cobra.Command {
+	var out string
+	cmd := jobCmd(e, "model ID -o FILE", "save the model as safetensors: the final one, or the last completed round's", false, func(ctx context.Context, c *client.Client, id string) error {
+		abs, err := filepath.Abs(out)
+		if err != nil {
+			return err
+		}
+		var model string
+		if err := c.Call(ctx, &model, "job_model", id, abs); err != nil {
+			return err
+		}
+		return e.done(map[string]string{"id": id, "model": model, "path": abs}, "saved model %s to %s", model, abs)
+	})
+	cmd.PreRunE = needOutput(&out, "job model needs -o FILE")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "`FILE` to write the model to (required)")
+	return cmd
+}
+
+func newJobPlotCmd(e *env) *cobra.Command {
+	var out string
+	cmd := jobCmd(e, "plot ID -o FILE.png", "draw training loss and validation accuracy per round, each on its own axes", false, func(ctx context.Context, c *client.Client, id string) error {
+		var j scheduler.Job
+		if err := c.Call(ctx, &j, "job_show", id); err != nil {
+			return err
+		}
+		if err := plotJob(&j, out); err != nil {
+			return err
+		}
+		return e.done(map[string]string{"id": id, "path": out}, "wrote %s", out)
+	})
+	cmd.PreRunE = needOutput(&out, "job plot needs -o FILE.png")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "`FILE.png` to draw the plot in: .png, .svg or .pdf (required)")
+	return cmd
+}
+
+func newJobTaskletCmd(e *env) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "tasklet ID ROUND TASKLET",
+		Args:  exactArgs(3),
+		Short: "print the spec a tasklet was offered with, to run it again (gridswarm tasklet run FILE)",
+		Long: `Prints the tasklet spec (JSON) of TASKLET (0-based, as in job show) in ROUND
+(1-based, as in job show), rebuilt and checked against the spec CID recorded
+at dispatch. Running it again with gridswarm tasklet run must give the
+output CID the job accepted: builtin tasklets are bitwise reproducible.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			round, err1 := strconv.Atoi(args[1])
+			index, err2 := strconv.Atoi(args[2])
+			if err1 != nil || err2 != nil || round < 1 || index < 0 {
+				return usageError{fmt.Sprintf("ROUND (from 1) and TASKLET (from 0) are numbers, got %q and %q", args[1], args[2])}
+			}
+			return e.withClient(ctx, false, func(c *client.Client) error {
+				var spec json.RawMessage
+				if err := c.Call(ctx, &spec, "job_tasklet", args[0], round, index); err != nil {
+					return err
+				}
+				if out == "" {
+					_, err := fmt.Fprintf(e.Out, "%s\n", spec)
+					return err
+				}
+				if err := os.WriteFile(out, append(spec, '\n'), 0o644); err != nil {
+					return fmt.Errorf("cannot write the spec: %w", err)
+				}
+				return e.done(map[string]string{"path": out}, "wrote %s", out)
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "", "write the spec to `FILE` instead of standard output")
+	return cmd
 }
 
 func printJob(w io.Writer, j *scheduler.Job) {
@@ -255,6 +319,26 @@ func printJob(w io.Writer, j *scheduler.Job) {
 				}
 				fmt.Fprintf(w, "      %s %s%s%s\n", shortID(a.Peer), a.Outcome, took, why)
 			}
+			if c := t.Check; c != nil {
+				outcome := c.Outcome
+				if outcome == "" {
+					outcome = fmt.Sprintf("running (%d of %d results)", len(c.Results), c.Need)
+				}
+				fmt.Fprintf(w, "      spot check (drawn at %.0f%%): %s", 100*c.Probability, outcome)
+				if len(c.Losers) > 0 {
+					fmt.Fprintf(w, "; lost the vote: %s", shortIDs(c.Losers))
+				}
+				if c.Evidence != "" {
+					fmt.Fprintf(w, "; evidence %s", shortCID(c.Evidence))
+				}
+				fmt.Fprintln(w)
+			}
+			if t.Dropped != "" {
+				fmt.Fprintf(w, "      dropped: %s\n", t.Dropped)
+			}
+			if t.Screened != "" {
+				fmt.Fprintf(w, "      left out of the outer step: %s\n", t.Screened)
+			}
 		}
 		peers := slices.Sorted(maps.Keys(r.Filtered))
 		for _, p := range peers {
@@ -270,7 +354,9 @@ func shortCID(c string) string {
 	return c[:10] + "…" + c[len(c)-4:]
 }
 
-// watchJob draws a live line per event until the job ends.
+// watchJob draws a live line per event until the job ends. With --json it
+// writes JSON Lines instead: {"event": …} per event, then {"job": …}, the
+// job as job show --json prints it.
 func watchJob(ctx context.Context, e *env, c *client.Client, id string) error {
 	ch := make(chan scheduler.Event, 16)
 	sub, err := c.Subscribe(ctx, "job", ch, "progress", id)
@@ -283,8 +369,7 @@ func watchJob(ctx context.Context, e *env, c *client.Client, id string) error {
 		return err
 	}
 	if ended(j.Status) {
-		printFinal(e.Out, &j)
-		return nil
+		return e.printFinal(&j)
 	}
 	tick := time.NewTicker(5 * time.Second) // also re-read state, in case an event was missed
 	defer tick.Stop()
@@ -297,7 +382,9 @@ func watchJob(ctx context.Context, e *env, c *client.Client, id string) error {
 			return fmt.Errorf("lost the daemon: %w", err)
 		case ev := <-ch:
 			if e.json {
-				_ = printJSON(e.Out, ev)
+				if err := printJSONLine(e.Out, map[string]scheduler.Event{"event": ev}); err != nil {
+					return err
+				}
 			} else {
 				status.show(fmt.Sprintf("%s %d", ev.Status, ev.Round), eventLine(ev), ended(ev.Status))
 			}
@@ -312,7 +399,9 @@ func watchJob(ctx context.Context, e *env, c *client.Client, id string) error {
 		}
 		if ended(j.Status) {
 			status.end()
-			printFinal(e.Out, &j)
+			if err := e.printFinal(&j); err != nil {
+				return err
+			}
 			if j.Status != scheduler.StatusDone {
 				return fmt.Errorf("job %s %s: %s", id, j.Status, j.Error)
 			}
@@ -377,6 +466,15 @@ func eventLine(ev scheduler.Event) string {
 	return line + "    "
 }
 
+// printFinal tells how the job ended: a line, or {"job": …} with --json.
+func (e *env) printFinal(j *scheduler.Job) error {
+	if e.json {
+		return printJSONLine(e.Out, map[string]*scheduler.Job{"job": j})
+	}
+	printFinal(e.Out, j)
+	return nil
+}
+
 func printFinal(w io.Writer, j *scheduler.Job) {
 	switch j.Status {
 	case scheduler.StatusDone:
@@ -384,4 +482,12 @@ func printFinal(w io.Writer, j *scheduler.Job) {
 	default:
 		fmt.Fprintf(w, "job %s %s %s\n", j.ID, j.Status, j.Error)
 	}
+}
+
+func shortIDs(ids []string) string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = shortID(id)
+	}
+	return strings.Join(out, ", ")
 }

@@ -2,29 +2,26 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/gridswarm/gridswarm/client"
 	"github.com/gridswarm/gridswarm/node/repo"
 )
 
-func shutdownCommand() command {
+func newShutdownCmd(e *env) *cobra.Command {
 	var timeout time.Duration
-	return command{
-		name:  "shutdown",
-		short: "stop the running daemon cleanly and wait until it has exited",
-		long: `Asks the daemon over JSON-RPC (node_shutdown) to stop as SIGTERM would,
+	cmd := &cobra.Command{
+		Use:   "shutdown",
+		Args:  noArgs,
+		Short: "stop the running daemon cleanly and wait until it has exited",
+		Long: `Asks the daemon over JSON-RPC (node_shutdown) to stop as SIGTERM would,
 then waits until it has released the repo lock, or --timeout passes.`,
-		flags: func(fs *flag.FlagSet) {
-			fs.DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for the daemon to exit")
-		},
-		run: func(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error {
-			if len(args) != 0 {
-				return usageError{"takes no arguments"}
-			}
-			if err := withClient(ctx, e, func(c *client.Client) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if err := e.withClient(ctx, false, func(c *client.Client) error {
 				return c.Call(ctx, nil, "node_shutdown")
 			}); err != nil {
 				return err
@@ -40,37 +37,42 @@ then waits until it has released the repo lock, or --timeout passes.`,
 				case <-tick.C:
 				}
 			}
-			fmt.Fprintln(e.Out, "daemon stopped")
-			return nil
+			return e.done(map[string]bool{"stopped": true}, "daemon stopped")
 		},
 	}
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for the daemon to exit")
+	return cmd
 }
 
-func logCommand() command {
-	return command{
-		name:  "log",
-		args:  "level [LEVEL]",
-		short: "show or change the running daemon's log level",
-		long: `  level          print the daemon's log level
-  level LEVEL    set it to debug, info, warn or error until the daemon stops
-                 (to keep it, also run 'gridswarm config set log.level LEVEL')`,
-		run: func(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error {
-			if len(args) < 1 || len(args) > 2 || args[0] != "level" {
-				return usageError{"want level [LEVEL]"}
-			}
-			return withClient(ctx, e, func(c *client.Client) error {
+func newLogCmd(e *env) *cobra.Command {
+	return parentCmd(&cobra.Command{
+		Use:   "log",
+		Short: "show or change the running daemon's log level",
+	}, newLogLevelCmd(e))
+}
+
+func newLogLevelCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "level [LEVEL]",
+		Args:  rangeArgs(0, 1),
+		Short: "print the daemon's log level, or set it to debug, info, warn or error",
+		Long: `Prints the running daemon's log level, or sets it to debug, info, warn or
+error until the daemon stops (to keep it, also run
+'gridswarm config set log.level LEVEL').`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			return e.withClient(ctx, false, func(c *client.Client) error {
 				var level string
 				var err error
-				if len(args) == 2 {
-					err = c.Call(ctx, &level, "node_setLogLevel", args[1])
+				if len(args) == 1 {
+					err = c.Call(ctx, &level, "node_setLogLevel", args[0])
 				} else {
 					err = c.Call(ctx, &level, "node_logLevel")
 				}
 				if err != nil {
 					return err
 				}
-				fmt.Fprintln(e.Out, level)
-				return nil
+				return e.done(map[string]string{"level": level}, "%s", level)
 			})
 		},
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -10,61 +9,79 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"github.com/gridswarm/gridswarm/client"
 	"github.com/gridswarm/gridswarm/node"
 	"github.com/gridswarm/gridswarm/tasklet"
 	"github.com/gridswarm/gridswarm/worker"
 )
 
-func workerCommand() command {
-	return command{
-		name:  "worker",
-		args:  "status | pause | resume",
-		short: "see and control what this node offers the swarm",
-		long: `  status   idle state and why, slots, executors, trainer throughput, hardware
-  pause    stop accepting tasklets (running ones finish)
-  resume   accept tasklets again`,
-		run: func(ctx context.Context, e *env, _ *flag.FlagSet, args []string) error {
-			if len(args) != 1 {
-				return usageError{"want one of status, pause, resume"}
-			}
-			return withClient(ctx, e, func(c *client.Client) error {
-				switch args[0] {
-				case "pause", "resume":
-					if err := c.Call(ctx, nil, "worker_"+args[0]); err != nil {
-						return err
-					}
-					fmt.Fprintf(e.Out, "worker %sd\n", args[0])
-					return nil
-				case "status":
-					var s worker.Status
-					if err := c.Call(ctx, &s, "worker_status"); err != nil {
-						return err
-					}
-					if e.json {
-						return printJSON(e.Out, s)
-					}
-					state := "idle: accepting tasklets"
-					if !s.Idle {
-						state = "not accepting tasklets: " + s.Reason
-					}
-					fmt.Fprintf(e.Out, "%s\nslots       %d of %d in use, %d done\nexecutors   %s\nthroughput  %.0f samples/s (builtin MLP 784-128-10)\nprice       %g per hour\naccount     %s\ncpu         %d cores, %s memory, %s disk free\n",
-						state, s.SlotsInUse, s.Slots, s.Completed, strings.Join(s.Executors, ", "), s.Throughput, s.PricePerHour, s.Account,
-						s.Probe.CPUCores, humanBytes(int64(s.Probe.MemoryTotal)), humanBytes(int64(s.Probe.DiskFree)))
-					if len(s.Probe.GPUs) == 0 {
-						fmt.Fprintf(e.Out, "gpus        none (%s)\n", s.Probe.NoGPUReason)
-					}
-					for _, g := range s.Probe.GPUs {
-						fmt.Fprintf(e.Out, "gpu%d        %s, %s of %s free, %d%% busy, compute %s\n", g.Index, g.Name, humanBytes(int64(g.MemoryFree)), humanBytes(int64(g.MemoryTotal)), g.UtilizationGPU, g.ComputeCapability)
-					}
-					if f := s.Fault; f != nil {
-						fmt.Fprintf(e.Out, "cheating    %s on %g of builtin tasklets, %d so far ([worker.fault], local profile only)\n", f.Kind, f.Rate, f.Cheated)
-					}
-					return nil
+func newWorkerCmd(e *env) *cobra.Command {
+	return parentCmd(&cobra.Command{
+		Use:   "worker",
+		Short: "see and control what this node offers the swarm",
+	}, newWorkerStatusCmd(e), newWorkerSwitchCmd(e, "pause", "stop accepting tasklets (running ones finish)"),
+		newWorkerSwitchCmd(e, "resume", "accept tasklets again"))
+}
+
+// newWorkerSwitchCmd is worker pause or worker resume.
+func newWorkerSwitchCmd(e *env, verb, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   verb,
+		Args:  noArgs,
+		Short: short,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			return e.withClient(ctx, false, func(c *client.Client) error {
+				if err := c.Call(ctx, nil, "worker_"+verb); err != nil {
+					return err
 				}
-				return usageError{fmt.Sprintf("unknown subcommand %q", args[0])}
+				return e.done(map[string]bool{"accepting": verb == "resume"}, "worker %sd", verb)
 			})
 		},
+	}
+}
+
+func newWorkerStatusCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Args:  noArgs,
+		Short: "idle state and why, slots, executors, trainer throughput, hardware",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			return e.withClient(ctx, false, func(c *client.Client) error {
+				var s worker.Status
+				if err := c.Call(ctx, &s, "worker_status"); err != nil {
+					return err
+				}
+				if e.json {
+					return printJSON(e.Out, s)
+				}
+				printWorkerStatus(e.Out, &s)
+				return nil
+			})
+		},
+	}
+}
+
+// printWorkerStatus writes worker status as labelled lines.
+func printWorkerStatus(w io.Writer, s *worker.Status) {
+	state := "idle: accepting tasklets"
+	if !s.Idle {
+		state = "not accepting tasklets: " + s.Reason
+	}
+	fmt.Fprintf(w, "%s\nslots       %d of %d in use, %d done\nexecutors   %s\nthroughput  %.0f samples/s (builtin MLP 784-128-10)\nprice       %g per hour\naccount     %s\ncpu         %d cores, %s memory, %s disk free\n",
+		state, s.SlotsInUse, s.Slots, s.Completed, strings.Join(s.Executors, ", "), s.Throughput, s.PricePerHour, s.Account,
+		s.Probe.CPUCores, humanBytes(int64(s.Probe.MemoryTotal)), humanBytes(int64(s.Probe.DiskFree)))
+	if len(s.Probe.GPUs) == 0 {
+		fmt.Fprintf(w, "gpus        none (%s)\n", s.Probe.NoGPUReason)
+	}
+	for _, g := range s.Probe.GPUs {
+		fmt.Fprintf(w, "gpu%d        %s, %s of %s free, %d%% busy, compute %s\n", g.Index, g.Name, humanBytes(int64(g.MemoryFree)), humanBytes(int64(g.MemoryTotal)), g.UtilizationGPU, g.ComputeCapability)
+	}
+	if f := s.Fault; f != nil {
+		fmt.Fprintf(w, "cheating    %s on %g of builtin tasklets, %d so far ([worker.fault], local profile only)\n", f.Kind, f.Rate, f.Cheated)
 	}
 }
 
@@ -122,31 +139,29 @@ func idleWhy(reason string) string {
 	return reason
 }
 
-func taskletCommand() command {
+func newTaskletCmd(e *env) *cobra.Command {
+	return parentCmd(&cobra.Command{
+		Use:   "tasklet",
+		Short: "run one tasklet here or offer it to a peer (for testing workers)",
+	}, newTaskletRunCmd(e))
+}
+
+func newTaskletRunCmd(e *env) *cobra.Command {
 	var peerID string
-	return command{
-		name:  "tasklet",
-		args:  "run SPEC.json [--peer PEER-ID]",
-		short: "run one tasklet here or offer it to a peer (for testing workers)",
-		long: `Reads a tasklet spec (JSON: executor, inputs by CID, params, seed) and runs it
+	cmd := &cobra.Command{
+		Use:   "run SPEC.json",
+		Args:  exactArgs(1),
+		Short: "run one tasklet here, or with --peer on that worker, and check its receipt",
+		Long: `Reads a tasklet spec (JSON: executor, inputs by CID, params, seed) and runs it
 on this node's own executor, or with --peer offers it to that worker over
 /gridswarm/tasklet/1.0.0 and checks the signed receipt it returns. It prints a
 short summary: the output CID, samples, and the loss as the receipt reports
 it (builtin: the mean minibatch loss over the tasklet's steps; the same figure
 run here or on a peer) beside the last step's loss. --json prints the whole
 answer instead (with --peer, the receipt itself).`,
-		flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&peerID, "peer", "", "offer the tasklet to this worker instead of running it here (the whole ID or the short form that peers prints)")
-		},
-		run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
-			pos, err := parseInterspersed(fs, args)
-			if err != nil {
-				return usageError{err.Error()}
-			}
-			if len(pos) != 2 || pos[0] != "run" {
-				return usageError{"want: tasklet run SPEC.json"}
-			}
-			b, err := os.ReadFile(pos[1])
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			b, err := os.ReadFile(args[0])
 			if err != nil {
 				return fmt.Errorf("cannot read the spec: %w", err)
 			}
@@ -187,6 +202,8 @@ answer instead (with --peer, the receipt itself).`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&peerID, "peer", "", "offer the tasklet to the worker `PEER-ID` instead of running it here (the whole ID or the short form that peers prints)")
+	return cmd
 }
 
 // taskletSummary is what tasklet run tells a person: the same lines for a

@@ -1,7 +1,9 @@
 // Package reprocase is the fixed training scenario whose digest must be
 // the same for every build of the trainer: two workers train an MLP from
 // the same start on different shards, with SGD and with AdamW, and the
-// results are merged by one DiLoCo outer step. The reprocheck program
+// results are merged by one DiLoCo outer step; then a small CNN trains on
+// the same data read as 3×4×4 images, through every convolution kernel
+// (eight rows, four rows, Go edges). The reprocheck program
 // prints its digest; the trainer's tests compare builds with it.
 package reprocase
 
@@ -19,6 +21,10 @@ import (
 // Model is the scenario's network: large enough that its products take
 // the parallel path when Workers > 1.
 var Model = trainer.Model{Kind: trainer.KindMLP, Inputs: 48, Hidden: []int{64, 32}, Classes: 5}
+
+// CNN is the scenario's convolutional network, on Model's inputs.
+var CNN = trainer.Model{Kind: trainer.KindCNN, Inputs: 48, Hidden: []int{16}, Classes: 5, Image: trainer.Image{Channels: 3, Height: 4, Width: 4},
+	Conv: []trainer.Conv{{Filters: 12, Size: 3, Padding: 1, Pool: 2}, {Filters: 8, Size: 2, Padding: 1, Pool: 1}}}
 
 // Digest runs the scenario and returns the hex SHA-256 of the merged
 // parameters, the workers' metrics and an evaluation of the result.
@@ -65,7 +71,31 @@ func Digest(ctx context.Context) (string, error) {
 	h.Write(d[:])
 	m := st.Momentum.Digest()
 	h.Write(m[:])
+	if err := cnnDigest(ctx, h); err != nil {
+		return "", err
+	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// cnnDigest trains CNN for a few AdamW steps and hashes the result.
+func cnnDigest(ctx context.Context, h interface{ Write([]byte) (int, error) }) error {
+	p, err := trainer.Init(CNN, 11)
+	if err != nil {
+		return err
+	}
+	cfg := trainer.TrainConfig{Steps: 6, BatchSize: 24, Optimizer: trainer.Optimizer{Kind: trainer.OptAdam, LR: 3e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01}, Seed: 3, Workers: 3}
+	p, met, err := trainer.Train(ctx, CNN, p, Data(200, 90), cfg, nil)
+	if err != nil {
+		return fmt.Errorf("cnn: %w", err)
+	}
+	loss, acc, err := trainer.Evaluate(CNN, p, Data(998, 100))
+	if err != nil {
+		return fmt.Errorf("cnn: %w", err)
+	}
+	putFloats(h, met.Loss, met.FinalLoss, loss, acc)
+	d := p.Digest()
+	h.Write(d[:])
+	return nil
 }
 
 func putFloats(h interface{ Write([]byte) (int, error) }, fs ...float32) {
