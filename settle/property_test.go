@@ -74,7 +74,7 @@ func TestEscrowProperty(t *testing.T) {
 
 		steps := rapid.IntRange(1, 12).Draw(rt, "steps")
 		for s := 0; s < steps; s++ {
-			switch rapid.IntRange(0, 5).Draw(rt, "action") {
+			switch rapid.IntRange(0, 6).Draw(rt, "action") {
 			case 0, 1: // a root: cumulative amounts grow; sometimes the declared total lies
 				next := map[common.Address]int64{}
 				var ps []merkle.Payout
@@ -147,6 +147,44 @@ func TestEscrowProperty(t *testing.T) {
 				if ok {
 					m.closed = true
 					m.refunded = m.deposit - m.committed - m.royaltyAccrued
+				}
+			case 6: // two claims in one transaction: all or nothing
+				if len(m.trees) == 0 {
+					continue
+				}
+				var claims []Claim
+				ok, booked := true, map[common.Address]int64{}
+				var pays int64
+				for k := 0; k < 2; k++ {
+					version := rapid.IntRange(0, len(m.trees)-1).Draw(rt, "version")
+					i := rapid.IntRange(0, len(w)-1).Draw(rt, "worker")
+					amount, proof, err := m.trees[version].ProofFor(w[i])
+					if err != nil {
+						rt.Fatal(err)
+					}
+					claims = append(claims, Claim{JobID: id, Worker: w[i], Amount: amount, Proof: proof})
+					// The second claim sees the first one's booking.
+					saved := m.claimedBy[w[i]]
+					if b, seen := booked[w[i]]; seen {
+						m.claimedBy[w[i]] = b
+					}
+					m.claimed += pays
+					pay, claimOK := m.claimable(version, w[i], amount.Int64())
+					m.claimed -= pays
+					m.claimedBy[w[i]] = saved
+					ok = ok && claimOK
+					booked[w[i]] = amount.Int64()
+					pays += pay
+				}
+				_, err := f.outsider.ClaimMany(f.ctx, claims)
+				if (err == nil) != ok {
+					rt.Fatalf("claim many: got err %v, model says ok=%v", err, ok)
+				}
+				if ok {
+					for a, v := range booked {
+						m.claimedBy[a] = v
+					}
+					m.claimed += pays
 				}
 			case 5:
 				f.advance(time.Duration(rapid.IntRange(1, 90).Draw(rt, "minutes")) * time.Minute)
