@@ -109,7 +109,9 @@ func TestNoiseCheatersAreBannedAndTheModelStaysClean(t *testing.T) {
 	file := jobFile(t, dataset, verifyJobSpec(8, 6, 100))
 
 	id := submit(t, coord, file)
-	j := waitJob(t, coord, id, 6*time.Minute, func(j scheduler.Job) bool { return j.Status != scheduler.StatusRunning && j.Status != scheduler.StatusSubmitted })
+	j := waitJob(t, coord, id, 6*time.Minute, func(j scheduler.Job) bool {
+		return j.Status != scheduler.StatusRunning && j.Status != scheduler.StatusSubmitted
+	})
 	if j.Status != scheduler.StatusDone {
 		t.Fatalf("job ended %s: %s", j.Status, j.Error)
 	}
@@ -145,7 +147,9 @@ func TestNoiseCheatersAreBannedAndTheModelStaysClean(t *testing.T) {
 	// The same job on the swarm as it is now: the cheaters are banned, so
 	// only the honest workers run it.
 	honest := submit(t, coord, file)
-	h := waitJob(t, coord, honest, 6*time.Minute, func(j scheduler.Job) bool { return j.Status != scheduler.StatusRunning && j.Status != scheduler.StatusSubmitted })
+	h := waitJob(t, coord, honest, 6*time.Minute, func(j scheduler.Job) bool {
+		return j.Status != scheduler.StatusRunning && j.Status != scheduler.StatusSubmitted
+	})
 	if h.Status != scheduler.StatusDone {
 		t.Fatalf("honest job ended %s: %s", h.Status, h.Error)
 	}
@@ -174,7 +178,9 @@ func TestLazyCheaterIsCaught(t *testing.T) {
 	lazy := workers[2]
 	dataset := importMNIST(t, coord)
 	id := submit(t, coord, jobFile(t, dataset, verifyJobSpec(3, 3, 40)))
-	j := waitJob(t, coord, id, 4*time.Minute, func(j scheduler.Job) bool { return j.Status != scheduler.StatusRunning && j.Status != scheduler.StatusSubmitted })
+	j := waitJob(t, coord, id, 4*time.Minute, func(j scheduler.Job) bool {
+		return j.Status != scheduler.StatusRunning && j.Status != scheduler.StatusSubmitted
+	})
 	if j.Status != scheduler.StatusDone {
 		t.Fatalf("job ended %s: %s", j.Status, j.Error)
 	}

@@ -25,7 +25,7 @@ echo "| job | tasklets | spot-checked | verification overhead |"
 echo "|---|---|---|---|"
 for k in $(seq "$jobs"); do
   id=$(gs submit "$spec" -q)
-  until gs job show "$id" --json | grep -q '"status": "\(done\|failed\|cancelled\)"'; do sleep 1; done
+  until grep -q '"status": "\(done\|failed\|cancelled\)"' <<<"$(gs job show "$id" --json)"; do sleep 1; done
   v=$(gs verify show "$id" --json)
   num() { grep -o "\"$1\": [0-9.e+-]*" <<<"$v" | head -1 | awk '{print $2}'; }
   printf '| %d | %s | %s | %.1f%% |\n' "$k" "$(num tasklets)" "$(num checked)" "$(awk -v o="$(num overhead)" 'BEGIN{print 100*o}')"
