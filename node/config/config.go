@@ -2,12 +2,16 @@ package config
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -130,9 +134,60 @@ type Process struct {
 	GPUs       []int    `toml:"gpus"`
 }
 
-// Settle holds what receipts are signed for until settlement exists.
+// Settle is [settle]: which chain pays for work, if any.
 type Settle struct {
+	// Backend is off (no chain: nothing starts), embedded (a dev chain
+	// inside this daemon, in Dir) or rpc (an endpoint at RPCURL).
+	Backend string `toml:"backend"`
+	// ChainID is the chain's ID; 0 is "auto": SettleOffChainID with the
+	// backend off (only the receipts' EIP-712 domain uses it),
+	// settle.DefaultChainID otherwise (what an embedded chain is created
+	// with, and what rpc expects of another daemon's embedded chain).
 	ChainID uint64 `toml:"chain_id"`
+	// Confirmations the rpc backend waits for (the embedded chain's blocks
+	// are final once durable).
+	Confirmations uint64 `toml:"confirmations"`
+	// Dir is the embedded chain's data folder, relative to the repo.
+	Dir string `toml:"dir"`
+	// Listen is where the embedded chain serves Ethereum JSON-RPC over HTTP
+	// and WebSocket (one port), on 127.0.0.1 only.
+	Listen string `toml:"listen"`
+	// RPCURL is the rpc backend's endpoint.
+	RPCURL string `toml:"rpc_url"`
+	// The rpc backend's deployment (the embedded backend deploys its own
+	// and keeps the addresses in the repo's settle.json).
+	Token    string `toml:"token"`
+	Escrow   string `toml:"escrow"`
+	Registry string `toml:"registry"`
+	Stake    string `toml:"stake"`
+}
+
+// Settlement backends.
+const (
+	SettleOff      = "off"
+	SettleEmbedded = "embedded"
+	SettleRPC      = "rpc"
+)
+
+// SettleOffChainID is the receipts' EIP-712 chain ID with no chain: the
+// value every receipt carried before settlement existed.
+const SettleOffChainID = 1337
+
+// defaultChainID mirrors settle.DefaultChainID ("grid" in ASCII); config
+// does not import settle (and go-ethereum's node) for one constant. A test
+// keeps them equal.
+const defaultChainID = 0x67726964
+
+// EffectiveChainID resolves chain_id = 0 ("auto") for the backend.
+func (s Settle) EffectiveChainID() uint64 {
+	switch {
+	case s.ChainID != 0:
+		return s.ChainID
+	case s.Backend == SettleOff || s.Backend == "":
+		return SettleOffChainID
+	default:
+		return defaultChainID
+	}
 }
 
 // Swarm configures the libp2p host.
@@ -242,7 +297,7 @@ func Default(profile string) (Config, error) {
 			Process:        Process{Timeout: Duration{time.Hour}, Allow: []string{}, GPUs: []int{}},
 		},
 		Coordinator: Coordinator{KeepRounds: 3},
-		Settle:      Settle{ChainID: 1337},
+		Settle:      Settle{Backend: SettleOff, Confirmations: 1, Dir: "chain", Listen: "127.0.0.1:5103"},
 	}
 	switch profile {
 	case ProfileDefault, "":
@@ -260,6 +315,7 @@ func Default(profile string) (Config, error) {
 		c.Keystore.Scrypt = "light"
 		c.Datagrid.QuotaGiB = 4
 		c.Datagrid.ReprovideInterval = Duration{time.Hour}
+		c.Settle.Listen = "127.0.0.1:0"
 	default:
 		return Config{}, fmt.Errorf("unknown profile %q: use %q or %q", profile, ProfileDefault, ProfileLocal)
 	}
@@ -412,7 +468,82 @@ func (c Config) Validate() error {
 	if c.Datagrid.ReprovideInterval.Duration < time.Minute {
 		bad("datagrid.reprovide_interval", "must be at least 1m, got %s", c.Datagrid.ReprovideInterval)
 	}
+	checkSettle(c.Settle, bad)
 	return errors.Join(errs...)
+}
+
+// checkSettle checks [settle]; keys a backend does not use are checked
+// only for that backend, so a config can keep both sets.
+func checkSettle(s Settle, bad func(key, format string, args ...any)) {
+	switch s.Backend {
+	case SettleOff:
+		return
+	case SettleEmbedded:
+		if s.Dir == "" || filepath.IsAbs(s.Dir) || !filepath.IsLocal(s.Dir) {
+			bad("settle.dir", "%q must be a folder inside the repo such as \"chain\"", s.Dir)
+		}
+		if err := checkChainListen(s.Listen); err != nil {
+			bad("settle.listen", "%v", err)
+		}
+	case SettleRPC:
+		u, err := url.Parse(s.RPCURL)
+		switch {
+		case s.RPCURL == "":
+			bad("settle.rpc_url", "is empty: backend = \"rpc\" needs an endpoint such as http://127.0.0.1:5103 (another daemon's `gridswarm wallet info` prints its own)")
+		case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ws" && u.Scheme != "wss"):
+			bad("settle.rpc_url", "%q is not an http(s):// or ws(s):// endpoint URL", s.RPCURL)
+		}
+		for _, a := range []struct{ key, v string }{{"settle.token", s.Token}, {"settle.escrow", s.Escrow}, {"settle.registry", s.Registry}, {"settle.stake", s.Stake}} {
+			if !isHexAddress(a.v) {
+				bad(a.key, "%q is not a contract address 0x… (40 hex digits): copy it from `gridswarm wallet info` on the daemon that deployed the contracts", a.v)
+			}
+		}
+		if s.Confirmations < 1 || s.Confirmations > 1000 {
+			bad("settle.confirmations", "must be 1-1000, got %d", s.Confirmations)
+		}
+	default:
+		bad("settle.backend", "%q is not one of off, embedded, rpc", s.Backend)
+	}
+}
+
+// isHexAddress accepts 0x and 40 hex digits, not the zero address.
+func isHexAddress(s string) bool {
+	if len(s) != 42 || (s[:2] != "0x" && s[:2] != "0X") {
+		return false
+	}
+	b, err := hex.DecodeString(s[2:])
+	if err != nil {
+		return false
+	}
+	for _, x := range b {
+		if x != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// checkChainListen accepts 127.0.0.1:port: the embedded chain binds that
+// address only.
+func checkChainListen(hostport string) error {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port such as 127.0.0.1:5103", hostport)
+	}
+	if host != "127.0.0.1" {
+		return fmt.Errorf("%q: the embedded chain listens on 127.0.0.1 only; write 127.0.0.1:%s", hostport, port)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("%q has a bad port", hostport)
+	}
+	return nil
+}
+
+// ChainPort is the port of settle.listen (validated).
+func (s Settle) ChainPort() int {
+	_, port, _ := net.SplitHostPort(s.Listen)
+	p, _ := strconv.Atoi(port)
+	return p
 }
 
 // checkFault checks [worker.fault]: local profile only, a builtin
