@@ -256,3 +256,20 @@ func (c *Client) VerifyReport(ctx context.Context, proof []byte) (api.ReportResu
 	var out api.ReportResult
 	return out, c.Call(ctx, &out, "verify_report", json.RawMessage(proof))
 }
+
+// SettleInfo returns the chain this node settles on and what a wallet
+// needs to add it and its token (settle_info).
+func (c *Client) SettleInfo(ctx context.Context) (api.SettleInfo, error) {
+	var out api.SettleInfo
+	return out, c.Call(ctx, &out, "settle_info")
+}
+
+// SettleBalance returns the token and ether balance of address, or of the
+// node's own account when address is empty (settle_balance).
+func (c *Client) SettleBalance(ctx context.Context, address string) (api.SettleBalance, error) {
+	var out api.SettleBalance
+	if address == "" {
+		return out, c.Call(ctx, &out, "settle_balance")
+	}
+	return out, c.Call(ctx, &out, "settle_balance", address)
+}

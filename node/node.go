@@ -62,6 +62,7 @@ type Node struct {
 	jobEvents    *hub[scheduler.Event]
 	worker       *worker.Worker
 	domain       receipt.Domain
+	settle       *settlement // nil when settle.backend is off
 	progress     *progressHub
 	started      time.Time
 	account      common.Address
@@ -143,7 +144,12 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n.domain = receipt.Domain{ChainID: cfg.Settle.ChainID}
+	// The chain comes before the worker and coordinator: receipts are
+	// signed in its domain.
+	if n.settle, err = openSettlement(ctx, cfg.Settle, o.Repo.Dir, ethKey, o.Logger.With("part", "settle")); err != nil {
+		return nil, err
+	}
+	n.domain = receiptDomain(n.settle, cfg.Settle)
 	quota := uint64(cfg.Datagrid.QuotaGiB * (1 << 30))
 	n.worker, err = worker.Start(ctx, workerConfig(cfg.Worker), worker.Deps{
 		Swarm: n.swarm, Grid: n.grid, EthKey: ethKey, Domain: n.domain, RepoDir: o.Repo.Dir,
@@ -247,6 +253,7 @@ func (n *Node) services() map[string]any {
 		"tasklet": &TaskletService{n: n},
 		"job":     &JobService{n: n},
 		"verify":  &VerifyService{n: n},
+		"settle":  &SettleService{n: n},
 	}
 }
 
@@ -291,6 +298,9 @@ func (n *Node) Close(ctx context.Context) error {
 	}
 	if n.worker != nil {
 		errs = append(errs, n.worker.Close(ctx))
+	}
+	if n.settle != nil {
+		errs = append(errs, n.settle.close())
 	}
 	if n.grid != nil {
 		errs = append(errs, n.grid.Close())
