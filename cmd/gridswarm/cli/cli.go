@@ -39,6 +39,7 @@ func commands(e *env) []*cobra.Command {
 		newLogCmd(e),
 		newVerifyCmd(e),
 		newDashboardCmd(e),
+		newWalletCmd(e),
 	}
 }
 
