@@ -203,3 +203,37 @@ func TestNetworksDoNotCollide(t *testing.T) {
 		t.Fatalf("two networks share the namespace %s", ha.NS)
 	}
 }
+
+func TestDialIntoNamespace(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n := New(t)
+	h := n.AddHost("h", 0)
+	// A sender on h's loopback: unreachable from the root namespace
+	// except through DialContext.
+	cmd := helper(ctx, h, "send 127.0.0.1:4001 5")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(cmd); err != nil {
+		t.Fatal(err)
+	}
+	if line, _ := bufio.NewReader(out).ReadString('\n'); strings.TrimSpace(line) != "ready" {
+		t.Fatalf("sender: got %q, want ready", line)
+	}
+	c, err := h.DialContext(ctx, "tcp", "127.0.0.1:4001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got, err := io.ReadAll(c)
+	if err != nil || len(got) != 5 {
+		t.Fatalf("read %d bytes (%v) through the namespace, want 5", len(got), err)
+	}
+	// This goroutine's thread must still be in the root namespace.
+	if c2, err := net.DialTimeout("tcp", "127.0.0.1:4001", time.Second); err == nil {
+		c2.Close()
+		t.Error("dialled h's loopback sender from the root namespace; DialContext leaked its namespace")
+	}
+}
