@@ -158,7 +158,9 @@ func envInt(t *testing.T, name string, def int) int {
 // the same network and run, it also fetches a file of the same size held
 // by one provider only, and logs both times (benchmarks read them;
 // tests do not assert timings). GRIDSWARM_TESTNET_MIB (64) and
-// GRIDSWARM_TESTNET_ROUNDS (1) size the benchmark.
+// GRIDSWARM_TESTNET_ROUNDS (1) size the benchmark; GRIDSWARM_KUBO, the
+// path of Kubo's ipfs, adds Kubo daemons doing the same in the same
+// network as the reference.
 func TestTestnetStripedFetch(t *testing.T) {
 	skipShort(t)
 	mib := envInt(t, "GRIDSWARM_TESTNET_MIB", 64)
@@ -181,6 +183,11 @@ func TestTestnetStripedFetch(t *testing.T) {
 		err := rpc.Call(ctx, &n, "node_peerCount")
 		return err == nil && n >= 3, fmt.Sprintf("fetcher has %d peers (%v), want the 3 providers", n, err)
 	})
+
+	var ref *kuboRef
+	if kbin := os.Getenv("GRIDSWARM_KUBO"); kbin != "" {
+		ref = startKuboRef(t, tn, kbin)
+	}
 
 	var one, three []float64
 	for round := range rounds {
@@ -208,6 +215,9 @@ func TestTestnetStripedFetch(t *testing.T) {
 			one = append(one, fetcher.timedGet(t, c1, f1))
 		}
 		after := fetcher.exchange(t, rpc)
+		if ref != nil {
+			ref.round(t, round, f3, c3, f1, c1)
+		}
 		// One-provider fetches ran before or after, never during: the
 		// delta over fetch3 may include c1 only in odd rounds.
 		if round%2 == 1 {
@@ -232,5 +242,9 @@ func TestTestnetStripedFetch(t *testing.T) {
 	for i := range one {
 		t.Logf("round %d: %d MiB from 1 provider %.2f s (%.1f Mbit/s), from 3 providers %.2f s (%.1f Mbit/s): %.2fx",
 			i, mib, one[i], float64(mib<<23)/one[i]/1e6, three[i], float64(mib<<23)/three[i]/1e6, one[i]/three[i])
+		if ref != nil {
+			t.Logf("round %d: Kubo: %d MiB from 1 provider %.2f s, from 3 providers %.2f s: %.2fx; gridswarm from 3 vs Kubo from 3: %.2fx",
+				i, mib, ref.one[i], ref.three[i], ref.one[i]/ref.three[i], ref.three[i]/three[i])
+		}
 	}
 }
