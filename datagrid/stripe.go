@@ -1,6 +1,7 @@
 package datagrid
 
 import (
+	"math"
 	"slices"
 	"time"
 
@@ -21,10 +22,10 @@ import (
 // wants back in the queue for the others.
 const (
 	stripeMinWindow = 4
-	stripeMaxWindow = 128
+	stripeMaxWindow = 64
 	// stripeTarget is the time a window should take to drain at the
 	// peer's observed rate: enough to cover round trips and bursts.
-	stripeTarget = 500 * time.Millisecond
+	stripeTarget = 300 * time.Millisecond
 	// stripeSlow is how much longer than its peer's usual block time a
 	// want may wait before the endgame asks another peer too.
 	stripeSlow = 4
@@ -43,7 +44,10 @@ type stripePeer struct {
 	rate     float64       // bytes/s, moving average; 0 until measured
 	perBlock time.Duration // moving average time between its blocks
 	last     time.Time     // when it last delivered (or was first asked)
-	gone     bool
+	// accBytes and accBlocks arrived since last and are not yet in rate.
+	accBytes  int64
+	accBlocks int
+	gone      bool
 }
 
 // window is how many wants the peer may have outstanding.
@@ -53,6 +57,36 @@ func (p *stripePeer) window(avgBlock float64) int {
 	}
 	w := int(p.rate * stripeTarget.Seconds() / avgBlock)
 	return min(max(w, stripeMinWindow), stripeMaxWindow)
+}
+
+// limit is sp's window, further capped at its throughput's share of the
+// blocks still wanted, so one fast peer never takes the whole queue and
+// leaves the others idle: all peers should finish at about the same time.
+func (p *stripePlan) limit(sp *stripePeer) int {
+	w := sp.window(p.avgBlock())
+	var sum float64
+	var measured, live int
+	for _, o := range p.peers {
+		if o.gone {
+			continue
+		}
+		live++
+		if o.rate > 0 {
+			sum += o.rate
+			measured++
+		}
+	}
+	if measured == 0 || live < 2 {
+		return w
+	}
+	mean := sum / float64(measured)
+	sum += mean * float64(live-measured) // unmeasured peers: the mean
+	rate := sp.rate
+	if rate == 0 {
+		rate = mean
+	}
+	share := int(math.Ceil(float64(p.left) * rate / sum))
+	return min(w, max(share, stripeMinWindow))
 }
 
 // stripeWant is one block asked of one or more peers.
@@ -125,9 +159,8 @@ func (p *stripePlan) avgBlock() float64 {
 func (p *stripePlan) assign(now time.Time) map[peer.ID][]cid.Cid {
 	out := map[peer.ID][]cid.Cid{}
 	peers := p.byRate()
-	avg := p.avgBlock()
 	for _, sp := range peers {
-		free := sp.window(avg) - sp.inflight
+		free := p.limit(sp) - sp.inflight
 		for i := 0; free > 0 && i < len(p.queue); {
 			c := p.queue[i]
 			if p.dontHave[string(c.Hash())][sp.id] {
@@ -223,16 +256,22 @@ func (p *stripePlan) received(id peer.ID, c cid.Cid, size int, now time.Time) (c
 	if sp := p.peers[id]; sp != nil {
 		sp.bytes += int64(size)
 		sp.blocks++
+		// Blocks of one message arrive at one instant: they are summed
+		// into the next sample rather than read as infinitely fast.
+		sp.accBytes += int64(size)
+		sp.accBlocks++
 		if dt := now.Sub(sp.last); dt > 0 {
-			sample := float64(size) / dt.Seconds()
+			sample := float64(sp.accBytes) / dt.Seconds()
+			per := dt / time.Duration(sp.accBlocks)
 			if sp.rate == 0 {
-				sp.rate, sp.perBlock = sample, dt
+				sp.rate, sp.perBlock = sample, per
 			} else {
 				sp.rate = (1-stripeRateAlpha)*sp.rate + stripeRateAlpha*sample
-				sp.perBlock = time.Duration((1-stripeRateAlpha)*float64(sp.perBlock) + stripeRateAlpha*float64(dt))
+				sp.perBlock = time.Duration((1-stripeRateAlpha)*float64(sp.perBlock) + stripeRateAlpha*float64(per))
 			}
+			sp.accBytes, sp.accBlocks = 0, 0
+			sp.last = now
 		}
-		sp.last = now
 	}
 	return cancel, true
 }

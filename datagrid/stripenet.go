@@ -174,11 +174,21 @@ func (f *fetcher) stripe(ctx context.Context, keys []cid.Cid) ([]cid.Cid, error)
 		}
 		select {
 		case ev := <-sub.ch:
-			got, err := f.apply(ctx, plan, ev)
-			if err != nil {
-				return nil, err
+			// Take whatever else has arrived too: one flatfs batch (one
+			// sync) for all of it instead of one per message.
+			got := f.apply(ctx, plan, ev, nil)
+			for more := true; more && len(got) < storeBatch; {
+				select {
+				case ev := <-sub.ch:
+					got = f.apply(ctx, plan, ev, got)
+				default:
+					more = false
+				}
 			}
-			if got {
+			if len(got) > 0 {
+				if err := f.store(ctx, got); err != nil {
+					return nil, err
+				}
 				lastBlock = g.now()
 			}
 		case <-tick.C:
@@ -225,8 +235,10 @@ func (f *fetcher) probe(ctx context.Context, sub *tapSub, plan *stripePlan, c ci
 	for len(asked) > 0 {
 		select {
 		case ev := <-sub.ch:
-			if _, err := f.apply(ctx, plan, ev); err != nil {
-				return err
+			if got := f.apply(ctx, plan, ev, nil); len(got) > 0 {
+				if err := f.store(ctx, got); err != nil {
+					return err
+				}
 			}
 			delete(asked, ev.from)
 		case <-t.C:
@@ -238,15 +250,15 @@ func (f *fetcher) probe(ctx context.Context, sub *tapSub, plan *stripePlan, c ci
 	return nil
 }
 
-// apply feeds one tap event into plan, storing the wanted blocks; it
-// reports whether any arrived.
-func (f *fetcher) apply(ctx context.Context, plan *stripePlan, ev tapEvent) (bool, error) {
+// apply feeds one tap event into plan and appends the wanted blocks it
+// carried to got, for the caller to store.
+func (f *fetcher) apply(ctx context.Context, plan *stripePlan, ev tapEvent, got []blocks.Block) []blocks.Block {
 	now := f.g.now()
 	if ev.gone {
 		plan.peerGone(ev.from)
 		delete(f.havers, ev.from)
 		delete(f.probed, ev.from) // ask again if it comes back
-		return false, nil
+		return got
 	}
 	if len(ev.haves) > 0 || len(ev.blocks) > 0 {
 		if _, known := plan.peers[ev.from]; !known {
@@ -257,7 +269,6 @@ func (f *fetcher) apply(ctx context.Context, plan *stripePlan, ev tapEvent) (boo
 	for _, c := range ev.dontHaves {
 		plan.noBlock(ev.from, c)
 	}
-	var got []blocks.Block
 	for _, b := range ev.blocks {
 		cancel, wanted := plan.received(ev.from, b.Cid(), len(b.RawData()), now)
 		if !wanted {
@@ -268,10 +279,7 @@ func (f *fetcher) apply(ctx context.Context, plan *stripePlan, ev tapEvent) (boo
 			_ = f.sendWants(ctx, id, []cid.Cid{b.Cid()}, pb.Message_Wantlist_Block, true)
 		}
 	}
-	if len(got) == 0 {
-		return false, nil
-	}
-	return true, f.store(ctx, got)
+	return got
 }
 
 // sendWants sends one bitswap message to id: want-blocks or want-haves
