@@ -9,7 +9,7 @@ import (
 
 // TestFetchStripesAcrossProviders: three nodes hold the same file and a
 // fourth, connected to all of them, fetches it; each provider must have
-// sent a real share of the bytes, by the fetcher's per-peer counters.
+// sent some of the bytes, by the fetcher's per-peer counters.
 func TestFetchStripesAcrossProviders(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -58,10 +58,13 @@ func TestFetchStripesAcrossProviders(t *testing.T) {
 	for i, p := range provs {
 		got := ex.FromPeers[p.host.ID().String()]
 		t.Logf("provider %d sent %.1f MiB", i, float64(got)/MiB)
-		// Loopback peers are equally fast; a share under a tenth would
-		// mean the fetch was not striped.
-		if got < total/10 {
-			t.Errorf("provider %d sent %d of %d bytes; want a share of at least a tenth", i, got, total)
+		// On loopback the shares follow CPU scheduling, not links (the
+		// e2e test on shaped links checks fair shares, the simulation
+		// checks proportional ones), so only presence is checked: each
+		// peer's first window is 8 blocks, and an unstriped boxo session
+		// often takes nothing at all from one of three providers.
+		if got < MiB {
+			t.Errorf("provider %d sent %d of %d bytes; want at least 1 MiB (four blocks) from each", i, got, total)
 		}
 	}
 }
