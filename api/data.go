@@ -95,6 +95,17 @@ type Stat struct {
 	CacheEntries int    `json:"cache_entries"`
 }
 
+// Exchange is data_exchange's answer: bitswap traffic since the daemon
+// started.
+type Exchange struct {
+	FetchedBytes  uint64 `json:"fetched_bytes"`
+	FetchedBlocks uint64 `json:"fetched_blocks"`
+	ServedBytes   uint64 `json:"served_bytes"`
+	ServedBlocks  uint64 `json:"served_blocks"`
+	// FromPeers is the block bytes each peer sent, by peer ID.
+	FromPeers map[string]uint64 `json:"from_peers"`
+}
+
 // Holding is one row of data_holds.
 type Holding struct {
 	CID        string `json:"cid"`

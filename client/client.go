@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"reflect"
 	"sync/atomic"
@@ -92,6 +93,13 @@ func dialEndpoint(ctx context.Context, ep endpoint.Endpoint, token string, ws bo
 		c.ws = w
 	}
 	return c, nil
+}
+
+// SetDialer makes c's HTTP calls connect through dial, for a daemon whose
+// loopback is not this process's (tests: a daemon in a network namespace).
+// Call it before the first call; subscriptions are not affected.
+func (c *Client) SetDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) {
+	c.http = &http.Client{Transport: &http.Transport{DialContext: dial}}
 }
 
 // Close releases the connections and ends every subscription.

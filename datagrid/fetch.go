@@ -159,6 +159,8 @@ type fetcher struct {
 	hinted     int   // hinted peers we are connected to
 	// found counts providers the DHT lookup found (other goroutine).
 	found    atomic.Int32
+	havers   map[peer.ID]struct{} // peers that said HAVE or sent blocks
+	probed   map[peer.ID]struct{} // peers asked whether they hold the root
 	ws       *waitState
 	seen     map[string]struct{}
 	discover sync.Once
@@ -167,7 +169,8 @@ type fetcher struct {
 
 func (g *Grid) newFetcher(ctx context.Context, p fetchPlan) *fetcher {
 	sctx, cancel := context.WithCancel(ctx)
-	f := &fetcher{g: g, plan: p, sessCtx: sctx, cancel: cancel, total: -1, seen: map[string]struct{}{}}
+	f := &fetcher{g: g, plan: p, sessCtx: sctx, cancel: cancel, total: -1, seen: map[string]struct{}{},
+		havers: map[peer.ID]struct{}{}, probed: map[peer.ID]struct{}{}}
 	deadline, _ := ctx.Deadline()
 	f.ws = newWaitState(p.op, p.root, p.wait, g.now(), deadline)
 	f.hinted = g.connectPeers(sctx, p.hints, true)
@@ -306,6 +309,12 @@ func (f *fetcher) fetchMissing(ctx context.Context, missing []cid.Cid) error {
 	}
 	if f.hinted == 0 {
 		f.startDiscovery()
+	}
+	// Striped over the peers that hold the blocks first; a bitswap
+	// session (which also finds new providers) gets what is left.
+	missing, err := f.stripe(ctx, missing)
+	if err != nil || len(missing) == 0 {
+		return err
 	}
 	want := make(map[string]struct{}, len(missing))
 	for _, c := range missing {

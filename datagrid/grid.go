@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ipfs/boxo/bitswap"
+	bsnetwork "github.com/ipfs/boxo/bitswap/network"
 	bsnet "github.com/ipfs/boxo/bitswap/network/bsnet"
 	"github.com/ipfs/boxo/blockservice"
 	"github.com/ipfs/boxo/blockstore"
@@ -62,6 +63,9 @@ type Metrics interface {
 // and served to them.
 type Exchange struct {
 	FetchedBytes, FetchedBlocks, ServedBytes, ServedBlocks uint64
+	// FromPeers is the block bytes each peer sent us (duplicates
+	// included), keyed by peer ID.
+	FromPeers map[string]uint64
 }
 
 // Exchange reports the bitswap traffic; zero for an offline grid.
@@ -73,7 +77,11 @@ func (g *Grid) Exchange() (Exchange, error) {
 	if err != nil {
 		return Exchange{}, fmt.Errorf("datagrid: bitswap stat: %w", err)
 	}
-	return Exchange{FetchedBytes: st.DataReceived, FetchedBlocks: st.BlocksReceived, ServedBytes: st.DataSent, ServedBlocks: st.BlocksSent}, nil
+	from := map[string]uint64{}
+	for id, n := range g.tap.received() {
+		from[id.String()] = n
+	}
+	return Exchange{FetchedBytes: st.DataReceived, FetchedBlocks: st.BlocksReceived, ServedBytes: st.DataSent, ServedBlocks: st.BlocksSent, FromPeers: from}, nil
 }
 
 // Grid is one node's share of the data grid: a verified block store,
@@ -85,10 +93,12 @@ type Grid struct {
 	flat    *flatfs.Datastore
 	counted *countingDatastore
 	meta    *leveldb.Datastore
-	bstore  blockstore.Blockstore // verified on read, identity CIDs inline
-	raw     blockstore.Blockstore // same blocks, for GC enumeration
-	local   ipld.DAGService       // never touches the network
-	bswap   *bitswap.Bitswap      // nil when offline
+	bstore  blockstore.Blockstore    // verified on read, identity CIDs inline
+	raw     blockstore.Blockstore    // same blocks, for GC enumeration
+	local   ipld.DAGService          // never touches the network
+	bswap   *bitswap.Bitswap         // nil when offline
+	bsnet   bsnetwork.BitSwapNetwork // the striped fetch sends on it; nil when offline
+	tap     *bitswapTap              // sees what bitswap receives; nil when offline
 	quota   *quota
 	ann     *announcer
 	now     func() time.Time // the clock; tests may replace it
@@ -152,7 +162,9 @@ func Open(ctx context.Context, cfg Config) (*Grid, error) {
 		// DONT_HAVEs (a want unanswered after a latency-based timeout of a
 		// few tens of ms) only wrote off busy peers that had the blocks.
 		// A stalled fetch renews its session instead (fetch.go).
-		g.bswap = bitswap.New(runCtx, bsnet.NewFromIpfsHost(cfg.Host), finder, g.bstore,
+		g.tap = newBitswapTap()
+		g.bsnet = tapNet{BitSwapNetwork: bsnet.NewFromIpfsHost(cfg.Host), tap: g.tap}
+		g.bswap = bitswap.New(runCtx, g.bsnet, finder, g.bstore,
 			bitswap.SetSimulateDontHavesOnTimeout(false))
 	}
 	g.local = merkledag.NewDAGService(blockservice.New(g.bstore, nil)) // offline: no exchange

@@ -29,6 +29,7 @@ type (
 	PinInfo      = api.PinInfo
 	GCResult     = api.GCResult
 	Stat         = api.Stat
+	Exchange     = api.Exchange
 	Holding      = api.Holding
 
 	Summary      = api.Summary

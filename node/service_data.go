@@ -245,6 +245,16 @@ func (s *DataService) Stat(ctx context.Context) (Stat, error) {
 	return Stat(st), nil
 }
 
+// Exchange reports bitswap traffic since start, with the bytes each
+// peer sent: who really served a fetch.
+func (s *DataService) Exchange(ctx context.Context) (Exchange, error) {
+	ex, err := s.n.grid.Exchange()
+	if err != nil {
+		return Exchange{}, err
+	}
+	return Exchange{FetchedBytes: ex.FetchedBytes, FetchedBlocks: ex.FetchedBlocks, ServedBytes: ex.ServedBytes, ServedBlocks: ex.ServedBlocks, FromPeers: ex.FromPeers}, nil
+}
+
 // Holds says, for each CID, how much of its DAG this node stores.
 func (s *DataService) Holds(ctx context.Context, cids []string) ([]Holding, error) {
 	ids := make([]cid.Cid, 0, len(cids))
