@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,15 +16,24 @@ import (
 const cnnAccuracyTarget = 0.99
 
 // Three daemons: the CNN example job on real MNIST, submitted through the
-// CLI, trains on the two workers and reaches 99.0% test accuracy. It takes
-// minutes on two cores; the time is logged.
+// CLI, trains on the two workers and reaches 99.0% test accuracy. The whole
+// job takes about ten minutes on two cores, too long for every CI run:
+// GRIDSWARM_E2E_LONG=1 runs it; without, the same job runs its first two
+// rounds and must pass 90% (the CNN is there and learns on the swarm).
 func TestCNNJobOnThreeDaemons(t *testing.T) {
 	skipShort(t)
+	target := cnnAccuracyTarget
+	spec := string(jobs.MNISTCNN)
+	if os.Getenv("GRIDSWARM_E2E_LONG") == "" {
+		target = 0.90
+		spec = regexp.MustCompile(`(?m)^rounds: \d+`).ReplaceAllString(spec, "rounds: 2")
+		t.Logf("two rounds only (GRIDSWARM_E2E_LONG=1 runs the whole job to %.1f%%)", 100*cnnAccuracyTarget)
+	}
 	ds := swarmOf(t, 3)
 	coord := ds[0]
 	cid := importMNIST(t, coord)
 	file := filepath.Join(t.TempDir(), "mnist-cnn.yaml")
-	if err := os.WriteFile(file, []byte(strings.ReplaceAll(string(jobs.MNISTCNN), jobs.Placeholder, cid)), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte(strings.ReplaceAll(spec, jobs.Placeholder, cid)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -32,8 +42,8 @@ func TestCNNJobOnThreeDaemons(t *testing.T) {
 		return j.Status == scheduler.StatusDone || j.Status == scheduler.StatusFailed || j.Status == scheduler.StatusCancelled
 	})
 	t.Logf("mnist-cnn: %s after %v, %d rounds, test accuracy %.4f", j.Status, time.Since(start).Round(time.Second), len(j.Rounds), j.TestAccuracy)
-	if j.Status != scheduler.StatusDone || j.TestAccuracy < cnnAccuracyTarget {
-		t.Fatalf("job ended %s (%s) with test accuracy %.4f, want done and at least %.3f", j.Status, j.Error, j.TestAccuracy, cnnAccuracyTarget)
+	if j.Status != scheduler.StatusDone || j.TestAccuracy < target {
+		t.Fatalf("job ended %s (%s) with test accuracy %.4f, want done and at least %.3f", j.Status, j.Error, j.TestAccuracy, target)
 	}
 	workers := map[string]bool{}
 	for _, rd := range j.Rounds {
