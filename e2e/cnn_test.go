@@ -38,7 +38,7 @@ func TestCNNJobOnThreeDaemons(t *testing.T) {
 	}
 	start := time.Now()
 	id := submit(t, coord, file)
-	j := waitJob(t, coord, id, 20*time.Minute, func(j scheduler.Job) bool {
+	j := waitJob(t, coord, id, 45*time.Minute, func(j scheduler.Job) bool {
 		return j.Status == scheduler.StatusDone || j.Status == scheduler.StatusFailed || j.Status == scheduler.StatusCancelled
 	})
 	t.Logf("mnist-cnn: %s after %v, %d rounds, test accuracy %.4f", j.Status, time.Since(start).Round(time.Second), len(j.Rounds), j.TestAccuracy)

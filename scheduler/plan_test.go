@@ -122,7 +122,7 @@ func TestBuiltinParamsCarryTheCNN(t *testing.T) {
 	if worker.Kind != trainer.KindCNN || len(worker.Conv) != 2 || worker.Conv[1].Filters != 32 || worker.Image.Height != 28 {
 		t.Fatalf("worker's model = %+v", worker)
 	}
-	if worker.NumParams() != coord.NumParams() || worker.NumParams() != 16*25+16+32*16*25+32+1568*10+10 {
+	if worker.NumParams() != coord.NumParams() || worker.NumParams() != 16*25+16+32*16*25+32+1568*128+128+128*10+10 {
 		t.Errorf("worker's model has %d parameters, coordinator's %d", worker.NumParams(), coord.NumParams())
 	}
 }
