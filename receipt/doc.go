@@ -12,7 +12,8 @@
 //
 //	EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)
 //	name = "gridswarm", version = "1", chainId and verifyingContract from Domain
-//	(verifyingContract is the zero address until settlement is deployed).
+//	(verifyingContract is WorkerStake's address when a chain is configured, [settle];
+//	the zero address when settlement is off).
 //
 // # Primary type
 //

@@ -40,7 +40,7 @@ var (
 // Domain is the part of the EIP-712 domain that varies per deployment.
 type Domain struct {
 	ChainID           uint64
-	VerifyingContract common.Address // zero until settlement is deployed
+	VerifyingContract common.Address // WorkerStake when a chain is configured; zero when settlement is off
 }
 
 // DomainSeparator returns hashStruct(EIP712Domain) for d.

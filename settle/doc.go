@@ -49,10 +49,12 @@
 //
 // # Not done yet
 //
-// Wiring into the daemon (configuration choosing embedded or rpc, the
-// keystore account as signer, funding rpc-backend daemons with gas), the
-// batcher that turns verified receipts into roots, automatic claims above a
-// threshold, the settle_ JSON-RPC namespace and `gridswarm wallet`, the
-// price in the job spec and receipt, the provenance record, and the demo's
-// payout table.
+// The daemon opens a chain ([settle] backend = embedded or rpc, package
+// node), deploys or checks the contracts, signs receipts in the chain's
+// domain and answers settle_info and settle_balance (`gridswarm wallet`).
+// Still to build: escrow at submit, the batcher that turns verified
+// receipts into roots, automatic claims above a threshold, slashing from
+// gossiped equivocation proofs, funding rpc-backend daemons with gas, the
+// price in the job spec and receipt, the provenance record, the rest of
+// the settle_ namespace, and the demo's payout table.
 package settle
