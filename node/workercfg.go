@@ -27,12 +27,16 @@ func workerConfig(c config.Worker) worker.Config {
 		OutputTTL:      c.OutputTTL.Duration,
 		Wasm:           wasm.Options{MemoryLimitPages: uint32(c.Wasm.MemoryMB * 16), Timeout: c.Wasm.Timeout.Duration},
 		Process: process.Config{
-			Enabled:     c.Process.Enabled,
-			Allow:       c.Process.Allow,
-			Timeout:     c.Process.Timeout.Duration,
-			CPUSeconds:  c.Process.CPUSeconds,
-			MemoryBytes: c.Process.MemoryMB << 20,
-			GPUs:        c.Process.GPUs,
+			Enabled:      c.Process.Enabled,
+			Allow:        c.Process.Allow,
+			Timeout:      c.Process.Timeout.Duration,
+			CPUSeconds:   c.Process.CPUSeconds,
+			MemoryBytes:  c.Process.MemoryMB << 20,
+			GPUs:         c.Process.GPUs,
+			Runtime:      c.Process.Runtime,
+			MaxProcesses: c.Process.MaxProcesses,
+			CPUs:         c.Process.CPUs,
+			CgroupRoot:   c.Process.CgroupRoot,
 		},
 	}
 }

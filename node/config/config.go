@@ -132,6 +132,13 @@ type Process struct {
 	CPUSeconds uint64   `toml:"cpu_seconds"`
 	MemoryMB   uint64   `toml:"memory_mb"`
 	GPUs       []int    `toml:"gpus"`
+	// Runtime is what the sandbox shows read-only (empty: /usr, /bin,
+	// /lib…: enough for Debian's python3 with torch); MaxProcesses, CPUs
+	// and CgroupRoot bound the tasklet's whole process tree.
+	Runtime      []string `toml:"runtime"`
+	MaxProcesses int      `toml:"max_processes"`
+	CPUs         float64  `toml:"cpus"`
+	CgroupRoot   string   `toml:"cgroup_root"`
 }
 
 // Settle is [settle]: which chain pays for work, if any.
@@ -435,6 +442,17 @@ func (c Config) Validate() error {
 	}
 	if c.Worker.Process.Enabled && len(c.Worker.Process.Allow) == 0 {
 		bad("worker.process.allow", "is empty: list the commands tasklets may run, e.g. [\"python3\"]")
+	}
+	if p := c.Worker.Process; p.MaxProcesses < 0 || p.MaxProcesses > 1<<20 {
+		bad("worker.process.max_processes", "must be 0 (512) to %d, got %d", 1<<20, p.MaxProcesses)
+	}
+	if p := c.Worker.Process; p.CPUs < 0 || p.CPUs > 4096 || p.CPUs != p.CPUs {
+		bad("worker.process.cpus", "must be 0 (no limit) to 4096 cores, got %g", p.CPUs)
+	}
+	for i, r := range c.Worker.Process.Runtime {
+		if !filepath.IsAbs(r) {
+			bad(fmt.Sprintf("worker.process.runtime[%d]", i), "%q is not an absolute path", r)
+		}
 	}
 	if c.Worker.MaxUtilization < 0 || c.Worker.MaxUtilization > 100 {
 		bad("worker.max_utilization", "must be 0-100 percent, got %d", c.Worker.MaxUtilization)

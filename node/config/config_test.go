@@ -62,6 +62,9 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"max_memory not a size", "[coordinator]\nmax_memory = \"lots\"", "\"auto\" or a size"},
 		{"max_memory too small", "[coordinator]\nmax_memory = \"1MiB\"", "coordinator.max_memory"},
 		{"keep_rounds zero", "[coordinator]\nkeep_rounds = 0", "coordinator.keep_rounds"},
+		{"negative max_processes", "[worker.process]\nmax_processes = -1", "worker.process.max_processes"},
+		{"negative cpus", "[worker.process]\ncpus = -0.5", "worker.process.cpus"},
+		{"relative runtime", "[worker.process]\nruntime = [\"usr\"]", "worker.process.runtime[0]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
