@@ -242,12 +242,12 @@ func screenedPeer(j scheduler.Job, peer string) bool {
 }
 
 // Two colluders return the same wrong output for every tasklet: paired
-// with each other they agree, and no vote can tell (the escape BOINC's
-// quorum has too), but a vote with an honest worker goes to a third
-// replica on a peer with a full record, which exposes them. The honest
-// workers first earn their records on a job of their own; then the pair
-// joins. Both colluders are caught and banned, and no honest worker loses
-// a vote.
+// with each other they would agree, and no vote could tell (the escape
+// BOINC's quorum has too). The honest workers first earn full records on a
+// job of their own; then the pair joins, and its tasklets' replicas go to
+// those trusted workers, so every vote exposes them (a third replica on a
+// full record settles it). Both colluders are caught and banned, and no
+// honest worker loses a vote.
 func TestColludingPairIsCaught(t *testing.T) {
 	skipShort(t)
 	coord, honest := swarmWithFaults(t, []string{"", "", ""})

@@ -82,6 +82,9 @@ func (m *Machine) replicaExclusions(now time.Time, i int, snap []placement.Peer)
 		}
 	}
 	allowed, _ := verify.ReplicaCandidates(placed, cands)
+	if m.rd.Tasklets[i].Check.Need < 3 {
+		allowed = m.preferTrusted(inv, allowed)
+	}
 	if m.rd.Tasklets[i].Check.Need >= 3 {
 		pick, ok, _ := m.cfg.Verify.Trust.PickThird(m.cfg.Verify.Class, placed, cands, now)
 		allowed = nil
@@ -96,6 +99,32 @@ func (m *Machine) replicaExclusions(now time.Time, i int, snap []placement.Peer)
 		}
 	}
 	return out
+}
+
+// preferTrusted narrows a replica's candidates to peers with a full
+// record (verify.ShortRecord verified results in a row) when one of the
+// involved peers has a short record and such peers exist: a new worker is
+// checked by a trusted one, so two newcomers who collude are not left to
+// check each other. A full-record candidate that is busy is waited for
+// (at most ReplicaWait).
+func (m *Machine) preferTrusted(involved []string, allowed []verify.PeerInfo) []verify.PeerInfo {
+	v := m.cfg.Verify
+	full := func(peer string) bool {
+		return v.Trust.Get(verify.Key{Peer: peer, Class: v.Class}).Consecutive >= verify.ShortRecord
+	}
+	if !slices.ContainsFunc(involved, func(p string) bool { return !full(p) }) {
+		return allowed
+	}
+	var trusted []verify.PeerInfo
+	for _, a := range allowed {
+		if full(a.Peer) {
+			trusted = append(trusted, a)
+		}
+	}
+	if len(trusted) == 0 {
+		return allowed
+	}
+	return trusted
 }
 
 // replicate launches the replicas tasklet i's check still needs. why says
