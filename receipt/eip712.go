@@ -24,7 +24,7 @@ const (
 // A contract's RECEIPT_TYPEHASH is keccak256(TypeString).
 const (
 	DomainTypeString = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-	TypeString       = "Receipt(bytes taskletCid,bytes outputCid,address worker,bytes workerPeer,bytes coordinator,string jobId,uint64 round,uint64 samples,uint32 lossBits,uint64 startedAt,uint64 finishedAt,uint64 computeMillis)"
+	TypeString       = "Receipt(bytes taskletCid,bytes outputCid,address worker,bytes workerPeer,bytes coordinator,string jobId,uint64 round,uint64 samples,uint32 lossBits,uint64 startedAt,uint64 finishedAt,uint64 computeMillis,uint256 price)"
 )
 
 // Errors returned by Verify.
@@ -77,6 +77,7 @@ func StructHash(r Receipt) ([32]byte, error) {
 		word(uint64(r.StartedAt)), // encodable rejects negative times
 		word(uint64(r.FinishedAt)),
 		word(r.ComputeMillis),
+		common.LeftPadBytes(e.price.Bytes(), 32),
 	))
 	return out, nil
 }
@@ -187,6 +188,7 @@ func TypedData(d Domain, r Receipt) (apitypes.TypedData, error) {
 			"startedAt":     u(uint64(r.StartedAt)),
 			"finishedAt":    u(uint64(r.FinishedAt)),
 			"computeMillis": u(r.ComputeMillis),
+			"price":         new(big.Int).Set(e.price),
 		},
 	}, nil
 }
@@ -206,6 +208,7 @@ func receiptFields() []apitypes.Type {
 		{Name: "startedAt", Type: "uint64"},
 		{Name: "finishedAt", Type: "uint64"},
 		{Name: "computeMillis", Type: "uint64"},
+		{Name: "price", Type: "uint256"},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"unicode/utf8"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -40,7 +41,11 @@ type Receipt struct {
 	StartedAt     int64  `json:"startedAt"`  // unix ms, when the worker accepted
 	FinishedAt    int64  `json:"finishedAt"` // unix ms, when the executor returned
 	ComputeMillis uint64 `json:"computeMillis"`
-	Signature     []byte `json:"signature,omitempty"`
+	// Price is what the coordinator offered for this tasklet, in the
+	// settlement token's base units as a decimal string ("" is 0): signed
+	// by the worker, so neither side can change it afterwards.
+	Price     string `json:"price,omitempty"`
+	Signature []byte `json:"signature,omitempty"`
 }
 
 // Loss returns the mean loss as a float32.
@@ -60,6 +65,7 @@ func (r Receipt) Validate() error {
 // encoded holds the binary forms the signature covers.
 type encoded struct {
 	tasklet, output, workerPeer, coordinator []byte
+	price                                    *big.Int
 }
 
 func (r Receipt) encodable() (encoded, error) {
@@ -89,7 +95,34 @@ func (r Receipt) encodable() (encoded, error) {
 	case r.FinishedAt < r.StartedAt:
 		return e, fmt.Errorf("receipt.finishedAt: %d is before startedAt %d", r.FinishedAt, r.StartedAt)
 	}
+	if e.price, err = ParsePrice(r.Price); err != nil {
+		return e, err
+	}
 	return e, nil
+}
+
+// MaxPriceLen bounds Receipt.Price: 78 digits hold any uint256.
+const MaxPriceLen = 78
+
+// ParsePrice reads a receipt's price: a decimal number of base units that
+// fits a uint256, "" meaning 0.
+func ParsePrice(s string) (*big.Int, error) {
+	if s == "" {
+		return new(big.Int), nil
+	}
+	if len(s) > MaxPriceLen {
+		return nil, fmt.Errorf("receipt.price: %d digits, over the %d limit", len(s), MaxPriceLen)
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return nil, fmt.Errorf("receipt.price: %q is not a decimal number of base units", s)
+		}
+	}
+	p, _ := new(big.Int).SetString(s, 10)
+	if p.BitLen() > 256 {
+		return nil, fmt.Errorf("receipt.price: %s does not fit a uint256", s)
+	}
+	return p, nil
 }
 
 func cidBytes(field, s string) ([]byte, error) {

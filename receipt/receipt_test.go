@@ -52,6 +52,7 @@ func sample() Receipt {
 		StartedAt:     1767225600000,
 		FinishedAt:    1767225601500,
 		ComputeMillis: 1200,
+		Price:         "250000000000000000", // 0.25 of an 18-decimal token
 	}
 	r.SetLoss(0.6931472)
 	return r
@@ -212,9 +213,9 @@ func TestVerifyMalformedSignature(t *testing.T) {
 // and every contract that checks them has changed meaning.
 func TestGoldenVector(t *testing.T) {
 	const (
-		wantTypeHash = "5a01dc7c4232ce665921933adc839fab03d53c9fbe099eed2845f7a217901b7f" // keccak256(TypeString)
-		wantDigest   = "473bfae0d77557b59a23e03e5df767f1783f114e30fa051bbddddc89eb94f8f1"
-		wantSig      = "a5d935fc73cb739cdea6f4594897897fa79572d553172090f7555a2ae8c730226c02ec1a003b2d4b8d9e07438677b88268df9ae1400110fa3693ca18797e77f31b"
+		wantTypeHash = "ef1b990b3777bbf5da0036cda7842cdab1ee2e4165ffd420af33a23febc783f3" // keccak256(TypeString)
+		wantDigest   = "c4e179f89985a1d8019dcf9bdf3120cfd140e632147d5a1b32e66aa746898b46"
+		wantSig      = "73921d82b34ca34e425421991b6defb940692b1ad75954f52e6b4030df8ded0d238eba79f391ecaa02d1e53e7220d01d358a67898564f28f0b4544fa9a815abe1c"
 	)
 	d := Domain{ChainID: goldenChainID}
 	digest, err := Hash(d, sample())

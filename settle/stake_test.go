@@ -59,6 +59,7 @@ func TestReceiptHashMatchesContract(t *testing.T) {
 		r.StartedAt = rapid.Int64Range(0, 1<<62).Draw(rt, "started")
 		r.FinishedAt = r.StartedAt + rapid.Int64Range(0, 1<<20).Draw(rt, "took")
 		r.ComputeMillis = rapid.Uint64().Draw(rt, "compute")
+		r.Price = new(big.Int).Lsh(big.NewInt(rapid.Int64Min(0).Draw(rt, "price")), rapid.UintRange(0, 190).Draw(rt, "shift")).String()
 		copy(r.Worker[:], rapid.SliceOfN(rapid.Byte(), 20, 20).Draw(rt, "worker"))
 		sr, err := StakeReceipt(r)
 		if err != nil {

@@ -22,6 +22,7 @@ func StakeReceipt(r receipt.Receipt) (bindings.WorkerStakeReceipt, error) {
 	output, _ := cid.Decode(r.OutputCID)
 	workerPeer, _ := peer.Decode(r.WorkerPeer)
 	coordinator, _ := peer.Decode(r.Coordinator)
+	price, _ := receipt.ParsePrice(r.Price)
 	if r.StartedAt < 0 || r.FinishedAt < 0 {
 		return out, fmt.Errorf("receipt times must not be negative")
 	}
@@ -38,5 +39,6 @@ func StakeReceipt(r receipt.Receipt) (bindings.WorkerStakeReceipt, error) {
 		StartedAt:     uint64(r.StartedAt),
 		FinishedAt:    uint64(r.FinishedAt),
 		ComputeMillis: r.ComputeMillis,
+		Price:         price,
 	}, nil
 }

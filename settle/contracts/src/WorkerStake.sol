@@ -39,6 +39,7 @@ contract WorkerStake is EIP712, ReentrancyGuardTransient {
         uint64 startedAt;
         uint64 finishedAt;
         uint64 computeMillis;
+        uint256 price; // base units of the settlement token
     }
 
     struct Stake {
@@ -48,7 +49,7 @@ contract WorkerStake is EIP712, ReentrancyGuardTransient {
     }
 
     bytes32 public constant RECEIPT_TYPEHASH = keccak256(
-        "Receipt(bytes taskletCid,bytes outputCid,address worker,bytes workerPeer,bytes coordinator,string jobId,uint64 round,uint64 samples,uint32 lossBits,uint64 startedAt,uint64 finishedAt,uint64 computeMillis)"
+        "Receipt(bytes taskletCid,bytes outputCid,address worker,bytes workerPeer,bytes coordinator,string jobId,uint64 round,uint64 samples,uint32 lossBits,uint64 startedAt,uint64 finishedAt,uint64 computeMillis,uint256 price)"
     );
     address public constant BURN_ADDRESS = 0x000000000000000000000000000000000000dEaD;
     uint256 public constant MAX_BOUNTY_BPS = 10_000;
@@ -177,7 +178,7 @@ contract WorkerStake is EIP712, ReentrancyGuardTransient {
     /// @notice hashStruct(Receipt) (receipt.StructHash).
     function hashReceipt(Receipt calldata r) public pure returns (bytes32) {
         // Two encodes of whole words concatenate to the one encode EIP-712
-        // specifies; one call with thirteen values is too deep for the stack.
+        // specifies; one call with fourteen values is too deep for the stack.
         return keccak256(
             bytes.concat(
                 abi.encode(
@@ -189,7 +190,7 @@ contract WorkerStake is EIP712, ReentrancyGuardTransient {
                     keccak256(r.coordinator),
                     keccak256(bytes(r.jobId))
                 ),
-                abi.encode(r.round, r.samples, r.lossBits, r.startedAt, r.finishedAt, r.computeMillis)
+                abi.encode(r.round, r.samples, r.lossBits, r.startedAt, r.finishedAt, r.computeMillis, r.price)
             )
         );
     }
