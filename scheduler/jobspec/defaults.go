@@ -36,6 +36,9 @@ func applyDefaults(s *Spec, has func(path string) bool) {
 	}
 	setDefault(&s.Verify.Rate, !has("verify.rate"), DefaultVerifyRate)
 	setDefault(&s.Verify.MinRateNewPeers, !has("verify.min_rate_new_peers"), DefaultNewPeers)
+	if s.Payment != nil {
+		setDefault(&s.Payment.Per, !has("payment.per"), PerTasklet)
+	}
 	if s.Model != nil {
 		for i := range s.Model.Conv {
 			setDefault(&s.Model.Conv[i].Pool, !has("model.conv["+strconv.Itoa(i)+"].pool"), 1)

@@ -88,7 +88,33 @@ type Spec struct {
 	Deadline         Duration       `yaml:"deadline" json:"deadline"`
 	MaxPricePerHour  float64        `yaml:"max_price_per_hour" json:"max_price_per_hour"`
 	Verify           Verify         `yaml:"verify" json:"verify"`
+	// Payment, when given, pays the workers through the coordinator's
+	// settlement chain; without it the job is unpaid.
+	Payment *Payment `yaml:"payment,omitempty" json:"payment,omitempty"`
 }
+
+// Payment is what a paid job escrows and offers. Amounts are decimal
+// numbers of whole tokens ("12.5"), converted with the token's decimals.
+type Payment struct {
+	Budget string `yaml:"budget" json:"budget"` // escrowed at submit
+	Price  string `yaml:"price" json:"price"`   // per Per
+	// Per is what Price is for: "tasklet" (each verified run of a
+	// tasklet) or "sample" (each training sample a tasklet runs).
+	Per string `yaml:"per" json:"per"`
+	// DatasetToken is the Registry token of the job's dataset; with it,
+	// RoyaltyBps of what workers are paid goes to the token's owner.
+	DatasetToken uint64 `yaml:"dataset_token,omitempty" json:"dataset_token,omitempty"`
+	RoyaltyBps   int    `yaml:"royalty_bps,omitempty" json:"royalty_bps,omitempty"`
+}
+
+// What Payment.Price is for.
+const (
+	PerTasklet = "tasklet"
+	PerSample  = "sample"
+)
+
+// MaxRoyaltyBps is the escrow contract's bound on the dataset's share.
+const MaxRoyaltyBps = 5000
 
 // Model is the network the builtin executor trains: Inputs → Hidden… →
 // Classes, ReLU between layers (mlp), or one linear layer (softmax); or
@@ -211,6 +237,10 @@ func (s *Spec) normalized() Spec {
 			m.Image = &im
 		}
 		c.Model = &m
+	}
+	if s.Payment != nil {
+		p := *s.Payment
+		c.Payment = &p
 	}
 	if s.Program != nil {
 		p := *s.Program

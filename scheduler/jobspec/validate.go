@@ -63,6 +63,7 @@ func (s *Spec) Validate() error {
 	}
 	c.closed("verify.rate", s.Verify.Rate, 0, 1)
 	c.closed("verify.min_rate_new_peers", s.Verify.MinRateNewPeers, 0, 1)
+	c.payment(s.Payment)
 	return joinFieldErrors(c.errs)
 }
 
@@ -384,3 +385,34 @@ func (c *checker) unused(path string, v float64, kind string) {
 }
 
 func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// amountPattern is a decimal number of tokens: digits, at most one point,
+// at most 18 decimals (the most an ERC-20 commonly has).
+var amountPattern = regexp.MustCompile(`^[0-9]{1,30}(\.[0-9]{1,18})?$`)
+
+func (c *checker) payment(p *Payment) {
+	if p == nil {
+		return
+	}
+	amount := func(field, v string, positive bool) {
+		switch {
+		case v == "":
+			c.add(field, `is required: a decimal number of tokens such as "25" or "0.5"`)
+		case !amountPattern.MatchString(v):
+			c.add(field, `must be a decimal number of tokens such as "25" or "0.5" (at most 18 decimals), got %s`, quote(v))
+		case positive && strings.Trim(v, "0.") == "":
+			c.add(field, "must be more than 0, got %s", quote(v))
+		}
+	}
+	amount("payment.budget", p.Budget, true)
+	amount("payment.price", p.Price, true)
+	if p.Per != PerTasklet && p.Per != PerSample {
+		c.add("payment.per", "must be %q or %q, got %s", PerTasklet, PerSample, quote(p.Per))
+	}
+	if p.RoyaltyBps < 0 || p.RoyaltyBps > MaxRoyaltyBps {
+		c.add("payment.royalty_bps", "must be between 0 and %d (basis points: 500 is 5%%), got %d", MaxRoyaltyBps, p.RoyaltyBps)
+	}
+	if p.RoyaltyBps > 0 && p.DatasetToken == 0 {
+		c.add("payment.royalty_bps", "needs payment.dataset_token: the Registry token of the dataset whose owner receives it (`gridswarm data register CID` mints one)")
+	}
+}

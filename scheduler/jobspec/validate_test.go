@@ -139,3 +139,47 @@ func TestEditDistance(t *testing.T) {
 		}
 	}
 }
+
+func TestValidatePayment(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		p    Payment
+		want []string
+	}{
+		{"good", Payment{Budget: "40", Price: "0.5", Per: PerTasklet}, []string{}},
+		{"per sample with royalty", Payment{Budget: "1.000000000000000001", Price: "0.0001", Per: PerSample, DatasetToken: 3, RoyaltyBps: 500}, []string{}},
+		{"missing", Payment{Per: PerTasklet}, []string{"payment.budget", "payment.price"}},
+		{"zero and negative", Payment{Budget: "0.0", Price: "-1", Per: PerTasklet}, []string{"payment.budget", "payment.price"}},
+		{"too many decimals", Payment{Budget: "1", Price: "0.0000000000000000001", Per: PerTasklet}, []string{"payment.price"}},
+		{"unknown unit", Payment{Budget: "1", Price: "1", Per: "hour"}, []string{"payment.per"}},
+		{"royalty without token", Payment{Budget: "1", Price: "1", Per: PerTasklet, RoyaltyBps: 100}, []string{"payment.royalty_bps"}},
+		{"royalty too high", Payment{Budget: "1", Price: "1", Per: PerTasklet, DatasetToken: 1, RoyaltyBps: 5001}, []string{"payment.royalty_bps"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := goodSpec()
+			p := tt.p
+			s.Payment = &p
+			if got := paths(FieldErrors(s.Validate())); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Validate paths = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPaymentDefaultsAndRoundTrip(t *testing.T) {
+	s, err := Parse([]byte("version: 1\nname: paid\nmodel: {kind: softmax, inputs: 4, classes: 2}\ndataset: {cid: " + cidDataset + "}\npayment: {budget: \"40\", price: \"0.5\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Payment == nil || s.Payment.Per != PerTasklet || s.Payment.Budget != "40" {
+		t.Fatalf("payment = %+v, want budget 40 per tasklet", s.Payment)
+	}
+	canon, err := s.Canonical()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(canon)
+	if err != nil || !reflect.DeepEqual(back.Payment, s.Payment) {
+		t.Fatalf("canonical round trip: %+v, %v; want %+v", back.Payment, err, s.Payment)
+	}
+}
