@@ -44,6 +44,10 @@ type OfferOptions struct {
 	// TTL is how long the worker may take to accept (default
 	// DefaultOfferTTL, at most MaxOfferTTL).
 	TTL time.Duration
+	// Price is what the tasklet pays, in base units of the settlement
+	// token as a decimal string ("" for an unpaid tasklet). The worker
+	// signs it in its receipt; a receipt with another price is refused.
+	Price string
 }
 
 // Progress is what a worker reported.
@@ -73,6 +77,10 @@ func Offer(ctx context.Context, h host.Host, key crypto.PrivKey, worker peer.ID,
 	if err != nil {
 		return receipt.Receipt{}, err
 	}
+	if _, err := receipt.ParsePrice(opts.Price); err != nil {
+		return receipt.Receipt{}, fmt.Errorf("cannot offer tasklet %s: %w", rec.SpecCID, err)
+	}
+	rec.Price = opts.Price
 	env, err := SealOffer(key, rec)
 	if err != nil {
 		return receipt.Receipt{}, err
@@ -213,6 +221,9 @@ func (c *offerCall) check(r receipt.Receipt) error {
 	if r.JobID != c.rec.Spec.JobID || r.Round != c.rec.Spec.Round {
 		return bad("it is for job %s round %d", r.JobID, r.Round)
 	}
+	if !samePrice(r.Price, c.rec.Price) {
+		return bad("it names price %q, the offer said %q", r.Price, c.rec.Price)
+	}
 	signer, err := receipt.Verify(c.opts.Domain, r)
 	if err != nil {
 		return bad("%v", err)
@@ -230,4 +241,11 @@ func sameCID(a, b string) bool {
 	}
 	cb, err := cid.Decode(b)
 	return err == nil && ca.Equals(cb)
+}
+
+// samePrice compares two receipt prices by value ("" is 0).
+func samePrice(a, b string) bool {
+	x, errA := receipt.ParsePrice(a)
+	y, errB := receipt.ParsePrice(b)
+	return errA == nil && errB == nil && x.Cmp(y) == 0
 }

@@ -18,6 +18,7 @@ const (
 	ReasonBadSignature        = "bad-signature"        // unsigned, badly signed, or signed by another peer than the stream's
 	ReasonReplayed            = "replayed"             // this offer's nonce was seen before
 	ReasonExpired             = "expired"              // the offer or the tasklet's deadline has passed
+	ReasonUnderpriced         = "underpriced"          // the offer pays less than the worker's minimum price
 )
 
 // Reasons a worker gives up on an accepted tasklet (FailedError.Reason).

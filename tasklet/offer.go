@@ -76,6 +76,9 @@ type OfferRecord struct {
 	Hints   []Hint `json:"hints,omitempty"`
 	Nonce   Nonce  `json:"nonce"`
 	Expires int64  `json:"expires"` // unix ms; the worker must accept before then
+	// Price is what the tasklet pays in base units of the settlement
+	// token ("" unpaid); the worker signs it in its receipt.
+	Price string `json:"price,omitempty"`
 }
 
 var _ record.Record = (*OfferRecord)(nil)

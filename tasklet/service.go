@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"sync"
 	"time"
 
@@ -62,6 +63,9 @@ type Output struct {
 
 // ServiceConfig configures a worker's tasklet Service.
 type ServiceConfig struct {
+	// MinPrice, if set, declines offers that pay less (base units of the
+	// settlement token); nil takes unpaid tasklets too.
+	MinPrice *big.Int
 	// Admit decides idle, slots and quota. It returns ok, or a Reason
 	// constant (busy, not-idle, over-quota) and a detail. Nil admits all.
 	Admit func(spec Spec) (ok bool, reason, detail string)
@@ -243,6 +247,14 @@ func (s *Service) receiveOffer(st network.Stream, br *bufio.Reader, remote peer.
 	if !ok {
 		return nil, declined(ReasonUnsupportedExecutor, "executor %q is not enabled on this worker", o.Spec.Executor)
 	}
+	price, err := receipt.ParsePrice(o.Price)
+	if err != nil {
+		return nil, declined(ReasonMalformed, "%v", err)
+	}
+	if s.cfg.MinPrice != nil && price.Cmp(s.cfg.MinPrice) < 0 {
+		s.replay.remove(key)
+		return nil, declined(ReasonUnderpriced, "the offer pays %s base units; this worker takes tasklets from %s (worker.min_price)", price, s.cfg.MinPrice)
+	}
 	if s.cfg.Admit != nil {
 		if ok, reason, detail := s.cfg.Admit(o.Spec); !ok {
 			s.replay.remove(key) // the same offer may be admitted later
@@ -384,6 +396,7 @@ func (s *Service) execute(ctx context.Context, j *job, beat *heartbeat) (receipt
 		StartedAt:     j.accepted.UnixMilli(),
 		FinishedAt:    end.UnixMilli(),
 		ComputeMillis: uint64(max(end.Sub(start).Milliseconds(), 0)),
+		Price:         j.offer.Price,
 	}
 	r.SetLoss(out.Loss)
 	signed, err := s.cfg.Sign(r)

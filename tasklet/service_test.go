@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -417,4 +419,49 @@ func TestServiceCloseFailsRunningTasklets(t *testing.T) {
 	if _, err := n.offer(context.Background(), testSpec(t), nil, OfferOptions{}); err == nil || IsDeclined(err) {
 		t.Errorf("Offer after Close: err = %v, want a protocol negotiation error", err)
 	}
+}
+
+// A paid offer's price reaches the worker's signed receipt; a worker with a
+// minimum price declines less; a receipt naming another price is refused.
+func TestOfferPrice(t *testing.T) {
+	t.Run("signed in the receipt", func(t *testing.T) {
+		n := newTestNet(t, ServiceConfig{Executors: map[string]Executor{ExecutorBuiltin: hashExecutor(nil)}, MinPrice: big.NewInt(100)})
+		r, err := n.offer(context.Background(), testSpec(t), nil, OfferOptions{Price: "250"})
+		if err != nil {
+			t.Fatalf("Offer: %v", err)
+		}
+		if r.Price != "250" {
+			t.Errorf("receipt price = %q, want 250", r.Price)
+		}
+		if _, err := receipt.Verify(n.domain, r); err != nil {
+			t.Errorf("the priced receipt does not verify: %v", err)
+		}
+	})
+	t.Run("underpriced", func(t *testing.T) {
+		n := newTestNet(t, ServiceConfig{Executors: map[string]Executor{ExecutorBuiltin: hashExecutor(nil)}, MinPrice: big.NewInt(100)})
+		_, err := n.offer(context.Background(), testSpec(t), nil, OfferOptions{Price: "99"})
+		var d *DeclinedError
+		if !errors.As(err, &d) || d.Reason != ReasonUnderpriced || !strings.Contains(d.Detail, "worker.min_price") {
+			t.Fatalf("Offer at 99 to a worker taking 100: %v, want declined %s naming worker.min_price", err, ReasonUnderpriced)
+		}
+	})
+	t.Run("worker changes the price", func(t *testing.T) {
+		var n *testNet
+		n = newTestNet(t, ServiceConfig{
+			Executors: map[string]Executor{ExecutorBuiltin: hashExecutor(nil)},
+			Sign: func(r receipt.Receipt) (receipt.Receipt, error) {
+				r.Price = "1000000"
+				return receipt.Sign(n.ethKey, n.domain, r)
+			},
+		})
+		if _, err := n.offer(context.Background(), testSpec(t), nil, OfferOptions{Price: "250"}); !errors.Is(err, ErrBadReceipt) {
+			t.Fatalf("a receipt with another price: err = %v, want ErrBadReceipt", err)
+		}
+	})
+	t.Run("malformed price", func(t *testing.T) {
+		n := newTestNet(t, ServiceConfig{Executors: map[string]Executor{ExecutorBuiltin: hashExecutor(nil)}})
+		if _, err := n.offer(context.Background(), testSpec(t), nil, OfferOptions{Price: "-5"}); err == nil || !strings.Contains(err.Error(), "price") {
+			t.Fatalf("Offer with price -5: %v, want an error naming the price", err)
+		}
+	})
 }
