@@ -45,7 +45,7 @@ func (n *Node) downloadHandler() http.Handler {
 			w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-provenance.json"`, j.ID))
 			enc := json.NewEncoder(w)
 			enc.SetIndent("", "  ")
-			_ = enc.Encode(provenanceOf(j))
+			_ = enc.Encode(scheduler.ProvenanceOf(j))
 		default:
 			http.Error(w, "not found: a job has model.safetensors and provenance.json", http.StatusNotFound)
 		}
@@ -76,34 +76,3 @@ func (n *Node) serveModel(ctx context.Context, w http.ResponseWriter, j *schedul
 	_, _ = w.Write(b)
 }
 
-// Provenance is what a job's model came from: every round's weights, the
-// accepted outputs and their signed receipts.
-type Provenance struct {
-	Job        string            `json:"job"`
-	Name       string            `json:"name"`
-	Status     string            `json:"status"`
-	Spec       json.RawMessage   `json:"spec"`
-	Dataset    string            `json:"dataset"`
-	FinalModel string            `json:"final_model,omitempty"`
-	Rounds     []ProvenanceRound `json:"rounds"`
-}
-
-// ProvenanceRound is one round of a Provenance.
-type ProvenanceRound struct {
-	Index    int                 `json:"index"`
-	Weights  string              `json:"weights"`
-	Tasklets []scheduler.Tasklet `json:"tasklets"`
-}
-
-func provenanceOf(j *scheduler.Job) Provenance {
-	p := Provenance{Job: j.ID, Name: j.Name, Status: j.Status, Spec: j.Spec, Dataset: j.Dataset.Root, FinalModel: j.FinalModel}
-	for _, rd := range j.Rounds {
-		ts := make([]scheduler.Tasklet, 0, len(rd.Tasklets))
-		for _, t := range rd.Tasklets {
-			t.Attempts = nil // the accepted output and its receipt are the provenance
-			ts = append(ts, t)
-		}
-		p.Rounds = append(p.Rounds, ProvenanceRound{Index: rd.Index, Weights: rd.Weights, Tasklets: ts})
-	}
-	return p
-}

@@ -54,6 +54,8 @@ type Options struct {
 	// OnEquivocation receives each equivocation proof the coordinator
 	// finds in its own receipts, for the node to gossip; nil: none.
 	OnEquivocation func(verify.Proof)
+	// Payer settles paid jobs on a chain; nil refuses jobs with a payment.
+	Payer Payer
 	// Now is the clock [time.Now].
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -195,6 +197,11 @@ func (c *Coordinator) Resume() error {
 	}
 	for _, j := range jobs {
 		if j.Status != StatusSubmitted && j.Status != StatusRunning {
+			if j.Settlement != nil && j.Settlement.Closing == nil {
+				if spec, err := jobspec.Parse(j.Spec); err == nil {
+					c.closeEscrow(j, spec)
+				}
+			}
 			continue
 		}
 		spec, err := jobspec.Parse(j.Spec)
@@ -255,6 +262,19 @@ func (c *Coordinator) Submit(ctx context.Context, yaml []byte) (*Job, error) {
 	}
 	now := c.now().UTC()
 	j := &Job{ID: id, Name: spec.Name, Spec: canon, Status: StatusSubmitted, Submitted: now, Dataset: ds, Weights: wc}
+	if spec.Payment != nil {
+		// Last before the job is saved: a refused submit moves no money.
+		// A crash between the deposit and the save leaves the deposit to
+		// be refunded to the submitter after its deadline.
+		d := time.Duration(spec.Deadline)
+		if d <= 0 {
+			d = defaultJobDeadline
+		}
+		if j.Settlement, err = c.escrow(ctx, id, spec, ds, now.Add(d)); err != nil {
+			_, _ = c.grid.ReleaseOwner(ctx, owner(id))
+			return nil, err
+		}
+	}
 	if err := c.store.Save(j); err != nil {
 		return nil, err
 	}
@@ -390,6 +410,29 @@ func (c *Coordinator) start(j *Job, spec *jobspec.Spec) bool {
 	return true
 }
 
+// closeEscrow finishes the settlement of an ended job whose escrow a
+// previous daemon left open (it stopped, or the chain was unreachable).
+func (c *Coordinator) closeEscrow(j *Job, spec *jobspec.Spec) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.running[j.ID]; ok || c.closed {
+		return
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	r := &run{job: j, spec: spec, cancel: cancel, backoffs: NewBackoffs(c.opts.Backoff, c.opts.MaxBackoff)}
+	c.running[j.ID] = r
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		sctx, stop := context.WithTimeout(ctx, settleTimeout)
+		c.settle(sctx, r, true)
+		stop()
+		c.mu.Lock()
+		delete(c.running, j.ID)
+		c.mu.Unlock()
+	}()
+}
+
 // ResumeJob continues a failed or cancelled job from its last completed
 // round. A positive deadline replaces the job's deadline with now +
 // deadline; without one the job's deadline must not have passed. The round
@@ -408,6 +451,9 @@ func (c *Coordinator) ResumeJob(id string, deadline time.Duration) (*Job, error)
 	}
 	if j.Status != StatusFailed && j.Status != StatusCancelled {
 		return nil, fmt.Errorf("job %s is %s: only a failed or cancelled job can be resumed", id, j.Status)
+	}
+	if s := j.Settlement; s != nil && s.Closing != nil {
+		return nil, fmt.Errorf("job %s is paid and its escrow was closed when it ended (verified work paid, the rest refunded): submit the spec again to run it with a new budget", id)
 	}
 	spec, err := jobspec.Parse(j.Spec)
 	if err != nil {

@@ -51,3 +51,9 @@ type Swarm interface {
 	// tasklets, so it may unpin them.
 	Release(ctx context.Context, peer string, outputs []string) error
 }
+
+// pricedSwarm offers paid tasklets: price is what one run pays, in base
+// units of the settlement token, and the worker signs it in its receipt.
+type pricedSwarm interface {
+	OfferPriced(ctx context.Context, peer string, spec tasklet.Spec, price string, progress func(done, total int)) (receipt.Receipt, error)
+}

@@ -36,7 +36,9 @@ func (c *Coordinator) drive(ctx context.Context, r *run) {
 	c.awaitCaps(ctx, r.job.ID) // a resumed round places on every known worker
 	var err error
 	for err == nil && c.round(r) < r.spec.Rounds {
-		err = c.runRound(ctx, r)
+		if err = c.runRound(ctx, r); err == nil {
+			c.settle(ctx, r, false)
+		}
 	}
 	if err == nil {
 		err = c.finish(ctx, r)
@@ -53,12 +55,22 @@ func (c *Coordinator) drive(ctx context.Context, r *run) {
 		r.job.Status, r.job.Error, r.job.Waiting = StatusFailed, err.Error(), ""
 	}
 	now := c.now().UTC()
-	if r.job.Status != StatusRunning {
+	ended := r.job.Status != StatusRunning
+	if ended {
 		r.job.Finished = &now
 	}
 	r.mu.Unlock()
 	c.save(r)
+	if ended {
+		// Verified work is paid however the job ended; the rest goes back.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+		defer cancel()
+		c.settle(sctx, r, true)
+	}
 }
+
+// settleTimeout bounds closing a job's escrow (a few transactions).
+const settleTimeout = 2 * time.Minute
 
 func (c *Coordinator) round(r *run) int {
 	r.mu.Lock()
@@ -401,12 +413,21 @@ func (rn *roundRunner) launch(rctx context.Context, d Decision) {
 	if d.Speculative {
 		c.log.Info("straggler: sending a speculative copy", "job", r.job.ID, "round", rn.round, "tasklet", d.Tasklet, "copy", d.Peer)
 	}
+	price := offerPrice(r)
 	actx, cancel := context.WithCancel(rctx)
 	rn.cancels[[2]int{d.Tasklet, d.Attempt}] = cancel
 	rn.wg.Add(1)
 	go func() {
 		defer rn.wg.Done()
-		rc, err := c.swarm.Offer(actx, d.Peer, spec, nil)
+		var rc receipt.Receipt
+		var err error
+		if ps, ok := c.swarm.(pricedSwarm); ok && price != "" {
+			rc, err = ps.OfferPriced(actx, d.Peer, spec, price, nil)
+		} else if price != "" {
+			err = errors.New("this coordinator's swarm cannot offer paid tasklets")
+		} else {
+			rc, err = c.swarm.Offer(actx, d.Peer, spec, nil)
+		}
 		select {
 		case rn.results <- attemptResult{index: d.Tasklet, attempt: d.Attempt, peer: d.Peer, rcpt: rc, err: err}:
 		case <-actx.Done():

@@ -53,6 +53,9 @@ type Job struct {
 	FinalModel   string  `json:"final_model,omitempty"`
 	TestAccuracy float64 `json:"test_accuracy,omitempty"`
 	TestLoss     float64 `json:"test_loss,omitempty"`
+
+	// Settlement is a paid job's escrow and payouts; nil when unpaid.
+	Settlement *Settlement `json:"settlement,omitempty"`
 }
 
 // DatasetInfo is what the coordinator resolved from the manifest.
