@@ -1,5 +1,7 @@
 package api
 
+import "encoding/json"
+
 // SettleInfo is settle_info's answer: the chain this node settles on and
 // what a wallet needs to add the chain and the token.
 type SettleInfo struct {
@@ -74,4 +76,64 @@ type SettleBalance struct {
 	TokenDecimals uint8  `json:"token_decimals"`
 	Ether         string `json:"ether"` // wei
 	Block         uint64 `json:"block"` // both read at this block
+}
+
+// SettleClaim is what this node's account is owed in one escrowed job, from
+// the latest payout root it was told of (settle_claims).
+type SettleClaim struct {
+	Job       string   `json:"job"`       // gridswarm job ID
+	EscrowID  string   `json:"escrow_id"` // the escrow's job ID
+	Batch     int      `json:"batch"`
+	Amount    string   `json:"amount"`    // cumulative, base units
+	Claimed   string   `json:"claimed"`   // paid so far
+	Claimable string   `json:"claimable"` // Amount - Claimed, if the root is current
+	Tasklets  int      `json:"tasklets"`
+	Proof     []string `json:"proof"`
+	// Stale says the chain holds a newer root than this one: wait for its
+	// notice (claims with this proof are still accepted once).
+	Stale bool `json:"stale,omitempty"`
+}
+
+// TxResult is a transaction this node sent and how it ended.
+type TxResult struct {
+	Tx     string `json:"tx"`
+	Block  uint64 `json:"block"`
+	Amount string `json:"amount,omitempty"` // base units moved, where one was
+}
+
+// StakeInfo is an account's stake in WorkerStake.
+type StakeInfo struct {
+	Address   string `json:"address"`
+	Bonded    string `json:"bonded"`
+	Unbonding string `json:"unbonding"`
+	UnlockAt  int64  `json:"unlock_at,omitempty"` // unix seconds
+}
+
+// SettleEvent is a payout root posted or noticed, a claim paid, or a slash
+// (settle_subscribe("events")).
+type SettleEvent struct {
+	Kind     string `json:"kind"` // batch, claim, slash
+	Job      string `json:"job,omitempty"`
+	EscrowID string `json:"escrow_id,omitempty"`
+	Batch    int    `json:"batch,omitempty"`
+	Account  string `json:"account,omitempty"`
+	Amount   string `json:"amount,omitempty"`
+	Tx       string `json:"tx,omitempty"`
+}
+
+// DatasetToken is a dataset registered as a Registry token.
+type DatasetToken struct {
+	TokenID string `json:"token_id"`
+	CID     string `json:"cid"`
+	Owner   string `json:"owner"`
+	Tx      string `json:"tx"`
+}
+
+// TypedReceipt is a tasklet's receipt as EIP-712 typed data (the JSON
+// eth_signTypedData_v4 takes), its digest and the worker's signature.
+type TypedReceipt struct {
+	TypedData json.RawMessage `json:"typed_data"`
+	Digest    string          `json:"digest"`
+	Signature string          `json:"signature"`
+	Signer    string          `json:"signer"`
 }

@@ -111,6 +111,14 @@ type ReportResult struct {
 	// Gossiped says whether the proof was sent to the swarm's other
 	// coordinators.
 	Gossiped bool `json:"gossiped"`
+	// Slashed is the stake WorkerStake took from the worker for this
+	// proof (base units) and SlashTx its transaction, when this node
+	// settles on a chain and the worker had stake.
+	Slashed string `json:"slashed,omitempty"`
+	SlashTx string `json:"slash_tx,omitempty"`
+	// NotSlashed says why no stake was taken (no chain, no stake, already
+	// slashed for this tasklet).
+	NotSlashed string `json:"not_slashed,omitempty"`
 }
 
 // Proof is an equivocation proof as JSON: two receipts one worker signed

@@ -281,3 +281,71 @@ func (c *Client) SettleBalance(ctx context.Context, address string) (api.SettleB
 	}
 	return out, c.Call(ctx, &out, "settle_balance", address)
 }
+
+// SettleClaims lists what the node's account is owed, with proofs
+// (settle_claims).
+func (c *Client) SettleClaims(ctx context.Context) ([]api.SettleClaim, error) {
+	var out []api.SettleClaim
+	return out, c.Call(ctx, &out, "settle_claims")
+}
+
+// SettleClaim claims everything owed now (settle_claim).
+func (c *Client) SettleClaim(ctx context.Context) (api.TxResult, error) {
+	var out api.TxResult
+	return out, c.Call(ctx, &out, "settle_claim")
+}
+
+// SettleStake bonds tokens, a decimal number of whole tokens (settle_stake).
+func (c *Client) SettleStake(ctx context.Context, tokens string) (api.TxResult, error) {
+	var out api.TxResult
+	return out, c.Call(ctx, &out, "settle_stake", tokens)
+}
+
+// SettleUnstake starts unbonding tokens (settle_unstake).
+func (c *Client) SettleUnstake(ctx context.Context, tokens string) (api.TxResult, error) {
+	var out api.TxResult
+	return out, c.Call(ctx, &out, "settle_unstake", tokens)
+}
+
+// SettleWithdraw takes out unbonded stake (settle_withdraw).
+func (c *Client) SettleWithdraw(ctx context.Context) (api.TxResult, error) {
+	var out api.TxResult
+	return out, c.Call(ctx, &out, "settle_withdraw")
+}
+
+// SettleStakeOf returns an account's stake, the node's own when address is
+// empty (settle_stakeOf).
+func (c *Client) SettleStakeOf(ctx context.Context, address string) (api.StakeInfo, error) {
+	var out api.StakeInfo
+	if address == "" {
+		return out, c.Call(ctx, &out, "settle_stakeOf")
+	}
+	return out, c.Call(ctx, &out, "settle_stakeOf", address)
+}
+
+// SettleSend sends tokens and/or ether (decimal, "" for none) to an
+// address (settle_send).
+func (c *Client) SettleSend(ctx context.Context, to, tokens, ether string) ([]api.TxResult, error) {
+	var out []api.TxResult
+	return out, c.Call(ctx, &out, "settle_send", to, tokens, ether)
+}
+
+// SettleJob returns a paid job's escrow, batches and closing as JSON
+// (settle_job).
+func (c *Client) SettleJob(ctx context.Context, id string, out any) error {
+	return c.Call(ctx, out, "settle_job", id)
+}
+
+// SettleReceipt returns a tasklet's accepted receipt as EIP-712 typed data
+// (settle_receipt; round 1-based, index 0-based).
+func (c *Client) SettleReceipt(ctx context.Context, id string, round, index int) (api.TypedReceipt, error) {
+	var out api.TypedReceipt
+	return out, c.Call(ctx, &out, "settle_receipt", id, round, index)
+}
+
+// SettleRegisterDataset mints a Registry token for a dataset CID to the
+// node's account (settle_registerDataset).
+func (c *Client) SettleRegisterDataset(ctx context.Context, cid string) (api.DatasetToken, error) {
+	var out api.DatasetToken
+	return out, c.Call(ctx, &out, "settle_registerDataset", cid)
+}

@@ -7,6 +7,7 @@ import "github.com/gridswarm/gridswarm/api"
 // keep the daemon's code reading as before.
 type (
 	IDInfo          = api.IDInfo
+	SettleEvent     = api.SettleEvent
 	VersionInfo     = api.VersionInfo
 	Status          = api.Status
 	QuarantinedFile = api.QuarantinedFile

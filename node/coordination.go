@@ -124,6 +124,11 @@ func (a coordSwarm) Workers() []placement.Peer {
 }
 
 func (a coordSwarm) Offer(ctx context.Context, worker string, spec tasklet.Spec, progress func(done, total int)) (receipt.Receipt, error) {
+	return a.OfferPriced(ctx, worker, spec, "", progress)
+}
+
+// OfferPriced offers a paid tasklet: price is what it pays, in base units.
+func (a coordSwarm) OfferPriced(ctx context.Context, worker string, spec tasklet.Spec, price string, progress func(done, total int)) (receipt.Receipt, error) {
 	pid, err := peer.Decode(worker)
 	if err != nil {
 		return receipt.Receipt{}, err
@@ -135,7 +140,7 @@ func (a coordSwarm) Offer(ctx context.Context, worker string, spec tasklet.Spec,
 	}
 	self := peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}
 	return tasklet.Offer(ctx, h, h.Peerstore().PrivKey(h.ID()), pid, spec, []peer.AddrInfo{self}, tasklet.OfferOptions{
-		Domain: a.n.domain, ExpectedWorker: expected,
+		Domain: a.n.domain, ExpectedWorker: expected, Price: price,
 		Progress: func(p tasklet.Progress) {
 			if progress != nil {
 				progress(p.Done, p.Total)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +64,11 @@ type Node struct {
 	worker       *worker.Worker
 	domain       receipt.Domain
 	settle       *settlement // nil when settle.backend is off
+	settleEvents *hub[SettleEvent]
+	settleTopic  atomic.Pointer[p2p.Topic] // payout notices; nil until joined
+	claims       *claims                   // payouts owed to this node; nil when settle is off
+	stopSettle   context.CancelFunc
+	bg           sync.WaitGroup // the claimer
 	progress     *progressHub
 	started      time.Time
 	account      common.Address
@@ -151,7 +157,16 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 	}
 	n.domain = receiptDomain(n.settle, cfg.Settle)
 	quota := uint64(cfg.Datagrid.QuotaGiB * (1 << 30))
-	n.worker, err = worker.Start(ctx, workerConfig(cfg.Worker), worker.Deps{
+	wcfg := workerConfig(cfg.Worker)
+	if mp := cfg.Worker.MinPrice; mp != "" && mp != "0" {
+		if n.settle == nil {
+			return nil, fmt.Errorf("config worker.min_price %q: prices are in the settlement token, and settle.backend is off: set it, or clear worker.min_price", mp)
+		}
+		if wcfg.MinPrice, err = parseUnits(mp, n.settle.token.Decimals); err != nil {
+			return nil, fmt.Errorf("config worker.min_price: %w", err)
+		}
+	}
+	n.worker, err = worker.Start(ctx, wcfg, worker.Deps{
 		Swarm: n.swarm, Grid: n.grid, EthKey: ethKey, Domain: n.domain, RepoDir: o.Repo.Dir,
 		GridQuota: quota, Agent: UserAgent(), Logger: o.Logger.With("part", "worker"),
 		Metrics: n.metricSet.Worker,
@@ -173,13 +188,26 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 		}
 	})
 	tracker := newJobTracker(n.metricSet.Jobs, n.metricSet.Verify, func(id string) (*scheduler.Job, error) { return n.coord.Get(id) })
+	var pay scheduler.Payer
+	if n.settle != nil {
+		pay = payer{n}
+	}
+	n.settleEvents = newHub[SettleEvent]()
 	n.coord = scheduler.New(store, coordGrid{g: n.grid, h: n.swarm.Host()}, coordSwarm{n}, scheduler.Options{
+		Payer:   pay,
 		Measure: n.measure,
 		Trust:   n.trust,
 		Domain:  n.domain,
 		OnEquivocation: func(p verify.Proof) {
 			if err := n.gossipProof(context.Background(), p); err != nil {
 				n.log.Warn("cannot gossip an equivocation proof", "err", err)
+			}
+			if n.settle != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				if _, err := n.slash(ctx, p); err != nil {
+					n.log.Warn("cannot slash an equivocating worker", "worker", p.A.Worker, "err", err)
+				}
 			}
 		},
 		BenchmarkParams: p2p.ThroughputParams,
@@ -196,6 +224,15 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 	})
 	if err := n.startEquivocation(); err != nil {
 		return nil, err
+	}
+	if n.settle != nil {
+		threshold, err := parseUnits(cfg.Settle.ClaimThreshold, n.settle.token.Decimals)
+		if err != nil {
+			return nil, fmt.Errorf("config settle.claim_threshold: %w", err)
+		}
+		if err := n.startSettle(context.Background(), threshold); err != nil {
+			return nil, err
+		}
 	}
 	if err := n.coord.Resume(); err != nil {
 		return nil, err
@@ -299,6 +336,10 @@ func (n *Node) Close(ctx context.Context) error {
 	if n.worker != nil {
 		errs = append(errs, n.worker.Close(ctx))
 	}
+	if n.stopSettle != nil {
+		n.stopSettle()
+	}
+	n.bg.Wait()
 	if n.settle != nil {
 		errs = append(errs, n.settle.close())
 	}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"strings"
@@ -9,8 +10,13 @@ import (
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/gridswarm/gridswarm/api"
+	"github.com/gridswarm/gridswarm/receipt"
+	"github.com/gridswarm/gridswarm/scheduler"
 )
 
 // SettleService is the settle_ namespace: the chain this node settles on,
@@ -120,4 +126,236 @@ func tokenBalanceAt(ctx context.Context, c bind.ContractCaller, token, who commo
 		return nil, fmt.Errorf("token %s answered balanceOf with %d bytes, want 32: is it an ERC-20?", token.Hex(), len(out))
 	}
 	return new(big.Int).SetBytes(out), nil
+}
+
+// Claims lists what this node's account is owed, job by job, from the
+// latest payout roots it was told of, with the proofs a claim needs.
+func (s *SettleService) Claims(ctx context.Context) ([]api.SettleClaim, error) {
+	if s.n.settle == nil {
+		return nil, ErrSettleOff
+	}
+	views, _, err := s.n.claimable(ctx)
+	if views == nil {
+		views = []api.SettleClaim{}
+	}
+	return views, err
+}
+
+// Claim claims everything owed to this node now, in one transaction,
+// whatever settle.claim_threshold says.
+func (s *SettleService) Claim(ctx context.Context) (api.TxResult, error) {
+	if s.n.settle == nil {
+		return api.TxResult{}, ErrSettleOff
+	}
+	return s.n.claimDue(ctx, nil)
+}
+
+// amount parses a decimal number of whole tokens.
+func (s *SettleService) amount(what, tokens string) (*big.Int, error) {
+	v, err := parseUnits(tokens, s.n.settle.token.Decimals)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if v.Sign() <= 0 {
+		return nil, fmt.Errorf("%s: must be more than 0", what)
+	}
+	return v, nil
+}
+
+func txResult(rec *types.Receipt, amount *big.Int) api.TxResult {
+	out := api.TxResult{Tx: rec.TxHash.Hex(), Block: rec.BlockNumber.Uint64()}
+	if amount != nil {
+		out.Amount = amount.String()
+	}
+	return out
+}
+
+// Stake bonds tokens (whole tokens, decimal) in WorkerStake: what an
+// equivocation proof would cost this node's worker.
+func (s *SettleService) Stake(ctx context.Context, tokens string) (api.TxResult, error) {
+	if s.n.settle == nil {
+		return api.TxResult{}, ErrSettleOff
+	}
+	v, err := s.amount("stake", tokens)
+	if err != nil {
+		return api.TxResult{}, err
+	}
+	rec, err := s.n.settle.client.Stake(ctx, v)
+	if err != nil {
+		return api.TxResult{}, err
+	}
+	return txResult(rec, v), nil
+}
+
+// Unstake starts unbonding tokens; settle_withdraw takes them out once the
+// unbonding delay (longer than the dispute window) is over.
+func (s *SettleService) Unstake(ctx context.Context, tokens string) (api.TxResult, error) {
+	if s.n.settle == nil {
+		return api.TxResult{}, ErrSettleOff
+	}
+	v, err := s.amount("unstake", tokens)
+	if err != nil {
+		return api.TxResult{}, err
+	}
+	rec, err := s.n.settle.client.RequestUnstake(ctx, v)
+	if err != nil {
+		return api.TxResult{}, err
+	}
+	return txResult(rec, v), nil
+}
+
+// Withdraw takes out the unbonded stake.
+func (s *SettleService) Withdraw(ctx context.Context) (api.TxResult, error) {
+	if s.n.settle == nil {
+		return api.TxResult{}, ErrSettleOff
+	}
+	before, err := s.n.settle.client.StakeOf(ctx, s.n.settle.client.From())
+	if err != nil {
+		return api.TxResult{}, err
+	}
+	rec, err := s.n.settle.client.Withdraw(ctx)
+	if err != nil {
+		return api.TxResult{}, err
+	}
+	return txResult(rec, before.Unbonding), nil
+}
+
+// StakeOf returns an account's stake (default: this node's).
+func (s *SettleService) StakeOf(ctx context.Context, address *string) (api.StakeInfo, error) {
+	if s.n.settle == nil {
+		return api.StakeInfo{}, ErrSettleOff
+	}
+	who, err := s.who(address)
+	if err != nil {
+		return api.StakeInfo{}, err
+	}
+	st, err := s.n.settle.client.StakeOf(ctx, who)
+	if err != nil {
+		return api.StakeInfo{}, err
+	}
+	return api.StakeInfo{Address: who.Hex(), Bonded: st.Bonded.String(), Unbonding: st.Unbonding.String(), UnlockAt: int64(st.UnlockAt)}, nil
+}
+
+func (s *SettleService) who(address *string) (common.Address, error) {
+	if address == nil || strings.TrimSpace(*address) == "" {
+		return s.n.settle.client.From(), nil
+	}
+	a := strings.TrimSpace(*address)
+	if !common.IsHexAddress(a) {
+		return common.Address{}, fmt.Errorf("%q is not an Ethereum address: give 0x and 40 hex digits, or nothing for this node's account", a)
+	}
+	return common.HexToAddress(a), nil
+}
+
+// Send sends tokens (whole tokens, decimal) and/or ether (decimal) from
+// this node's account to another: how a swarm's first daemon funds the
+// others on its own chain.
+func (s *SettleService) Send(ctx context.Context, to string, tokens string, ether string) ([]api.TxResult, error) {
+	if s.n.settle == nil {
+		return nil, ErrSettleOff
+	}
+	if !common.IsHexAddress(strings.TrimSpace(to)) {
+		return nil, fmt.Errorf("%q is not an Ethereum address: give 0x and 40 hex digits", to)
+	}
+	dest := common.HexToAddress(strings.TrimSpace(to))
+	if tokens == "" && ether == "" {
+		return nil, fmt.Errorf("nothing to send: give an amount of tokens, of ether, or both")
+	}
+	var out []api.TxResult
+	if ether != "" {
+		v, err := parseUnits(ether, 18)
+		if err != nil {
+			return out, fmt.Errorf("ether: %w", err)
+		}
+		rec, err := s.n.settle.client.SendEther(ctx, dest, v)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, txResult(rec, v))
+	}
+	if tokens != "" {
+		v, err := s.amount("tokens", tokens)
+		if err != nil {
+			return out, err
+		}
+		rec, err := s.n.settle.client.Transfer(ctx, dest, v)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, txResult(rec, v))
+	}
+	return out, nil
+}
+
+// Job returns a paid job's settlement on this coordinator: its escrow,
+// the roots posted (batches) and how the escrow was closed.
+func (s *SettleService) Job(id string) (*scheduler.Settlement, error) {
+	j, err := s.n.coord.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	if j.Settlement == nil {
+		return nil, fmt.Errorf("job %s is not paid: its spec has no payment", id)
+	}
+	return j.Settlement, nil
+}
+
+// Receipt returns the accepted receipt of a tasklet (round 1-based, index
+// 0-based) as EIP-712 typed data, with its signature: what a wallet or
+// any EIP-712 library checks.
+func (s *SettleService) Receipt(id string, round, index int) (api.TypedReceipt, error) {
+	j, err := s.n.coord.Get(id)
+	if err != nil {
+		return api.TypedReceipt{}, err
+	}
+	if round < 1 || round > len(j.Rounds) {
+		return api.TypedReceipt{}, fmt.Errorf("job %s has rounds 1 to %d, not %d", id, len(j.Rounds), round)
+	}
+	ts := j.Rounds[round-1].Tasklets
+	if index < 0 || index >= len(ts) {
+		return api.TypedReceipt{}, fmt.Errorf("round %d of job %s has tasklets 0 to %d, not %d", round, id, len(ts)-1, index)
+	}
+	r := ts[index].Receipt
+	if r == nil {
+		return api.TypedReceipt{}, fmt.Errorf("tasklet %d of round %d has no accepted receipt (state %s)", index, round, ts[index].State)
+	}
+	td, err := receipt.TypedData(s.n.domain, *r)
+	if err != nil {
+		return api.TypedReceipt{}, err
+	}
+	b, err := json.Marshal(td)
+	if err != nil {
+		return api.TypedReceipt{}, err
+	}
+	digest, err := receipt.Hash(s.n.domain, *r)
+	if err != nil {
+		return api.TypedReceipt{}, err
+	}
+	return api.TypedReceipt{TypedData: b, Digest: common.Hash(digest).Hex(), Signature: hexutil.Encode(r.Signature), Signer: r.Worker.Hex()}, nil
+}
+
+// RegisterDataset mints a Registry token for a dataset CID to this node's
+// account, which then receives the royalties of paid jobs that name it.
+func (s *SettleService) RegisterDataset(ctx context.Context, cid string) (api.DatasetToken, error) {
+	if s.n.settle == nil {
+		return api.DatasetToken{}, ErrSettleOff
+	}
+	c, err := parseCID(cid)
+	if err != nil {
+		return api.DatasetToken{}, err
+	}
+	id, rec, err := s.n.settle.client.RegisterDataset(ctx, c.String(), "")
+	if err != nil {
+		return api.DatasetToken{}, err
+	}
+	return api.DatasetToken{TokenID: id.String(), CID: c.String(), Owner: s.n.settle.client.From().Hex(), Tx: rec.TxHash.Hex()}, nil
+}
+
+// Events is settle_subscribe("events"): payout roots posted or noticed,
+// claims paid, slashes.
+func (s *SettleService) Events(ctx context.Context) (*rpc.Subscription, error) {
+	if s.n.settle == nil {
+		return nil, ErrSettleOff
+	}
+	return s.n.settleEvents.subscribe(ctx, settleEventsKey)
 }

@@ -238,6 +238,11 @@ func (s *VerifyService) Report(ctx context.Context, proof api.Proof) (api.Report
 		return api.ReportResult{}, fmt.Errorf("the proof is refused: %w", err)
 	}
 	out := api.ReportResult{Worker: signer.Hex(), Peer: p.A.WorkerPeer}
+	if tx, err := s.n.slash(ctx, p); err != nil {
+		out.NotSlashed = err.Error()
+	} else {
+		out.Slashed, out.SlashTx = tx.Amount, tx.Tx
+	}
 	if err := s.n.gossipProof(ctx, p); err != nil {
 		s.n.log.Warn("cannot gossip a reported equivocation proof", "err", err)
 	} else {

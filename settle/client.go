@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
 	"github.com/gridswarm/gridswarm/receipt"
 	"github.com/gridswarm/gridswarm/settle/bindings"
 	"github.com/gridswarm/gridswarm/settle/merkle"
@@ -54,6 +56,10 @@ type Client struct {
 	dec    errorDecoders
 
 	token, escrow, registry, stake *bind.BoundContract
+
+	// sending serialises this account's transactions: two sent at once
+	// would be given the same nonce.
+	sending sync.Mutex
 }
 
 // NewClient returns a client acting as auth.From (signing with
@@ -97,7 +103,9 @@ func (c *Client) call(ctx context.Context) *bind.CallOpts {
 // send signs and sends calldata to contract, waits for confirmation and
 // turns a refusal into a *RevertError naming op.
 func (c *Client) send(ctx context.Context, op string, contract *bind.BoundContract, data []byte) (*types.Receipt, error) {
+	c.sending.Lock()
 	tx, err := bind.Transact(contract, c.opts(ctx), data)
+	c.sending.Unlock()
 	if err != nil {
 		return nil, c.dec.asRevert(op, err)
 	}
@@ -127,6 +135,53 @@ func (c *Client) BalanceOf(ctx context.Context, who common.Address) (*big.Int, e
 		return nil, c.dec.asRevert("token balance", err)
 	}
 	return b, nil
+}
+
+// Transfer sends amount of the settlement token to to.
+func (c *Client) Transfer(ctx context.Context, to common.Address, amount *big.Int) (*types.Receipt, error) {
+	return c.send(ctx, "transfer", c.token, c.abi.token.PackTransfer(to, amount))
+}
+
+// SendEther sends amount wei to to, for gas: a new worker's account holds
+// none on a fresh chain.
+func (c *Client) SendEther(ctx context.Context, to common.Address, amount *big.Int) (*types.Receipt, error) {
+	c.sending.Lock()
+	tx, err := c.etherTx(ctx, to, amount)
+	if err == nil {
+		err = c.chain.SendTransaction(ctx, tx)
+	}
+	c.sending.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("send ether: %w", err)
+	}
+	rec, err := c.chain.Confirm(ctx, tx.Hash())
+	if err != nil {
+		return nil, fmt.Errorf("send ether: waiting for transaction %s: %w", tx.Hash(), err)
+	}
+	if rec.Status != types.ReceiptStatusSuccessful {
+		return rec, fmt.Errorf("send ether: transaction %s failed in block %v", tx.Hash(), rec.BlockNumber)
+	}
+	return rec, nil
+}
+
+func (c *Client) etherTx(ctx context.Context, to common.Address, amount *big.Int) (*types.Transaction, error) {
+	nonce, err := c.chain.PendingNonceAt(ctx, c.from)
+	if err != nil {
+		return nil, err
+	}
+	tip, err := c.chain.SuggestGasTipCap(ctx)
+	if err != nil {
+		return nil, err
+	}
+	head, err := c.chain.HeaderByNumber(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	feeCap := new(big.Int).Add(tip, new(big.Int).Mul(head.BaseFee, big.NewInt(2)))
+	tx := types.NewTx(&types.DynamicFeeTx{
+		ChainID: c.chain.ChainID(), Nonce: nonce, GasTipCap: tip, GasFeeCap: feeCap, Gas: params.TxGas, To: &to, Value: amount,
+	})
+	return c.signer(c.from, tx)
 }
 
 // Mint mints test tokens (GridToken only; the client must be its owner).
@@ -350,4 +405,36 @@ func (c *Client) Slash(ctx context.Context, a, b receipt.Receipt) (*types.Receip
 		return nil, fmt.Errorf("slash: second receipt: %w", err)
 	}
 	return c.send(ctx, "slash", c.stake, c.abi.stake.PackSlash(ra, a.Signature, rb, b.Signature))
+}
+
+// SlashedAmount is the stake a slash transaction took (bounty and burn),
+// from its Slashed event; 0 when it has none.
+func (c *Client) SlashedAmount(rec *types.Receipt) *big.Int {
+	for _, l := range rec.Logs {
+		if l.Address != c.addrs.Stake {
+			continue
+		}
+		if ev, err := c.abi.stake.UnpackSlashedEvent(l); err == nil {
+			return ev.Amount
+		}
+	}
+	return new(big.Int)
+}
+
+// Claimed returns what a claim or claimMany transaction paid, by worker,
+// from its Claimed events.
+func (c *Client) Claimed(rec *types.Receipt) map[common.Address]*big.Int {
+	out := map[common.Address]*big.Int{}
+	for _, l := range rec.Logs {
+		if l.Address != c.addrs.Escrow {
+			continue
+		}
+		if ev, err := c.abi.escrow.UnpackClaimedEvent(l); err == nil {
+			if out[ev.Worker] == nil {
+				out[ev.Worker] = new(big.Int)
+			}
+			out[ev.Worker].Add(out[ev.Worker], ev.Amount)
+		}
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"runtime"
 	"slices"
 	"strings"
@@ -28,6 +29,8 @@ import (
 
 // Config is what the contributor set in config.toml's [worker].
 type Config struct {
+	// MinPrice declines paid offers under it (base units); nil: any.
+	MinPrice     *big.Int
 	Enabled      bool
 	Executors    []string // builtin, wasm, process
 	Idle         probe.IdlePolicy
@@ -176,6 +179,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 			owned[name] = ownedExecutor{Executor: e, name: name, m: d.Metrics, now: cfg.Now}
 		}
 		w.svc = tasklet.NewService(d.Swarm.Host(), tasklet.ServiceConfig{
+			MinPrice:  cfg.MinPrice,
 			Admit:     w.admit,
 			Release:   w.release,
 			Executors: owned,

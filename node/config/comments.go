@@ -42,6 +42,7 @@ var comments = map[string]string{
 	"worker.enabled":               "accept tasklets from other peers",
 	"worker.executors":             "builtin (the Go trainer), wasm (sandboxed user code), process (opt-in commands)",
 	"worker.price_per_hour":        "asking price, advertised in the capability record",
+	"worker.min_price":             "paid jobs: the least a tasklet must pay, in whole tokens (\"\" or 0: any, unpaid ones too)",
 	"worker.hours":                 "daily window for work such as \"22:00-07:00\" (local time); empty = any time",
 	"worker.max_utilization":       "a GPU counts as idle at or under this utilisation (percent)",
 	"worker.quiet_for":             "…and when no foreign process used it for this long",
@@ -81,4 +82,5 @@ var comments = map[string]string{
 	"settle.escrow":                "rpc: JobEscrow",
 	"settle.registry":              "rpc: Registry",
 	"settle.stake":                 "rpc: WorkerStake",
+	"settle.claim_threshold":       "claim payouts on your own once this many tokens are owed (0: whatever is owed)",
 }

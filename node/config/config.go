@@ -93,6 +93,9 @@ type Worker struct {
 	Enabled        bool     `toml:"enabled"`
 	Executors      []string `toml:"executors"`
 	PricePerHour   float64  `toml:"price_per_hour"`
+	// MinPrice is the least a paid tasklet must pay, in whole tokens of
+	// the settlement token ("" or "0": any, unpaid ones included).
+	MinPrice string `toml:"min_price"`
 	Hours          string   `toml:"hours"`
 	MaxUtilization int      `toml:"max_utilization"`
 	QuietFor       Duration `toml:"quiet_for"`
@@ -167,6 +170,9 @@ type Settle struct {
 	Escrow   string `toml:"escrow"`
 	Registry string `toml:"registry"`
 	Stake    string `toml:"stake"`
+	// ClaimThreshold is how much (whole tokens) a worker's daemon must be
+	// owed before it claims on its own; "0" claims whatever is owed.
+	ClaimThreshold string `toml:"claim_threshold"`
 }
 
 // Settlement backends.
@@ -304,7 +310,7 @@ func Default(profile string) (Config, error) {
 			Process:        Process{Timeout: Duration{time.Hour}, Allow: []string{}, GPUs: []int{}},
 		},
 		Coordinator: Coordinator{KeepRounds: 3},
-		Settle:      Settle{Backend: SettleOff, Confirmations: 1, Dir: "chain", Listen: "127.0.0.1:5103"},
+		Settle:      Settle{Backend: SettleOff, Confirmations: 1, Dir: "chain", ClaimThreshold: "0", Listen: "127.0.0.1:5103"},
 	}
 	switch profile {
 	case ProfileDefault, "":

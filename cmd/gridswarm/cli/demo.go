@@ -35,7 +35,7 @@ func newDemoCmd(e *env) *cobra.Command {
 	var n, broken, cheaters int
 	var cheatRate, verifyRate, verifyNew float64
 	var cheatKind string
-	var keep, noTrain bool
+	var keep, noTrain, noPay bool
 	var stay time.Duration
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -74,6 +74,11 @@ Ctrl-C stops the daemons and removes the temp repos. Nothing leaves 127.0.0.1.`,
 			d, err := newDemo(e, n, broken, cheaters, cheatKind, cheatRate)
 			if err != nil {
 				return err
+			}
+			if d.pay = !noPay; d.pay {
+				if err := d.chainOnFirst(); err != nil {
+					return err
+				}
 			}
 			if f := cmd.Flags(); f.Changed("verify-rate") || f.Changed("verify-new") {
 				if verifyRate < 0 || verifyRate > 1 || verifyNew < 0 || verifyNew > 1 {
@@ -122,6 +127,7 @@ Ctrl-C stops the daemons and removes the temp repos. Nothing leaves 127.0.0.1.`,
 	f := cmd.Flags()
 	f.IntVarP(&n, "nodes", "n", 5, "number of daemons (one coordinates, the others train)")
 	f.BoolVar(&noTrain, "no-train", false, "only start the swarm and show it")
+	f.BoolVar(&noPay, "no-pay", false, "run no chain: the job is unpaid")
 	f.IntVar(&broken, "broken", 0, "give the last `K` workers a quota too small for a shard (they decline: over-quota)")
 	f.IntVar(&cheaters, "cheaters", 0, "make `N` workers (before the broken ones) cheat on some tasklets; spot checks must catch them")
 	f.StringVar(&cheatKind, "cheat-kind", "noise", "how cheaters cheat: noise, lazy, garbage or collude")
@@ -134,8 +140,9 @@ Ctrl-C stops the daemons and removes the temp repos. Nothing leaves 127.0.0.1.`,
 }
 
 type demoNode struct {
-	name string
-	dir  string
+	name    string
+	dir     string
+	account string // its Ethereum account, once funded
 	cmd  *exec.Cmd
 	done chan error
 	ep   repo.Endpoint
@@ -147,6 +154,7 @@ type demo struct {
 	nodes    []*demoNode
 	cheaters map[string]bool // node names
 	verify   string          // YAML appended to the job spec, if any
+	pay      bool            // settle on node0's chain
 }
 
 // brokenQuota is a data-grid quota (GiB) below one MNIST shard (3.9 MB).
@@ -252,6 +260,11 @@ func (d *demo) start(ctx context.Context) error {
 		fmt.Fprintf(d.e.Out, "  %s  %s  api %s\n", nd.name, nd.ep.PeerID, nd.ep.HTTP)
 		if i == 0 {
 			boot = tcpAddrs(nd.ep.Swarm)
+			if d.pay {
+				if err := d.chainForOthers(ctx); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil
@@ -420,6 +433,16 @@ func (d *demo) train(ctx context.Context) error {
 	}
 	fmt.Fprintf(d.e.Out, "dataset %s: %d shards\n", ds.CID, len(ds.Files)-1)
 	spec := strings.ReplaceAll(string(jobs.MNISTMLP), jobs.Placeholder, ds.CID) + d.verify
+	if d.pay {
+		if err := d.fund(ctx); err != nil {
+			return err
+		}
+		pay, err := d.payment(ctx, c, ds.CID)
+		if err != nil {
+			return err
+		}
+		spec += pay
+	}
 	var s node.Summary
 	if err := c.Call(ctx, &s, "job_submit", spec); err != nil {
 		return err
@@ -449,6 +472,12 @@ func (d *demo) train(ctx context.Context) error {
 	d.printVerification(v)
 	fmt.Fprintf(d.e.Out, "verification cost %.1f%% extra tasklet-seconds (%.1f s of replicas over %.1f s of used results)\n",
 		100*v.Overhead, v.ReplicaSeconds, v.UsedSeconds)
+	if d.pay {
+		if err := c.Call(ctx, &j, "job_show", s.ID); err != nil {
+			return err
+		}
+		return d.printPayouts(ctx, c, &j)
+	}
 	return nil
 }
 

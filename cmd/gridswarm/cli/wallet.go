@@ -22,7 +22,9 @@ func newWalletCmd(e *env) *cobra.Command {
 (settle.backend = "embedded") or one it reaches (settle.backend = "rpc").
 The account's key stays in the repo keystore.`,
 	}
-	cmd.AddCommand(newWalletInfoCmd(e), newWalletAddressCmd(e), newWalletBalanceCmd(e))
+	cmd.AddCommand(newWalletInfoCmd(e), newWalletAddressCmd(e), newWalletBalanceCmd(e), newWalletClaimsCmd(e),
+		newWalletClaimCmd(e), newWalletStakeCmd(e), newWalletUnstakeCmd(e), newWalletWithdrawCmd(e), newWalletStakeInfoCmd(e),
+		newWalletSendCmd(e), newWalletRegisterCmd(e))
 	return cmd
 }
 
