@@ -75,4 +75,3 @@ func (n *Node) serveModel(ctx context.Context, w http.ResponseWriter, j *schedul
 	w.Header().Set("X-Gridswarm-CID", model)
 	_, _ = w.Write(b)
 }
-

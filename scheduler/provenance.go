@@ -23,8 +23,8 @@ type Provenance struct {
 
 // ProvenanceRound is one round of a Provenance.
 type ProvenanceRound struct {
-	Index    int                 `json:"index"`
-	Weights  string              `json:"weights"`
+	Index    int       `json:"index"`
+	Weights  string    `json:"weights"`
 	Tasklets []Tasklet `json:"tasklets"`
 }
 

@@ -34,7 +34,7 @@ func TestPayouts(t *testing.T) {
 	j := &Job{Rounds: []Round{
 		{Tasklets: []Tasklet{
 			done("t0", 1, "good", nil),
-			done("t1", 2, "good", map[byte]string{2: "good", 3: "good"}), // replica by 3 agrees: both paid
+			done("t1", 2, "good", map[byte]string{2: "good", 3: "good"}),           // replica by 3 agrees: both paid
 			done("t2", 4, "good", map[byte]string{4: "good", 5: "bad", 6: "good"}), // 5 lost the vote
 			{State: TaskDone, Output: "x", Peer: peerOf(7), Receipt: rcpt(7, "t3", "10"), Screened: "delta too large"},
 			{State: TaskDropped, Peer: peerOf(8), Receipt: rcpt(8, "t4", "10")},

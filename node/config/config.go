@@ -90,12 +90,12 @@ func (z Size) MarshalText() ([]byte, error) {
 
 // Worker configures what this node offers the swarm.
 type Worker struct {
-	Enabled        bool     `toml:"enabled"`
-	Executors      []string `toml:"executors"`
-	PricePerHour   float64  `toml:"price_per_hour"`
+	Enabled      bool     `toml:"enabled"`
+	Executors    []string `toml:"executors"`
+	PricePerHour float64  `toml:"price_per_hour"`
 	// MinPrice is the least a paid tasklet must pay, in whole tokens of
 	// the settlement token ("" or "0": any, unpaid ones included).
-	MinPrice string `toml:"min_price"`
+	MinPrice       string   `toml:"min_price"`
 	Hours          string   `toml:"hours"`
 	MaxUtilization int      `toml:"max_utilization"`
 	QuietFor       Duration `toml:"quiet_for"`

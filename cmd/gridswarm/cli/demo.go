@@ -143,9 +143,9 @@ type demoNode struct {
 	name    string
 	dir     string
 	account string // its Ethereum account, once funded
-	cmd  *exec.Cmd
-	done chan error
-	ep   repo.Endpoint
+	cmd     *exec.Cmd
+	done    chan error
+	ep      repo.Endpoint
 }
 
 type demo struct {

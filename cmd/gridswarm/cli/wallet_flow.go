@@ -81,22 +81,30 @@ func txCmd(e *env, use, short string, args cobra.PositionalArgs, send func(ctx c
 
 func newWalletClaimCmd(e *env) *cobra.Command {
 	return txCmd(e, "claim", "claim everything this node is owed now, in one transaction", noArgs,
-		func(ctx context.Context, c *client.Client, _ []string) (api.TxResult, error) { return c.SettleClaim(ctx) }, "claimed")
+		func(ctx context.Context, c *client.Client, _ []string) (api.TxResult, error) {
+			return c.SettleClaim(ctx)
+		}, "claimed")
 }
 
 func newWalletStakeCmd(e *env) *cobra.Command {
 	return txCmd(e, "stake AMOUNT", "bond AMOUNT tokens: what an equivocation proof against this worker would cost it", exactArgs(1),
-		func(ctx context.Context, c *client.Client, a []string) (api.TxResult, error) { return c.SettleStake(ctx, a[0]) }, "staked")
+		func(ctx context.Context, c *client.Client, a []string) (api.TxResult, error) {
+			return c.SettleStake(ctx, a[0])
+		}, "staked")
 }
 
 func newWalletUnstakeCmd(e *env) *cobra.Command {
 	return txCmd(e, "unstake AMOUNT", "start unbonding AMOUNT tokens (withdraw them after the unbonding delay)", exactArgs(1),
-		func(ctx context.Context, c *client.Client, a []string) (api.TxResult, error) { return c.SettleUnstake(ctx, a[0]) }, "unbonding")
+		func(ctx context.Context, c *client.Client, a []string) (api.TxResult, error) {
+			return c.SettleUnstake(ctx, a[0])
+		}, "unbonding")
 }
 
 func newWalletWithdrawCmd(e *env) *cobra.Command {
 	return txCmd(e, "withdraw", "take out the stake whose unbonding delay is over", noArgs,
-		func(ctx context.Context, c *client.Client, _ []string) (api.TxResult, error) { return c.SettleWithdraw(ctx) }, "withdrew")
+		func(ctx context.Context, c *client.Client, _ []string) (api.TxResult, error) {
+			return c.SettleWithdraw(ctx)
+		}, "withdrew")
 }
 
 func newWalletStakeInfoCmd(e *env) *cobra.Command {
