@@ -137,3 +137,13 @@ type TypedReceipt struct {
 	Signature string          `json:"signature"`
 	Signer    string          `json:"signer"`
 }
+
+// RegistryToken is a Registry token: a dataset or a job's final model.
+type RegistryToken struct {
+	TokenID    string `json:"token_id"`
+	Kind       string `json:"kind"` // dataset or model
+	Owner      string `json:"owner"`
+	CID        string `json:"cid"`
+	Provenance string `json:"provenance,omitempty"`
+	EscrowID   string `json:"escrow_id,omitempty"` // model: the job's escrow
+}

@@ -349,3 +349,9 @@ func (c *Client) SettleRegisterDataset(ctx context.Context, cid string) (api.Dat
 	var out api.DatasetToken
 	return out, c.Call(ctx, &out, "settle_registerDataset", cid)
 }
+
+// SettleToken reads a Registry token (settle_token).
+func (c *Client) SettleToken(ctx context.Context, id string) (api.RegistryToken, error) {
+	var out api.RegistryToken
+	return out, c.Call(ctx, &out, "settle_token", id)
+}

@@ -107,6 +107,11 @@ func TestDemoStopsOnInterrupt(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^node3 \(cheater\)\s+\S+\s+\d+\s+\d+\s+[1-9]\d*\s+(yes|no)\s*$`).MatchString(out.String()) {
 		t.Errorf("the demo's table does not show the cheater caught:\n%s", out)
 	}
+	// The job was paid on node0's chain: check the money while it is up.
+	checkDemoPayouts(t, out.String(), 3)
+	if !regexp.MustCompile(`(?m)^node3 \(cheater\)\s+0x\S+\s+0\s+0\s+0\s`).MatchString(out.String()) {
+		t.Errorf("the demo's payout table does not show the cheater unpaid:\n%s", out)
+	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}

@@ -359,3 +359,31 @@ func (s *SettleService) Events(ctx context.Context) (*rpc.Subscription, error) {
 	}
 	return s.n.settleEvents.subscribe(ctx, settleEventsKey)
 }
+
+// registryModel is Registry.Kind.Model.
+const registryModel = 2
+
+// Token reads a Registry token: what it is, its owner, its CID and the
+// provenance CID it carries.
+func (s *SettleService) Token(ctx context.Context, id string) (api.RegistryToken, error) {
+	if s.n.settle == nil {
+		return api.RegistryToken{}, ErrSettleOff
+	}
+	tid, ok := new(big.Int).SetString(strings.TrimSpace(id), 10)
+	if !ok || tid.Sign() <= 0 {
+		return api.RegistryToken{}, fmt.Errorf("%q is not a token ID: give a positive integer", id)
+	}
+	it, err := s.n.settle.client.Item(ctx, tid)
+	if err != nil {
+		return api.RegistryToken{}, err
+	}
+	owner, err := s.n.settle.client.OwnerOf(ctx, tid)
+	if err != nil {
+		return api.RegistryToken{}, err
+	}
+	out := api.RegistryToken{TokenID: tid.String(), Kind: "dataset", Owner: owner.Hex(), CID: it.Cid, Provenance: it.ProvenanceCid}
+	if it.Kind == registryModel {
+		out.Kind, out.EscrowID = "model", it.JobId.String()
+	}
+	return out, nil
+}
