@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/signer/core/apitypes"
 
 	"github.com/gridswarm/gridswarm/api"
 	"github.com/gridswarm/gridswarm/client"
@@ -120,6 +122,34 @@ func checkDemoPayouts(t *testing.T, out string, cheater int) {
 	b, _ := os.ReadFile(pp)
 	if r.code != 0 || json.Unmarshal(b, &prov) != nil || prov.Settlement == nil || prov.Settlement.Escrow.Tx != s.Escrow.Tx || len(prov.Rounds) != len(j.Rounds) {
 		t.Errorf("the provenance %s is not the job's record with its escrow (exit %d %s): %.300s", tok.Provenance, r.code, r.err, b)
+	}
+
+	// A tasklet's receipt as EIP-712 typed data: go-ethereum's own
+	// implementation gives the digest the worker signed.
+	tr, err := c0.SettleReceipt(ctx, jobID, 1, 0)
+	if err != nil {
+		t.Fatalf("settle_receipt: %v", err)
+	}
+	var td apitypes.TypedData
+	if err := json.Unmarshal(tr.TypedData, &td); err != nil {
+		t.Fatalf("settle_receipt typed data: %v", err)
+	}
+	digest, _, err := apitypes.TypedDataAndHash(td)
+	sig := common.FromHex(tr.Signature)
+	if err != nil || len(sig) != 65 || common.BytesToHash(digest).Hex() != tr.Digest {
+		t.Fatalf("typed data hashes to %x (%v), settle_receipt says %s", digest, err, tr.Digest)
+	}
+	sig[64] -= 27
+	pub, err := crypto.SigToPub(digest, sig)
+	if err != nil || crypto.PubkeyToAddress(*pub).Hex() != tr.Signer || td.Message["price"] == nil {
+		t.Errorf("the receipt's signature recovers %v (%v), signer %s; price %v", pub, err, tr.Signer, td.Message["price"])
+	}
+
+	// A budget that cannot pay the job is refused with the numbers.
+	cheap := filepath.Join(t.TempDir(), "cheap.yaml")
+	writeFile(t, cheap, []byte(fmt.Sprintf("version: 1\nname: cheap\nmodel: {kind: softmax, inputs: 784, classes: 10}\ndataset: {cid: %s}\nrounds: 5\npayment: {budget: \"0.1\", price: \"0.5\"}\n", j.Dataset.Root)))
+	if r := gs(t, nodeDir(0), "submit", cheap); r.code == 0 || !strings.Contains(r.err, "payment.budget") || !strings.Contains(r.err, "raise the budget") {
+		t.Errorf("a job its budget cannot pay: exit %d, %s", r.code, r.err)
 	}
 
 	// The cheater equivocates: a second receipt for a tasklet it ran, with

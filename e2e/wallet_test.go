@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -13,7 +14,13 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/ethclient"
 
+	"github.com/ipfs/go-cid"
+	mh "github.com/multiformats/go-multihash"
+
 	"github.com/gridswarm/gridswarm/api"
+	"github.com/gridswarm/gridswarm/client"
+	"github.com/gridswarm/gridswarm/node/repo"
+	"github.com/gridswarm/gridswarm/receipt"
 	"github.com/gridswarm/gridswarm/settle"
 )
 
@@ -106,7 +113,9 @@ func TestWalletOnEmbeddedChain(t *testing.T) {
 	if balViaB.Token != bal.Token {
 		t.Errorf("the first's balance read through the second: %s, want %s", balViaB.Token, bal.Token)
 	}
+	walletFlow(t, ctx, a, b, info)
 	db.stop()
+	mustJSON(t, a, &bal, "wallet", "balance") // what kill -9 must keep
 
 	// kill -9, restart: same deployment, same balances, no redeploy.
 	da.kill9()
@@ -146,4 +155,120 @@ func TestWalletSettleOff(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "chain")); !os.IsNotExist(err) {
 		t.Errorf("settlement off created a chain folder (%v)", err)
 	}
+	// A paid job is refused before anything happens, saying what to do.
+	spec := filepath.Join(t.TempDir(), "paid.yaml")
+	writeFile(t, spec, []byte("version: 1\nname: paid\nmodel: {kind: softmax, inputs: 784, classes: 10}\ndataset: {cid: "+rawCID("no such dataset")+"}\npayment: {budget: \"10\", price: \"0.1\"}\n"))
+	if r := gs(t, dir, "submit", spec); r.code == 0 || !strings.Contains(r.err, "payment") || !strings.Contains(r.err, "settle.backend") {
+		t.Errorf("a paid job on a daemon without a chain: exit %d, %s; want an error naming payment and settle.backend", r.code, r.err)
+	}
+}
+
+// walletFlow is a worker's wallet, as a user drives it: the first daemon
+// (a) sends the second (b) ether for gas and tokens; b stakes, starts
+// unbonding part and cannot withdraw it before the delay; an equivocation
+// proof of b reported to a slashes all of it, which a's settle_subscribe
+// ("events") announces.
+func walletFlow(t *testing.T, ctx context.Context, a, b string, info api.SettleInfo) {
+	t.Helper()
+	var infoB api.SettleInfo
+	mustJSON(t, b, &infoB, "wallet", "info")
+	var sent []api.TxResult
+	mustJSON(t, a, &sent, "wallet", "send", infoB.Account, "--tokens", "5", "--ether", "0.5")
+	var balB api.SettleBalance
+	mustJSON(t, b, &balB, "wallet", "balance")
+	if len(sent) != 2 || balB.Token != "5000000000000000000" || balB.Ether != "500000000000000000" {
+		t.Fatalf("after sending 5 tokens and 0.5 ether: %+v, balance %+v", sent, balB)
+	}
+	if r := gs(t, b, "wallet", "stake", "5.5"); r.code == 0 {
+		t.Errorf("staking more than the balance succeeded: %s", r.out)
+	}
+	if r := gs(t, b, "wallet", "stake", "five"); r.code == 0 || !strings.Contains(r.err, "decimal number") {
+		t.Errorf("stake five: exit %d, %s; want an error asking for a decimal number", r.code, r.err)
+	}
+	var tx api.TxResult
+	mustJSON(t, b, &tx, "wallet", "stake", "5")
+	mustJSON(t, b, &tx, "wallet", "unstake", "2")
+	var st api.StakeInfo
+	mustJSON(t, b, &st, "wallet", "stake-info")
+	if st.Bonded != "3000000000000000000" || st.Unbonding != "2000000000000000000" || st.UnlockAt == 0 {
+		t.Fatalf("after staking 5 and unstaking 2: %+v", st)
+	}
+	if r := gs(t, b, "wallet", "withdraw"); r.code == 0 || !strings.Contains(r.err, "StillUnbonding") {
+		t.Errorf("withdraw before the delay: exit %d, %s; want StillUnbonding", r.code, r.err)
+	}
+	var claims []api.SettleClaim
+	mustJSON(t, b, &claims, "wallet", "claims")
+	if len(claims) != 0 {
+		t.Errorf("claims of a worker no job paid: %+v", claims)
+	}
+
+	// An equivocation: two receipts b signed for one tasklet, two outputs.
+	ca := dialWS(t, ctx, a)
+	events := make(chan api.SettleEvent, 8)
+	sub, err := ca.Subscribe(ctx, "settle", events, "events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	key, err := repo.EthKey(b, passphrase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idA, idB api.IDInfo
+	mustJSON(t, a, &idA, "id")
+	mustJSON(t, b, &idB, "id")
+	domain := receipt.Domain{ChainID: info.ChainID, VerifyingContract: common.HexToAddress(info.Contracts.Stake)}
+	r1 := receipt.Receipt{TaskletCID: rawCID("tasklet"), OutputCID: rawCID("output one"),
+		WorkerPeer: idB.PeerID, Coordinator: idA.PeerID, JobID: "wallet-test", Round: 1, Samples: 10, StartedAt: 1, FinishedAt: 2, Price: "1"}
+	r2 := r1
+	r2.OutputCID = rawCID("output two")
+	if r1, err = receipt.Sign(key, domain, r1); err != nil {
+		t.Fatal(err)
+	}
+	if r2, err = receipt.Sign(key, domain, r2); err != nil {
+		t.Fatal(err)
+	}
+	proof, _ := json.Marshal(map[string]any{"a": r1, "b": r2})
+	pf := filepath.Join(t.TempDir(), "proof.json")
+	writeFile(t, pf, proof)
+	var rep api.ReportResult
+	mustJSON(t, a, &rep, "verify", "report", pf)
+	if rep.Slashed != "5000000000000000000" || rep.SlashTx == "" {
+		t.Errorf("report of b's equivocation: %+v, want its 5 tokens (bonded and unbonding) slashed", rep)
+	}
+	mustJSON(t, a, &st, "wallet", "stake-info", infoB.Account)
+	if st.Bonded != "0" || st.Unbonding != "0" {
+		t.Errorf("b's stake after the slash: %+v", st)
+	}
+	select {
+	case ev := <-events:
+		if ev.Kind != "slash" || !strings.EqualFold(ev.Account, infoB.Account) || ev.Tx != rep.SlashTx {
+			t.Errorf("settle event %+v, want the slash of %s in %s", ev, infoB.Account, rep.SlashTx)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("settle_subscribe(events) announced no slash")
+	}
+	// The same proof again takes nothing more and says why.
+	var again api.ReportResult
+	mustJSON(t, a, &again, "verify", "report", pf)
+	if again.Slashed != "" || again.NotSlashed == "" {
+		t.Errorf("the same proof reported twice: %+v, want nothing slashed and why", again)
+	}
+}
+
+// dialWS opens a WebSocket client to a repo's daemon, closed with the test.
+func dialWS(t *testing.T, ctx context.Context, dir string) *client.Client {
+	t.Helper()
+	c, err := client.Dial(ctx, dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// rawCID is the CID of a raw block holding s.
+func rawCID(s string) string {
+	h, _ := mh.Sum([]byte(s), mh.SHA2_256, -1)
+	return cid.NewCidV1(cid.Raw, h).String()
 }

@@ -237,6 +237,9 @@ func (c *Coordinator) Submit(ctx context.Context, yaml []byte) (*Job, error) {
 	if spec.Executor != jobspec.ExecutorBuiltin {
 		return nil, jobspec.FieldErr("executor", "%q jobs cannot be coordinated yet; this daemon drives builtin jobs", spec.Executor)
 	}
+	if spec.Payment != nil && c.opts.Payer == nil {
+		return nil, jobspec.FieldErr("payment", "%v", errNoPayer)
+	}
 	ds, err := c.resolveDataset(ctx, spec)
 	if err != nil {
 		return nil, err
