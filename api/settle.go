@@ -147,3 +147,32 @@ type RegistryToken struct {
 	Provenance string `json:"provenance,omitempty"`
 	EscrowID   string `json:"escrow_id,omitempty"` // model: the job's escrow
 }
+
+// SettleEvidence is what backs a paid job's payouts (settle_evidence):
+// each root with the data-grid record of the receipts it pays, and each
+// decided spot check with its evidence bundle.
+type SettleEvidence struct {
+	Job        string          `json:"job"`
+	EscrowID   string          `json:"escrow_id"`
+	Batches    []BatchEvidence `json:"batches"`
+	Checks     []CheckEvidence `json:"checks"`
+	Provenance string          `json:"provenance,omitempty"` // once the escrow is closed
+}
+
+// BatchEvidence is one posted root.
+type BatchEvidence struct {
+	Batch        int    `json:"batch"`
+	Root         string `json:"root"`
+	ReceiptsRoot string `json:"receipts_root"`
+	Record       string `json:"record"` // CID: payouts and receipts
+	Tx           string `json:"tx"`
+}
+
+// CheckEvidence is one decided spot check.
+type CheckEvidence struct {
+	Round    int      `json:"round"` // 1-based
+	Tasklet  int      `json:"tasklet"`
+	Outcome  string   `json:"outcome"`
+	Losers   []string `json:"losers,omitempty"`
+	Evidence string   `json:"evidence,omitempty"` // CID of the bundle
+}

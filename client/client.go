@@ -355,3 +355,9 @@ func (c *Client) SettleToken(ctx context.Context, id string) (api.RegistryToken,
 	var out api.RegistryToken
 	return out, c.Call(ctx, &out, "settle_token", id)
 }
+
+// SettleEvidence returns what backs a paid job's payouts (settle_evidence).
+func (c *Client) SettleEvidence(ctx context.Context, id string) (api.SettleEvidence, error) {
+	var out api.SettleEvidence
+	return out, c.Call(ctx, &out, "settle_evidence", id)
+}

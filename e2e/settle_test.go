@@ -21,6 +21,7 @@ import (
 	"github.com/gridswarm/gridswarm/node/repo"
 	"github.com/gridswarm/gridswarm/receipt"
 	"github.com/gridswarm/gridswarm/scheduler"
+	"github.com/gridswarm/gridswarm/settle/merkle"
 )
 
 // demoPassphrase is the passphrase of the demo's repos (cli.demoPassphrase).
@@ -145,6 +146,39 @@ func checkDemoPayouts(t *testing.T, out string, cheater int) {
 		t.Errorf("the receipt's signature recovers %v (%v), signer %s; price %v", pub, err, tr.Signer, td.Message["price"])
 	}
 
+	// Each root's record in the data grid holds the receipts whose EIP-712
+	// digests its receipts root covers, and the payouts it committed.
+	ev, err := c0.SettleEvidence(ctx, jobID)
+	if err != nil || len(ev.Batches) != len(s.Batches) || len(ev.Checks) == 0 {
+		t.Fatalf("settle_evidence: %+v, %v; want %d batches and the spot checks", ev, err, len(s.Batches))
+	}
+	for _, b := range ev.Batches {
+		rp := filepath.Join(t.TempDir(), "batch.json")
+		if r := gs(t, nodeDir(0), "data", "get", b.Record, "-o", rp); r.code != 0 {
+			t.Fatalf("data get %s: %s", b.Record, r.err)
+		}
+		var rec struct {
+			Payouts  []scheduler.Payout `json:"payouts"`
+			Receipts []receipt.Receipt  `json:"receipts"`
+		}
+		raw, _ := os.ReadFile(rp)
+		if err := json.Unmarshal(raw, &rec); err != nil || len(rec.Receipts) == 0 {
+			t.Fatalf("batch record %s: %v", b.Record, err)
+		}
+		var leaves []merkle.Hash
+		for _, r := range rec.Receipts {
+			if _, err := receipt.Verify(domainOf(t, nodeDir(0)), r); err != nil {
+				t.Errorf("batch %d pays a receipt that does not verify: %v", b.Batch, err)
+			}
+			h, _ := receipt.Hash(domainOf(t, nodeDir(0)), r)
+			leaves = append(leaves, merkle.LeafHash(h[:]))
+		}
+		tree, err := merkle.New(leaves)
+		if err != nil || tree.Root().Hex() != b.ReceiptsRoot {
+			t.Errorf("batch %d: its receipts hash to %v (%v), the root posted says %s", b.Batch, tree.Root(), err, b.ReceiptsRoot)
+		}
+	}
+
 	// A budget that cannot pay the job is refused with the numbers.
 	cheap := filepath.Join(t.TempDir(), "cheap.yaml")
 	writeFile(t, cheap, []byte(fmt.Sprintf("version: 1\nname: cheap\nmodel: {kind: softmax, inputs: 784, classes: 10}\ndataset: {cid: %s}\nrounds: 5\npayment: {budget: \"0.1\", price: \"0.5\"}\n", j.Dataset.Root)))
@@ -196,4 +230,12 @@ func checkDemoPayouts(t *testing.T, out string, cheater int) {
 	if st.Bonded != "0" || st.Unbonding != "0" {
 		t.Errorf("the cheater's stake after the slash: %+v, want nothing left", st)
 	}
+}
+
+// domainOf is the EIP-712 domain receipts are signed in on a daemon's chain.
+func domainOf(t *testing.T, dir string) receipt.Domain {
+	t.Helper()
+	var info api.SettleInfo
+	mustJSON(t, dir, &info, "wallet", "info")
+	return receipt.Domain{ChainID: info.ChainID, VerifyingContract: common.HexToAddress(info.Contracts.Stake)}
 }

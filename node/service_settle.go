@@ -387,3 +387,31 @@ func (s *SettleService) Token(ctx context.Context, id string) (api.RegistryToken
 	}
 	return out, nil
 }
+
+// Evidence returns what backs a paid job's payouts: its roots with their
+// receipt records, and its decided spot checks with their bundles.
+func (s *SettleService) Evidence(id string) (api.SettleEvidence, error) {
+	j, err := s.n.coord.Get(id)
+	if err != nil {
+		return api.SettleEvidence{}, err
+	}
+	if j.Settlement == nil {
+		return api.SettleEvidence{}, fmt.Errorf("job %s is not paid: its spec has no payment", id)
+	}
+	out := api.SettleEvidence{Job: j.ID, EscrowID: j.Settlement.Escrow.ID, Batches: []api.BatchEvidence{}, Checks: []api.CheckEvidence{}}
+	for _, b := range j.Settlement.Batches {
+		out.Batches = append(out.Batches, api.BatchEvidence{Batch: b.Index, Root: b.Root, ReceiptsRoot: b.Receipts, Record: b.Record, Tx: b.Tx})
+	}
+	for _, rd := range j.Rounds {
+		for _, t := range rd.Tasklets {
+			if t.Check == nil || t.Check.Outcome == "" {
+				continue
+			}
+			out.Checks = append(out.Checks, api.CheckEvidence{Round: rd.Index + 1, Tasklet: t.Index, Outcome: t.Check.Outcome, Losers: t.Check.Losers, Evidence: t.Check.Evidence})
+		}
+	}
+	if c := j.Settlement.Closing; c != nil {
+		out.Provenance = c.Provenance
+	}
+	return out, nil
+}
