@@ -30,10 +30,13 @@ import (
 // so a forged notice costs nothing but a read.
 const SettleTopic = "gridswarm/settle/1.0.0"
 
-// Limits on a notice: a root pays at most maxNoticePayouts accounts.
+// Limits on a notice. Gossip carries at most 64 KiB a message, so a root
+// paying more than maxNoticePayouts accounts is announced by its record's
+// CID, which workers fetch from the data grid (at most maxRecordSize).
 const (
-	maxNoticePayouts = 4096
-	maxNoticeSize    = 512 << 10
+	maxNoticePayouts = 400
+	maxNoticeSize    = 64 << 10
+	maxRecordSize    = 64 << 20
 )
 
 // PayoutNotice is what SettleTopic carries.
@@ -44,7 +47,10 @@ type PayoutNotice struct {
 	Job      string             `json:"job"`
 	Batch    int                `json:"batch"`
 	Root     string             `json:"root"`
-	Payouts  []scheduler.Payout `json:"payouts"`
+	Payouts  []scheduler.Payout `json:"payouts,omitempty"`
+	// Record is the CID of the root's batch record, whose payouts a
+	// notice too large for gossip leaves out.
+	Record string `json:"record,omitempty"`
 }
 
 // tree rebuilds the notice's payout tree and checks it has the root the
@@ -205,7 +211,10 @@ func (p payer) Post(ctx context.Context, jobID string, e scheduler.Escrow, payou
 	}
 	notice := PayoutNotice{
 		ChainID: e.ChainID, Escrow: e.Contract, EscrowID: e.ID, Job: jobID, Batch: int(j.Batches),
-		Root: out.Root, Payouts: payouts,
+		Root: out.Root, Payouts: payouts, Record: out.Record,
+	}
+	if len(payouts) > maxNoticePayouts {
+		notice.Payouts = nil // workers read them from the record
 	}
 	p.n.log.Info("posted a payout root", "job", jobID, "batch", j.Batches, "committed", p.Tokens(tree.Total), "accounts", len(payouts), "tx", rec.TxHash)
 	p.n.settleEvents.publish(settleEventsKey, api.SettleEvent{Kind: "batch", Job: jobID, EscrowID: e.ID, Batch: int(j.Batches), Amount: out.Committed, Tx: out.Tx})
@@ -318,6 +327,16 @@ func (n *Node) settleSpec() p2p.TopicSpec {
 			if err := json.Unmarshal(b, &pn); err != nil {
 				return fmt.Errorf("payout notice: %w", err)
 			}
+			if len(pn.Payouts) == 0 && pn.Record != "" {
+				// Checked once fetched: the record's payouts must rebuild the root.
+				if _, err := parseCID(pn.Record); err != nil {
+					return fmt.Errorf("payout notice record: %w", err)
+				}
+				if pn.ChainID != chainID || !strings.EqualFold(pn.Escrow, a.Escrow.Hex()) {
+					return fmt.Errorf("notice for chain %d escrow %s", pn.ChainID, pn.Escrow)
+				}
+				return nil
+			}
 			_, err := pn.tree(chainID, a.Escrow)
 			return err
 		},
@@ -333,9 +352,15 @@ func (n *Node) startSettle(ctx context.Context, threshold *big.Int) error {
 	}
 	n.claims = newClaims()
 	me := n.settle.client.From()
+	ctx, cancel := context.WithCancel(ctx)
+	n.stopSettle = cancel
 	t, err := n.swarm.Gossip(n.settleSpec(), func(from peer.ID, b []byte) {
 		var pn PayoutNotice
 		if json.Unmarshal(b, &pn) != nil {
+			return
+		}
+		if len(pn.Payouts) == 0 {
+			n.fetchNotice(ctx, pn, me)
 			return
 		}
 		n.noticed(pn, me)
@@ -344,8 +369,6 @@ func (n *Node) startSettle(ctx context.Context, threshold *big.Int) error {
 		return err
 	}
 	n.settleTopic.Store(t)
-	ctx, cancel := context.WithCancel(ctx)
-	n.stopSettle = cancel
 	n.bg.Add(1)
 	go func() {
 		defer n.bg.Done()
@@ -363,6 +386,36 @@ func (n *Node) startSettle(ctx context.Context, threshold *big.Int) error {
 		}
 	}()
 	return nil
+}
+
+// fetchNotice completes a notice that names only its record: the payouts
+// are read from the data grid, off the gossip handler.
+func (n *Node) fetchNotice(ctx context.Context, pn PayoutNotice, me common.Address) {
+	n.bg.Add(1)
+	go func() {
+		defer n.bg.Done()
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		c, err := parseCID(pn.Record)
+		if err != nil {
+			return
+		}
+		b, err := n.grid.ReadFile(ctx, c, maxRecordSize)
+		var rec batchRecord
+		if err == nil {
+			err = json.Unmarshal(b, &rec)
+		}
+		if err != nil {
+			n.log.Warn("cannot read a payout record", "record", pn.Record, "err", err)
+			return
+		}
+		pn.Payouts = rec.Payouts
+		if _, err := pn.tree(n.settle.chain.ChainID().Uint64(), n.settle.client.Addresses().Escrow); err != nil {
+			n.log.Warn("payout record does not match its notice", "record", pn.Record, "err", err)
+			return
+		}
+		n.noticed(pn, me)
+	}()
 }
 
 // noticed keeps a notice that pays me (our own notices arrive here too).
