@@ -47,14 +47,12 @@
 //   - Slashed stake is "burned" by sending it to 0x…dEaD: any ERC-20 can
 //     receive there, not all can burn.
 //
-// # Not done yet
+// # In the daemon
 //
 // The daemon opens a chain ([settle] backend = embedded or rpc, package
-// node), deploys or checks the contracts, signs receipts in the chain's
-// domain and answers settle_info and settle_balance (`gridswarm wallet`).
-// Still to build: escrow at submit, the batcher that turns verified
-// receipts into roots, automatic claims above a threshold, slashing from
-// gossiped equivocation proofs, funding rpc-backend daemons with gas, the
-// price in the job spec and receipt, the provenance record, the rest of
-// the settle_ namespace, and the demo's payout table.
+// node), deploys or checks the contracts and signs receipts in the chain's
+// domain. The scheduler decides who is owed what (scheduler/settle.go);
+// node/settle_flow.go escrows paid jobs at submit, posts their roots,
+// gossips payout notices, claims for its own account and slashes on
+// equivocation proofs with this package's Client.
 package settle
