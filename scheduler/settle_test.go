@@ -1,12 +1,21 @@
 package scheduler
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"math/big"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/gridswarm/gridswarm/receipt"
 	"github.com/gridswarm/gridswarm/scheduler/jobspec"
+	"github.com/gridswarm/gridswarm/tasklet"
+	"github.com/ipfs/go-cid"
 	"pgregory.net/rapid"
 )
 
@@ -154,5 +163,148 @@ func TestTaskletPriceAndBatching(t *testing.T) {
 	s.Batches = []Batch{{Through: 2}}
 	if due(s, 2, true) {
 		t.Error("a final root was due though nothing changed since the last one")
+	}
+}
+
+// pricedFake is a fake swarm whose workers sign receipts with an account
+// derived from their peer ID and the offered price.
+type pricedFake struct{ *fakeSwarm }
+
+func accountOf(peer string) common.Address { return common.BytesToAddress([]byte(peer)) }
+
+func (p pricedFake) OfferPriced(ctx context.Context, peer string, spec tasklet.Spec, price string, progress func(int, int)) (receipt.Receipt, error) {
+	r, err := p.Offer(ctx, peer, spec, progress)
+	if err != nil {
+		return r, err
+	}
+	c, _ := spec.CID()
+	r.TaskletCID, r.Worker, r.Price = c.String(), accountOf(peer), price
+	return r, nil
+}
+
+// fakePayer records what the coordinator asks of the chain.
+type fakePayer struct {
+	mu      sync.Mutex
+	escrows []EscrowRequest
+	posts   [][]Payout
+	closed  []string // model, provenance
+}
+
+func (f *fakePayer) Units(tokens string) (*big.Int, error) {
+	r, ok := new(big.Rat).SetString(tokens)
+	if !ok {
+		return nil, errors.New("bad amount")
+	}
+	r.Mul(r, new(big.Rat).SetInt64(1000))
+	return new(big.Int).Quo(r.Num(), r.Denom()), nil
+}
+
+func (f *fakePayer) Tokens(u *big.Int) string { return u.String() + " milli" }
+
+func (f *fakePayer) Escrow(ctx context.Context, jobID string, req EscrowRequest) (Escrow, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.escrows = append(f.escrows, req)
+	return Escrow{ID: "1", Deposit: req.Budget.String(), Price: req.Price.String(), Per: req.Per, Tx: "0xdeposit"}, nil
+}
+
+func (f *fakePayer) Post(ctx context.Context, jobID string, e Escrow, payouts []Payout, receipts []receipt.Receipt) (Batch, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.posts = append(f.posts, payouts)
+	return Batch{Root: fmt.Sprintf("root-%d", len(f.posts)), Tx: "0xroot"}, nil
+}
+
+func (f *fakePayer) Close(ctx context.Context, jobID string, e Escrow, model, provenance string) (Closing, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = append(f.closed, model, provenance)
+	return Closing{Refund: "0"}, nil
+}
+
+// A paid job escrows at submit, offers its price, posts a root once five
+// rounds are payable and a last one at the end, and closes with the final
+// model and a provenance record that names the escrow.
+func TestCoordinatorPaysVerifiedWork(t *testing.T) {
+	store, err := NewStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	grid, sw, pay := newFakeGrid(), newFakeSwarm(), &fakePayer{}
+	sw.add("w1", 1, healthy)
+	sw.add("w2", 1, healthy)
+	c := New(store, grid, pricedFake{sw}, Options{Payer: pay, RetryEvery: 20 * time.Millisecond, Backoff: time.Millisecond})
+	t.Cleanup(c.Close)
+	h := &harness{grid: grid, swarm: sw, store: store, c: c}
+	root := grid.addDataset(t)
+	paid := tinySpec(root, 7, 2) + "payment: {budget: \"20\", price: \"0.5\"}\n"
+
+	// Too small a budget is refused before any money moves.
+	if _, err := c.Submit(context.Background(), []byte(tinySpec(root, 7, 2)+"payment: {budget: \"1\", price: \"0.5\"}\n")); err == nil || !strings.Contains(err.Error(), "payment.budget") {
+		t.Fatalf("a budget of 1 for 14 runs at 0.5: %v", err)
+	}
+	if len(pay.escrows) != 0 {
+		t.Fatalf("a refused job escrowed %+v", pay.escrows)
+	}
+
+	j, err := c.Submit(context.Background(), []byte(paid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := h.wait(t, j.ID)
+	if got.Status != StatusDone {
+		t.Fatalf("status %s (%s)", got.Status, got.Error)
+	}
+	pay.mu.Lock()
+	defer pay.mu.Unlock()
+	if len(pay.escrows) != 1 || pay.escrows[0].Budget.Int64() != 20000 || pay.escrows[0].Price.Int64() != 500 {
+		t.Fatalf("escrows %+v, want one of 20000 at 500", pay.escrows)
+	}
+	if len(pay.posts) != 2 {
+		t.Fatalf("%d roots posted, want 2 (after 6 rounds, then at the end): %+v", len(pay.posts), pay.posts)
+	}
+	total := func(ps []Payout) (sum int64, runs int) {
+		for _, p := range ps {
+			a, _ := new(big.Int).SetString(p.Amount, 10)
+			sum += a.Int64()
+			runs += p.Tasklets
+		}
+		return
+	}
+	if sum, runs := total(pay.posts[0]); runs != 10 || sum != 5000 {
+		t.Errorf("first root pays %d runs for %d, want rounds 1-5: 10 runs, 5000", runs, sum)
+	}
+	if sum, runs := total(pay.posts[1]); runs != 14 || sum != 7000 {
+		t.Errorf("last root pays %d runs for %d, want all 14 runs, 7000", runs, sum)
+	}
+	s := got.Settlement
+	if s == nil || len(s.Batches) != 2 || s.Batches[1].Through != 7 || s.Closing == nil {
+		t.Fatalf("settlement %+v", s)
+	}
+	if len(pay.closed) != 2 || pay.closed[0] != got.FinalModel || pay.closed[1] != s.Closing.Provenance {
+		t.Fatalf("closed with %q, want the final model %s and the provenance", pay.closed, got.FinalModel)
+	}
+	pc, _ := cid.Decode(s.Closing.Provenance)
+	b, err := grid.ReadFile(context.Background(), pc, 1<<20)
+	var prov Provenance
+	if err != nil || json.Unmarshal(b, &prov) != nil || prov.Settlement == nil || prov.Settlement.Escrow.Tx != "0xdeposit" || len(prov.Settlement.Batches) != 2 {
+		t.Errorf("provenance record: %v, %+v", err, prov.Settlement)
+	}
+	// Every accepted receipt names the price of one run.
+	for _, rd := range got.Rounds {
+		for _, tk := range rd.Tasklets {
+			if tk.Receipt == nil || tk.Receipt.Price != "500" {
+				t.Errorf("round %d tasklet %d receipt %+v, want price 500", rd.Index, tk.Index, tk.Receipt)
+			}
+		}
+	}
+}
+
+func TestPaidJobWithoutPayerIsRefused(t *testing.T) {
+	h := newHarness(t, Options{})
+	root := h.grid.addDataset(t)
+	_, err := h.c.Submit(context.Background(), []byte(tinySpec(root, 1, 1)+"payment: {budget: \"2\", price: \"1\"}\n"))
+	if err == nil || !strings.Contains(err.Error(), "settle.backend") {
+		t.Fatalf("paid job without a chain: %v, want an error naming settle.backend", err)
 	}
 }
