@@ -208,7 +208,7 @@ func modelBytes(params int64) uint64 {
 // its machine, then applies the outer step and evaluates.
 func (c *Coordinator) runRound(ctx context.Context, r *run) error {
 	spec := r.spec
-	params, err := BuiltinParams(spec)
+	params, err := TaskletParams(spec)
 	if err != nil {
 		return err
 	}
@@ -594,8 +594,15 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int) ([]int, 
 	if err != nil {
 		return nil, fmt.Errorf("round %d: global weights: %w", round, err)
 	}
+	var weightsFile []byte // the program contract checks deltas against its header
+	if isProgram(r.spec) {
+		if weightsFile, err = contract.EncodeParams(global); err != nil {
+			return nil, fmt.Errorf("round %d: global weights: %w", round, err)
+		}
+	}
 	fetched := map[int]trainer.Params{}
 	losses := map[int]float64{}
+	broken := map[int]string{} // outputs that break the program contract
 	var lost []int
 	for _, t := range rd.Tasklets { // in index order: the sum's order is fixed
 		if t.State == TaskDropped {
@@ -603,8 +610,12 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int) ([]int, 
 		}
 		fctx, cancel := context.WithTimeout(ctx, outputFetchTimeout)
 		start := c.now()
-		p, n, err := c.loadParamsN(fctx, t.Output, m, t.Peer)
+		p, n, err := c.loadOutput(fctx, r.spec, t.Output, global, weightsFile, t.Peer)
 		cancel()
+		if errors.Is(err, errBadOutput) {
+			broken[t.Index] = err.Error()
+			continue
+		}
 		if err != nil && ctx.Err() == nil {
 			c.log.Warn("cannot fetch a tasklet output", "job", r.job.ID, "round", round, "tasklet", t.Index, "peer", t.Peer, "err", err)
 			lost = append(lost, t.Index)
@@ -620,6 +631,9 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int) ([]int, 
 		return lost, nil
 	}
 	screened := c.screen(global, fetched, losses)
+	for i, why := range broken {
+		screened[i] = why
+	}
 	locals := make([]trainer.Params, 0, len(fetched))
 	loss, compute := 0.0, 0.0
 	r.mu.Lock()
@@ -628,13 +642,13 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int) ([]int, 
 		if t.Receipt != nil {
 			compute += float64(t.Receipt.ComputeMillis) / 1000
 		}
-		p, ok := fetched[t.Index]
-		if !ok {
-			continue
-		}
 		if why, bad := screened[t.Index]; bad {
 			t.Screened = why
 			c.screenedOut(round, t, why, r.spec.Executor)
+			continue
+		}
+		p, ok := fetched[t.Index]
+		if !ok {
 			continue
 		}
 		locals = append(locals, p)

@@ -1,0 +1,146 @@
+package scheduler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/gridswarm/gridswarm/scheduler/jobspec"
+	"github.com/gridswarm/gridswarm/tasklet"
+	"github.com/gridswarm/gridswarm/trainer"
+	"github.com/gridswarm/gridswarm/trainer/contract"
+)
+
+// Program jobs (executor wasm or process) run round by round like builtin
+// ones: same plan, placement, retries and spot checks. What differs is at
+// the two ends of a tasklet:
+//
+//	spec ─► inputs program, weights.safetensors, shard.safetensors;
+//	        params: contract.ProgramTask (args or command, and the job's
+//	        model and inner settings for params.json)
+//	output ◄─ a folder: delta.safetensors + metrics.json, checked with
+//	        contract.CheckDeltaBytes and ParseMetrics before the outer step
+//
+// The job's model (required) is the network the program trains, named and
+// shaped as the built-in trainer's: the coordinator builds the first
+// weights from it (trainer.Init with the job's seed) and evaluates the
+// averaged weights with the built-in evaluator on the validation and test
+// splits, so a program job reports accuracy like a builtin one.
+
+// ProcessProgramPath is where a process tasklet's program lies inside the
+// sandbox: the "program" input under /tasklet/in.
+const ProcessProgramPath = "/tasklet/in/" + contract.ProgramFile
+
+// isProgram reports whether spec runs a user's program.
+func isProgram(spec *jobspec.Spec) bool {
+	return spec.Executor == jobspec.ExecutorWasm || spec.Executor == jobspec.ExecutorProcess
+}
+
+// checkCoordinated refuses a job this coordinator cannot drive.
+func checkCoordinated(spec *jobspec.Spec) error {
+	switch {
+	case spec.Executor == jobspec.ExecutorBuiltin:
+		return nil
+	case !isProgram(spec):
+		return jobspec.FieldErr("executor", "%q jobs cannot be coordinated; use builtin, wasm or process", spec.Executor)
+	case spec.Model == nil:
+		return jobspec.FieldErr("model", "is required to coordinate a %s job: give the kind, inputs, hidden and classes of the network the program trains (its tensors named and shaped as the built-in trainer's, docs/programs.md); the coordinator builds the first weights from it and reports accuracy with it", spec.Executor)
+	case spec.Program == nil:
+		return jobspec.FieldErr("program", "is required for executor %s: give the program's cid and its args", spec.Executor)
+	case spec.Executor == jobspec.ExecutorProcess && len(spec.Program.Args) == 0:
+		return jobspec.FieldErr("program.args", "is empty: a process job's first argument is the command that runs the program (python3, say), which workers must allow")
+	}
+	return nil
+}
+
+// TaskletParams is the Spec.Params of a job's tasklets.
+func TaskletParams(spec *jobspec.Spec) (json.RawMessage, error) {
+	if !isProgram(spec) {
+		return BuiltinParams(spec)
+	}
+	b, err := BuiltinParams(spec)
+	if err != nil {
+		return nil, err
+	}
+	var train contract.Params
+	if err := json.Unmarshal(b, &train); err != nil {
+		return nil, err
+	}
+	task := contract.ProgramTask{Train: &train}
+	if spec.Executor == jobspec.ExecutorWasm {
+		task.Args = spec.Program.Args
+	} else {
+		args := spec.Program.Args
+		task.Command = append([]string{args[0], ProcessProgramPath}, args[1:]...)
+	}
+	return json.Marshal(task)
+}
+
+// programInputs are a program tasklet's inputs, named as the program
+// finds them.
+func programInputs(spec *jobspec.Spec, t Tasklet, weights string, weightsBytes, shardBytes uint64) []tasklet.Input {
+	return []tasklet.Input{
+		{Name: contract.ProgramFile, CID: spec.Program.CID},
+		{Name: contract.ProgramWeights, CID: weights, Size: weightsBytes},
+		{Name: contract.ProgramShard, CID: t.Shard, Size: shardBytes},
+	}
+}
+
+// errBadOutput marks outputs that break the contract: the output is left
+// out of the outer step and its worker charged, not fetched again.
+var errBadOutput = errors.New("bad output")
+
+// loadOutput fetches a tasklet's output and returns the local weights it
+// stands for and the bytes read. A builtin output is the local weights; a
+// program's is a folder whose delta is checked against the round's
+// weights (weightsFile, their safetensors bytes) and added to global.
+func (c *Coordinator) loadOutput(ctx context.Context, spec *jobspec.Spec, out string, global trainer.Params, weightsFile []byte, from ...string) (trainer.Params, int64, error) {
+	m := modelOf(spec)
+	if !isProgram(spec) {
+		return c.loadParamsN(ctx, out, m, from...)
+	}
+	root, err := cid.Decode(out)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: output CID %q: %v", errBadOutput, out, err)
+	}
+	entries, err := c.grid.ListDir(ctx, root)
+	if err != nil {
+		return nil, 0, err
+	}
+	de, ok := entries[contract.ProgramDelta]
+	if !ok {
+		return nil, 0, fmt.Errorf("%w: %v: the output folder holds no %s", errBadOutput, contract.ErrContract, contract.ProgramDelta)
+	}
+	me, ok := entries[contract.ProgramMetrics]
+	if !ok {
+		return nil, 0, fmt.Errorf("%w: %v: the output folder holds no %s", errBadOutput, contract.ErrContract, contract.ProgramMetrics)
+	}
+	mb, err := c.grid.ReadFile(ctx, me.CID, contract.MaxMetricsBytes, from...)
+	if err != nil {
+		return nil, 0, err
+	}
+	if _, err := contract.ParseMetrics(mb); err != nil {
+		return nil, 0, fmt.Errorf("%w: %v", errBadOutput, err)
+	}
+	db, err := c.grid.ReadFile(ctx, de.CID, contract.MaxInputBytes, from...)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := contract.CheckDeltaBytes(weightsFile, db); err != nil {
+		return nil, 0, fmt.Errorf("%w: %v", errBadOutput, err)
+	}
+	delta, err := contract.DecodeParams(db, m)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %v: %s: %v", errBadOutput, contract.ErrContract, contract.ProgramDelta, err)
+	}
+	local := global.Clone()
+	for i := range local {
+		for j, d := range delta[i].Data {
+			local[i].Data[j] += d
+		}
+	}
+	return local, int64(len(db) + len(mb)), nil
+}
