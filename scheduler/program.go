@@ -31,8 +31,9 @@ import (
 // splits, so a program job reports accuracy like a builtin one.
 
 // ProcessProgramPath is where a process tasklet's program lies inside the
-// sandbox: the "program" input under /tasklet/in.
-const ProcessProgramPath = "/tasklet/in/" + contract.ProgramFile
+// sandbox, relative to its working folder (/tasklet, or the scratch
+// folder when unsandboxed): the "program" input.
+const ProcessProgramPath = "in/" + contract.ProgramFile
 
 // isProgram reports whether spec runs a user's program.
 func isProgram(spec *jobspec.Spec) bool {

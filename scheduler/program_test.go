@@ -10,6 +10,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/gridswarm/gridswarm/examples/jobs"
 	"github.com/gridswarm/gridswarm/receipt"
 	"github.com/gridswarm/gridswarm/scheduler/jobspec"
 	"github.com/gridswarm/gridswarm/tasklet"
@@ -213,5 +214,20 @@ func TestTaskletParamsProcess(t *testing.T) {
 	}
 	if want := []string{"python3", ProcessProgramPath, "--epochs", "1"}; !slices.Equal(task.Command, want) || task.Args != nil {
 		t.Errorf("command %q args %q, want %q and no args", task.Command, task.Args, want)
+	}
+}
+
+// The example program jobs parse and can be coordinated.
+func TestExampleProgramJobs(t *testing.T) {
+	for name, y := range map[string][]byte{"mnist-wasm.yaml": jobs.MNISTWasm, "mnist-pytorch.yaml": jobs.MNISTPyTorch} {
+		b := strings.NewReplacer(jobs.Placeholder, "bafybeiax3qvjqatf55xcna4hu5ue4guyoc6szxutkpjyyf7fyqkhlf2hki",
+			jobs.ProgramPlaceholder, "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy").Replace(string(y))
+		spec, err := jobspec.Parse([]byte(b))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := checkCoordinated(spec); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
