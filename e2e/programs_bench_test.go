@@ -106,8 +106,9 @@ func pytorchAlone(t *testing.T, specYAML []byte, j scheduler.Job) aloneResult {
 	cmd := exec.Command("/usr/bin/python3", filepath.Join("..", "examples", "pytorch", "train_tasklet.py"), "--device", "cpu")
 	cmd.Env = append(os.Environ(), "GRIDSWARM_IN="+in, "GRIDSWARM_OUT="+out, "GRIDSWARM_SEED="+strconv.FormatUint(spec.Seed, 10))
 	start := time.Now()
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("train_tasklet.py alone: %v\n%s", err, b)
+	stdout, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("train_tasklet.py alone: %v\n%s", err, stdout)
 	}
 	res := aloneResult{wall: time.Since(start), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), steps: steps, sample: samples}
 	db, err := os.ReadFile(filepath.Join(out, contract.ProgramDelta))
@@ -123,13 +124,13 @@ func pytorchAlone(t *testing.T, specYAML []byte, j scheduler.Job) aloneResult {
 			w0[i].Data[k] += d
 		}
 	}
-	var met struct {
-		Seconds float64 `json:"seconds"`
+	var timing struct {
+		Seconds float64 `json:"seconds"` // printed on stdout, not in the outputs
 	}
-	if mb, err := os.ReadFile(filepath.Join(out, contract.ProgramMetrics)); err == nil {
-		_ = json.Unmarshal(mb, &met)
+	if err := json.Unmarshal(stdout, &timing); err != nil {
+		t.Errorf("train_tasklet.py printed %q: %v", stdout, err)
 	}
-	res.trainSeconds = met.Seconds
+	res.trainSeconds = timing.Seconds
 	var hit, all float64
 	for _, d := range test {
 		_, a, err := trainer.Evaluate(m, w0, d)

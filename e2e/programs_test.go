@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,7 +78,7 @@ func TestWasmJobOnFiveDaemons(t *testing.T) {
 		for _, tk := range j.Rounds[0].Tasklets {
 			ck := tk.Check
 			if ck == nil || ck.Outcome != string(verify.Verified) || len(ck.Results) < 2 {
-				t.Errorf("tasklet %d: spot check %+v, want verified on two replicas", tk.Index, ck)
+				t.Errorf("tasklet %d: spot check %s, want verified on two replicas", tk.Index, checkSummary(ck))
 				continue
 			}
 			peers := map[string]bool{}
@@ -135,7 +136,7 @@ func processWorker(t *testing.T, boot string) *daemon {
 
 // Five daemons, four of them workers that opted in to process tasklets:
 //   - a PyTorch tasklet replicated on two CPU workers passes the process
-//     class's comparator (verify.ClassProcess);
+//     class's comparator (verify.ClassProcess, by bytes or tolerance);
 //   - `gridswarm submit examples/jobs/mnist-pytorch.yaml` reaches 97%.
 func TestPyTorchJobOnFiveDaemons(t *testing.T) {
 	skipShort(t)
@@ -176,15 +177,16 @@ func TestPyTorchJobOnFiveDaemons(t *testing.T) {
 		for _, tk := range j.Rounds[0].Tasklets {
 			ck := tk.Check
 			if ck == nil || ck.Outcome != string(verify.Verified) || len(ck.Results) < 2 {
-				t.Errorf("tasklet %d: spot check %+v, want verified on two replicas", tk.Index, ck)
+				t.Errorf("tasklet %d: spot check %s, want verified on two replicas", tk.Index, checkSummary(ck))
 				continue
 			}
-			cmp := verify.Comparator{Class: verify.ClassProcess}.Compare(
-				verify.Output{Peer: ck.Results[0].Peer, CID: ck.Results[0].Output},
-				verify.Output{Peer: ck.Results[1].Peer, CID: ck.Results[1].Output})
-			if !cmp.Agree || ck.Results[0].Peer == ck.Results[1].Peer {
-				t.Errorf("tasklet %d: replicas on %s and %s: %+v", tk.Index, ck.Results[0].Peer, ck.Results[1].Peer, cmp)
+			// The coordinator's vote used the process class's comparator:
+			// equal bytes agree at once, others within its tolerance.
+			a, b := ck.Results[0], ck.Results[1]
+			if a.Peer == b.Peer || a.Peer == coord.ep.PeerID || b.Peer == coord.ep.PeerID {
+				t.Errorf("tasklet %d: replicas ran on %s and %s, want two workers", tk.Index, a.Peer, b.Peer)
 			}
+			t.Logf("tasklet %d: replicas on two CPU workers, same bytes: %v (%v)", tk.Index, a.Output == b.Output, ck.Reasons)
 		}
 	})
 
@@ -206,4 +208,16 @@ func TestPyTorchJobOnFiveDaemons(t *testing.T) {
 			}
 		}
 	})
+}
+
+// checkSummary is a spot check in one readable line.
+func checkSummary(ck *scheduler.SpotCheck) string {
+	if ck == nil {
+		return "none"
+	}
+	outs := make([]string, len(ck.Results))
+	for i, r := range ck.Results {
+		outs[i] = r.Peer + "→" + r.Output
+	}
+	return fmt.Sprintf("outcome %q, results %v, reasons %q", ck.Outcome, outs, ck.Reasons)
 }

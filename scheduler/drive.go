@@ -235,7 +235,7 @@ func (c *Coordinator) runRound(ctx context.Context, r *run) error {
 		ReplicaWait: c.opts.ReplicaWait,
 		Verify: VerifyConfig{Trust: c.trust, Class: verify.Class(spec.Executor), Rand: c.opts.Rand,
 			Rates:      verify.Rates{Rate: spec.Verify.Rate, MinRateNewPeers: spec.Verify.MinRateNewPeers},
-			Comparator: verify.Comparator{Class: verify.Class(spec.Executor)}},
+			Comparator: verify.Comparator{Class: verify.Class(spec.Executor), Tolerance: toleranceOf(spec)}},
 	}
 	mach := NewMachine(cfg, rd, c.now())
 	var shards []string
@@ -246,7 +246,8 @@ func (c *Coordinator) runRound(ctx context.Context, r *run) error {
 	c.save(r)
 	rn := &roundRunner{c: c, r: r, m: mach, round: round, params: params, weights: cfg.Weights, deadline: deadline,
 		shards: shards, nParams: nParams, cancels: map[[2]int]context.CancelFunc{}, results: make(chan attemptResult),
-		signed: map[[2]string]receipt.Receipt{}}
+		signed: map[[2]string]receipt.Receipt{}, decoded: map[string]*verify.Delta{}}
+	mach.cfg.Verify.Decoded = rn.decodedDelta
 	return rn.run(ctx)
 }
 
@@ -280,6 +281,12 @@ type roundRunner struct {
 
 	lateMu sync.Mutex
 	late   map[string][]string // peer → outputs of attempts that delivered after they were cancelled
+
+	// decoded holds the deltas of spot-checked outputs of a tolerance
+	// class, by output CID (decodeForCheck); the machine reads it through
+	// VerifyConfig.Decoded while the runner holds r.mu.
+	decMu   sync.Mutex
+	decoded map[string]*verify.Delta
 }
 
 // addLate records an output delivered by an attempt that no longer counts
@@ -377,7 +384,7 @@ func (rn *roundRunner) run(ctx context.Context) error {
 			r.mu.Unlock()
 			return ctx.Err()
 		case res := <-rn.results:
-			rn.observe(res)
+			rn.observe(ctx, res)
 			// Persist the outcome before the next Tick acts on it: if it
 			// cannot be saved the job pauses before offering anything new.
 			c.save(r)
@@ -425,7 +432,7 @@ func (rn *roundRunner) cancel(i, k int) {
 }
 
 // observe feeds an attempt's outcome to the machine and the measurements.
-func (rn *roundRunner) observe(res attemptResult) {
+func (rn *roundRunner) observe(ctx context.Context, res attemptResult) {
 	c, r := rn.c, rn.r
 	rn.cancel(res.index, res.attempt) // its goroutine is done: release the context
 	o := Outcome{Tasklet: res.index, Attempt: res.attempt, Receipt: res.rcpt}
@@ -443,6 +450,9 @@ func (rn *roundRunner) observe(res attemptResult) {
 	default:
 		o.Kind, o.Detail = EndFailed, res.err.Error()
 		c.measure.ObserveOutcome(res.peer, false)
+	}
+	if res.err == nil {
+		rn.decodeForCheck(ctx, res)
 	}
 	r.mu.Lock()
 	ds := rn.m.Observe(c.now(), o)

@@ -12,6 +12,7 @@ import (
 	"github.com/gridswarm/gridswarm/tasklet"
 	"github.com/gridswarm/gridswarm/trainer"
 	"github.com/gridswarm/gridswarm/trainer/contract"
+	"github.com/gridswarm/gridswarm/verify"
 )
 
 // Program jobs (executor wasm or process) run round by round like builtin
@@ -144,4 +145,77 @@ func (c *Coordinator) loadOutput(ctx context.Context, spec *jobspec.Spec, out st
 		}
 	}
 	return local, int64(len(db) + len(mb)), nil
+}
+
+// DefaultProcessTolerance is how far apart two replicas of a process
+// tasklet may be and still agree (relative L2 distance of the deltas,
+// absolute loss difference) when their bytes differ: PyTorch on
+// different GPUs or CPU libraries rounds differently. It is provisional,
+// not calibrated on GPUs yet: verify.Calibrate derives one from honest
+// replica pairs. Replicas on CPUs of one build agree bit for bit.
+var DefaultProcessTolerance = verify.Tolerance{RelL2: 1e-3, Loss: 1e-3}
+
+// toleranceOf is the comparator's tolerance for a job's tasklets.
+func toleranceOf(spec *jobspec.Spec) verify.Tolerance {
+	if spec.Executor == jobspec.ExecutorProcess {
+		return DefaultProcessTolerance
+	}
+	return verify.Tolerance{}
+}
+
+// decodedDelta is VerifyConfig.Decoded.
+func (rn *roundRunner) decodedDelta(output string) *verify.Delta {
+	rn.decMu.Lock()
+	defer rn.decMu.Unlock()
+	return rn.decoded[output]
+}
+
+// decodeForCheck fetches and decodes the delta of a spot-checked output
+// of a tolerance class, so the vote can compare replicas whose bytes
+// differ. A delta that cannot be had is left out: the comparator then
+// reports the outputs as not decoded, and the vote goes on without it.
+func (rn *roundRunner) decodeForCheck(ctx context.Context, res attemptResult) {
+	c, r := rn.c, rn.r
+	if rn.m.cfg.Verify.Comparator.Class.Exact() || rn.decodedDelta(res.rcpt.OutputCID) != nil {
+		return
+	}
+	r.mu.Lock()
+	checked := r.job.Rounds[rn.round].Tasklets[res.index].Check != nil
+	spec := r.spec
+	r.mu.Unlock()
+	if !checked || !isProgram(spec) {
+		return
+	}
+	fctx, cancel := context.WithTimeout(ctx, outputFetchTimeout)
+	defer cancel()
+	delta, err := c.loadDelta(fctx, spec, res.rcpt.OutputCID, res.peer)
+	if err != nil {
+		c.log.Warn("cannot decode a spot-checked output to compare it", "job", r.job.ID, "round", rn.round, "tasklet", res.index, "peer", res.peer, "err", err)
+		return
+	}
+	rn.decMu.Lock()
+	rn.decoded[res.rcpt.OutputCID] = &verify.Delta{Params: delta, Loss: res.rcpt.Loss()}
+	rn.decMu.Unlock()
+}
+
+// loadDelta fetches a program output's delta.safetensors, decoded for the
+// job's model.
+func (c *Coordinator) loadDelta(ctx context.Context, spec *jobspec.Spec, out string, from ...string) (trainer.Params, error) {
+	root, err := cid.Decode(out)
+	if err != nil {
+		return nil, fmt.Errorf("output CID %q: %w", out, err)
+	}
+	entries, err := c.grid.ListDir(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	de, ok := entries[contract.ProgramDelta]
+	if !ok {
+		return nil, fmt.Errorf("%w: the output folder holds no %s", contract.ErrContract, contract.ProgramDelta)
+	}
+	db, err := c.grid.ReadFile(ctx, de.CID, contract.MaxInputBytes, from...)
+	if err != nil {
+		return nil, err
+	}
+	return contract.DecodeParams(db, modelOf(spec))
 }

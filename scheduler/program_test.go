@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ipfs/go-cid"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/gridswarm/gridswarm/tasklet"
 	"github.com/gridswarm/gridswarm/trainer"
 	"github.com/gridswarm/gridswarm/trainer/contract"
+	"github.com/gridswarm/gridswarm/verify"
 )
 
 // programSpec is tinySpec as a program job.
@@ -229,5 +231,57 @@ func TestExampleProgramJobs(t *testing.T) {
 		if err := checkCoordinated(spec); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// Replicas of a process tasklet whose bytes differ within the tolerance
+// (PyTorch on two kinds of hardware) agree; a replica far outside it does
+// not, and the vote leaves it out.
+func TestProcessReplicasCompareWithinTolerance(t *testing.T) {
+	scale := func(f float32) func(trainer.Params) trainer.Params {
+		return func(p trainer.Params) trainer.Params {
+			for _, tn := range p {
+				for k := range tn.Data {
+					tn.Data[k] *= f
+				}
+			}
+			return p
+		}
+	}
+	for name, tc := range map[string]struct {
+		factor float32
+		want   string
+	}{
+		"rounding apart": {1 + 1e-6, string(verify.Verified)},
+		"far apart":      {1.5, "not verified"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, Options{ReplicaWait: time.Second})
+			h.swarm.addExec("cpu", []string{"process"}, programWorker(t, h.grid, nil))
+			h.swarm.addExec("gpu", []string{"process"}, programWorker(t, h.grid, scale(tc.factor)))
+			root := h.grid.addDataset(t)
+			spec := programSpec(root, "process", "[python3]", 1, 1)
+			spec = strings.Replace(spec, "verify: {rate: 0, min_rate_new_peers: 0}", "verify: {rate: 1, min_rate_new_peers: 1}", 1)
+			j, err := h.c.Submit(context.Background(), []byte(spec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := h.wait(t, j.ID)
+			tk := got.Rounds[0].Tasklets[0]
+			ck := tk.Check
+			if ck == nil || len(ck.Results) < 2 || ck.Results[0].Output == ck.Results[1].Output {
+				t.Fatalf("check %+v: want two replicas with different bytes", ck)
+			}
+			switch tc.want {
+			case string(verify.Verified):
+				if got.Status != StatusDone || ck.Outcome != tc.want {
+					t.Errorf("job %s (%s), check %s %v; want the replicas to agree within %+v", got.Status, got.Error, ck.Outcome, ck.Reasons, DefaultProcessTolerance)
+				}
+			default:
+				if ck.Outcome == string(verify.Verified) || !strings.Contains(strings.Join(ck.Reasons, " "), "relative L2") {
+					t.Errorf("check %s %v; want a mismatch naming the relative L2 distance", ck.Outcome, ck.Reasons)
+				}
+			}
+		})
 	}
 }
