@@ -287,6 +287,11 @@ type roundRunner struct {
 	// VerifyConfig.Decoded while the runner holds r.mu.
 	decMu   sync.Mutex
 	decoded map[string]*verify.Delta
+
+	// failedBy records, per tasklet, the peers whose program exited
+	// saying its inputs were bad or training diverged, with their detail;
+	// only the runner's goroutine touches it.
+	failedBy map[int]map[string]string
 }
 
 // addLate records an output delivered by an attempt that no longer counts
@@ -384,10 +389,13 @@ func (rn *roundRunner) run(ctx context.Context) error {
 			r.mu.Unlock()
 			return ctx.Err()
 		case res := <-rn.results:
-			rn.observe(ctx, res)
+			ferr := rn.observe(ctx, res)
 			// Persist the outcome before the next Tick acts on it: if it
 			// cannot be saved the job pauses before offering anything new.
 			c.save(r)
+			if ferr != nil {
+				return ferr
+			}
 			rn.keepEvidence(ctx)
 		case <-timer.C:
 		}
@@ -432,7 +440,9 @@ func (rn *roundRunner) cancel(i, k int) {
 }
 
 // observe feeds an attempt's outcome to the machine and the measurements.
-func (rn *roundRunner) observe(ctx context.Context, res attemptResult) {
+// It returns an error when the job must fail: its program failed by itself
+// on enough workers (programFailed).
+func (rn *roundRunner) observe(ctx context.Context, res attemptResult) error {
 	c, r := rn.c, rn.r
 	rn.cancel(res.index, res.attempt) // its goroutine is done: release the context
 	o := Outcome{Tasklet: res.index, Attempt: res.attempt, Receipt: res.rcpt}
@@ -471,6 +481,7 @@ func (rn *roundRunner) observe(ctx context.Context, res attemptResult) {
 		}
 	}
 	c.log.Info("tasklet attempt ended", "job", r.job.ID, "round", rn.round, "tasklet", res.index, "attempt", res.attempt, "peer", res.peer, "err", res.err)
+	return rn.programFailed(res)
 }
 
 // flushTrust saves the trust records if they changed. A failure is

@@ -219,3 +219,37 @@ func (c *Coordinator) loadDelta(ctx context.Context, spec *jobspec.Spec, out str
 	}
 	return contract.DecodeParams(db, modelOf(spec))
 }
+
+// programFailureQuorum is how many distinct workers must report that a
+// tasklet's program refused its inputs or diverged before the job fails:
+// one worker could lie to end a stranger's job; two agreeing are the
+// program's own doing, and further attempts would only repeat it.
+const programFailureQuorum = 2
+
+// programFailed notes a program's own failure (contract exit statuses 2
+// and 3, reported as contract.FailBadInput or FailDiverged) and returns
+// the job's error once programFailureQuorum workers reported it for one
+// tasklet. Other failures are the machine's to retry.
+func (rn *roundRunner) programFailed(res attemptResult) error {
+	var f *tasklet.FailedError
+	if !isProgram(rn.r.spec) || !errors.As(res.err, &f) || (f.Reason != contract.FailBadInput && f.Reason != contract.FailDiverged) {
+		return nil
+	}
+	if rn.failedBy == nil {
+		rn.failedBy = map[int]map[string]string{}
+	}
+	if rn.failedBy[res.index] == nil {
+		rn.failedBy[res.index] = map[string]string{}
+	}
+	rn.failedBy[res.index][res.peer] = f.Detail
+	if len(rn.failedBy[res.index]) < programFailureQuorum {
+		return nil
+	}
+	what := fmt.Sprintf("the program refused its inputs (exit status %d) on %d workers", contract.ExitBadInput, len(rn.failedBy[res.index]))
+	fix := "fix the program or the job's program.args, model or inner settings, and submit again"
+	if f.Reason == contract.FailDiverged {
+		what = fmt.Sprintf("training diverged (exit status %d) on %d workers", contract.ExitDiverged, len(rn.failedBy[res.index]))
+		fix = "lower inner_optimizer.lr and submit again"
+	}
+	return fmt.Errorf("round %d tasklet %d: %s: %s; %s", rn.round+1, res.index, what, f.Detail, fix)
+}

@@ -285,3 +285,41 @@ func TestProcessReplicasCompareWithinTolerance(t *testing.T) {
 		})
 	}
 }
+
+// A program that diverges fails the job once two workers report it, with
+// the advice; one worker that says so alone is retried elsewhere.
+func TestProgramFailureFailsTheJob(t *testing.T) {
+	diverges := func(ctx context.Context, spec tasklet.Spec) (receipt.Receipt, error) {
+		return receipt.Receipt{}, &tasklet.FailedError{Reason: contract.FailDiverged, Detail: "wasm tasklet exited with code 3 (stderr tail: \"loss is NaN\")"}
+	}
+	t.Run("two workers agree", func(t *testing.T) {
+		h := newHarness(t, Options{})
+		h.swarm.addExec("a", []string{"wasm"}, diverges)
+		h.swarm.addExec("b", []string{"wasm"}, diverges)
+		root := h.grid.addDataset(t)
+		j, err := h.c.Submit(context.Background(), []byte(programSpec(root, "wasm", "[]", 2, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := h.wait(t, j.ID)
+		if got.Status != StatusFailed || !strings.Contains(got.Error, "training diverged (exit status 3) on 2 workers") || !strings.Contains(got.Error, "lower inner_optimizer.lr") || !strings.Contains(got.Error, "loss is NaN") {
+			t.Errorf("job %s: %q; want failed, saying it diverged on two workers and what to do", got.Status, got.Error)
+		}
+		if n := len(got.Rounds[0].Tasklets[0].Attempts); n != 2 {
+			t.Errorf("%d attempts, want 2: a third worker would only repeat it", n)
+		}
+	})
+	t.Run("one worker says so", func(t *testing.T) {
+		h := newHarness(t, Options{})
+		h.swarm.addExec("liar", []string{"wasm"}, diverges)
+		h.swarm.addExec("honest", []string{"wasm"}, programWorker(t, h.grid, nil))
+		root := h.grid.addDataset(t)
+		j, err := h.c.Submit(context.Background(), []byte(programSpec(root, "wasm", "[]", 2, 2)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := h.wait(t, j.ID); got.Status != StatusDone {
+			t.Errorf("job %s (%s), want done: one worker's word does not end a job", got.Status, got.Error)
+		}
+	})
+}

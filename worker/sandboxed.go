@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -114,6 +115,10 @@ func (e *wasmExecutor) Run(ctx context.Context, spec tasklet.Spec, _ func(done, 
 		return tasklet.Output{}, err
 	}
 	if _, err := e.x.Run(ctx, wasm.Task{Module: module, Args: p.Args, Seed: spec.Seed, InputDir: in, OutputDir: out}); err != nil {
+		var x *wasm.ExitError
+		if errors.As(err, &x) {
+			return tasklet.Output{}, programFailure(int(x.Code), err)
+		}
 		return tasklet.Output{}, err
 	}
 	return storeProgramOutput(ctx, e.grid, p, filepath.Join(in, contract.ProgramWeights), out)
@@ -202,9 +207,23 @@ func (e *processExecutor) Run(ctx context.Context, spec tasklet.Spec, _ func(don
 	res, err := e.x.Run(ctx, process.Task{Command: p.Command, Inputs: files, Seed: spec.Seed})
 	defer res.Cleanup()
 	if err != nil {
+		var x *process.ExitError
+		if errors.As(err, &x) {
+			return tasklet.Output{}, programFailure(x.Code, withStderr(err, res.Stderr))
+		}
 		return tasklet.Output{}, withStderr(err, res.Stderr)
 	}
 	return storeProgramOutput(ctx, e.grid, p, files[contract.ProgramWeights], res.OutputDir)
+}
+
+// programFailure tells the coordinator, through the failure's reason, that
+// the program itself refused its inputs or diverged (contract exit
+// statuses 2 and 3); other statuses keep err as it is.
+func programFailure(status int, err error) error {
+	if r := contract.ExitReason(status); r != "" {
+		return &tasklet.FailedError{Reason: r, Detail: err.Error()}
+	}
+	return err
 }
 
 // withStderr adds the last line the program wrote to stderr (a Python

@@ -43,6 +43,26 @@ const (
 	ExitDiverged = 3 // training met a NaN or infinity: lower the learning rate
 )
 
+// Failure reasons a worker reports (tasklet.FailedError.Reason) when a
+// program exits with ExitBadInput or ExitDiverged: the program, not the
+// worker, failed, and another worker would fail the same way.
+const (
+	FailBadInput = "program-bad-input"
+	FailDiverged = "program-diverged"
+)
+
+// ExitReason is the failure reason of a program's exit status, or "" for
+// a status that says nothing about the program (retry elsewhere).
+func ExitReason(status int) string {
+	switch status {
+	case ExitBadInput:
+		return FailBadInput
+	case ExitDiverged:
+		return FailDiverged
+	}
+	return ""
+}
+
 // MaxMetricsBytes caps metrics.json.
 const MaxMetricsBytes = 64 << 10
 
