@@ -170,32 +170,44 @@ func (rn *roundRunner) decodedDelta(output string) *verify.Delta {
 	return rn.decoded[output]
 }
 
-// decodeForCheck fetches and decodes the delta of a spot-checked output
-// of a tolerance class, so the vote can compare replicas whose bytes
-// differ. A delta that cannot be had is left out: the comparator then
-// reports the outputs as not decoded, and the vote goes on without it.
+// decodeForCheck fetches and decodes, for a spot-checked tasklet of a
+// tolerance class, the deltas the vote will compare when res's output
+// differs from a result the check already holds: equal bytes agree without
+// them. A delta that cannot be had is left out: the comparator then reports
+// the outputs as not decoded, and the vote goes on without it.
 func (rn *roundRunner) decodeForCheck(ctx context.Context, res attemptResult) {
 	c, r := rn.c, rn.r
-	if rn.m.cfg.Verify.Comparator.Class.Exact() || rn.decodedDelta(res.rcpt.OutputCID) != nil {
+	if rn.m.cfg.Verify.Comparator.Class.Exact() || !isProgram(r.spec) {
 		return
 	}
 	r.mu.Lock()
-	checked := r.job.Rounds[rn.round].Tasklets[res.index].Check != nil
-	spec := r.spec
+	var need []CheckResult // outputs of the check not decoded yet, res's included
+	if ck := r.job.Rounds[rn.round].Tasklets[res.index].Check; ck != nil {
+		differ := false
+		for _, cr := range ck.Results {
+			differ = differ || cr.Output != res.rcpt.OutputCID
+		}
+		if differ {
+			need = append(need, ck.Results...)
+			need = append(need, CheckResult{Peer: res.peer, Output: res.rcpt.OutputCID, Receipt: res.rcpt})
+		}
+	}
 	r.mu.Unlock()
-	if !checked || !isProgram(spec) {
-		return
+	for _, cr := range need {
+		if rn.decodedDelta(cr.Output) != nil {
+			continue
+		}
+		fctx, cancel := context.WithTimeout(ctx, outputFetchTimeout)
+		delta, err := c.loadDelta(fctx, r.spec, cr.Output, cr.Peer)
+		cancel()
+		if err != nil {
+			c.log.Warn("cannot decode a spot-checked output to compare it", "job", r.job.ID, "round", rn.round, "tasklet", res.index, "peer", cr.Peer, "err", err)
+			continue
+		}
+		rn.decMu.Lock()
+		rn.decoded[cr.Output] = &verify.Delta{Params: delta, Loss: cr.Receipt.Loss()}
+		rn.decMu.Unlock()
 	}
-	fctx, cancel := context.WithTimeout(ctx, outputFetchTimeout)
-	defer cancel()
-	delta, err := c.loadDelta(fctx, spec, res.rcpt.OutputCID, res.peer)
-	if err != nil {
-		c.log.Warn("cannot decode a spot-checked output to compare it", "job", r.job.ID, "round", rn.round, "tasklet", res.index, "peer", res.peer, "err", err)
-		return
-	}
-	rn.decMu.Lock()
-	rn.decoded[res.rcpt.OutputCID] = &verify.Delta{Params: delta, Loss: res.rcpt.Loss()}
-	rn.decMu.Unlock()
 }
 
 // loadDelta fetches a program output's delta.safetensors, decoded for the
