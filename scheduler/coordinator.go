@@ -234,8 +234,8 @@ func (c *Coordinator) Submit(ctx context.Context, yaml []byte) (*Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	if spec.Executor != jobspec.ExecutorBuiltin {
-		return nil, jobspec.FieldErr("executor", "%q jobs cannot be coordinated yet; this daemon drives builtin jobs", spec.Executor)
+	if err := checkCoordinated(spec); err != nil {
+		return nil, err
 	}
 	if spec.Payment != nil && c.opts.Payer == nil {
 		return nil, jobspec.FieldErr("payment", "%v", errNoPayer)

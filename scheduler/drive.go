@@ -220,7 +220,7 @@ func modelBytes(params int64) uint64 {
 // its machine, then applies the outer step and evaluates.
 func (c *Coordinator) runRound(ctx context.Context, r *run) error {
 	spec := r.spec
-	params, err := BuiltinParams(spec)
+	params, err := TaskletParams(spec)
 	if err != nil {
 		return err
 	}
@@ -247,7 +247,7 @@ func (c *Coordinator) runRound(ctx context.Context, r *run) error {
 		ReplicaWait: c.opts.ReplicaWait,
 		Verify: VerifyConfig{Trust: c.trust, Class: verify.Class(spec.Executor), Rand: c.opts.Rand,
 			Rates:      verify.Rates{Rate: spec.Verify.Rate, MinRateNewPeers: spec.Verify.MinRateNewPeers},
-			Comparator: verify.Comparator{Class: verify.Class(spec.Executor)}},
+			Comparator: verify.Comparator{Class: verify.Class(spec.Executor), Tolerance: toleranceOf(spec)}},
 	}
 	mach := NewMachine(cfg, rd, c.now())
 	var shards []string
@@ -258,7 +258,8 @@ func (c *Coordinator) runRound(ctx context.Context, r *run) error {
 	c.save(r)
 	rn := &roundRunner{c: c, r: r, m: mach, round: round, params: params, weights: cfg.Weights, deadline: deadline,
 		shards: shards, nParams: nParams, cancels: map[[2]int]context.CancelFunc{}, results: make(chan attemptResult),
-		signed: map[[2]string]receipt.Receipt{}}
+		signed: map[[2]string]receipt.Receipt{}, decoded: map[string]*verify.Delta{}}
+	mach.cfg.Verify.Decoded = rn.decodedDelta
 	return rn.run(ctx)
 }
 
@@ -292,6 +293,17 @@ type roundRunner struct {
 
 	lateMu sync.Mutex
 	late   map[string][]string // peer → outputs of attempts that delivered after they were cancelled
+
+	// decoded holds the deltas of spot-checked outputs of a tolerance
+	// class, by output CID (decodeForCheck); the machine reads it through
+	// VerifyConfig.Decoded while the runner holds r.mu.
+	decMu   sync.Mutex
+	decoded map[string]*verify.Delta
+
+	// failedBy records, per tasklet, the peers whose program exited
+	// saying its inputs were bad or training diverged, with their detail;
+	// only the runner's goroutine touches it.
+	failedBy map[int]map[string]string
 }
 
 // addLate records an output delivered by an attempt that no longer counts
@@ -389,10 +401,13 @@ func (rn *roundRunner) run(ctx context.Context) error {
 			r.mu.Unlock()
 			return ctx.Err()
 		case res := <-rn.results:
-			rn.observe(res)
+			ferr := rn.observe(ctx, res)
 			// Persist the outcome before the next Tick acts on it: if it
 			// cannot be saved the job pauses before offering anything new.
 			c.save(r)
+			if ferr != nil {
+				return ferr
+			}
 			rn.keepEvidence(ctx)
 		case <-timer.C:
 		}
@@ -446,7 +461,9 @@ func (rn *roundRunner) cancel(i, k int) {
 }
 
 // observe feeds an attempt's outcome to the machine and the measurements.
-func (rn *roundRunner) observe(res attemptResult) {
+// It returns an error when the job must fail: its program failed by itself
+// on enough workers (programFailed).
+func (rn *roundRunner) observe(ctx context.Context, res attemptResult) error {
 	c, r := rn.c, rn.r
 	rn.cancel(res.index, res.attempt) // its goroutine is done: release the context
 	o := Outcome{Tasklet: res.index, Attempt: res.attempt, Receipt: res.rcpt}
@@ -465,6 +482,9 @@ func (rn *roundRunner) observe(res attemptResult) {
 		o.Kind, o.Detail = EndFailed, res.err.Error()
 		c.measure.ObserveOutcome(res.peer, false)
 	}
+	if res.err == nil {
+		rn.decodeForCheck(ctx, res)
+	}
 	r.mu.Lock()
 	ds := rn.m.Observe(c.now(), o)
 	counted := r.job.Rounds[rn.round].Tasklets[res.index].Attempts[res.attempt].Outcome == OutcomeDone
@@ -482,6 +502,7 @@ func (rn *roundRunner) observe(res attemptResult) {
 		}
 	}
 	c.log.Info("tasklet attempt ended", "job", r.job.ID, "round", rn.round, "tasklet", res.index, "attempt", res.attempt, "peer", res.peer, "err", res.err)
+	return rn.programFailed(res)
 }
 
 // flushTrust saves the trust records if they changed. A failure is
@@ -615,8 +636,15 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int) ([]int, 
 	if err != nil {
 		return nil, fmt.Errorf("round %d: global weights: %w", round, err)
 	}
+	var weightsFile []byte // the program contract checks deltas against its header
+	if isProgram(r.spec) {
+		if weightsFile, err = contract.EncodeParams(global); err != nil {
+			return nil, fmt.Errorf("round %d: global weights: %w", round, err)
+		}
+	}
 	fetched := map[int]trainer.Params{}
 	losses := map[int]float64{}
+	broken := map[int]string{} // outputs that break the program contract
 	var lost []int
 	for _, t := range rd.Tasklets { // in index order: the sum's order is fixed
 		if t.State == TaskDropped {
@@ -624,8 +652,12 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int) ([]int, 
 		}
 		fctx, cancel := context.WithTimeout(ctx, outputFetchTimeout)
 		start := c.now()
-		p, n, err := c.loadParamsN(fctx, t.Output, m, t.Peer)
+		p, n, err := c.loadOutput(fctx, r.spec, t.Output, global, weightsFile, t.Peer)
 		cancel()
+		if errors.Is(err, errBadOutput) {
+			broken[t.Index] = err.Error()
+			continue
+		}
 		if err != nil && ctx.Err() == nil {
 			c.log.Warn("cannot fetch a tasklet output", "job", r.job.ID, "round", round, "tasklet", t.Index, "peer", t.Peer, "err", err)
 			lost = append(lost, t.Index)
@@ -641,6 +673,9 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int) ([]int, 
 		return lost, nil
 	}
 	screened := c.screen(global, fetched, losses)
+	for i, why := range broken {
+		screened[i] = why
+	}
 	locals := make([]trainer.Params, 0, len(fetched))
 	loss, compute := 0.0, 0.0
 	r.mu.Lock()
@@ -649,13 +684,13 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int) ([]int, 
 		if t.Receipt != nil {
 			compute += float64(t.Receipt.ComputeMillis) / 1000
 		}
-		p, ok := fetched[t.Index]
-		if !ok {
-			continue
-		}
 		if why, bad := screened[t.Index]; bad {
 			t.Screened = why
 			c.screenedOut(round, t, why, r.spec.Executor)
+			continue
+		}
+		p, ok := fetched[t.Index]
+		if !ok {
 			continue
 		}
 		locals = append(locals, p)

@@ -164,6 +164,10 @@ type VerifyConfig struct {
 	// Rand is the draw's randomness: crypto/rand.Reader in the daemon, so
 	// that no worker can predict which of its tasklets are checked.
 	Rand io.Reader
+	// Decoded returns an output's decoded delta, which the comparator
+	// needs for a tolerance class (process), or nil when the runner has
+	// not decoded it. Nil: no output is decoded.
+	Decoded func(output string) *verify.Delta
 }
 
 // Backoffs holds each peer's failure backoff: after its n-th failure in a

@@ -208,6 +208,9 @@ func (m *Machine) decide(now time.Time, i int) {
 	outs := make([]verify.Output, len(c.Results))
 	for k, r := range c.Results {
 		outs[k] = verify.Output{Peer: r.Peer, CID: r.Output}
+		if m.cfg.Verify.Decoded != nil {
+			outs[k].Delta = m.cfg.Verify.Decoded(r.Output)
+		}
 	}
 	v := verify.Decide(m.cfg.Verify.Comparator, outs)
 	c.Reasons = append(c.Reasons, v.Reasons...)

@@ -70,13 +70,17 @@ func contractModel(m *jobspec.Model) contract.Model {
 // carry their sizes (weightsBytes, shardBytes; 0: unknown) so that a worker
 // without the room for them declines before accepting.
 func TaskletSpec(jobID string, spec *jobspec.Spec, params json.RawMessage, round int, t Tasklet, weights string, deadline int64, weightsBytes, shardBytes uint64) tasklet.Spec {
+	inputs := []tasklet.Input{{Name: contract.InputWeights, CID: weights, Size: weightsBytes}, {Name: contract.InputShard, CID: t.Shard, Size: shardBytes}}
+	if isProgram(spec) {
+		inputs = programInputs(spec, t, weights, weightsBytes, shardBytes)
+	}
 	return tasklet.Spec{
 		Version:  tasklet.SpecVersion,
 		Executor: spec.Executor,
 		JobID:    jobID,
 		Round:    uint64(round),
 		Index:    t.Index,
-		Inputs:   []tasklet.Input{{Name: contract.InputWeights, CID: weights, Size: weightsBytes}, {Name: contract.InputShard, CID: t.Shard, Size: shardBytes}},
+		Inputs:   inputs,
 		Params:   params,
 		Seed:     t.Seed,
 		Deadline: deadline,

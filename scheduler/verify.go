@@ -197,7 +197,7 @@ func (c *Coordinator) TaskletSpec(id string, round, index int) (tasklet.Spec, er
 	if err != nil {
 		return tasklet.Spec{}, fmt.Errorf("job %s's stored spec: %w", id, err)
 	}
-	params, err := BuiltinParams(spec)
+	params, err := TaskletParams(spec)
 	if err != nil {
 		return tasklet.Spec{}, err
 	}

@@ -14,5 +14,19 @@ var MNISTMLP []byte
 //go:embed mnist-cnn.yaml
 var MNISTCNN []byte
 
+// MNISTWasm is mnist-wasm.yaml; its dataset CID is Placeholder and its
+// program's CID ProgramPlaceholder.
+//
+//go:embed mnist-wasm.yaml
+var MNISTWasm []byte
+
+// MNISTPyTorch is mnist-pytorch.yaml, with the same placeholders.
+//
+//go:embed mnist-pytorch.yaml
+var MNISTPyTorch []byte
+
+// ProgramPlaceholder stands where a program job's program CID goes.
+const ProgramPlaceholder = "REPLACE_WITH_PROGRAM_CID"
+
 // Placeholder stands where the dataset's CID goes.
 const Placeholder = "REPLACE_WITH_DATASET_CID"

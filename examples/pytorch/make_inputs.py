@@ -20,7 +20,10 @@ import random
 import struct
 import sys
 
-from train_tasklet import CLASSES, INPUTS, LAYERS, write
+from train_tasklet import DEFAULT_MODEL, layers, write
+
+INPUTS, CLASSES = DEFAULT_MODEL["inputs"], DEFAULT_MODEL["classes"]
+LAYERS = layers(DEFAULT_MODEL)
 
 MAX_SAMPLES = 1_000_000
 

@@ -1,28 +1,40 @@
 #!/usr/bin/env python3
-"""A PyTorch tasklet for gridswarm's process executor.
+"""A PyTorch tasklet for gridswarm's process executor (program contract v1).
 
-It trains an MLP 784-128-10 (ReLU between the layers) for H inner steps of
-minibatch SGD on one data shard, starting from the round's global weights,
-and writes the local weights back. It is the PyTorch twin of gridswarm's
-built-in trainer: same tensor names, same loss (mean softmax cross-entropy),
-same SGD with heavy-ball momentum, pixels scaled to [0, 1] by 1/255.
+It trains an MLP (ReLU between the layers) for H inner steps on one data
+shard, starting from the round's global weights, and writes how the weights
+moved. It is the PyTorch twin of gridswarm's built-in trainer: same tensor
+names and layout (layer<i>.weight [out, in], layer<i>.bias [out]), same
+loss (mean softmax cross-entropy), pixels scaled to [0, 1] by 1/255, SGD
+with heavy-ball momentum or AdamW, so its delta is merged by the same
+DiLoCo outer step and the coordinator evaluates the result with the
+built-in evaluator (docs/programs.md).
 
 Inputs, in $GRIDSWARM_IN:
-  weights.safetensors  F32 layer0.weight [128,784], layer0.bias [128],
-                           layer1.weight [10,128],  layer1.bias [10]
-  shard.safetensors    U8 images [n,784], U8 labels [n] (0-9)
+  params.json          the job's model (kind mlp, inputs, hidden, classes),
+                       steps, batch_size and optimizer (kind sgd or adam,
+                       lr, momentum, beta1, beta2, eps, weight_decay);
+                       without it, the arguments below and a 784-128-10 MLP
+  weights.safetensors  F32 layer0.weight [hidden0, inputs], layer0.bias ...
+  shard.safetensors    U8 images [n, inputs], U8 labels [n]
 
 Outputs, in $GRIDSWARM_OUT:
-  weights.safetensors  the weights after H steps, same names and shapes
-  metrics.json         loss (mean minibatch loss), final_loss, steps,
-                       samples, device, device_name, seconds, seed, torch
+  delta.safetensors    local weights minus the global ones, same names,
+                       dtypes and shapes
+  metrics.json         loss (mean minibatch loss), samples, steps, and the
+                       executor class: device, device_name, torch, cuda,
+                       cudnn, driver, threads; with final_loss and seed.
+                       Nothing measured (timings go to stdout), so that
+                       replicas give the same bytes
 
-Arguments: --steps H --batch-size B --lr LR [--momentum M]
-The seed comes from $GRIDSWARM_SEED. CUDA is used when available. Runs
-with the same inputs and seed on the same kind of device and software give
-the same bytes (checked on an H100 and its CPU with torch 2.11); GPU and CPU
-results differ in the last bits, so replicas on different hardware are
-compared with a tolerance, as gridswarm does for GPU work.
+Arguments (only without params.json): --steps H --batch-size B --lr LR
+[--momentum M]. The seed comes from $GRIDSWARM_SEED. CUDA is used when
+available; --device cpu forces the CPU. Runs with the same inputs and seed
+on the same kind of device and software give the same bytes
+(torch.use_deterministic_algorithms, CUBLAS_WORKSPACE_CONFIG=:4096:8, no
+TF32); GPU and CPU results differ in the last bits, so replicas are compared
+with a tolerance within one executor class, as gridswarm does for process
+work.
 
 Exit status: 0 done, 2 bad arguments or inputs, 3 training diverged.
 
@@ -39,13 +51,8 @@ import struct
 import sys
 import time
 
-INPUTS, HIDDEN, CLASSES = 784, 128, 10
-LAYERS = (
-    ("layer0.weight", (HIDDEN, INPUTS)),
-    ("layer0.bias", (HIDDEN,)),
-    ("layer1.weight", (CLASSES, HIDDEN)),
-    ("layer1.bias", (CLASSES,)),
-)
+# The network without params.json: 784-128-10, MNIST's.
+DEFAULT_MODEL = {"kind": "mlp", "inputs": 784, "hidden": [128], "classes": 10}
 MAX_STEPS = 1_000_000
 MAX_BATCH = 1 << 16
 MAX_INPUT_BYTES = 4 << 30  # per input file
@@ -250,22 +257,81 @@ def save_tensors(torch, path, tensors, metadata):
 # the tasklet
 # ---------------------------------------------------------------------------
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description="Train a 784-128-10 MLP for H steps on one shard.")
-    p.add_argument("--steps", type=int, required=True, help="inner steps H")
-    p.add_argument("--batch-size", type=int, required=True, help="minibatch size B")
-    p.add_argument("--lr", type=float, required=True, help="learning rate")
-    p.add_argument("--momentum", type=float, default=0.0, help="SGD heavy-ball momentum, 0 to 1 (default 0)")
-    a = p.parse_args(argv)
-    if not 1 <= a.steps <= MAX_STEPS:
-        raise InputError(f"--steps {a.steps}: want 1 to {MAX_STEPS}")
-    if not 1 <= a.batch_size <= MAX_BATCH:
-        raise InputError(f"--batch-size {a.batch_size}: want 1 to {MAX_BATCH}")
-    if not (math.isfinite(a.lr) and a.lr > 0):
-        raise InputError(f"--lr {a.lr}: want a positive number")
-    if not (math.isfinite(a.momentum) and 0 <= a.momentum < 1):
-        raise InputError(f"--momentum {a.momentum}: want 0 <= momentum < 1")
-    return a
+def layers(model):
+    """The (name, shape) of every tensor of an MLP, in the built-in
+    trainer's order and layout."""
+    widths = [model["inputs"], *(model.get("hidden") or []), model["classes"]]
+    out = []
+    for i in range(len(widths) - 1):
+        out.append((f"layer{i}.weight", (widths[i + 1], widths[i])))
+        out.append((f"layer{i}.bias", (widths[i + 1],)))
+    return out
+
+
+def _num(d, key, default, lo, hi, what):
+    v = d.get(key, default)
+    if v is None:
+        v = default
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
+        raise InputError(f"{what}: {key} = {v!r}, want a number from {lo} to {hi}")
+    return v
+
+
+def parse_settings(in_dir, argv):
+    """The model and training settings: params.json when the coordinator
+    wrote one (a coordinated job), else the arguments."""
+    path = os.path.join(in_dir, "params.json")
+    if not os.path.exists(path):
+        p = argparse.ArgumentParser(description="Train an MLP for H steps on one shard.")
+        p.add_argument("--steps", type=int, required=True, help="inner steps H")
+        p.add_argument("--batch-size", type=int, required=True, help="minibatch size B")
+        p.add_argument("--lr", type=float, required=True, help="learning rate")
+        p.add_argument("--momentum", type=float, default=0.0, help="SGD heavy-ball momentum, 0 to 1 (default 0)")
+        p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+        a = p.parse_args(argv)
+        params = {"model": DEFAULT_MODEL, "steps": a.steps, "batch_size": a.batch_size,
+                  "optimizer": {"kind": "sgd", "lr": a.lr, "momentum": a.momentum}}
+        device = a.device
+    else:
+        p = argparse.ArgumentParser(description="Train the job's MLP as params.json says.")
+        p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+        device = p.parse_args(argv).device
+        if os.path.getsize(path) > 1 << 20:
+            raise InputError("params.json is over 1 MiB")
+        try:
+            with open(path, encoding="utf-8") as f:
+                params = json.load(f)
+        except (OSError, ValueError) as e:
+            raise InputError(f"params.json: {e}") from None
+        if not isinstance(params, dict):
+            raise InputError("params.json is not a JSON object")
+    model = params.get("model")
+    if not isinstance(model, dict) or model.get("kind") not in ("mlp", "softmax"):
+        raise InputError(f"params.json: model {model!r}: this tasklet trains kind mlp or softmax")
+    for k in ("inputs", "classes"):
+        _num(model, k, None, 1, 1 << 20, "model")
+    hidden = model.get("hidden") or []
+    if not isinstance(hidden, list) or not all(isinstance(h, int) and 1 <= h <= 1 << 16 for h in hidden):
+        raise InputError(f"model: hidden = {hidden!r}, want a list of widths")
+    opt = params.get("optimizer") or {}
+    if not isinstance(opt, dict) or opt.get("kind") not in ("sgd", "adam"):
+        raise InputError(f"optimizer {opt!r}: want kind sgd or adam")
+    s = {
+        "model": model,
+        "steps": int(_num(params, "steps", None, 1, MAX_STEPS, "params")),
+        "batch_size": int(_num(params, "batch_size", None, 1, MAX_BATCH, "params")),
+        "kind": opt["kind"],
+        "lr": _num(opt, "lr", None, 1e-12, 10, "optimizer"),
+        "momentum": _num(opt, "momentum", 0, 0, 0.999999, "optimizer"),
+        "beta1": _num(opt, "beta1", 0, 0, 0.999999, "optimizer") or 0.9,
+        "beta2": _num(opt, "beta2", 0, 0, 0.999999, "optimizer") or 0.999,
+        "eps": _num(opt, "eps", 0, 0, 1, "optimizer") or 1e-8,
+        "weight_decay": _num(opt, "weight_decay", 0, 0, 1, "optimizer"),
+        "device": device,
+    }
+    if s["steps"] != params.get("steps") or s["batch_size"] != params.get("batch_size"):
+        raise InputError("params: steps and batch_size must be integers")
+    return s
 
 
 def env_dir(name):
@@ -286,14 +352,14 @@ def env_seed():
     return seed
 
 
-def check_inputs(torch, weights, shard):
+def check_inputs(torch, spec, weights, shard, classes):
     """Check tensor names, dtypes and shapes; return (params, images, labels)."""
-    want = {name for name, _ in LAYERS}
+    want = {name for name, _ in spec}
     extra = sorted(set(weights) - want)
     if extra:
         raise InputError(f"weights.safetensors has tensors this MLP does not use: {extra}")
     params = {}
-    for name, shape in LAYERS:
+    for name, shape in spec:
         t = weights.get(name)
         if t is None:
             raise InputError(f"weights.safetensors has no tensor {name!r}")
@@ -302,16 +368,18 @@ def check_inputs(torch, weights, shard):
         if not bool(torch.isfinite(t).all()):
             raise InputError(f"weights.safetensors: {name} holds NaN or infinity")
         params[name] = t
+    inputs = spec[0][1][1]
     images, labels = shard.get("images"), shard.get("labels")
     if images is None or labels is None:
         raise InputError(f"shard.safetensors needs tensors 'images' and 'labels', has {sorted(shard)}")
-    if images.dtype != torch.uint8 or images.dim() != 2 or images.shape[1] != INPUTS or images.shape[0] < 1:
-        raise InputError(f"shard.safetensors: images is {images.dtype} {list(images.shape)}, want uint8 [n,{INPUTS}]")
+    if images.dtype != torch.uint8 or images.dim() < 2 or images[0].numel() != inputs or images.shape[0] < 1:
+        raise InputError(f"shard.safetensors: images is {images.dtype} {list(images.shape)}, want uint8 [n,{inputs}]")
+    images = images.reshape(images.shape[0], inputs)
     n = images.shape[0]
     if labels.dtype != torch.uint8 or tuple(labels.shape) != (n,):
         raise InputError(f"shard.safetensors: labels is {labels.dtype} {list(labels.shape)}, want uint8 [{n}]")
-    if int(labels.max()) >= CLASSES:
-        raise InputError(f"shard.safetensors: label {int(labels.max())} is not a class 0-{CLASSES - 1}")
+    if int(labels.max()) >= classes:
+        raise InputError(f"shard.safetensors: label {int(labels.max())} is not a class 0-{classes - 1}")
     return params, images, labels
 
 
@@ -333,7 +401,7 @@ def batches(torch, n, batch_size, steps, seed):
         yield parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
-def train(torch, params, images, labels, args, seed, device):
+def train(torch, spec, params, images, labels, s, seed, device, classes):
     """Run the inner steps; return (params, mean loss, final loss)."""
     import torch.nn.functional as F
 
@@ -341,22 +409,29 @@ def train(torch, params, images, labels, args, seed, device):
     # The loss is written with a one-hot mask rather than F.cross_entropy:
     # the same value, but every op is deterministic on CUDA (nll_loss's
     # backward may use atomics).
-    onehot = F.one_hot(labels.to(device).long(), CLASSES).to(torch.float32)
+    onehot = F.one_hot(labels.to(device).long(), classes).to(torch.float32)
     ps = {k: v.to(device).clone().requires_grad_(True) for k, v in params.items()}
-    w0, b0, w1, b1 = (ps[name] for name, _ in LAYERS)
-    opt = torch.optim.SGD([w0, b0, w1, b1], lr=args.lr, momentum=args.momentum)
+    order = [ps[name] for name, _ in spec]
+    if s["kind"] == "adam":  # the built-in trainer's adam is AdamW
+        opt = torch.optim.AdamW(order, lr=s["lr"], betas=(s["beta1"], s["beta2"]), eps=s["eps"],
+                                weight_decay=s["weight_decay"])
+    else:
+        opt = torch.optim.SGD(order, lr=s["lr"], momentum=s["momentum"], weight_decay=s["weight_decay"])
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     last = None
-    for idx in batches(torch, x.shape[0], args.batch_size, args.steps, seed):
-        idx = idx.to(device)
-        logits = F.linear(F.relu(F.linear(x.index_select(0, idx), w0, b0)), w1, b1)
-        loss = -(F.log_softmax(logits, dim=1) * onehot.index_select(0, idx)).sum(dim=1).mean()
+    for idx in batches(torch, x.shape[0], s["batch_size"], s["steps"], seed):
+        h = x.index_select(0, idx.to(device))
+        for i in range(0, len(order), 2):
+            h = F.linear(h, order[i], order[i + 1])
+            if i + 2 < len(order):
+                h = F.relu(h)
+        loss = -(F.log_softmax(h, dim=1) * onehot.index_select(0, idx.to(device))).sum(dim=1).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         last = loss.detach()
         loss_sum += last.to(torch.float64)
-    mean, final = loss_sum.item() / args.steps, last.item()  # .item() waits for the device
+    mean, final = loss_sum.item() / s["steps"], last.item()  # .item() waits for the device
     return ps, mean, final
 
 
@@ -370,10 +445,37 @@ def set_deterministic(torch):
         pass
 
 
+def nvidia_driver():
+    """The NVIDIA driver's version, where the sandbox lets it be read."""
+    try:
+        with open("/proc/driver/nvidia/version", encoding="utf-8") as f:
+            line = f.readline()
+    except OSError:
+        return ""
+    for word in line.split():
+        if word[:1].isdigit() and "." in word:
+            return word
+    return ""
+
+
+def executor_class(torch, device):
+    """What the run depends on, for comparing replicas like with like."""
+    cuda = device.type == "cuda"
+    return {
+        "device": device.type,
+        "device_name": torch.cuda.get_device_name(device) if cuda else "cpu",
+        "torch": torch.__version__,
+        "cuda": (torch.version.cuda or "") if cuda else "",
+        "cudnn": str(torch.backends.cudnn.version() or "") if cuda else "",
+        "driver": nvidia_driver() if cuda else "",
+        "threads": torch.get_num_threads(),
+    }
+
+
 def run(argv):
     started = time.perf_counter()
-    args = parse_args(argv)
     in_dir, out_dir = env_dir("GRIDSWARM_IN"), env_dir("GRIDSWARM_OUT")
+    s = parse_settings(in_dir, argv)
     seed = env_seed()
     # cuBLAS is deterministic only with a fixed workspace; it must be set
     # before CUDA starts.
@@ -381,44 +483,49 @@ def run(argv):
     try:
         import torch
     except ImportError:
-        raise InputError("PyTorch is not installed for this python3: pip install torch") from None
+        raise InputError("PyTorch is not installed for this python3: apt-get install python3-torch") from None
 
     set_deterministic(torch)
-    torch.manual_seed(seed)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(seed % (1 << 63))
+    want = s["device"]
+    if want == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: PyTorch sees no GPU here")
+    device = torch.device("cuda" if want != "cpu" and torch.cuda.is_available() else "cpu")
+    model = s["model"]
+    spec = layers(model)
     weights = load_tensors(torch, os.path.join(in_dir, "weights.safetensors"))
     shard = load_tensors(torch, os.path.join(in_dir, "shard.safetensors"))
-    params, images, labels = check_inputs(torch, weights, shard)
+    params, images, labels = check_inputs(torch, spec, weights, shard, model["classes"])
 
     t0 = time.perf_counter()
-    ps, mean, final = train(torch, params, images, labels, args, seed, device)
+    ps, mean, final = train(torch, spec, params, images, labels, s, seed % (1 << 63), device, model["classes"])
     seconds = time.perf_counter() - t0
     if not (math.isfinite(mean) and math.isfinite(final)):
-        print(f"training diverged: loss {final} after {args.steps} steps: lower --lr", file=sys.stderr)
+        print(f"training diverged: loss {final} after {s['steps']} steps: lower the learning rate", file=sys.stderr)
         return 3
 
+    delta = {k: ps[k].detach().to("cpu") - params[k] for k, _ in spec}
     # One metadata key only: the safetensors package keeps metadata in a
     # hash map, so with several keys their order, and so the file's bytes,
     # would change from run to run. The seed and steps are in metrics.json.
-    save_tensors(torch, os.path.join(out_dir, "weights.safetensors"), ps, {"format": "pt"})
+    save_tensors(torch, os.path.join(out_dir, "delta.safetensors"), delta, {"format": "pt"})
+    # Nothing measured goes into the outputs: replicas of the tasklet must
+    # give the same bytes, so timings are printed to stdout only.
     metrics = {
         "loss": mean,
         "final_loss": final,
-        "steps": args.steps,
-        "samples": args.steps * args.batch_size,
-        "device": device.type,
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "seconds": seconds,
-        "total_seconds": time.perf_counter() - started,
+        "steps": s["steps"],
+        "samples": s["steps"] * s["batch_size"],
         "seed": str(seed),  # a string: JSON readers may lose bits of a uint64
-        "torch": torch.__version__,
+        **executor_class(torch, device),
     }
     tmp = os.path.join(out_dir, "metrics.json.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(metrics, f, indent=2, sort_keys=True)
         f.write("\n")
     os.replace(tmp, os.path.join(out_dir, "metrics.json"))
-    print(json.dumps(metrics, sort_keys=True))
+    timing = {"seconds": seconds, "total_seconds": time.perf_counter() - started}
+    print(json.dumps({**metrics, **timing}, sort_keys=True))
     return 0
 
 

@@ -15,10 +15,12 @@ const (
 	examplePath        = "../../examples/jobs/mnist-mlp.yaml"
 	examplePlaceholder = "REPLACE_WITH_DATASET_CID"
 	exampleCID         = "bafybeiax3qvjqatf55xcna4hu5ue4guyoc6szxutkpjyyf7fyqkhlf2hki"
+	programPlaceholder = "REPLACE_WITH_PROGRAM_CID" // program jobs' program.cid
+	programCID         = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
 )
 
 // TestExampleJobsParse keeps every examples/jobs/*.yaml valid once its
-// placeholder is filled in.
+// placeholders are filled in.
 func TestExampleJobsParse(t *testing.T) {
 	files, err := filepath.Glob("../../examples/jobs/*.yaml")
 	if err != nil || len(files) == 0 {
@@ -29,6 +31,7 @@ func TestExampleJobsParse(t *testing.T) {
 		if err != nil {
 			t.Fatalf("cannot read example job: %v", err)
 		}
+		raw = bytes.ReplaceAll(raw, []byte(programPlaceholder), []byte(programCID))
 		if _, err := jobspec.Parse(bytes.ReplaceAll(raw, []byte(examplePlaceholder), []byte(exampleCID))); err != nil {
 			t.Errorf("%s: %v", filepath.Base(name), err)
 		}

@@ -134,7 +134,7 @@ func TestParseRefused(t *testing.T) {
 		{"odd unknown key", okSimple + "\"a\\nb\": 1\n", `"a\nb"`, "unknown field"},
 		{"field given twice", okSimple + "rounds: 3\nrounds: 4\n", "rounds", "is given twice (first on line 5)"},
 		{"merge key", okSimple + "x: &o {kind: sgd}\n", "x", "unknown field"},
-		{"model with wasm", head + "executor: wasm\n" + okModel + okProg + okData, "model", "is not allowed with executor wasm"},
+		{"bad model with wasm", head + "executor: wasm\nmodel: {kind: rnn, inputs: 784, classes: 10}\n" + okProg + okData, "model.kind", `"rnn" is not one of mlp, softmax, cnn`},
 		{"program with builtin", okSimple + okProg, "program", "is not allowed with executor builtin"},
 		{"missing program for wasm", head + "executor: wasm\n" + okData, "program", "is required for executor wasm"},
 		{"missing model for builtin", head + okData, "model", "is required for executor builtin"},

@@ -88,10 +88,12 @@ func (c *checker) executor(s *Spec) {
 		c.forbidden("program", s.Program != nil, "is not allowed with executor builtin, which trains a model; remove program or use executor wasm or process")
 	}
 	if known && !builtin {
-		c.forbidden("model", s.Model != nil, "is not allowed with executor "+s.Executor+", which runs a program; remove model or use executor builtin")
+		// A program job may declare the network its program trains: the
+		// coordinator builds the first weights from it and evaluates the
+		// averaged weights with the built-in trainer (docs/programs.md).
 		c.required("program", s.Program != nil, "is required for executor "+s.Executor+": give the program's cid and its args")
 	}
-	if s.Model != nil && (builtin || !known) {
+	if s.Model != nil {
 		c.model(s.Model)
 	}
 	if s.Program != nil && (!builtin || !known) {

@@ -31,10 +31,10 @@ func TestValidateGoSpec(t *testing.T) {
 	s.Executor = ExecutorProcess
 	err := s.Validate()
 	var fe *FieldError
-	if !errors.As(err, &fe) || fe.Path != "executor" && fe.Path != "model" {
+	if !errors.As(err, &fe) || fe.Path != "program" {
 		t.Fatalf("errors.As(Validate()) = %v, want the first field error", fe)
 	}
-	want := []string{"model", "program", "rounds"}
+	want := []string{"program", "model.hidden[0]", "rounds"}
 	if got := paths(FieldErrors(err)); !reflect.DeepEqual(got, want) {
 		t.Errorf("Validate paths = %q, want %q (error: %v)", got, want, err)
 	}

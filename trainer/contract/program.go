@@ -20,9 +20,21 @@ const ProgramVersion = 1
 const (
 	ProgramWeights = "weights.safetensors" // in: the round's global weights
 	ProgramShard   = "shard.safetensors"   // in: the tasklet's data shard
+	ProgramParams  = "params.json"         // in: the job's model and inner training settings (Params)
+	ProgramFile    = "program"             // in (process): the program itself, e.g. a Python script
 	ProgramDelta   = "delta.safetensors"   // out: local weights minus the global ones
 	ProgramMetrics = "metrics.json"        // out: loss, samples, steps
 )
+
+// ProgramTask is the Spec.Params of a wasm or process tasklet: how the
+// worker starts the program and what it writes to params.json.
+type ProgramTask struct {
+	Args    []string `json:"args,omitempty"`    // wasm: argv after argv[0]
+	Command []string `json:"command,omitempty"` // process: argv, argv[0] on the worker's allowlist
+	// Train, when set, is written to $GRIDSWARM_IN/params.json: the job's
+	// model and inner training settings, for the program to follow.
+	Train *Params `json:"train,omitempty"`
+}
 
 // Exit statuses of a program, with their meaning to the coordinator.
 const (
@@ -30,6 +42,26 @@ const (
 	ExitBadInput = 2 // the inputs or arguments are wrong: no worker would do better
 	ExitDiverged = 3 // training met a NaN or infinity: lower the learning rate
 )
+
+// Failure reasons a worker reports (tasklet.FailedError.Reason) when a
+// program exits with ExitBadInput or ExitDiverged: the program, not the
+// worker, failed, and another worker would fail the same way.
+const (
+	FailBadInput = "program-bad-input"
+	FailDiverged = "program-diverged"
+)
+
+// ExitReason is the failure reason of a program's exit status, or "" for
+// a status that says nothing about the program (retry elsewhere).
+func ExitReason(status int) string {
+	switch status {
+	case ExitBadInput:
+		return FailBadInput
+	case ExitDiverged:
+		return FailDiverged
+	}
+	return ""
+}
 
 // MaxMetricsBytes caps metrics.json.
 const MaxMetricsBytes = 64 << 10
@@ -66,6 +98,20 @@ func CheckDelta(weights, delta *safetensors.Header) error {
 		}
 	}
 	return nil
+}
+
+// CheckDeltaBytes is CheckDelta on two whole safetensors files, as read
+// from the data grid; a header that does not decode breaks the contract.
+func CheckDeltaBytes(weights, delta []byte) error {
+	wh, _, err := safetensors.DecodeHeader(bytes.NewReader(weights))
+	if err != nil {
+		return fmt.Errorf("cannot read the weights' header: %w", err)
+	}
+	dh, _, err := safetensors.DecodeHeader(bytes.NewReader(delta))
+	if err != nil {
+		return fmt.Errorf("%w: %s is not safetensors: %v", ErrContract, ProgramDelta, err)
+	}
+	return CheckDelta(wh, dh)
 }
 
 // ProgramMetricsFile is what a program writes to metrics.json. Other

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -326,6 +327,38 @@ func BenchmarkStartup(b *testing.B) {
 			b.Logf("isolation: %s", e.Isolation())
 			for b.Loop() {
 				res, err := e.Run(context.Background(), Task{Command: []string{"true"}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				res.Cleanup()
+			}
+		})
+	}
+}
+
+// BenchmarkStartupPyTorch is a PyTorch tasklet's fixed cost: Debian's
+// python3 importing torch, unsandboxed and in bubblewrap with its cgroup.
+func BenchmarkStartupPyTorch(b *testing.B) {
+	const python = "/usr/bin/python3"
+	if err := exec.Command(python, "-c", "import torch").Run(); err != nil {
+		b.Skipf("%s has no torch (.ci/setup.d/40-python-torch.sh): %v", python, err)
+	}
+	for _, bc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"unsandboxed", Config{Unsandboxed: true}},
+		{"bwrap", Config{}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			cfg := bc.cfg
+			cfg.Enabled, cfg.Allow, cfg.ScratchRoot, cfg.Timeout = true, []string{python}, b.TempDir(), time.Minute
+			e, err := New(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				res, err := e.Run(context.Background(), Task{Command: []string{python, "-c", "import torch"}})
 				if err != nil {
 					b.Fatal(err)
 				}
