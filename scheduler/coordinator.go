@@ -394,6 +394,23 @@ func (c *Coordinator) loadParamsN(ctx context.Context, s string, m trainer.Model
 // start runs j; it reports false when the coordinator is closed or j
 // already runs.
 func (c *Coordinator) start(j *Job, spec *jobspec.Spec) bool {
+	return c.spawn(j, spec, c.drive)
+}
+
+// closeEscrow finishes the settlement of an ended job whose escrow a
+// previous daemon left open (it stopped, or the chain was unreachable).
+func (c *Coordinator) closeEscrow(j *Job, spec *jobspec.Spec) {
+	c.spawn(j, spec, func(ctx context.Context, r *run) {
+		sctx, stop := context.WithTimeout(ctx, settleTimeout)
+		defer stop()
+		c.settle(sctx, r, true)
+	})
+}
+
+// spawn runs body for j in a goroutine the coordinator owns, with j
+// marked running until it returns; false when the coordinator is closed
+// or j already runs.
+func (c *Coordinator) spawn(j *Job, spec *jobspec.Spec, body func(context.Context, *run)) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.running[j.ID]; ok || c.closed {
@@ -405,35 +422,12 @@ func (c *Coordinator) start(j *Job, spec *jobspec.Spec) bool {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		c.drive(ctx, r)
+		body(ctx, r)
 		c.mu.Lock()
 		delete(c.running, j.ID)
 		c.mu.Unlock()
 	}()
 	return true
-}
-
-// closeEscrow finishes the settlement of an ended job whose escrow a
-// previous daemon left open (it stopped, or the chain was unreachable).
-func (c *Coordinator) closeEscrow(j *Job, spec *jobspec.Spec) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.running[j.ID]; ok || c.closed {
-		return
-	}
-	ctx, cancel := context.WithCancelCause(context.Background())
-	r := &run{job: j, spec: spec, cancel: cancel, backoffs: NewBackoffs(c.opts.Backoff, c.opts.MaxBackoff)}
-	c.running[j.ID] = r
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		sctx, stop := context.WithTimeout(ctx, settleTimeout)
-		c.settle(sctx, r, true)
-		stop()
-		c.mu.Lock()
-		delete(c.running, j.ID)
-		c.mu.Unlock()
-	}()
 }
 
 // ResumeJob continues a failed or cancelled job from its last completed
