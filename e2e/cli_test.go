@@ -85,7 +85,9 @@ func TestHelpReads(t *testing.T) {
 func TestDemoStopsOnInterrupt(t *testing.T) {
 	skipShort(t)
 	tmp := t.TempDir()
-	cmd := exec.Command(bin, "demo", "-n", "4", "--cheaters", "1", "--cheat-rate", "1")
+	// --verify-new 1: the cheater is checked from its first tasklet, so it is
+	// banned before the first root can commit any of its work.
+	cmd := exec.Command(bin, "demo", "-n", "4", "--cheaters", "1", "--cheat-rate", "1", "--verify-new", "1")
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out

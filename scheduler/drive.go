@@ -233,6 +233,11 @@ func (c *Coordinator) runRound(ctx context.Context, r *run) error {
 	r.mu.Lock()
 	if len(r.job.Rounds) <= r.job.Round {
 		n := spec.TaskletsFor(availableWorkers(c.swarm.Workers(), spec.Executor), len(r.job.Dataset.Train))
+		r.mu.Unlock()
+		if err := c.budgetLeft(r, n); err != nil {
+			return err
+		}
+		r.mu.Lock()
 		r.job.Rounds = append(r.job.Rounds, Round{Index: r.job.Round, Weights: r.job.Weights, Started: c.now().UTC(),
 			Tasklets: PlanRound(spec, r.job.Round, n, r.job.Dataset.Train)})
 	}

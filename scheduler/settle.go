@@ -230,13 +230,10 @@ func (c *Coordinator) escrow(ctx context.Context, id string, spec *jobspec.Spec,
 		return nil, err
 	}
 	perRound := spec.TaskletsFor(availableWorkers(c.swarm.Workers(), spec.Executor), len(ds.Train))
-	runs := float64(spec.Rounds*perRound) * (1 + 2*spec.Verify.Rate)
-	need := new(big.Int).Mul(each, big.NewInt(int64(runs+0.999)))
-	need.Mul(need, big.NewInt(int64(10_000+p.RoyaltyBps)))
-	need.Quo(need, big.NewInt(10_000))
+	need := roundsCost(spec, spec.Rounds, perRound, each, p.RoyaltyBps)
 	if budget.Cmp(need) < 0 {
-		return nil, jobspec.FieldErr("payment.budget", "%s tokens do not cover this job: %d rounds × %d tasklets, plus spot-check replicas at verify.rate %g and a %d bps royalty, at %s tokens a run, come to about %s tokens; raise the budget or lower the price",
-			p.Budget, spec.Rounds, perRound, spec.Verify.Rate, p.RoyaltyBps, c.opts.Payer.Tokens(each), c.opts.Payer.Tokens(need))
+		return nil, jobspec.FieldErr("payment.budget", "%s tokens do not cover this job: %d rounds × %d tasklets, plus spot-check replicas (at most %g of a worker's tasklets while its record is short) and a %d bps royalty, at %s tokens a run, come to about %s tokens; raise the budget or lower the price",
+			p.Budget, spec.Rounds, perRound, checkRate(spec), p.RoyaltyBps, c.opts.Payer.Tokens(each), c.opts.Payer.Tokens(need))
 	}
 	e, err := c.opts.Payer.Escrow(ctx, id, EscrowRequest{
 		Budget: budget, Price: price, Per: p.Per, DatasetToken: p.DatasetToken, Dataset: ds.Root,
@@ -246,6 +243,57 @@ func (c *Coordinator) escrow(ctx context.Context, id string, spec *jobspec.Spec,
 		return nil, fmt.Errorf("cannot escrow the budget: %w", err)
 	}
 	return &Settlement{Escrow: e}, nil
+}
+
+// checkRate is the highest spot-check rate a job's workers run at: a new
+// worker's, unless the job's floor is higher.
+func checkRate(spec *jobspec.Spec) float64 {
+	return max(spec.Verify.Rate, spec.Verify.MinRateNewPeers)
+}
+
+// roundsCost is what rounds rounds of perRound tasklets likely cost with
+// the royalty: each tasklet once, checked at checkRate, a check needing up
+// to two more runs.
+func roundsCost(spec *jobspec.Spec, rounds, perRound int, each *big.Int, royaltyBps int) *big.Int {
+	runs := float64(rounds*perRound) * (1 + 2*checkRate(spec))
+	need := new(big.Int).Mul(each, big.NewInt(int64(runs+0.999)))
+	need.Mul(need, big.NewInt(int64(10_000+royaltyBps)))
+	return need.Quo(need, big.NewInt(10_000))
+}
+
+// errBudgetSpent ends a paid job whose escrow cannot pay another round.
+var errBudgetSpent = errors.New("budget spent")
+
+// budgetLeft reports an error when the next round might cost more than the
+// escrow has left: what the job owes so far (banned workers included, to
+// be safe) plus the round's likely cost must fit the deposit. A root over
+// the deposit would be refused by the escrow and nobody would be paid.
+func (c *Coordinator) budgetLeft(r *run, perRound int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.job.Settlement
+	if s == nil {
+		return nil
+	}
+	each, err := TaskletPrice(s.Escrow, r.spec)
+	if err != nil {
+		return err
+	}
+	payouts, _ := Payouts(r.job, len(r.job.Rounds), func(string, string) bool { return false })
+	owed := new(big.Int)
+	for _, p := range payouts {
+		a, _ := new(big.Int).SetString(p.Amount, 10)
+		owed.Add(owed, a)
+	}
+	owed.Mul(owed, big.NewInt(int64(10_000+s.Escrow.RoyaltyBps)))
+	owed.Quo(owed, big.NewInt(10_000))
+	next := roundsCost(r.spec, 1, perRound, each, s.Escrow.RoyaltyBps)
+	deposit, _ := new(big.Int).SetString(s.Escrow.Deposit, 10)
+	if deposit == nil || new(big.Int).Add(owed, next).Cmp(deposit) > 0 {
+		return fmt.Errorf("%w after %d of %d rounds: the escrow holds %s base units, %s are owed and the next round may cost %s; the rounds done are paid and the rest refunded (submit again with a larger payment.budget to train further)",
+			errBudgetSpent, r.job.Round, r.spec.Rounds, deposit, owed, next)
+	}
+	return nil
 }
 
 // offerPrice is what one run of r's tasklets pays ("" unpaid).

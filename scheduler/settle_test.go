@@ -308,3 +308,30 @@ func TestPaidJobWithoutPayerIsRefused(t *testing.T) {
 		t.Fatalf("paid job without a chain: %v, want an error naming settle.backend", err)
 	}
 }
+
+// A paid job stops before a round its escrow might not cover: a root over
+// the deposit would be refused and nobody paid.
+func TestBudgetLeft(t *testing.T) {
+	spec := &jobspec.Spec{Rounds: 10, InnerSteps: 1, BatchSize: 1}
+	job := func(deposit string, paidRuns int) *run {
+		j := &Job{Round: 1, Settlement: &Settlement{Escrow: Escrow{Deposit: deposit, Price: "100", Per: jobspec.PerTasklet}}}
+		var rd Round
+		for i := range paidRuns {
+			rd.Tasklets = append(rd.Tasklets, done(fmt.Sprint("t", i), byte(1+i%3), "good", nil))
+			rd.Tasklets[i].Receipt.Price = "100"
+		}
+		j.Rounds = []Round{rd}
+		return &run{job: j, spec: spec}
+	}
+	c := &Coordinator{}
+	if err := c.budgetLeft(job("1000", 4), 2); err != nil {
+		t.Errorf("400 owed + 200 next of 1000: %v", err)
+	}
+	err := c.budgetLeft(job("1000", 9), 2)
+	if !errors.Is(err, errBudgetSpent) || !strings.Contains(err.Error(), "payment.budget") {
+		t.Errorf("900 owed + 200 next of 1000: %v, want errBudgetSpent saying what to do", err)
+	}
+	if err := c.budgetLeft(&run{job: &Job{}, spec: spec}, 2); err != nil {
+		t.Errorf("an unpaid job: %v", err)
+	}
+}
