@@ -16,15 +16,16 @@ import (
 	"github.com/gridswarm/gridswarm/scheduler"
 )
 
-// The demo's money: what node0 escrows for the job, pays per verified
-// tasklet run, gives each worker to stake and for gas, and the royalty of
-// the dataset it registers.
+// The demo's money: what node0 escrows for the job per worker (enough for
+// ten rounds with every tasklet checked), pays per verified tasklet run,
+// gives each worker to stake and for gas, and the royalty of the dataset
+// it registers.
 const (
-	demoBudget  = "40"
-	demoPrice   = "0.5"
-	demoStake   = "10"
-	demoGas     = "1"
-	demoRoyalty = 500 // bps of what workers are paid
+	demoBudgetPerWorker = 20
+	demoPrice           = "0.5"
+	demoStake           = "10"
+	demoGas             = "1"
+	demoRoyalty         = 500 // bps of what workers are paid
 )
 
 // setConfig sets keys in a repo's config.toml (as `gridswarm config set`).
@@ -122,9 +123,10 @@ func (d *demo) payment(ctx context.Context, c *client.Client, dataset string) (s
 	if err != nil {
 		return "", err
 	}
+	budget := fmt.Sprint(demoBudgetPerWorker * (len(d.nodes) - 1))
 	fmt.Fprintf(d.e.Out, "node0 registers the dataset as token %s (it earns a %d%% royalty); the job escrows %s tokens and pays %s per verified tasklet run\n",
-		t.TokenID, demoRoyalty/100, demoBudget, demoPrice)
-	return fmt.Sprintf("\npayment:\n  budget: %q\n  price: %q\n  dataset_token: %s\n  royalty_bps: %d\n", demoBudget, demoPrice, t.TokenID, demoRoyalty), nil
+		t.TokenID, demoRoyalty/100, budget, demoPrice)
+	return fmt.Sprintf("\npayment:\n  budget: %q\n  price: %q\n  dataset_token: %s\n  royalty_bps: %d\n", budget, demoPrice, t.TokenID, demoRoyalty), nil
 }
 
 // payoutWait bounds how long the demo waits for the workers' own claims.
