@@ -183,6 +183,7 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 			}
 		},
 		BenchmarkParams: p2p.ThroughputParams,
+		Placement:       cfg.Coordinator.Placement,
 		Limits: scheduler.Limits{
 			CoordinatorMemory:  cfg.Coordinator.MemoryLimit(n.worker.Status().Probe.MemoryTotal),
 			CoordinatorStorage: quota,

@@ -54,6 +54,9 @@ type Options struct {
 	// OnEquivocation receives each equivocation proof the coordinator
 	// finds in its own receipts, for the node to gossip; nil: none.
 	OnEquivocation func(verify.Proof)
+	// Placement is the placement strategy: placement.StrategyETA [""] or
+	// placement.StrategyRandom, the baseline for comparisons.
+	Placement string
 	// Now is the clock [time.Now].
 	Now    func() time.Time
 	Logger *slog.Logger
