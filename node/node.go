@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -43,6 +45,9 @@ type Options struct {
 	// Shutdown asks the process to stop cleanly (node_shutdown); it must
 	// not block. Nil refuses node_shutdown.
 	Shutdown func()
+	// NewHost builds the libp2p host in place of swarm.listen's, for tests
+	// on an in-memory network (internal/worldnet); nil in the daemon.
+	NewHost func(identity crypto.PrivKey) (host.Host, error)
 }
 
 // Node is a running daemon.
@@ -128,6 +133,7 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 		Registerer:    n.reg,
 		PeersFile:     filepath.Join(o.Repo.Dir, "peers.json"),
 		Logger:        o.Logger.With("part", "p2p"),
+		NewHost:       o.NewHost,
 	})
 	if err != nil {
 		return nil, err
