@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,12 +10,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -44,6 +48,9 @@ type Options struct {
 	// Shutdown asks the process to stop cleanly (node_shutdown); it must
 	// not block. Nil refuses node_shutdown.
 	Shutdown func()
+	// NewHost builds the libp2p host in place of swarm.listen's, for tests
+	// on an in-memory network (internal/worldnet); nil in the daemon.
+	NewHost func(identity crypto.PrivKey) (host.Host, error)
 }
 
 // Node is a running daemon.
@@ -96,13 +103,17 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	ethKey, err := repo.EthKey(o.Repo.Dir, o.Passphrase)
-	if err != nil {
-		return nil, err
-	}
-	// Each scrypt unlock leaves up to 256 MiB of garbage; give it back once
-	// both are done rather than carry it for minutes.
-	debug.FreeOSMemory()
+	// The Ethereum key is first needed by the settlement and the worker:
+	// unlock it on another core while the swarm and the data grid start,
+	// rather than pay a second scrypt before them. The GC first, so its
+	// scrypt reuses the identity's freed buffer instead of doubling the peak.
+	runtime.GC()
+	ethKey := unlockEthKey(o.Repo.Dir, o.Passphrase)
+	defer func() {
+		if err != nil {
+			_, _ = ethKey() // no unlock outlives a failed start
+		}
+	}()
 	if n.account, err = repo.Account(o.Repo.Dir); err != nil {
 		return nil, err
 	}
@@ -134,6 +145,7 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 		Registerer:    n.reg,
 		PeersFile:     filepath.Join(o.Repo.Dir, "peers.json"),
 		Logger:        o.Logger.With("part", "p2p"),
+		NewHost:       o.NewHost,
 	})
 	if err != nil {
 		return nil, err
@@ -150,9 +162,16 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	eth, err := ethKey()
+	if err != nil {
+		return nil, err
+	}
+	// Each scrypt unlock leaves up to 256 MiB of garbage; give it back once
+	// both are done rather than carry it for minutes.
+	debug.FreeOSMemory()
 	// The chain comes before the worker and coordinator: receipts are
 	// signed in its domain.
-	if n.settle, err = openSettlement(ctx, cfg.Settle, o.Repo.Dir, ethKey, o.Logger.With("part", "settle")); err != nil {
+	if n.settle, err = openSettlement(ctx, cfg.Settle, o.Repo.Dir, eth, o.Logger.With("part", "settle")); err != nil {
 		return nil, err
 	}
 	n.domain = receiptDomain(n.settle, cfg.Settle)
@@ -167,7 +186,7 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 		}
 	}
 	n.worker, err = worker.Start(ctx, wcfg, worker.Deps{
-		Swarm: n.swarm, Grid: n.grid, EthKey: ethKey, Domain: n.domain, RepoDir: o.Repo.Dir,
+		Swarm: n.swarm, Grid: n.grid, EthKey: eth, Domain: n.domain, RepoDir: o.Repo.Dir,
 		GridQuota: quota, Agent: UserAgent(), Logger: o.Logger.With("part", "worker"),
 		Metrics: n.metricSet.Worker,
 	})
@@ -211,6 +230,7 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 			}
 		},
 		BenchmarkParams: p2p.ThroughputParams,
+		Placement:       cfg.Coordinator.Placement,
 		Limits: scheduler.Limits{
 			CoordinatorMemory:  cfg.Coordinator.MemoryLimit(n.worker.Status().Probe.MemoryTotal),
 			CoordinatorStorage: quota,
@@ -278,6 +298,22 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 	}
 	n.log.Info("daemon ready", "peer", n.swarm.ID(), "api", ep.HTTP, "swarm", ep.Swarm, "metrics", ep.Metrics)
 	return n, nil
+}
+
+// unlockEthKey decrypts dir's Ethereum key in the background; the function
+// it returns waits for the result (and may be called more than once).
+func unlockEthKey(dir, passphrase string) func() (*ecdsa.PrivateKey, error) {
+	done := make(chan struct{})
+	var key *ecdsa.PrivateKey
+	var err error
+	go func() {
+		defer close(done)
+		key, err = repo.EthKey(dir, passphrase)
+	}()
+	return func() (*ecdsa.PrivateKey, error) {
+		<-done
+		return key, err
+	}
 }
 
 func (n *Node) services() map[string]any {

@@ -56,6 +56,11 @@ type Options struct {
 	// PeersFile remembers connected peers across restarts ("" = don't).
 	PeersFile string
 	Logger    *slog.Logger
+	// NewHost, when set, builds the host in place of the TCP/QUIC one, for
+	// an in-memory network such as internal/worldnet's mocknet; Listen,
+	// NAT and the connection and resource limits are then its business.
+	// The swarm closes the host it returns.
+	NewHost func(identity crypto.PrivKey) (host.Host, error)
 }
 
 // Swarm is a running libp2p host with its DHT, pubsub and peer table.
@@ -105,7 +110,15 @@ func Start(ctx context.Context, o Options) (*Swarm, error) {
 		o.Logger.Warn("ignoring remembered peers", "err", err)
 	}
 	o.Bootstrap = append(o.Bootstrap, known...)
-	h, err := newHost(o)
+	var h host.Host
+	if o.NewHost != nil {
+		h, err = o.NewHost(o.Identity)
+		if err != nil {
+			err = fmt.Errorf("cannot build the host: %w", err)
+		}
+	} else {
+		h, err = newHost(o)
+	}
 	if err != nil {
 		return nil, err
 	}

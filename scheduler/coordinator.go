@@ -56,6 +56,9 @@ type Options struct {
 	OnEquivocation func(verify.Proof)
 	// Payer settles paid jobs on a chain; nil refuses jobs with a payment.
 	Payer Payer
+	// Placement is the placement strategy: placement.StrategyETA [""] or
+	// placement.StrategyRandom, the baseline for comparisons.
+	Placement string
 	// Now is the clock [time.Now].
 	Now    func() time.Time
 	Logger *slog.Logger

@@ -249,7 +249,7 @@ func (c *Coordinator) runRound(ctx context.Context, r *run) error {
 		JobID: r.job.ID, Round: round, Rounds: spec.Rounds, Deadline: deadline, Template: tmpl,
 		Weights: rd.Weights, WeightsBytes: modelBytes(nParams), ShardBytes: r.job.Dataset.Bytes,
 		RetryEvery: c.opts.RetryEvery, StragglerFactor: c.opts.StragglerFactor, Backoffs: r.backoffs,
-		ReplicaWait: c.opts.ReplicaWait,
+		ReplicaWait: c.opts.ReplicaWait, Placement: c.opts.Placement,
 		Verify: VerifyConfig{Trust: c.trust, Class: verify.Class(spec.Executor), Rand: c.opts.Rand,
 			Rates:      verify.Rates{Rate: spec.Verify.Rate, MinRateNewPeers: spec.Verify.MinRateNewPeers},
 			Comparator: verify.Comparator{Class: verify.Class(spec.Executor), Tolerance: toleranceOf(spec)}},

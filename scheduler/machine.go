@@ -153,6 +153,9 @@ type MachineConfig struct {
 	// Verify spot-checks the round's tasklets; a nil Verify.Trust turns
 	// verification off.
 	Verify VerifyConfig
+	// Placement is the placement strategy (placement.StrategyETA, the
+	// default when "", or placement.StrategyRandom).
+	Placement string
 }
 
 // VerifyConfig is what the machine needs to spot-check tasklets.
@@ -465,7 +468,7 @@ func (m *Machine) Tick(now time.Time, snap []placement.Peer) []Decision {
 				waiting = append(waiting, fmt.Sprintf("tasklet %d %s", i, why))
 				continue
 			}
-			out = append(out, m.launch(now, i, d, false, snap))
+			out = append(out, m.launch(now, i, d, false, snap, why))
 			m.draw(i, d)
 			if t.Check == nil {
 				continue
@@ -545,8 +548,9 @@ func (m *Machine) allDone() bool {
 	return true
 }
 
-// place picks a peer for tasklet i. It returns the peer, or why it waits,
-// or (fail != "") why no peer in the snapshot can ever run it this round.
+// place picks a peer for tasklet i. It returns the peer and why it was
+// chosen, or why it waits, or (fail != "") why no peer in the snapshot can
+// ever run it this round.
 func (m *Machine) place(now time.Time, i int, snap []placement.Peer, also []string, wake *time.Time) (peer string, ok bool, why, fail string) {
 	barred := m.Excluded(i)
 	exclude := slices.Concat(barred, also)
@@ -569,13 +573,14 @@ func (m *Machine) place(now time.Time, i int, snap []placement.Peer, also []stri
 	pt := m.template(i)
 	m.noteFiltered(snap, &pt)
 	ds, err := placement.Place(snap, []placement.Tasklet{pt}, placement.Options{
-		Seed: placement.SeedFrom(m.cfg.JobID, m.cfg.Round) + uint64(i), Exclude: map[string][]string{pt.ID: exclude}})
+		Seed: placement.SeedFrom(m.cfg.JobID, m.cfg.Round) + uint64(i), Exclude: map[string][]string{pt.ID: exclude},
+		Strategy: m.cfg.Placement})
 	if err != nil {
 		return "", false, "cannot be placed: " + err.Error(), ""
 	}
 	d := ds[0]
 	if d.Placed() {
-		return d.Peers[0], true, "", ""
+		return d.Peers[0], true, d.Explain(), ""
 	}
 	if also == nil && len(barred) > 0 && m.hopeless(snap, &pt, barred) {
 		return "", false, "", m.hopelessMessage(i, d, barred)
@@ -629,10 +634,10 @@ func (m *Machine) hopelessMessage(i int, d placement.Decision, barred []string) 
 	return fmt.Sprintf("round %d of %d: no peer can run tasklet %d: %s; %s", m.cfg.Round+1, m.cfg.Rounds, i, strings.Join(whys, ", "), d.Explain())
 }
 
-func (m *Machine) launch(now time.Time, i int, peer string, spec bool, snap []placement.Peer) Decision {
+func (m *Machine) launch(now time.Time, i int, peer string, spec bool, snap []placement.Peer, placed string) Decision {
 	t := &m.rd.Tasklets[i]
 	t.State = TaskRunning
-	t.Attempts = append(t.Attempts, Attempt{Peer: peer, Started: now.UTC(), Outcome: OutcomeRunning})
+	t.Attempts = append(t.Attempts, Attempt{Peer: peer, Started: now.UTC(), Outcome: OutcomeRunning, Placed: placed})
 	for k := range snap {
 		if snap[k].ID == peer {
 			snap[k].InFlight++
@@ -675,9 +680,9 @@ func (m *Machine) speculate(now time.Time, snap []placement.Peer, wake *time.Tim
 			}
 			continue
 		}
-		p, ok, _, _ := m.place(now, i, snap, []string{a.Peer}, wake)
+		p, ok, why, _ := m.place(now, i, snap, []string{a.Peer}, wake)
 		if ok {
-			out = append(out, m.launch(now, i, p, true, snap))
+			out = append(out, m.launch(now, i, p, true, snap, why))
 			m.draw(i, p) // the copy may deliver first: it is drawn like any placement
 		}
 	}

@@ -151,7 +151,7 @@ func (m *Machine) replicate(now time.Time, i int, snap []placement.Peer, wake *t
 			}
 			return out, "waits for a spot-check replica: " + w
 		}
-		out = append(out, m.launch(now, i, p, false, snap))
+		out = append(out, m.launch(now, i, p, false, snap, w))
 	}
 	return out, ""
 }

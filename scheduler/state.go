@@ -147,4 +147,6 @@ type Attempt struct {
 	Why     string    `json:"why,omitempty"`
 	// Ended is when the attempt stopped running; nil while it runs.
 	Ended *time.Time `json:"ended,omitempty"`
+	// Placed is why placement chose the peer (placement.Decision.Explain).
+	Placed string `json:"placed,omitempty"`
 }

@@ -7,7 +7,12 @@
 //	  (untimed)        └────────────── timed ───────────────────┘        SIGTERM
 //
 //	8 daemons ──► join (gridswarm: --bootstrap; Kubo: swarm connect) ──► ≥7 peers
-//	          ──► idle ──► VmRSS/VmHWM from /proc/<pid>/status
+//	          ──► idle ──► VmRSS/VmHWM from /proc/<pid>/status,
+//	                       private anonymous from /proc/<pid>/smaps_rollup
+//
+// gridswarm runs with its keys sealed at three scrypt costs: none (N=2, the
+// same key-derivation cost as Kubo, whose key is not encrypted), the local
+// profile's light one, and the default profile's standard one.
 //
 // It refuses to start daemons unless its network namespace holds nothing but
 // loopback: run it through run.sh, which re-executes itself under `unshare -n`,

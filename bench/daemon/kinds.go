@@ -135,19 +135,32 @@ func post(ctx context.Context, c *http.Client, url, token string, body []byte, o
 	return nil
 }
 
-// gridswarm runs `gridswarm daemon` on a local-profile repo. With standard
-// set, its keys are re-sealed with the standard scrypt cost after init, so
-// start-up pays what a default-profile user pays.
+// gridswarm runs `gridswarm daemon` on a local-profile repo. With a
+// scrypt cost set, its keys are re-sealed at that cost after init: the
+// standard cost is what a default-profile user pays; the minimal one (N=2,
+// P=1) makes key derivation free, as it is for Kubo, whose identity sits
+// unencrypted in its config.
 type gridswarm struct {
-	bin      string
-	pass     string
-	standard bool
-	http     *http.Client
+	bin    string
+	pass   string
+	scrypt scryptCost // zero: the local profile's light cost
+	http   *http.Client
 }
 
+// scryptCost is a key's scrypt N and P, with the name the report shows.
+type scryptCost struct {
+	label string
+	n, p  int
+}
+
+var (
+	scryptStandard = scryptCost{label: "standard scrypt", n: keystore.StandardScryptN, p: keystore.StandardScryptP}
+	scryptMinimal  = scryptCost{label: "scrypt N=2: no key-derivation cost, as Kubo", n: 2, p: 1}
+)
+
 func (g *gridswarm) name() string {
-	if g.standard {
-		return "gridswarm (standard scrypt)"
+	if g.scrypt.n != 0 {
+		return "gridswarm (" + g.scrypt.label + ")"
 	}
 	return "gridswarm"
 }
@@ -158,8 +171,8 @@ func (g *gridswarm) initRepo(ctx context.Context, dir string) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("gridswarm init in %s: %w: %s", dir, err, out)
 	}
-	if g.standard {
-		return resealKeys(dir, g.pass, keystore.StandardScryptN, keystore.StandardScryptP)
+	if g.scrypt.n != 0 {
+		return resealKeys(dir, g.pass, g.scrypt.n, g.scrypt.p)
 	}
 	return nil
 }

@@ -46,7 +46,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&c.meshTimeout, "mesh-timeout", 60*time.Second, "how long to wait for every daemon to see peers-1 peers")
 	fs.DurationVar(&c.readyTimeout, "ready-timeout", 60*time.Second, "how long one daemon may take to become ready")
 	fs.BoolVar(&c.standard, "standard", true, "keep gridswarm-standard (keys sealed at the standard scrypt cost) in -kinds")
-	fs.StringVar(&c.kinds, "kinds", "kubo,gridswarm,gridswarm-standard", "comma-separated daemons to run: kubo, gridswarm, gridswarm-standard; ratios are to the first")
+	fs.StringVar(&c.kinds, "kinds", "kubo,gridswarm-nokdf,gridswarm,gridswarm-standard", "comma-separated daemons to run: kubo, gridswarm-nokdf (keys sealed at no scrypt cost, as Kubo's), gridswarm, gridswarm-standard; ratios are to the first")
 	fs.StringVar(&c.kuboRouting, "kubo-routing", "dht", "Kubo's Routing.Type")
 	// Off by default: Kubo v0.38.1's quic-go v0.54 panics under Go 1.26
 	// ("crypto/tls bug: where's my session ticket?") on an inbound QUIC handshake.
@@ -122,15 +122,16 @@ func loopbackOnly() error {
 func bench(ctx context.Context, w io.Writer, c options) error {
 	client := &http.Client{Timeout: 5 * time.Second}
 	gs := &gridswarm{bin: c.gridswarm, pass: "bench-passphrase", http: client}
-	gsStd := &gridswarm{bin: c.gridswarm, pass: "bench-passphrase", standard: true, http: client}
+	gsStd := &gridswarm{bin: c.gridswarm, pass: "bench-passphrase", scrypt: scryptStandard, http: client}
+	gsFree := &gridswarm{bin: c.gridswarm, pass: "bench-passphrase", scrypt: scryptMinimal, http: client}
 	kb := &kubo{bin: c.ipfs, routing: c.kuboRouting, quic: c.kuboQUIC, http: client}
-	byName := map[string]kind{"kubo": kb, "gridswarm": gs, "gridswarm-standard": gsStd}
+	byName := map[string]kind{"kubo": kb, "gridswarm": gs, "gridswarm-standard": gsStd, "gridswarm-nokdf": gsFree}
 	var kinds []kind
 	for _, n := range strings.Split(c.kinds, ",") {
 		n = strings.TrimSpace(n)
 		k, ok := byName[n]
 		if !ok {
-			return fmt.Errorf("-kinds: unknown daemon %q: use kubo, gridswarm or gridswarm-standard", n)
+			return fmt.Errorf("-kinds: unknown daemon %q: use kubo, gridswarm, gridswarm-nokdf or gridswarm-standard", n)
 		}
 		if n != "gridswarm-standard" || c.standard {
 			kinds = append(kinds, k)

@@ -108,18 +108,50 @@ func waitFor(ctx context.Context, p *proc, interval time.Duration, probe func() 
 	}
 }
 
-// memory is what /proc/<pid>/status says of a process, in KiB.
+// memory is what /proc/<pid>/status and smaps_rollup say of a process, in
+// KiB.
 type memory struct {
 	RSS, HWM, Anon, File int64
+	// Private is smaps_rollup's Anonymous: the process's own anonymous
+	// pages (heap, stacks, runtime), none of them shared or file-backed;
+	// what an idle daemon costs a machine beyond its binary's page cache.
+	Private int64
 }
 
-// readMemory reads /proc/<pid>/status.
+// readMemory reads /proc/<pid>/status and /proc/<pid>/smaps_rollup.
 func readMemory(pid int) (memory, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return memory{}, fmt.Errorf("cannot read the memory of pid %d: %w", pid, err)
 	}
-	return parseStatus(string(b))
+	m, err := parseStatus(string(b))
+	if err != nil {
+		return m, err
+	}
+	if b, err = os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid)); err != nil {
+		return memory{}, fmt.Errorf("cannot read the memory map of pid %d (Linux 4.14 or later has smaps_rollup): %w", pid, err)
+	}
+	m.Private, err = parseRollup(string(b))
+	return m, err
+}
+
+// parseRollup picks the Anonymous size out of a /proc/<pid>/smaps_rollup
+// text.
+func parseRollup(text string) (int64, error) {
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for sc.Scan() {
+		key, val, ok := strings.Cut(sc.Text(), ":")
+		if !ok || key != "Anonymous" {
+			continue
+		}
+		num, unit, _ := strings.Cut(strings.TrimSpace(val), " ")
+		n, err := strconv.ParseInt(num, 10, 64)
+		if err != nil || unit != "kB" {
+			return 0, fmt.Errorf("smaps_rollup line %q is not a size in kB", sc.Text())
+		}
+		return n, nil
+	}
+	return 0, errors.New("smaps_rollup text has no Anonymous line: is this Linux 4.14 or later?")
 }
 
 // parseStatus picks VmRSS, VmHWM, RssAnon and RssFile out of a

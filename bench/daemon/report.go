@@ -126,22 +126,24 @@ func writeReady(w io.Writer, names []string, times [][]time.Duration) {
 // writeMemory writes the idle-memory table; the first result is the
 // baseline for the ratio column.
 func writeMemory(w io.Writer, names []string, res []swarmResult) {
-	fmt.Fprintf(w, "| daemon | peers seen (min–max) | mesh | VmRSS median MiB | VmRSS max MiB | RSS median / %s | VmHWM median MiB | VmHWM max MiB | RssAnon median MiB | RssFile median MiB |\n", names[0])
-	fmt.Fprintf(w, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| daemon | peers seen (min–max) | mesh | VmRSS median MiB | VmRSS max MiB | RSS median / %s | VmHWM median MiB | VmHWM max MiB | RssAnon median MiB | RssFile median MiB | private anonymous median MiB | private anonymous / %s |\n", names[0], names[0])
+	fmt.Fprintf(w, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	base := summarize(mibs(res[0].mem, func(m memory) int64 { return m.RSS })).median
+	basePriv := summarize(mibs(res[0].mem, func(m memory) int64 { return m.Private })).median
 	for i, name := range names {
 		r := res[i]
 		rss := summarize(mibs(r.mem, func(m memory) int64 { return m.RSS }))
 		hwm := summarize(mibs(r.mem, func(m memory) int64 { return m.HWM }))
 		anon := summarize(mibs(r.mem, func(m memory) int64 { return m.Anon }))
 		file := summarize(mibs(r.mem, func(m memory) int64 { return m.File }))
+		priv := summarize(mibs(r.mem, func(m memory) int64 { return m.Private }))
 		p := summarize(ints(r.peers))
 		mesh := fmt.Sprintf("full in %.1f s", r.meshAfter.Seconds())
 		if !r.meshFull {
 			mesh = fmt.Sprintf("incomplete after %.0f s", r.meshAfter.Seconds())
 		}
-		fmt.Fprintf(w, "| %s | %.0f–%.0f | %s | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %.1f |\n",
-			name, p.min, p.max, mesh, rss.median, rss.max, rss.median/base, hwm.median, hwm.max, anon.median, file.median)
+		fmt.Fprintf(w, "| %s | %.0f–%.0f | %s | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f |\n",
+			name, p.min, p.max, mesh, rss.median, rss.max, rss.median/base, hwm.median, hwm.max, anon.median, file.median, priv.median, priv.median/basePriv)
 	}
 }
 

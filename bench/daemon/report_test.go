@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -49,6 +50,45 @@ func TestParseStatus(t *testing.T) {
 				t.Errorf("parseStatus = %+v, %v; want %+v, nil", got, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestParseRollup(t *testing.T) {
+	// The shape of Linux 6.x's /proc/<pid>/smaps_rollup.
+	const full = "55d0c0000000-7ffc00000000 ---p 00000000 00:00 0                          [rollup]\nRss:               57100 kB\nPss:               55012 kB\nPrivate_Clean:     39000 kB\nPrivate_Dirty:     18100 kB\nAnonymous:         17200 kB\nSwap:                  0 kB\n"
+	for _, tc := range []struct {
+		name    string
+		in      string
+		want    int64
+		wantErr string
+	}{
+		{"anonymous", full, 17200, ""},
+		{"missing", "Rss: 1 kB\n", 0, "no Anonymous line"},
+		{"not kB", strings.Replace(full, "17200 kB", "17200 MB", 1), 0, "not a size in kB"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseRollup(tc.in)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("parseRollup error = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("parseRollup = %d, %v; want %d, nil", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// On this machine the reader finds the benchmark's own private memory.
+func TestReadMemorySelf(t *testing.T) {
+	m, err := readMemory(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Private <= 0 || m.Private > m.RSS {
+		t.Errorf("own memory %+v: want 0 < private anonymous <= RSS", m)
 	}
 }
 

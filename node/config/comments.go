@@ -71,6 +71,7 @@ var comments = map[string]string{
 	"coordinator":                  "limits on the jobs submitted to this node, checked at submit",
 	"coordinator.max_memory":       "memory one job may take here, e.g. \"8GiB\"; auto = half of physical memory",
 	"coordinator.keep_rounds":      "recent rounds whose weights a job keeps pinned, besides its final model",
+	"coordinator.placement":        "eta (fastest estimated completion) or random (a baseline for comparisons)",
 	"settle":                       "settlement on an Ethereum chain: off, a chain inside this daemon, or an endpoint",
 	"settle.backend":               "off (no chain), embedded (a dev chain in this daemon) or rpc (an endpoint, e.g. another daemon's chain)",
 	"settle.chain_id":              "the chain's ID; 0 = auto: 1337 when off (receipts' EIP-712 domain only), 1735551332 (\"grid\") otherwise",

@@ -19,6 +19,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/gridswarm/gridswarm/scheduler/jobspec"
+	"github.com/gridswarm/gridswarm/scheduler/placement"
 )
 
 // Profiles accepted by Default and `gridswarm init --profile`.
@@ -51,6 +52,10 @@ type Coordinator struct {
 	// KeepRounds is how many recent rounds' weights a job keeps pinned
 	// besides its final model and provenance.
 	KeepRounds int `toml:"keep_rounds"`
+	// Placement is how this node's jobs choose peers: "eta" (fastest
+	// estimated completion, the default) or "random" (the baseline to
+	// compare against; see docs/benchmarks.md).
+	Placement string `toml:"placement"`
 }
 
 // MemoryLimit is MaxMemory in bytes, or half of physical when it is auto.
@@ -309,7 +314,7 @@ func Default(profile string) (Config, error) {
 			Wasm:           Wasm{MemoryMB: 256, Timeout: Duration{5 * time.Minute}},
 			Process:        Process{Timeout: Duration{time.Hour}, Allow: []string{}, GPUs: []int{}},
 		},
-		Coordinator: Coordinator{KeepRounds: 3},
+		Coordinator: Coordinator{KeepRounds: 3, Placement: placement.StrategyETA},
 		Settle:      Settle{Backend: SettleOff, Confirmations: 1, Dir: "chain", ClaimThreshold: "0", Listen: "127.0.0.1:5103"},
 	}
 	switch profile {
@@ -488,6 +493,9 @@ func (c Config) Validate() error {
 	}
 	if c.Coordinator.KeepRounds < 1 || c.Coordinator.KeepRounds > 1000 {
 		bad("coordinator.keep_rounds", "must be 1-1000, got %d", c.Coordinator.KeepRounds)
+	}
+	if p := c.Coordinator.Placement; p != placement.StrategyETA && p != placement.StrategyRandom {
+		bad("coordinator.placement", "must be %q or %q, got %q", placement.StrategyETA, placement.StrategyRandom, p)
 	}
 	if c.Datagrid.ReprovideInterval.Duration < time.Minute {
 		bad("datagrid.reprovide_interval", "must be at least 1m, got %s", c.Datagrid.ReprovideInterval)

@@ -62,6 +62,7 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"max_memory not a size", "[coordinator]\nmax_memory = \"lots\"", "\"auto\" or a size"},
 		{"max_memory too small", "[coordinator]\nmax_memory = \"1MiB\"", "coordinator.max_memory"},
 		{"keep_rounds zero", "[coordinator]\nkeep_rounds = 0", "coordinator.keep_rounds"},
+		{"unknown placement", "[coordinator]\nplacement = \"fastest\"", `coordinator.placement: must be "eta" or "random", got "fastest"`},
 		{"negative max_processes", "[worker.process]\nmax_processes = -1", "worker.process.max_processes"},
 		{"negative cpus", "[worker.process]\ncpus = -0.5", "worker.process.cpus"},
 		{"relative runtime", "[worker.process]\nruntime = [\"usr\"]", "worker.process.runtime[0]"},
@@ -76,6 +77,18 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 				t.Errorf("Parse(%q) error = %q, want it to name %q", tt.toml, err, tt.wantKey)
 			}
 		})
+	}
+}
+
+func TestCoordinatorPlacement(t *testing.T) {
+	for toml, want := range map[string]string{"": "eta", "[coordinator]\nplacement = \"random\"": "random"} {
+		c, err := Parse([]byte(toml), "config.toml")
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", toml, err)
+		}
+		if c.Coordinator.Placement != want {
+			t.Errorf("Parse(%q): placement %q, want %q", toml, c.Coordinator.Placement, want)
+		}
 	}
 }
 

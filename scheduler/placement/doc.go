@@ -33,6 +33,11 @@
 // offer, the receipt and the first request all start there, and a path's
 // bandwidth already reflects its latency.
 //
+// Options.Strategy StrategyRandom replaces the ranking with a seeded random
+// draw among the same feasible peers (unloaded ones first): the baseline a
+// user compares against (config coordinator.placement = "random"). The ETA
+// is still worked out and reported for the chosen peer.
+//
 // Decision.Explain turns a decision into a sentence a user can read, for
 // example "waiting: 0 of 12 peers feasible: 7 not idle, 5 lack executor wasm".
 package placement

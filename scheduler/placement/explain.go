@@ -10,12 +10,17 @@ import (
 // Explain says in one line what happened to the tasklet and why, e.g.
 //
 //	placed on p3: ETA 2.31s (setup 30ms, transfer 1.8s, compute 480ms, queue 0s); 5 of 12 peers feasible; 7 filtered: 4 not idle, 3 lack executor wasm
+//	placed on p7 at random: ETA 9.8s (…); 5 of 12 peers feasible
 //	waiting: 0 of 12 peers feasible: 7 not idle, 5 lack executor wasm
 func (d Decision) Explain() string {
 	var b strings.Builder
 	switch {
 	case d.Placed():
-		fmt.Fprintf(&b, "placed on %s: ", strings.Join(d.Peers, ", "))
+		fmt.Fprintf(&b, "placed on %s", strings.Join(d.Peers, ", "))
+		if d.Strategy == StrategyRandom {
+			b.WriteString(" at random")
+		}
+		b.WriteString(": ")
 		if len(d.Peers) > 1 {
 			b.WriteString("best ")
 		}

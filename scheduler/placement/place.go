@@ -57,6 +57,13 @@ func normalize(o *Options) error {
 	if o.RoundTrips < 0 {
 		return fmt.Errorf("round trips %d is negative; use 0 for the default %d: %w", o.RoundTrips, DefaultRoundTrips, ErrInvalid)
 	}
+	switch o.Strategy {
+	case "":
+		o.Strategy = StrategyETA
+	case StrategyETA, StrategyRandom:
+	default:
+		return fmt.Errorf("strategy %q is unknown; use %q or %q: %w", o.Strategy, StrategyETA, StrategyRandom, ErrInvalid)
+	}
 	if o.Replicas == 0 {
 		o.Replicas = 1
 	}
@@ -252,6 +259,7 @@ func (pl *planner) plan(t *Tasklet, tp *taskPlan) error {
 		}
 	}
 	slices.Sort(tp.tracked)
+	random := pl.opts.Strategy == StrategyRandom
 	for i, x := range tp.x {
 		if x >= 0 && pl.hold.tracked[x] && len(tp.tracked) <= maxTracked {
 			tp.bit[i] = int8(slices.Index(tp.tracked, x))
@@ -270,7 +278,8 @@ func (pl *planner) plan(t *Tasklet, tp *taskPlan) error {
 			tp.paths[i*pl.nb+b] = bps
 		}
 	}
-	tp.slow = len(tp.tracked) > maxTracked || !pl.planGroups(t, tp)
+	// Random ranks every feasible peer directly: no groups to plan.
+	tp.slow = random || len(tp.tracked) > maxTracked || !pl.planGroups(t, tp)
 	return nil
 }
 
@@ -323,6 +332,10 @@ func (pl *planner) place(t *Tasklet, tp *taskPlan) Decision {
 	pl.stamp++
 	excluded := pl.markExcluded(t, tp.class)
 	pl.best = pl.best[:0]
+	if pl.opts.Strategy == StrategyRandom {
+		pl.rankRandom(tp)
+		return pl.decide(t, tp, excluded)
+	}
 	pl.rankHolders(t, tp)
 	if tp.slow {
 		for _, p := range tp.class.list {
@@ -337,6 +350,27 @@ func (pl *planner) place(t *Tasklet, tp *taskPlan) Decision {
 		}
 	}
 	return pl.decide(t, tp, excluded)
+}
+
+// rankRandom offers every feasible, not excluded peer under a random key:
+// the least loaded first (attempts in flight, plus one for work queued in
+// the snapshot or by this call), then a
+// draw from the seed, the peer and the tasklet's place in the call, so two
+// tasklets of one call draw independently.
+func (pl *planner) rankRandom(tp *taskPlan) {
+	call := splitmix64(uint64(pl.stamp))
+	for _, p := range tp.class.list {
+		if pl.excl[p] == pl.stamp {
+			continue
+		}
+		k := pl.keys[p]
+		k.eta, k.rep, k.price = time.Duration(pl.peers[p].InFlight), 0, 0
+		if pl.queue[p] > 0 {
+			k.eta++
+		}
+		k.draw = splitmix64(k.draw ^ call)
+		pl.offer(k)
+	}
 }
 
 // offer keeps k among the best Replicas candidates so far, in order.
@@ -387,6 +421,7 @@ func (pl *planner) decide(t *Tasklet, tp *taskPlan, excluded []string) Decision 
 	c := tp.class
 	d := Decision{
 		Tasklet:    t.ID,
+		Strategy:   pl.opts.Strategy,
 		Need:       t.Requirements(),
 		Wanted:     pl.opts.Replicas,
 		Candidates: len(pl.peers),
@@ -399,6 +434,9 @@ func (pl *planner) decide(t *Tasklet, tp *taskPlan, excluded []string) Decision 
 		p := k.idx
 		d.Peers[i], d.ETA[i] = pl.peers[p].ID, k.eta
 		b := pl.exact(p, t, tp)
+		if pl.opts.Strategy == StrategyRandom {
+			d.ETA[i] = b.Total() // the key held a draw, not an estimate
+		}
 		if i == 0 {
 			d.Breakdown = b
 		}

@@ -128,7 +128,22 @@ type Options struct {
 	// Nil means no path is known: every fetch runs at the peer's own
 	// BandwidthBps, and Site and SourceSites are ignored.
 	Links func(from, to string) (bps float64, ok bool)
+	// Strategy is how feasible peers are ranked: StrategyETA ("" means it)
+	// or StrategyRandom. Any other name fails with ErrInvalid.
+	Strategy string
 }
+
+// Placement strategies, as the coordinator.placement config key names them.
+const (
+	// StrategyETA ranks feasible peers by estimated completion time (see
+	// the package doc); the default.
+	StrategyETA = "eta"
+	// StrategyRandom picks a uniformly random feasible peer, the least
+	// loaded first (InFlight, then Queue), seeded by Options.Seed. It is
+	// the baseline a user compares the ETA strategy against, not for
+	// production.
+	StrategyRandom = "random"
+)
 
 // Breakdown splits an ETA into its terms.
 type Breakdown struct {
@@ -160,6 +175,7 @@ const MaxExamples = 3
 // Decision is the outcome of placing one tasklet, with its reasons.
 type Decision struct {
 	Tasklet    string
+	Strategy   string // StrategyETA or StrategyRandom
 	Need       Requirements
 	Wanted     int             // replicas asked for
 	Peers      []string        // chosen, best first; fewer than Wanted means wait

@@ -1,0 +1,463 @@
+package node_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/gridswarm/gridswarm/api"
+	"github.com/gridswarm/gridswarm/client"
+	"github.com/gridswarm/gridswarm/examples/jobs"
+	"github.com/gridswarm/gridswarm/internal/worldnet"
+	"github.com/gridswarm/gridswarm/node"
+	"github.com/gridswarm/gridswarm/node/config"
+	"github.com/gridswarm/gridswarm/node/repo"
+	"github.com/gridswarm/gridswarm/scheduler"
+	"github.com/gridswarm/gridswarm/scheduler/placement"
+	"github.com/gridswarm/gridswarm/scheduler/sim"
+)
+
+// The world network's shape: the simulator's world_wide_8 scenario, small.
+const (
+	worldScenario    = "world_wide_8"
+	workersPerRegion = 2
+	worldTasklets    = 4
+	worldRounds      = 3
+	worldInnerSteps  = 10
+)
+
+// worldDaemon is one in-process daemon on the world network and a JSON-RPC
+// client to it, as the CLI would hold.
+type worldDaemon struct {
+	name, region string
+	id           peer.ID
+	n            *node.Node
+	c            *client.Client
+	holder       bool // imported the dataset itself
+}
+
+// WorldResult is what TestWorldNetPlacement records: per strategy, each
+// round's time and where its tasklets ran.
+type WorldResult struct {
+	Scenario     string                    `json:"scenario"`
+	Coordinator  string                    `json:"coordinator_region"`
+	Workers      int                       `json:"workers"`
+	Holders      []string                  `json:"holder_regions"`
+	Tasklets     int                       `json:"tasklets_per_round"`
+	Rounds       int                       `json:"rounds"`
+	InnerSteps   int                       `json:"inner_steps"`
+	Strategies   map[string]StrategyResult `json:"strategies"`
+	MedianRatio  float64                   `json:"median_round_ratio_random_over_eta"`
+	GoMaxProcs   int                       `json:"gomaxprocs"`
+	FinishedAt   time.Time                 `json:"finished_at"`
+	ResultFormat int                       `json:"result_format"`
+}
+
+// StrategyResult is one job's outcome under one strategy.
+type StrategyResult struct {
+	JobID         string     `json:"job_id"`
+	RoundSeconds  []float64  `json:"round_seconds"`
+	MedianSeconds float64    `json:"median_round_seconds"`
+	Regions       [][]string `json:"regions"` // per round, per tasklet: where it ran
+	Placed        [][]string `json:"placed"`  // per round, per tasklet: why placement chose the peer
+	// Per round: from its start to the first offer, each tasklet's
+	// accepted attempt, and from the last attempt's end to the round's end
+	// (the outer step, validation, the next weights).
+	LeadSeconds    []float64   `json:"lead_seconds"`
+	AttemptSeconds [][]float64 `json:"attempt_seconds"`
+	TailSeconds    []float64   `json:"tail_seconds"`
+	OnHolders      int         `json:"tasklets_on_holders"`
+	TestAccuracy   float64     `json:"test_accuracy"`
+}
+
+// TestWorldNetPlacement runs one MNIST job twice on the same swarm of real
+// daemons spread over the 8 regions of the simulator's world-wide scenario,
+// on an in-memory network whose links have the measured RTTs and
+// bandwidths: once from a coordinator placing by ETA (the default), once
+// from one with coordinator.placement = "random". It records each round's
+// time (t.Log, and JSON in $GRIDSWARM_WORLDNET_RESULT when set) but asserts
+// no timing: it checks that both jobs complete and that every tasklet ran
+// where its coordinator's strategy placed it.
+func TestWorldNetPlacement(t *testing.T) {
+	if testing.Short() {
+		t.Skip("18 in-process daemons on an in-memory world network (about a minute); run without -short")
+	}
+	geo, err := sim.LoadGeo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := geo.Scenario(worldScenario)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := worldnet.New(geo)
+	t.Cleanup(func() { _ = w.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+
+	start := time.Now()
+	home := sc.Regions[0] // the coordinators, the weights and the dataset's origin
+	strategies := []string{placement.StrategyETA, placement.StrategyRandom}
+	coords := map[string]*worldDaemon{}
+	var boot []string
+	for _, s := range strategies {
+		d := startWorldDaemon(ctx, t, w, "coordinator-"+s, home, nil, func(c *config.Config) {
+			c.Worker.Enabled = false
+			c.Coordinator.Placement = s
+		})
+		coords[s] = d
+		boot = append(boot, d.n.Swarm().Addrs()...)
+	}
+	// Workers start concurrently: each unlocks two keys and benchmarks its
+	// trainer, which in sequence would take most of a minute.
+	var workers []*worldDaemon
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, r := range sc.Regions {
+		for k := range workersPerRegion {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d := startWorldDaemon(ctx, t, w, fmt.Sprintf("%s-%d", r, k), r, boot, nil)
+				d.holder = k == 0 // one holder of the dataset in each region
+				mu.Lock()
+				workers = append(workers, d)
+				mu.Unlock()
+			}()
+		}
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	sort.Slice(workers, func(i, j int) bool { return workers[i].name < workers[j].name })
+	t.Logf("%s: %d daemons started", time.Since(start).Round(time.Millisecond), len(workers)+len(coords))
+
+	// The coordinators and one worker per region import MNIST, as a user
+	// would with `gridswarm data import mnist`; the import is
+	// deterministic, so all of them hold the same CIDs.
+	importers := []*worldDaemon{coords[placement.StrategyETA], coords[placement.StrategyRandom]}
+	for _, d := range workers {
+		if d.holder {
+			importers = append(importers, d)
+		}
+	}
+	results := make([]api.AddResult, len(importers))
+	errs := make([]error, len(importers))
+	for i, d := range importers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = d.c.Call(ctx, &results[i], "data_importMnist", nil, nil)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("%s: data import mnist: %v", importers[i].name, err)
+		}
+		if results[i].CID != results[0].CID {
+			t.Fatalf("%s imported MNIST as %s, %s as %s: the import is not deterministic", importers[i].name, results[i].CID, importers[0].name, results[0].CID)
+		}
+	}
+	var shards []string
+	for _, f := range results[0].Files {
+		if strings.Contains(f.Path, "train-") {
+			shards = append(shards, f.CID)
+		}
+	}
+	if len(shards) == 0 {
+		t.Fatalf("the MNIST import listed no train shard among %d files", len(results[0].Files))
+	}
+	t.Logf("%s: MNIST imported on %d daemons", time.Since(start).Round(time.Millisecond), len(importers))
+	holderIDs := map[string]bool{}
+	var holderRegions []string
+	for _, d := range workers {
+		if d.holder {
+			holderIDs[d.id.String()] = true
+			holderRegions = append(holderRegions, d.region)
+		}
+	}
+	for _, s := range strategies {
+		waitWorldReady(ctx, t, coords[s], workers, shards, len(holderIDs))
+	}
+
+	t.Logf("%s: both coordinators see every worker and the shards' holders", time.Since(start).Round(time.Millisecond))
+	res := WorldResult{Scenario: worldScenario, Coordinator: home, Workers: len(workers), Holders: holderRegions,
+		Tasklets: worldTasklets, Rounds: worldRounds, InnerSteps: worldInnerSteps, Strategies: map[string]StrategyResult{},
+		GoMaxProcs: runtime.GOMAXPROCS(0), ResultFormat: 1}
+	regionOf := map[string]string{}
+	for _, d := range workers {
+		regionOf[d.id.String()] = d.region
+	}
+	spec := worldJobSpec(results[0].CID)
+	// ETA first: the random job then runs on workers that may have cached
+	// shards in the first job, which can only help random.
+	for _, s := range strategies {
+		job := runWorldJob(ctx, t, coords[s], spec)
+		sr := StrategyResult{JobID: job.ID, TestAccuracy: job.TestAccuracy}
+		for _, rd := range job.Rounds {
+			if rd.Finished == nil {
+				t.Fatalf("%s: round %d has no finish time", s, rd.Index)
+			}
+			sr.RoundSeconds = append(sr.RoundSeconds, rd.Finished.Sub(rd.Started).Seconds())
+			var regions, placed []string
+			var attempts []float64
+			first, last := *rd.Finished, rd.Started
+			for _, tk := range rd.Tasklets {
+				placed = append(placed, checkPlacedByStrategy(t, s, rd.Index, tk))
+				for _, a := range tk.Attempts {
+					if a.Started.Before(first) {
+						first = a.Started
+					}
+					if a.Ended != nil && a.Ended.After(last) {
+						last = *a.Ended
+					}
+					if a.Peer == tk.Peer && a.Outcome == scheduler.OutcomeDone && a.Ended != nil {
+						attempts = append(attempts, a.Ended.Sub(a.Started).Seconds())
+					}
+				}
+				regions = append(regions, regionOf[tk.Peer])
+				if holderIDs[tk.Peer] {
+					sr.OnHolders++
+				}
+			}
+			sr.Regions = append(sr.Regions, regions)
+			sr.Placed = append(sr.Placed, placed)
+			sr.AttemptSeconds = append(sr.AttemptSeconds, attempts)
+			sr.LeadSeconds = append(sr.LeadSeconds, first.Sub(rd.Started).Seconds())
+			sr.TailSeconds = append(sr.TailSeconds, rd.Finished.Sub(last).Seconds())
+		}
+		sr.MedianSeconds = median(sr.RoundSeconds)
+		res.Strategies[s] = sr
+		t.Logf("%s placement: rounds %.2f s (median %.2f s), tasklets ran in %v, %d of %d on dataset holders, test accuracy %.3f",
+			s, sr.RoundSeconds, sr.MedianSeconds, sr.Regions, sr.OnHolders, worldTasklets*worldRounds, sr.TestAccuracy)
+		t.Logf("%s placement: per round, start to first offer %.2f s, attempts %.2f s, last attempt to round end %.2f s",
+			s, sr.LeadSeconds, sr.AttemptSeconds, sr.TailSeconds)
+	}
+	if eta := res.Strategies[placement.StrategyETA].MedianSeconds; eta > 0 {
+		res.MedianRatio = res.Strategies[placement.StrategyRandom].MedianSeconds / eta
+	}
+	res.FinishedAt = time.Now().UTC()
+	t.Logf("median round time, random / ETA placement: %.2fx", res.MedianRatio)
+	if path := os.Getenv("GRIDSWARM_WORLDNET_RESULT"); path != "" {
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+			t.Fatalf("writing the result: %v", err)
+		}
+	}
+}
+
+// startWorldDaemon runs a whole daemon in this process on w, in region.
+func startWorldDaemon(ctx context.Context, t *testing.T, w *worldnet.Net, name, region string, boot []string, edit func(*config.Config)) *worldDaemon {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name)
+	if _, err := repo.Init(dir, repo.InitOptions{Profile: config.ProfileLocal, Passphrase: "pw"}); err != nil {
+		t.Errorf("%s: init: %v", name, err)
+		return nil
+	}
+	r, err := repo.Open(dir)
+	if err != nil {
+		t.Errorf("%s: open: %v", name, err)
+		return nil
+	}
+	// Ping often, so the coordinators have measured every RTT before the
+	// jobs start (the local profile pings every 5 s).
+	r.Config.Swarm.PingEvery = config.Duration{Duration: time.Second}
+	if edit != nil {
+		edit(&r.Config)
+	}
+	var logger *slog.Logger
+	if dir := os.Getenv("GRIDSWARM_WORLDNET_LOGS"); dir != "" && boot == nil {
+		f, err := os.Create(filepath.Join(dir, name+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		logger = slog.New(slog.NewTextHandler(f, nil))
+	}
+	n, err := node.New(ctx, node.Options{Repo: r, Passphrase: "pw", Bootstrap: boot, NewHost: w.Host(region), Logger: logger})
+	if err != nil {
+		r.Close()
+		t.Errorf("%s: starting the daemon: %v", name, err)
+		return nil
+	}
+	c, err := client.Dial(ctx, dir, false)
+	if err != nil {
+		t.Errorf("%s: dialling its JSON-RPC API: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if c != nil {
+			c.Close()
+		}
+		cctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = n.Close(cctx)
+		r.Close()
+	})
+	return &worldDaemon{name: name, region: region, id: n.Swarm().ID(), n: n, c: c}
+}
+
+// waitWorldReady waits until the coordinator holds every worker's
+// capability record, has measured its RTT, and finds the dataset's holders
+// of every shard in the DHT: what placement ranks on.
+func waitWorldReady(ctx context.Context, t *testing.T, coord *worldDaemon, workers []*worldDaemon, shards []string, holders int) {
+	t.Helper()
+	err := poll(ctx, coord.name+" sees every worker", func() (bool, string) {
+		var caps []struct {
+			PeerID      string `json:"peer_id"`
+			Connected   bool   `json:"connected"`
+			RTTMeasured bool   `json:"rtt_measured"`
+		}
+		if err := coord.c.Call(ctx, &caps, "peer_capabilities"); err != nil {
+			return false, err.Error()
+		}
+		ready := 0
+		for _, d := range workers {
+			if slices.ContainsFunc(caps, func(c struct {
+				PeerID      string `json:"peer_id"`
+				Connected   bool   `json:"connected"`
+				RTTMeasured bool   `json:"rtt_measured"`
+			}) bool {
+				return c.PeerID == d.id.String() && c.Connected && c.RTTMeasured
+			}) {
+				ready++
+			}
+		}
+		return ready == len(workers), fmt.Sprintf("%d of %d workers connected with a record and a measured RTT", ready, len(workers))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every shard at once: each lookup crosses the world several times.
+	var wg sync.WaitGroup
+	for _, s := range shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := poll(ctx, coord.name+" finds the holders of "+s, func() (bool, string) {
+				// The holders and the other coordinator; the answer leaves
+				// out the asking node.
+				want := holders + 1
+				var ps []api.FoundPeer
+				if err := coord.c.Call(ctx, &ps, "data_providers", s, want, api.WaitOptions{TimeoutSeconds: 5}); err != nil {
+					return false, err.Error()
+				}
+				return len(ps) >= want, fmt.Sprintf("%d providers, want %d", len(ps), want)
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
+// worldJobSpec is the MNIST MLP example, small: the rounds are short so
+// that the network, not the trainer, sets their time. Spot checks are
+// off, so both strategies place exactly the same tasklets.
+func worldJobSpec(dataset string) string {
+	spec := strings.ReplaceAll(string(jobs.MNISTMLP), jobs.Placeholder, dataset)
+	for old, repl := range map[string]string{
+		"rounds: 10":               fmt.Sprintf("rounds: %d", worldRounds),
+		"inner_steps: 200":         fmt.Sprintf("inner_steps: %d", worldInnerSteps),
+		"tasklets_per_round: auto": fmt.Sprintf("tasklets_per_round: %d", worldTasklets),
+		"\nresources:":             "\nverify:\n  rate: 0\n  min_rate_new_peers: 0\n\nresources:",
+	} {
+		spec = strings.Replace(spec, old, repl, 1)
+	}
+	return spec
+}
+
+// runWorldJob submits spec to coord over JSON-RPC and waits for the job to
+// end; it fails the test unless the job is done.
+func runWorldJob(ctx context.Context, t *testing.T, coord *worldDaemon, spec string) *scheduler.Job {
+	t.Helper()
+	var sum api.Summary
+	if err := coord.c.Call(ctx, &sum, "job_submit", spec); err != nil {
+		t.Fatalf("%s: job submit: %v", coord.name, err)
+	}
+	var job scheduler.Job
+	err := poll(ctx, coord.name+" runs job "+sum.ID, func() (bool, string) {
+		if err := coord.c.Call(ctx, &job, "job_show", sum.ID); err != nil {
+			return false, err.Error()
+		}
+		return job.Status != scheduler.StatusSubmitted && job.Status != scheduler.StatusRunning,
+			fmt.Sprintf("%s, round %d, waiting %q", job.Status, job.Round, job.Waiting)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.Status != scheduler.StatusDone || len(job.Rounds) != worldRounds {
+		t.Fatalf("%s: job %s ended %s (%s) after %d rounds, want done after %d", coord.name, job.ID, job.Status, job.Error, len(job.Rounds), worldRounds)
+	}
+	return &job
+}
+
+// checkPlacedByStrategy checks that the tasklet's output came from the
+// peer the coordinator's placement chose, under that strategy, and returns
+// why placement chose it.
+func checkPlacedByStrategy(t *testing.T, strategy string, round int, tk scheduler.Tasklet) string {
+	t.Helper()
+	i := slices.IndexFunc(tk.Attempts, func(a scheduler.Attempt) bool { return a.Peer == tk.Peer && a.Outcome == scheduler.OutcomeDone })
+	if tk.State != scheduler.TaskDone || i < 0 {
+		t.Errorf("%s: round %d tasklet %d is %s on %q with no done attempt there: %+v", strategy, round, tk.Index, tk.State, tk.Peer, tk.Attempts)
+		return ""
+	}
+	placed := tk.Attempts[i].Placed
+	want := "placed on " + tk.Peer + ": ETA "
+	if strategy == placement.StrategyRandom {
+		want = "placed on " + tk.Peer + " at random: ETA "
+	}
+	if !strings.HasPrefix(placed, want) {
+		t.Errorf("%s: round %d tasklet %d ran on %s, placed %q; want it to start %q", strategy, round, tk.Index, tk.Peer, placed, want)
+	}
+	return placed
+}
+
+// poll calls cond until it holds, or returns an error saying what was
+// awaited and how far it got when ctx ends first.
+func poll(ctx context.Context, what string, cond func() (bool, string)) error {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ok, msg := cond()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: not before the test's deadline: %s", what, msg)
+		case <-tick.C:
+		}
+	}
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(xs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
