@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/gridswarm/gridswarm/api"
+	"github.com/gridswarm/gridswarm/internal/fsutil"
 	"github.com/gridswarm/gridswarm/p2p"
 	"github.com/gridswarm/gridswarm/receipt"
 	"github.com/gridswarm/gridswarm/scheduler"
@@ -275,31 +279,62 @@ func mustBig(s string) *big.Int {
 // settleEventsKey is the one key of the settle events hub.
 const settleEventsKey = "events"
 
+// claimsFile keeps the notices that pay this node, so that a daemon
+// stopped (or killed) before it claimed still knows its proofs.
+const claimsFile = "claims.json"
+
+// maxClaimsFile bounds claims.json when it is read back.
+const maxClaimsFile = 64 << 20
+
 // claims is what this node's account is owed: the latest notice of each
-// escrowed job that pays it. Kept in memory; a restarted daemon learns of
-// its claims again from the next notice.
+// escrowed job that pays it, saved in the repo at every change.
 type claims struct {
+	path   string // "" keeps them in memory only
 	mu     sync.Mutex
 	latest map[string]PayoutNotice // escrow ID → newest notice naming us
 	wake   chan struct{}
 }
 
-func newClaims() *claims {
-	return &claims{latest: map[string]PayoutNotice{}, wake: make(chan struct{}, 1)}
+// loadClaims reads the notices a previous daemon kept; a missing file is
+// no claims, an unreadable one is an error saying what to do.
+func loadClaims(path string) (*claims, error) {
+	c := &claims{path: path, latest: map[string]PayoutNotice{}, wake: make(chan struct{}, 1)}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	defer f.Close()
+	if err := json.NewDecoder(io.LimitReader(f, maxClaimsFile)).Decode(&c.latest); err != nil {
+		return nil, fmt.Errorf("%s is corrupt (%v): move it away to start without the payout notices it held (what the escrow owes stays claimable; `gridswarm wallet claims` shows them again after the next root)", path, err)
+	}
+	if len(c.latest) > 0 {
+		c.wake <- struct{}{} // claim what a previous daemon had not
+	}
+	return c, nil
 }
 
-func (c *claims) add(n PayoutNotice) bool {
+func (c *claims) add(n PayoutNotice) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.latest[n.EscrowID]; ok && old.Batch >= n.Batch {
-		return false
+		return false, nil
 	}
 	c.latest[n.EscrowID] = n
+	var err error
+	if c.path != "" {
+		var b []byte
+		if b, err = json.Marshal(c.latest); err == nil {
+			err = fsutil.WriteFile(c.path, b, 0o600)
+		}
+	}
 	select {
 	case c.wake <- struct{}{}:
 	default:
 	}
-	return true
+	return true, err
 }
 
 func (c *claims) list() []PayoutNotice {
@@ -350,7 +385,10 @@ func (n *Node) startSettle(ctx context.Context, threshold *big.Int) error {
 	if n.settle == nil {
 		return nil
 	}
-	n.claims = newClaims()
+	var err error
+	if n.claims, err = loadClaims(filepath.Join(n.repo.Dir, claimsFile)); err != nil {
+		return err
+	}
 	me := n.settle.client.From()
 	ctx, cancel := context.WithCancel(ctx)
 	n.stopSettle = cancel
@@ -422,7 +460,11 @@ func (n *Node) fetchNotice(ctx context.Context, pn PayoutNotice, me common.Addre
 func (n *Node) noticed(pn PayoutNotice, me common.Address) {
 	for _, p := range pn.Payouts {
 		if strings.EqualFold(p.Account, me.Hex()) {
-			if n.claims.add(pn) {
+			added, err := n.claims.add(pn)
+			if err != nil {
+				n.log.Warn("cannot save a payout notice; it is kept in memory until the daemon stops", "job", pn.Job, "err", err)
+			}
+			if added {
 				n.settleEvents.publish(settleEventsKey, api.SettleEvent{Kind: "batch", Job: pn.Job, EscrowID: pn.EscrowID, Batch: pn.Batch, Account: me.Hex(), Amount: p.Amount})
 			}
 			return

@@ -2,6 +2,8 @@ package node
 
 import (
 	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -86,5 +88,37 @@ func TestPayoutNoticeTree(t *testing.T) {
 		if _, err := n.tree(7, escrow); err == nil {
 			t.Errorf("%s notice believed", name)
 		}
+	}
+}
+
+// The notices that pay a node survive its restart; a corrupt file is an
+// error that says what to do, and an older notice never replaces a newer.
+func TestClaimsPersist(t *testing.T) {
+	path := filepath.Join(t.TempDir(), claimsFile)
+	c, err := loadClaims(path)
+	if err != nil || len(c.list()) != 0 {
+		t.Fatalf("no file: %v, %v", c.list(), err)
+	}
+	n2 := PayoutNotice{EscrowID: "7", Job: "j", Batch: 2, Root: "0x02"}
+	if added, err := c.add(n2); !added || err != nil {
+		t.Fatalf("add: %v, %v", added, err)
+	}
+	if added, _ := c.add(PayoutNotice{EscrowID: "7", Batch: 1, Root: "0x01"}); added {
+		t.Error("an older notice replaced a newer one")
+	}
+	again, err := loadClaims(path)
+	if err != nil || len(again.list()) != 1 || again.list()[0].Root != "0x02" {
+		t.Fatalf("after a restart: %+v, %v; want the batch-2 notice", again.list(), err)
+	}
+	select {
+	case <-again.wake:
+	default:
+		t.Error("a restarted claimer is not woken to claim what it holds")
+	}
+	if err := os.WriteFile(path, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadClaims(path); err == nil || !strings.Contains(err.Error(), "move it away") {
+		t.Errorf("a corrupt claims.json: %v, want an error saying what to do", err)
 	}
 }
