@@ -255,14 +255,21 @@ func (c *Coordinator) runRound(ctx context.Context, r *run) error {
 			Comparator: verify.Comparator{Class: verify.Class(spec.Executor), Tolerance: toleranceOf(spec)}},
 	}
 	mach := NewMachine(cfg, rd, c.now())
-	var shards []string
+	var shards, next []string
 	for _, t := range rd.Tasklets {
 		shards = append(shards, t.Shard)
+	}
+	if round+1 < spec.Rounds {
+		// The next round's shards, if it has as many tasklets: their
+		// holders are looked up while this round runs.
+		for _, t := range PlanRound(spec, round+1, len(rd.Tasklets), r.job.Dataset.Train) {
+			next = append(next, t.Shard)
+		}
 	}
 	r.mu.Unlock()
 	c.save(r)
 	rn := &roundRunner{c: c, r: r, m: mach, round: round, params: params, weights: cfg.Weights, deadline: deadline,
-		shards: shards, nParams: nParams, cancels: map[[2]int]context.CancelFunc{}, results: make(chan attemptResult),
+		shards: shards, next: next, nParams: nParams, cancels: map[[2]int]context.CancelFunc{}, results: make(chan attemptResult),
 		signed: map[[2]string]receipt.Receipt{}, decoded: map[string]*verify.Delta{}}
 	mach.cfg.Verify.Decoded = rn.decodedDelta
 	return rn.run(ctx)
@@ -286,6 +293,7 @@ type roundRunner struct {
 	weights  string
 	deadline time.Time
 	shards   []string
+	next     []string // the next round's shards, whose holders are prefetched
 	nParams  int64
 
 	wg      sync.WaitGroup
@@ -347,6 +355,15 @@ func (rn *roundRunner) run(ctx context.Context) error {
 		rn.releaseLate(ctx)
 	}()
 	roundStart := c.now()
+	if len(rn.next) > 0 {
+		// A provider lookup takes a few RTTs through the DHT; done now, the
+		// next round places at once from the cache (holdersTTL).
+		rn.wg.Add(1)
+		go func() {
+			defer rn.wg.Done()
+			c.lookupHolders(rctx, rn.next)
+		}()
+	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -607,6 +624,9 @@ func (c *Coordinator) lookupHolders(ctx context.Context, inputs []string) map[st
 			mu.Lock()
 			out[in] = ps
 			mu.Unlock()
+			if ctx.Err() != nil {
+				return // cut short: not an answer to keep
+			}
 			c.mu.Lock()
 			c.holders[in] = holding{peers: ps, at: c.now()}
 			c.mu.Unlock()
