@@ -410,21 +410,31 @@ func (n *Node) startSettle(ctx context.Context, threshold *big.Int) error {
 	n.bg.Add(1)
 	go func() {
 		defer n.bg.Done()
+		retry := time.NewTimer(0)
+		retry.Stop()
+		defer retry.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-n.claims.wake:
+			case <-retry.C:
 			}
 			cctx, stop := context.WithTimeout(ctx, 2*time.Minute)
 			if _, err := n.claimDue(cctx, threshold); err != nil && !errors.Is(err, errNothingToClaim) {
-				n.log.Warn("cannot claim payouts", "err", err)
+				// No gas yet, the chain unreachable: try again later, not
+				// only at the next root (the last root has no next).
+				n.log.Warn("cannot claim payouts; trying again", "in", claimRetry, "err", err)
+				retry.Reset(claimRetry)
 			}
 			stop()
 		}
 	}()
 	return nil
 }
+
+// claimRetry is how long a failed claim waits before it is tried again.
+const claimRetry = time.Minute
 
 // fetchNotice completes a notice that names only its record: the payouts
 // are read from the data grid, off the gossip handler.
