@@ -142,6 +142,7 @@ func (p payer) Escrow(ctx context.Context, jobID string, req scheduler.EscrowReq
 		ChainID: st.chain.ChainID().Uint64(), Contract: a.Escrow.Hex(), Token: a.Token.Hex(), ID: id.String(),
 		Deposit: req.Budget.String(), Price: req.Price.String(), Per: req.Per, RoyaltyBps: req.RoyaltyBps,
 		DatasetToken: req.DatasetToken, Deadline: req.Deadline.Unix(), Tx: rec.TxHash.Hex(),
+		Symbol: st.token.Symbol, Decimals: st.token.Decimals,
 	}, nil
 }
 

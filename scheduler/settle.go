@@ -70,6 +70,9 @@ type Escrow struct {
 	DatasetToken uint64 `json:"dataset_token,omitempty"`
 	Deadline     int64  `json:"deadline"` // unix seconds
 	Tx           string `json:"tx"`
+	// Symbol and Decimals are the token's, to show amounts.
+	Symbol   string `json:"symbol,omitempty"`
+	Decimals uint8  `json:"decimals,omitempty"`
 }
 
 // Payout is one account's cumulative amount in a root.

@@ -296,6 +296,9 @@ func printJob(w io.Writer, j *scheduler.Job) {
 	if j.TestAccuracy > 0 {
 		fmt.Fprintf(w, "test     accuracy %.2f%%, loss %.4f\n", j.TestAccuracy*100, j.TestLoss)
 	}
+	if s := j.Settlement; s != nil {
+		printSettlement(w, s)
+	}
 	for _, r := range j.Rounds {
 		fmt.Fprintf(w, "\nround %d  weights %s", r.Index+1, r.Weights)
 		if r.Finished != nil {
@@ -490,4 +493,40 @@ func shortIDs(ids []string) string {
 		out[i] = shortID(id)
 	}
 	return strings.Join(out, ", ")
+}
+
+// printSettlement is job show's account of a paid job's money.
+func printSettlement(w io.Writer, s *scheduler.Settlement) {
+	e := s.Escrow
+	units := func(v string) string { return formatUnits(v, e.Decimals) + " " + e.Symbol }
+	per := "run"
+	if e.Per == "sample" {
+		per = "sample"
+	}
+	fmt.Fprintf(w, "paid     escrow %s on chain %d: %s deposited, %s a %s\n", e.ID, e.ChainID, units(e.Deposit), units(e.Price), per)
+	if n := len(s.Batches); n > 0 {
+		last := s.Batches[n-1]
+		runs := 0
+		for _, p := range last.Payouts {
+			runs += p.Tasklets
+		}
+		fmt.Fprintf(w, "         %d root(s): %s committed to %d accounts for %d verified runs (through round %d)\n", n, units(last.Committed), len(last.Payouts), runs, last.Through)
+	}
+	if c := s.Closing; c != nil {
+		fmt.Fprintf(w, "         closed: %s refunded, %s royalty", units(c.Refund), units(orZero(c.Royalty)))
+		if c.ModelToken != "" {
+			fmt.Fprintf(w, ", model token %s (provenance %s)", c.ModelToken, c.Provenance)
+		}
+		fmt.Fprintln(w)
+	}
+	if s.Error != "" {
+		fmt.Fprintf(w, "         settlement: %s\n", s.Error)
+	}
+}
+
+func orZero(s string) string {
+	if s == "" {
+		return "0"
+	}
+	return s
 }
