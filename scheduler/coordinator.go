@@ -115,6 +115,9 @@ type run struct {
 	cancel   context.CancelCauseFunc
 	paused   bool      // the last save failed: offer nothing until one succeeds
 	backoffs *Backoffs // per-peer failure backoffs, across the job's rounds
+	// validation is the round validation running in the background, if
+	// any (validate.go); only the job's drive goroutine touches it.
+	validation *validation
 }
 
 var errCancelled = errors.New("cancelled by the user")

@@ -34,6 +34,7 @@ func (c *Coordinator) drive(ctx context.Context, r *run) {
 	r.mu.Unlock()
 	c.save(r)
 	c.awaitCaps(ctx, r.job.ID) // a resumed round places on every known worker
+	c.resumeValidation(ctx, r)
 	var err error
 	for err == nil && c.round(r) < r.spec.Rounds {
 		if err = c.runRound(ctx, r); err == nil {
@@ -42,6 +43,9 @@ func (c *Coordinator) drive(ctx context.Context, r *run) {
 	}
 	if err == nil {
 		err = c.finish(ctx, r)
+	}
+	if verr := c.awaitValidation(ctx, r); err == nil { // none outlives the job
+		err = verr
 	}
 	r.mu.Lock()
 	switch cause := context.Cause(ctx); {
@@ -111,6 +115,8 @@ func eventOf(j *Job, rounds int) Event {
 	for _, rd := range j.Rounds {
 		if rd.Finished != nil {
 			durs = append(durs, rd.Finished.Sub(rd.Started).Seconds())
+		}
+		if rd.Finished != nil && !rd.Validating {
 			ev.Loss, ev.ValAccuracy = rd.Loss, rd.ValAccuracy
 		}
 	}
@@ -742,20 +748,22 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int, pre *pre
 			return nil, err
 		}
 	}
-	evalStart := c.now()
-	vl, va, err := c.evaluate(ctx, r, next, r.job.Dataset.Validation)
-	if err != nil {
-		return nil, fmt.Errorf("round %d: validation: %w", round, err)
+	// The previous round's validation ran beside this round's tasklets;
+	// it ends before this one starts, so at most one runs.
+	if err := c.awaitValidation(ctx, r); err != nil {
+		return nil, err
 	}
 	now := c.now().UTC()
 	r.mu.Lock()
 	cur := &r.job.Rounds[round]
-	cur.Loss, cur.ValLoss, cur.ValAccuracy, cur.Finished, cur.ComputeSeconds = loss/float64(len(locals)), vl, va, &now, compute
+	cur.Loss, cur.Finished, cur.ComputeSeconds, cur.Validating = loss/float64(len(locals)), &now, compute, true
 	r.job.Weights, r.job.OuterMomentum, r.job.Round = wc, mc, round+1
+	loss = cur.Loss
 	r.mu.Unlock()
-	c.log.Info("round done", "job", r.job.ID, "round", round, "loss", cur.Loss, "val_accuracy", va,
-		"fetch_s", outerStart.Sub(fetchStart).Seconds(), "outer_s", evalStart.Sub(outerStart).Seconds(), "validate_s", now.Sub(evalStart).Seconds())
+	c.log.Info("round done", "job", r.job.ID, "round", round, "loss", loss,
+		"fetch_s", outerStart.Sub(fetchStart).Seconds(), "outer_s", now.Sub(outerStart).Seconds())
 	c.save(r)
+	c.startValidation(ctx, r, round, next)
 	c.retain(ctx, r.job.ID, round+1, rd)
 	return nil, nil
 }
@@ -876,6 +884,11 @@ func (c *Coordinator) finish(ctx context.Context, r *run) error {
 		r.mu.Lock()
 		r.job.TestLoss, r.job.TestAccuracy = l, a
 		r.mu.Unlock()
+	}
+	// The last round's validation ran beside the test: a done job has
+	// every round validated.
+	if err := c.awaitValidation(ctx, r); err != nil {
+		return err
 	}
 	r.mu.Lock()
 	r.job.FinalModel, r.job.Status, r.job.Waiting = weights, StatusDone, ""

@@ -298,7 +298,10 @@ func printJob(w io.Writer, j *scheduler.Job) {
 	}
 	for _, r := range j.Rounds {
 		fmt.Fprintf(w, "\nround %d  weights %s", r.Index+1, r.Weights)
-		if r.Finished != nil {
+		switch {
+		case r.Finished != nil && r.Validating:
+			fmt.Fprintf(w, "  loss %.4f  validating  %.1fs", r.Loss, r.Finished.Sub(r.Started).Seconds())
+		case r.Finished != nil:
 			fmt.Fprintf(w, "  loss %.4f  val acc %.2f%%  %.1fs", r.Loss, r.ValAccuracy*100, r.Finished.Sub(r.Started).Seconds())
 		}
 		fmt.Fprintln(w)
