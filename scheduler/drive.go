@@ -117,7 +117,7 @@ func eventOf(j *Job, rounds int) Event {
 			durs = append(durs, rd.Finished.Sub(rd.Started).Seconds())
 		}
 		if rd.Finished != nil && !rd.Validating {
-			ev.Loss, ev.ValAccuracy = rd.Loss, rd.ValAccuracy
+			ev.Loss, ev.ValAccuracy, ev.Validated = rd.Loss, rd.ValAccuracy, rd.Index+1
 		}
 	}
 	if len(durs) > 0 && j.Status == StatusRunning {

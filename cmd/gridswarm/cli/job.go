@@ -457,8 +457,8 @@ func eventLine(ev scheduler.Event) string {
 	if ev.Failed > 0 {
 		line += fmt.Sprintf(", %d retried", ev.Failed)
 	}
-	if ev.Loss > 0 && ev.Round > 0 {
-		line += fmt.Sprintf("  round %d: loss %.4f  val acc %.2f%%", ev.Round, ev.Loss, ev.ValAccuracy*100)
+	if ev.Loss > 0 && ev.Validated > 0 {
+		line += fmt.Sprintf("  round %d: loss %.4f  val acc %.2f%%", ev.Validated, ev.Loss, ev.ValAccuracy*100)
 	}
 	if ev.ETASeconds > 0 {
 		line += fmt.Sprintf("  ETA %s", (time.Duration(ev.ETASeconds) * time.Second).String())
