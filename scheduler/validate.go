@@ -16,7 +16,10 @@ import (
 // finish and the end of drive wait for it (awaitValidation), so none
 // outlives its job, and a validation error still fails the job. A
 // coordinator that restarts validates again the rounds still marked
-// (resumeValidation).
+// (resumeValidation). The validated round is always one of the job's last
+// two when its result is saved (round k's validation ends before round k+1
+// aggregates, so before round k+2 is planned): the store's journal diffs
+// those on every save (recentRounds), so the result is journalled at once.
 
 // validation is one round's evaluation running in the background.
 type validation struct {
