@@ -19,7 +19,7 @@ type JobService struct{ n *Node }
 func summary(j *scheduler.Job) Summary {
 	s := Summary{ID: j.ID, Name: j.Name, Status: j.Status, Round: j.Round, Rounds: roundsOf(j), TestAccuracy: j.TestAccuracy, Waiting: j.Waiting, Error: j.Error}
 	for _, r := range j.Rounds {
-		if r.Finished != nil {
+		if r.Finished != nil && !r.Validating {
 			s.ValAccuracy = r.ValAccuracy
 		}
 	}

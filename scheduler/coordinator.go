@@ -79,9 +79,13 @@ type Event struct {
 	Failed      int     `json:"failed"` // failed attempts this round
 	Loss        float64 `json:"loss,omitempty"`
 	ValAccuracy float64 `json:"val_accuracy,omitempty"`
-	ETASeconds  float64 `json:"eta_seconds,omitempty"`
-	Waiting     string  `json:"waiting,omitempty"`
-	Error       string  `json:"error,omitempty"`
+	// Validated is the 1-based number of the round Loss and ValAccuracy
+	// are of: the last validated one, which lags Round while a round's
+	// validation runs beside the next round.
+	Validated  int     `json:"validated,omitempty"`
+	ETASeconds float64 `json:"eta_seconds,omitempty"`
+	Waiting    string  `json:"waiting,omitempty"`
+	Error      string  `json:"error,omitempty"`
 }
 
 // jobStore is what the coordinator needs of a Store; tests wrap it to
@@ -118,6 +122,9 @@ type run struct {
 	cancel   context.CancelCauseFunc
 	paused   bool      // the last save failed: offer nothing until one succeeds
 	backoffs *Backoffs // per-peer failure backoffs, across the job's rounds
+	// validation is the round validation running in the background, if
+	// any (validate.go); only the job's drive goroutine touches it.
+	validation *validation
 }
 
 var errCancelled = errors.New("cancelled by the user")

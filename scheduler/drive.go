@@ -34,6 +34,7 @@ func (c *Coordinator) drive(ctx context.Context, r *run) {
 	r.mu.Unlock()
 	c.save(r)
 	c.awaitCaps(ctx, r.job.ID) // a resumed round places on every known worker
+	c.resumeValidation(ctx, r)
 	var err error
 	for err == nil && c.round(r) < r.spec.Rounds {
 		if err = c.runRound(ctx, r); err == nil {
@@ -42,6 +43,9 @@ func (c *Coordinator) drive(ctx context.Context, r *run) {
 	}
 	if err == nil {
 		err = c.finish(ctx, r)
+	}
+	if verr := c.awaitValidation(ctx, r); err == nil { // none outlives the job
+		err = verr
 	}
 	r.mu.Lock()
 	switch cause := context.Cause(ctx); {
@@ -111,7 +115,9 @@ func eventOf(j *Job, rounds int) Event {
 	for _, rd := range j.Rounds {
 		if rd.Finished != nil {
 			durs = append(durs, rd.Finished.Sub(rd.Started).Seconds())
-			ev.Loss, ev.ValAccuracy = rd.Loss, rd.ValAccuracy
+		}
+		if rd.Finished != nil && !rd.Validating {
+			ev.Loss, ev.ValAccuracy, ev.Validated = rd.Loss, rd.ValAccuracy, rd.Index+1
 		}
 	}
 	if len(durs) > 0 && j.Status == StatusRunning {
@@ -313,6 +319,9 @@ type roundRunner struct {
 	decMu   sync.Mutex
 	decoded map[string]*verify.Delta
 
+	// pre fetches accepted outputs while the round still runs (set by run).
+	pre *prefetcher
+
 	// failedBy records, per tasklet, the peers whose program exited
 	// saying its inputs were bad or training diverged, with their detail;
 	// only the runner's goroutine touches it.
@@ -354,6 +363,12 @@ func (rn *roundRunner) run(ctx context.Context) error {
 		rn.wg.Wait()
 		rn.releaseLate(ctx)
 	}()
+	if !isProgram(r.spec) { // a program's output is checked against the weights as aggregate loads it
+		m := modelOf(r.spec)
+		rn.pre = newPrefetcher(rctx, &rn.wg, c.now, func(ctx context.Context, output, peer string) (trainer.Params, int64, error) {
+			return c.loadParamsN(ctx, output, m, peer)
+		})
+	}
 	roundStart := c.now()
 	if len(rn.next) > 0 {
 		// A provider lookup takes a few RTTs through the DHT; done now, the
@@ -400,7 +415,7 @@ func (rn *roundRunner) run(ctx context.Context) error {
 					rn.keepEvidence(ctx) // checks decided in this Tick (unverifiable)
 					c.log.Info("round timing", "job", r.job.ID, "round", rn.round, "tasklets_s", c.now().Sub(roundStart).Seconds())
 					c.save(r)
-					lost, err := c.aggregate(ctx, r, rn.round)
+					lost, err := c.aggregate(ctx, r, rn.round, rn.pre)
 					if err != nil || len(lost) == 0 {
 						return err
 					}
@@ -517,6 +532,9 @@ func (rn *roundRunner) observe(ctx context.Context, res attemptResult) error {
 	}
 	if res.err == nil && !counted {
 		rn.addLate(res.peer, res.rcpt.OutputCID) // a twin won or the round ended first
+	}
+	if res.err == nil && counted && rn.pre != nil {
+		rn.pre.start(res.rcpt.OutputCID, res.peer) // aggregate will need it
 	}
 	for _, d := range ds {
 		if d.Kind == DecideCancel {
@@ -651,7 +669,7 @@ func owner(jobID string, parts ...any) string {
 // aggregate applies the outer step to the round's outputs and evaluates.
 // It returns the tasklets whose outputs could not be fetched, if any: they
 // must run again before the round can end.
-func (c *Coordinator) aggregate(ctx context.Context, r *run, round int) ([]int, error) {
+func (c *Coordinator) aggregate(ctx context.Context, r *run, round int, pre *prefetcher) ([]int, error) {
 	m := modelOf(r.spec)
 	r.mu.Lock()
 	rd := r.job.Rounds[round]
@@ -671,13 +689,19 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int) ([]int, 
 	losses := map[int]float64{}
 	broken := map[int]string{} // outputs that break the program contract
 	var lost []int
+	fetchStart := c.now()
 	for _, t := range rd.Tasklets { // in index order: the sum's order is fixed
 		if t.State == TaskDropped {
 			continue
 		}
 		fctx, cancel := context.WithTimeout(ctx, outputFetchTimeout)
-		start := c.now()
-		p, n, err := c.loadOutput(fctx, r.spec, t.Output, global, weightsFile, t.Peer)
+		p, n, taken, ok := pre.get(fctx, t.Output)
+		var err error
+		if !ok { // not prefetched, or that fetch failed: load it now
+			start := c.now()
+			p, n, err = c.loadOutput(fctx, r.spec, t.Output, global, weightsFile, t.Peer)
+			taken = c.now().Sub(start)
+		}
 		cancel()
 		if errors.Is(err, errBadOutput) {
 			broken[t.Index] = err.Error()
@@ -691,12 +715,13 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int) ([]int, 
 		if err != nil {
 			return nil, err
 		}
-		c.measure.ObserveTransfer(t.Peer, n, c.now().Sub(start))
+		c.measure.ObserveTransfer(t.Peer, n, taken)
 		fetched[t.Index], losses[t.Index] = p, t.Loss
 	}
 	if len(lost) > 0 {
 		return lost, nil
 	}
+	outerStart := c.now()
 	screened := c.screen(global, fetched, losses)
 	for i, why := range broken {
 		screened[i] = why
@@ -748,18 +773,22 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int) ([]int, 
 			return nil, err
 		}
 	}
-	vl, va, err := c.evaluate(ctx, r, next, r.job.Dataset.Validation)
-	if err != nil {
-		return nil, fmt.Errorf("round %d: validation: %w", round, err)
+	// The previous round's validation ran beside this round's tasklets;
+	// it ends before this one starts, so at most one runs.
+	if err := c.awaitValidation(ctx, r); err != nil {
+		return nil, err
 	}
 	now := c.now().UTC()
 	r.mu.Lock()
 	cur := &r.job.Rounds[round]
-	cur.Loss, cur.ValLoss, cur.ValAccuracy, cur.Finished, cur.ComputeSeconds = loss/float64(len(locals)), vl, va, &now, compute
+	cur.Loss, cur.Finished, cur.ComputeSeconds, cur.Validating = loss/float64(len(locals)), &now, compute, true
 	r.job.Weights, r.job.OuterMomentum, r.job.Round = wc, mc, round+1
+	loss = cur.Loss
 	r.mu.Unlock()
-	c.log.Info("round done", "job", r.job.ID, "round", round, "loss", cur.Loss, "val_accuracy", va)
+	c.log.Info("round done", "job", r.job.ID, "round", round, "loss", loss,
+		"fetch_s", outerStart.Sub(fetchStart).Seconds(), "outer_s", now.Sub(outerStart).Seconds())
 	c.save(r)
+	c.startValidation(ctx, r, round, next)
 	c.retain(ctx, r.job.ID, round+1, rd)
 	return nil, nil
 }
@@ -880,6 +909,11 @@ func (c *Coordinator) finish(ctx context.Context, r *run) error {
 		r.mu.Lock()
 		r.job.TestLoss, r.job.TestAccuracy = l, a
 		r.mu.Unlock()
+	}
+	// The last round's validation ran beside the test: a done job has
+	// every round validated.
+	if err := c.awaitValidation(ctx, r); err != nil {
+		return err
 	}
 	r.mu.Lock()
 	r.job.FinalModel, r.job.Status, r.job.Waiting = weights, StatusDone, ""

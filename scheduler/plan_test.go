@@ -52,9 +52,21 @@ func TestEventCountsTheRound(t *testing.T) {
 		}},
 	}}
 	ev := eventOf(j, 4)
-	want := Event{JobID: "j", Status: StatusRunning, Round: 1, Rounds: 4, Tasklets: 3, Placed: 2, Running: 1, Done: 1, Failed: 1, Loss: 0.5, ValAccuracy: 0.9, ETASeconds: 30}
+	want := Event{JobID: "j", Status: StatusRunning, Round: 1, Rounds: 4, Tasklets: 3, Placed: 2, Running: 1, Done: 1, Failed: 1, Loss: 0.5, ValAccuracy: 0.9, Validated: 1, ETASeconds: 30}
 	if ev != want {
 		t.Errorf("eventOf = %+v\nwant      %+v", ev, want)
+	}
+
+	// Round 2 finished, its validation still running beside round 3: the
+	// figures stay round 1's, named so; the ETA counts both rounds.
+	done2 := time.Unix(110, 0)
+	j.Round = 2
+	j.Rounds[1].Started, j.Rounds[1].Finished, j.Rounds[1].Loss, j.Rounds[1].Validating = done, &done2, 0.4, true
+	j.Rounds = append(j.Rounds, Round{Index: 2})
+	ev = eventOf(j, 4)
+	if ev.Loss != 0.5 || ev.ValAccuracy != 0.9 || ev.Validated != 1 || ev.ETASeconds != 20 {
+		t.Errorf("while round 2 validates: loss %v, val accuracy %v of round %d, ETA %v; want 0.5, 0.9 of round 1, ETA 20",
+			ev.Loss, ev.ValAccuracy, ev.Validated, ev.ETASeconds)
 	}
 }
 

@@ -78,6 +78,10 @@ type Round struct {
 	Started        time.Time  `json:"started"`
 	Finished       *time.Time `json:"finished,omitempty"`
 	ComputeSeconds float64    `json:"compute_seconds,omitempty"` // sum of workers' compute time
+	// Validating is set while the round's new weights are evaluated on
+	// the validation split, which runs beside the next round's tasklets;
+	// ValLoss and ValAccuracy are known once it is clear again.
+	Validating bool `json:"validating,omitempty"`
 	// Filtered names each worker placement filtered out this round, with
 	// why (e.g. "not idle: over-quota: …"); the latest reason wins.
 	Filtered map[string]string `json:"filtered,omitempty"`

@@ -409,23 +409,62 @@ func (s *Service) execute(ctx context.Context, j *job, beat *heartbeat) (receipt
 	return signed, cleanMetrics(out.Metrics), out, nil
 }
 
+// fetchParallel caps the inputs of one tasklet fetched at once.
+const fetchParallel = 4
+
+// fetch brings the tasklet's inputs into the local grid side by side: each
+// fetch mostly waits on round trips (to the coordinator for the weights, to
+// a holder for the shard), so together they take about as long as the
+// slowest, not the sum. The first failure stops the others and is returned.
 func (s *Service) fetch(ctx context.Context, j *job, beat *heartbeat) error {
 	inputs := j.offer.Spec.Inputs
 	beat.set(PhaseFetching, 0, len(inputs))
 	if s.cfg.Fetch == nil {
 		return nil
 	}
-	for i, in := range inputs {
-		c, err := cid.Decode(in.CID)
-		if err == nil {
-			err = s.cfg.Fetch(ctx, c, j.hints)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		done     int
+		firstErr error
+	)
+	slots := make(chan struct{}, fetchParallel)
+	for _, in := range inputs {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
 		}
-		if err != nil {
-			return fmt.Errorf("input %s (%s): %w", in.Name, in.CID, err)
+		if ctx.Err() != nil {
+			break
 		}
-		beat.set(PhaseFetching, i+1, len(inputs))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			c, err := cid.Decode(in.CID)
+			if err == nil {
+				err = s.cfg.Fetch(ctx, c, j.hints)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("input %s (%s): %w", in.Name, in.CID, err)
+					cancel()
+				}
+				return
+			}
+			done++
+			beat.set(PhaseFetching, done, len(inputs))
+		}()
 	}
-	return nil
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return context.Cause(ctx) // nil unless the tasklet was stopped before every fetch began
 }
 
 // failure turns an error during the run into what the coordinator is told.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math/big"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -100,7 +101,8 @@ func TestOfferHappyPath(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if want := []string{spec.Inputs[0].CID, spec.Inputs[1].CID}; !reflect.DeepEqual(fetched, want) {
+	slices.Sort(fetched) // fetched side by side: in any order
+	if want := slices.Sorted(slices.Values([]string{spec.Inputs[0].CID, spec.Inputs[1].CID})); !reflect.DeepEqual(fetched, want) {
 		t.Errorf("fetched %v, want %v", fetched, want)
 	}
 	if len(hinted) != 1 || hinted[0].ID != provider || len(hinted[0].Addrs) != 1 || !hinted[0].Addrs[0].Equal(hints[0].Addrs[0]) {
@@ -464,4 +466,63 @@ func TestOfferPrice(t *testing.T) {
 			t.Fatalf("Offer with price -5: %v, want an error naming the price", err)
 		}
 	})
+}
+
+// TestFetchInputsSideBySide: a tasklet's inputs are fetched at once (each
+// fetch below waits until every input was asked for, which would hang one
+// after another), and the first failure stops the other fetches.
+func TestFetchInputsSideBySide(t *testing.T) {
+	boom := errors.New("no provider answered")
+	tests := []struct {
+		name       string
+		failShard  bool
+		wantReason string
+	}{
+		{"both arrive", false, ""},
+		{"shard fails", true, FailFetch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := testSpec(t)
+			var asked sync.WaitGroup
+			asked.Add(len(spec.Inputs))
+			all := make(chan struct{})
+			go func() { asked.Wait(); close(all) }()
+			stopped := make(chan error, len(spec.Inputs))
+			n := newTestNet(t, ServiceConfig{
+				Executors: map[string]Executor{ExecutorBuiltin: hashExecutor(nil)},
+				Fetch: func(ctx context.Context, c cid.Cid, _ []peer.AddrInfo) error {
+					asked.Done()
+					select {
+					case <-all:
+					case <-time.After(10 * time.Second): // a hang guard, not a timing assertion
+						return errors.New("the other input was never asked for: fetched one after another")
+					}
+					if tt.failShard && c.String() == spec.Inputs[1].CID {
+						return boom
+					}
+					if tt.failShard {
+						<-ctx.Done() // the weights wait until the shard's failure stops them
+						stopped <- ctx.Err()
+						return ctx.Err()
+					}
+					return nil
+				},
+			})
+			_, err := n.offer(context.Background(), spec, nil, OfferOptions{})
+			if tt.wantReason == "" {
+				if err != nil {
+					t.Fatalf("Offer: %v", err)
+				}
+				return
+			}
+			var f *FailedError
+			if !errors.As(err, &f) || f.Reason != tt.wantReason || !strings.Contains(f.Detail, "input shard") {
+				t.Fatalf("Offer: err = %v, want failed %s naming input shard", err, tt.wantReason)
+			}
+			if err := waitFor(t, stopped, "the weights fetch to be stopped"); !errors.Is(err, context.Canceled) {
+				t.Errorf("the other fetch ended with %v, want context.Canceled", err)
+			}
+		})
+	}
 }

@@ -145,12 +145,54 @@ func (d Data) Validate(m Model) error {
 			return fmt.Errorf("data: y[%d] = %d, want 0 to %d", i, y, m.Classes-1)
 		}
 	}
-	for i, v := range d.X {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return fmt.Errorf("data: x[%d] (sample %d, feature %d) = %v, want a finite value", i, i/m.Inputs, i%m.Inputs, v)
-		}
+	if i := firstNonFinite(d.X); i >= 0 {
+		v := d.X[i]
+		return fmt.Errorf("data: x[%d] (sample %d, feature %d) = %v, want a finite value", i, i/m.Inputs, i%m.Inputs, v)
 	}
 	return nil
+}
+
+// A float32's exponent bits (expMask) are all ones exactly when it is NaN
+// or ±Inf; expStep is one exponent step, signBit the bit above them.
+const (
+	expMask = 0x7f800000
+	expStep = 0x00800000
+	signBit = 0x80000000
+)
+
+// firstNonFinite returns the index of the first NaN or ±Inf in x, or -1.
+// Every tasklet validates its shard (millions of values), so this tests
+// the exponent bits, several times faster than math.IsNaN and math.IsInf
+// on float64 conversions. It scans blocks without branching: adding one
+// exponent step to the exponent bits carries into the sign bit exactly
+// when they are all ones; only a block with such a carry is searched.
+func firstNonFinite(x []float32) int {
+	const block = 64
+	for start := 0; start < len(x); start += block {
+		end := min(start+block, len(x))
+		if end-start == block && !blockHasNonFinite((*[block]float32)(x[start:end])) {
+			continue
+		}
+		for i, v := range x[start:end] {
+			if math.Float32bits(v)&expMask == expMask {
+				return start + i
+			}
+		}
+	}
+	return -1
+}
+
+// blockHasNonFinite reports whether b holds a NaN or ±Inf, with four
+// independent accumulators so the additions need not wait on each other.
+func blockHasNonFinite(b *[64]float32) bool {
+	var c0, c1, c2, c3 uint32
+	for i := 0; i < len(b); i += 4 {
+		c0 |= math.Float32bits(b[i])&expMask + expStep
+		c1 |= math.Float32bits(b[i+1])&expMask + expStep
+		c2 |= math.Float32bits(b[i+2])&expMask + expStep
+		c3 |= math.Float32bits(b[i+3])&expMask + expStep
+	}
+	return (c0|c1|c2|c3)&signBit != 0
 }
 
 // Metrics summarise one call to Train.

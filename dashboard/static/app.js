@@ -382,13 +382,14 @@ function renderJob(j) {
     j.waiting ? ['waiting', j.waiting] : null,
     j.error ? ['error', el('span', { class: 'bad' }, j.error)] : null,
   ].filter(Boolean)), links));
-  const x = done.map((r) => r.index + 1);
+  const charted = done.filter((r) => !r.validating); // a round's validation may still run beside the next
+  const x = charted.map((r) => r.index + 1);
   replace('loss-chart', el('div', { id: 'loss-chart' }, chart([
-    { name: 'training loss', cls: 'loss', pts: done.map((r, i) => [x[i], r.loss]) },
-    { name: 'validation loss', cls: 'val', pts: done.map((r, i) => [x[i], r.val_loss]) },
+    { name: 'training loss', cls: 'loss', pts: charted.map((r, i) => [x[i], r.loss]) },
+    { name: 'validation loss', cls: 'val', pts: charted.map((r, i) => [x[i], r.val_loss]) },
   ], rounds, false)));
   replace('acc-chart', el('div', { id: 'acc-chart' }, chart([
-    { name: 'validation accuracy', cls: 'acc', pts: done.map((r, i) => [x[i], r.val_accuracy]) },
+    { name: 'validation accuracy', cls: 'acc', pts: charted.map((r, i) => [x[i], r.val_accuracy]) },
   ], rounds, true)));
   replace('spot-checks', spotChecks(j));
   replace('rounds', el('div', { id: 'rounds' }, [...(j.rounds || [])].reverse().map(roundView)));
@@ -446,7 +447,7 @@ function roundView(r) {
   }
   const filtered = Object.entries(r.filtered || {});
   return el('details', { open: !r.finished || undefined, 'data-round': r.index + 1 },
-    el('summary', {}, `Round ${r.index + 1}`, r.finished ? ` · loss ${num(r.loss, 4)} · val. accuracy ${pct(r.val_accuracy)} · ${secs(dur)}` : ' · running',
+    el('summary', {}, `Round ${r.index + 1}`, r.finished ? ` · loss ${num(r.loss, 4)} · ${r.validating ? 'validating' : 'val. accuracy ' + pct(r.val_accuracy)} · ${secs(dur)}` : ' · running',
       ` · ${(r.tasklets || []).length} tasklets`),
     table(null, ['tasklet', 'peer', 'outcome', 'time', 'placement / why'], rows),
     filtered.length ? el('div', {}, el('p', { class: 'muted' }, 'Not placed on:'),

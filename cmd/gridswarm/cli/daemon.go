@@ -108,6 +108,15 @@ same repo is refused. Logs go to stderr (--log-level, --log-format).`,
 			}
 			ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			stopProfile, err := startCPUProfile(e.Getenv)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				if err := stopProfile(); err != nil {
+					log.Warn("cpu profile", "err", err)
+				}
+			}()
 			n, err := node.New(ctx, node.Options{Repo: r, Passphrase: pass, Bootstrap: boot, Logger: log, LogLevel: level, Shutdown: stop})
 			if err != nil {
 				return err

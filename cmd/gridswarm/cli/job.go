@@ -301,7 +301,10 @@ func printJob(w io.Writer, j *scheduler.Job) {
 	}
 	for _, r := range j.Rounds {
 		fmt.Fprintf(w, "\nround %d  weights %s", r.Index+1, r.Weights)
-		if r.Finished != nil {
+		switch {
+		case r.Finished != nil && r.Validating:
+			fmt.Fprintf(w, "  loss %.4f  validating  %.1fs", r.Loss, r.Finished.Sub(r.Started).Seconds())
+		case r.Finished != nil:
 			fmt.Fprintf(w, "  loss %.4f  val acc %.2f%%  %.1fs", r.Loss, r.ValAccuracy*100, r.Finished.Sub(r.Started).Seconds())
 		}
 		fmt.Fprintln(w)
@@ -457,8 +460,8 @@ func eventLine(ev scheduler.Event) string {
 	if ev.Failed > 0 {
 		line += fmt.Sprintf(", %d retried", ev.Failed)
 	}
-	if ev.Loss > 0 && ev.Round > 0 {
-		line += fmt.Sprintf("  round %d: loss %.4f  val acc %.2f%%", ev.Round, ev.Loss, ev.ValAccuracy*100)
+	if ev.Loss > 0 && ev.Validated > 0 {
+		line += fmt.Sprintf("  round %d: loss %.4f  val acc %.2f%%", ev.Validated, ev.Loss, ev.ValAccuracy*100)
 	}
 	if ev.ETASeconds > 0 {
 		line += fmt.Sprintf("  ETA %s", (time.Duration(ev.ETASeconds) * time.Second).String())

@@ -35,13 +35,15 @@ func TestEventLine(t *testing.T) {
 	}{
 		{"first round", scheduler.Event{Status: scheduler.StatusRunning, Round: 0, Rounds: 10, Tasklets: 4, Done: 1, Running: 3},
 			[]string{"round 1/10 ", "tasklets 1/4 done, 3 running"}, []string{"round 0", "loss"}},
-		{"second round, first's loss", scheduler.Event{Status: scheduler.StatusRunning, Round: 1, Rounds: 10, Tasklets: 4, Loss: 0.5, ValAccuracy: 0.9},
+		{"second round, first's loss", scheduler.Event{Status: scheduler.StatusRunning, Round: 1, Rounds: 10, Tasklets: 4, Loss: 0.5, ValAccuracy: 0.9, Validated: 1},
 			[]string{"round 2/10 ", "round 1: loss 0.5000  val acc 90.00%"}, []string{"round 0"}},
-		{"between rounds", scheduler.Event{Status: scheduler.StatusRunning, Round: 2, Rounds: 10, Loss: 0.4},
+		{"third round, second still validating", scheduler.Event{Status: scheduler.StatusRunning, Round: 2, Rounds: 10, Tasklets: 4, Loss: 0.5, ValAccuracy: 0.9, Validated: 1},
+			[]string{"round 3/10 ", "round 1: loss 0.5000  val acc 90.00%"}, []string{"round 2:"}},
+		{"between rounds", scheduler.Event{Status: scheduler.StatusRunning, Round: 2, Rounds: 10, Loss: 0.4, Validated: 2},
 			[]string{"round 3/10 ", "planning", "round 2: loss 0.4000"}, []string{"0/0", "tasklets"}},
-		{"final test", scheduler.Event{Status: scheduler.StatusRunning, Round: 10, Rounds: 10, Loss: 0.1},
+		{"final test", scheduler.Event{Status: scheduler.StatusRunning, Round: 10, Rounds: 10, Loss: 0.1, Validated: 10},
 			[]string{"round 10/10 ", "testing the final model", "round 10: loss 0.1000"}, []string{"planning", "0/0"}},
-		{"done", scheduler.Event{Status: scheduler.StatusDone, Round: 10, Rounds: 10, Loss: 0.1},
+		{"done", scheduler.Event{Status: scheduler.StatusDone, Round: 10, Rounds: 10, Loss: 0.1, Validated: 10},
 			[]string{"round 10/10 [████████████████████]", "round 10: loss 0.1000"}, []string{"11", "planning", "0/0"}},
 	}
 	for _, tt := range tests {

@@ -49,7 +49,7 @@ func plotJob(j *scheduler.Job, path string) error {
 func drawJob(j *scheduler.Job, c vg.CanvasSizer) error {
 	var loss, acc plotter.XYs
 	for _, r := range j.Rounds {
-		if r.Finished == nil {
+		if r.Finished == nil || r.Validating { // both panels show the same rounds
 			continue
 		}
 		n := float64(r.Index + 1)
