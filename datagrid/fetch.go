@@ -436,6 +436,17 @@ func (f *fetcher) store(ctx context.Context, got []blocks.Block) error {
 	return nil
 }
 
+// ctxEnded explains a striped fetch whose context ended, as gaveUp does:
+// a deadline is a WaitError (no provider, stalled or timed out), so the
+// striped and bitswap paths fail alike.
+func (f *fetcher) ctxEnded(ctx context.Context) error {
+	f.ws.providers = f.providers()
+	if err := f.ws.ended(f.g.now(), ctx.Err(), f.done, f.total); err != nil {
+		return err
+	}
+	return fmt.Errorf("%s %s: %w", f.plan.op, f.plan.root, ctx.Err())
+}
+
 func (f *fetcher) gaveUp(ctx context.Context, missing []cid.Cid, want map[string]struct{}) error {
 	left := pending(missing, want)
 	cause := ctx.Err()

@@ -2,7 +2,6 @@ package datagrid
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"sync"
 	"time"
@@ -193,7 +192,7 @@ func (f *fetcher) stripe(ctx context.Context, keys []cid.Cid) ([]cid.Cid, error)
 			}
 		case <-tick.C:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%s %s: %w", f.plan.op, f.plan.root, ctx.Err())
+			return nil, f.ctxEnded(ctx)
 		}
 	}
 	left := plan.remaining()
@@ -244,7 +243,7 @@ func (f *fetcher) probe(ctx context.Context, sub *tapSub, plan *stripePlan, c ci
 		case <-t.C:
 			return nil
 		case <-ctx.Done():
-			return fmt.Errorf("%s %s: %w", f.plan.op, f.plan.root, ctx.Err())
+			return f.ctxEnded(ctx)
 		}
 	}
 	return nil
