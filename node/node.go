@@ -24,6 +24,7 @@ import (
 
 	"github.com/gridswarm/gridswarm/dashboard"
 	"github.com/gridswarm/gridswarm/datagrid"
+	"github.com/gridswarm/gridswarm/internal/units"
 	"github.com/gridswarm/gridswarm/metrics"
 	"github.com/gridswarm/gridswarm/node/api"
 	"github.com/gridswarm/gridswarm/node/repo"
@@ -181,7 +182,7 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 		if n.settle == nil {
 			return nil, fmt.Errorf("config worker.min_price %q: prices are in the settlement token, and settle.backend is off: set it, or clear worker.min_price", mp)
 		}
-		if wcfg.MinPrice, err = parseUnits(mp, n.settle.token.Decimals); err != nil {
+		if wcfg.MinPrice, err = units.ParseTokens(mp, n.settle.token.Decimals); err != nil {
 			return nil, fmt.Errorf("config worker.min_price: %w", err)
 		}
 	}
@@ -246,7 +247,7 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 		return nil, err
 	}
 	if n.settle != nil {
-		threshold, err := parseUnits(cfg.Settle.ClaimThreshold, n.settle.token.Decimals)
+		threshold, err := units.ParseTokens(cfg.Settle.ClaimThreshold, n.settle.token.Decimals)
 		if err != nil {
 			return nil, fmt.Errorf("config settle.claim_threshold: %w", err)
 		}

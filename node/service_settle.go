@@ -15,6 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/gridswarm/gridswarm/api"
+	"github.com/gridswarm/gridswarm/internal/units"
 	"github.com/gridswarm/gridswarm/receipt"
 	"github.com/gridswarm/gridswarm/scheduler"
 )
@@ -152,7 +153,7 @@ func (s *SettleService) Claim(ctx context.Context) (api.TxResult, error) {
 
 // amount parses a decimal number of whole tokens.
 func (s *SettleService) amount(what, tokens string) (*big.Int, error) {
-	v, err := parseUnits(tokens, s.n.settle.token.Decimals)
+	v, err := units.ParseTokens(tokens, s.n.settle.token.Decimals)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -263,7 +264,7 @@ func (s *SettleService) Send(ctx context.Context, to string, tokens string, ethe
 	}
 	var out []api.TxResult
 	if ether != "" {
-		v, err := parseUnits(ether, 18)
+		v, err := units.ParseTokens(ether, 18)
 		if err != nil {
 			return out, fmt.Errorf("ether: %w", err)
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gridswarm/gridswarm/api"
 	"github.com/gridswarm/gridswarm/internal/fsutil"
+	"github.com/gridswarm/gridswarm/internal/units"
 	"github.com/gridswarm/gridswarm/p2p"
 	"github.com/gridswarm/gridswarm/receipt"
 	"github.com/gridswarm/gridswarm/scheduler"
@@ -103,11 +104,11 @@ var _ scheduler.Payer = payer{}
 func (p payer) st() *settlement { return p.n.settle }
 
 func (p payer) Units(tokens string) (*big.Int, error) {
-	return parseUnits(tokens, p.st().token.Decimals)
+	return units.ParseTokens(tokens, p.st().token.Decimals)
 }
 
-func (p payer) Tokens(units *big.Int) string {
-	return formatUnits(units, p.st().token.Decimals)
+func (p payer) Tokens(v *big.Int) string {
+	return units.Tokens(v, p.st().token.Decimals)
 }
 
 func (p payer) Escrow(ctx context.Context, jobID string, req scheduler.EscrowRequest) (scheduler.Escrow, error) {
@@ -607,37 +608,4 @@ func (n *Node) slash(ctx context.Context, p verify.Proof) (api.TxResult, error) 
 	n.log.Info("slashed an equivocating worker", "worker", p.A.Worker, "amount", amount, "tx", rec.TxHash)
 	n.settleEvents.publish(settleEventsKey, api.SettleEvent{Kind: "slash", Account: p.A.Worker.Hex(), Amount: amount.String(), Tx: rec.TxHash.Hex()})
 	return api.TxResult{Tx: rec.TxHash.Hex(), Block: rec.BlockNumber.Uint64(), Amount: amount.String()}, nil
-}
-
-// parseUnits reads a decimal number of whole tokens as base units.
-func parseUnits(s string, decimals uint8) (*big.Int, error) {
-	s = strings.TrimSpace(s)
-	whole, frac, _ := strings.Cut(s, ".")
-	if whole == "" || len(frac) > int(decimals) || strings.Trim(whole+frac, "0123456789") != "" {
-		return nil, fmt.Errorf("%q is not an amount of tokens: give a decimal number such as 25 or 0.5, with at most %d decimals", s, decimals)
-	}
-	v, ok := new(big.Int).SetString(whole+frac+strings.Repeat("0", int(decimals)-len(frac)), 10)
-	if !ok {
-		return nil, fmt.Errorf("%q is not an amount of tokens", s)
-	}
-	return v, nil
-}
-
-// formatUnits writes base units as a decimal number of whole tokens.
-func formatUnits(v *big.Int, decimals uint8) string {
-	if v == nil {
-		return "0"
-	}
-	unit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(decimals)), nil)
-	q, r := new(big.Int).QuoRem(new(big.Int).Abs(v), unit, new(big.Int))
-	sign := ""
-	if v.Sign() < 0 {
-		sign = "-"
-	}
-	if r.Sign() == 0 {
-		return sign + q.String()
-	}
-	f := r.String()
-	f = strings.Repeat("0", int(decimals)-len(f)) + f
-	return sign + q.String() + "." + strings.TrimRight(f, "0")
 }

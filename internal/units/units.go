@@ -1,4 +1,5 @@
-// Package units formats quantities for people.
+// Package units formats quantities for people and reads amounts of tokens
+// back (shared by the daemon and the CLI, which must not import it).
 package units
 
 import "fmt"

@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gridswarm/gridswarm/api"
 	"github.com/gridswarm/gridswarm/client"
+	"github.com/gridswarm/gridswarm/internal/units"
 	"github.com/gridswarm/gridswarm/node/repo"
 )
 
@@ -147,18 +147,5 @@ func formatUnits(v string, decimals uint8) string {
 	if !ok {
 		return v
 	}
-	neg := n.Sign() < 0
-	n.Abs(n)
-	unit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(decimals)), nil)
-	whole, frac := new(big.Int).QuoRem(n, unit, new(big.Int))
-	s := whole.String()
-	if frac.Sign() != 0 {
-		f := frac.String()
-		f = strings.Repeat("0", int(decimals)-len(f)) + f
-		s += "." + strings.TrimRight(f, "0")
-	}
-	if neg {
-		s = "-" + s
-	}
-	return s
+	return units.Tokens(n, decimals)
 }
