@@ -116,10 +116,7 @@ func newWalletBalanceCmd(e *env) *cobra.Command {
 		Short: "token and ether balance of an account (default: this node's)",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			addr := ""
-			if len(args) == 1 {
-				addr = args[0]
-			}
+			addr := firstArg(args)
 			return e.withClient(ctx, false, func(c *client.Client) error {
 				b, err := c.SettleBalance(ctx, addr)
 				if err != nil {
@@ -148,4 +145,12 @@ func formatUnits(v string, decimals uint8) string {
 		return v
 	}
 	return units.Tokens(n, decimals)
+}
+
+// firstArg is the optional [ADDRESS] argument, "" for this node's account.
+func firstArg(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
 }

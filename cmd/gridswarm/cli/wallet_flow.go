@@ -114,10 +114,7 @@ func newWalletStakeInfoCmd(e *env) *cobra.Command {
 		Short: "an account's bonded and unbonding stake (default: this node's)",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			addr := ""
-			if len(args) == 1 {
-				addr = args[0]
-			}
+			addr := firstArg(args)
 			return e.withClient(ctx, false, func(c *client.Client) error {
 				s, err := c.SettleStakeOf(ctx, addr)
 				if err != nil {
