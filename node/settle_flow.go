@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -241,11 +242,20 @@ func (p payer) Close(ctx context.Context, jobID string, e scheduler.Escrow, mode
 		return out, err
 	}
 	if model != "" {
-		tok, rec, err := c.MintModel(ctx, id, model, provenance)
+		// A close that stopped after the mint (kill -9, the chain gone)
+		// is done again from the start: mint only once.
+		tok, err := c.ModelOf(ctx, id)
 		if err != nil {
 			return out, err
 		}
-		out.ModelToken, out.MintTx = tok.String(), rec.TxHash.Hex()
+		if tok.Sign() == 0 {
+			var rec *types.Receipt
+			if tok, rec, err = c.MintModel(ctx, id, model, provenance); err != nil {
+				return out, err
+			}
+			out.MintTx = rec.TxHash.Hex()
+		}
+		out.ModelToken = tok.String()
 	}
 	if !j.Closed {
 		rec, err := c.Refund(ctx, id)

@@ -303,6 +303,16 @@ func (c *Client) MintModel(ctx context.Context, jobID *big.Int, cid, provenanceC
 	return nil, rec, fmt.Errorf("mint model: transaction %s has no ModelMinted event", rec.TxHash)
 }
 
+// ModelOf returns the model token minted for an escrow job, or 0 when
+// none was: what a coordinator closing a job again must not mint twice.
+func (c *Client) ModelOf(ctx context.Context, jobID *big.Int) (*big.Int, error) {
+	id, err := bind.Call(c.registry, c.call(ctx), c.abi.registry.PackModelOfJob(jobID), c.abi.registry.UnpackModelOfJob)
+	if err != nil {
+		return nil, c.dec.asRevert("read model token", err)
+	}
+	return id, nil
+}
+
 // Job returns the escrow's record of a job.
 func (c *Client) Job(ctx context.Context, jobID *big.Int) (bindings.JobEscrowJob, error) {
 	j, err := bind.Call(c.escrow, c.call(ctx), c.abi.escrow.PackJob(jobID), c.abi.escrow.UnpackJob)

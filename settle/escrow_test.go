@@ -168,11 +168,17 @@ func TestEscrowLifecycle(t *testing.T) {
 	} else if _, ok := IsRevert[bindings.JobEscrowDeadlineNotReached](err); !ok {
 		t.Errorf("early refund: got %v, want DeadlineNotReached", err)
 	}
+	if none, err := f.coordinator.ModelOf(f.ctx, job); err != nil || none.Sign() != 0 {
+		t.Errorf("model token before the mint: %v, %v; want 0", none, err)
+	}
 	tokenID, rec, err := f.coordinator.MintModel(f.ctx, job, "bafybeimodel", "bafybeijobprovenance")
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkGas(t, "mint model", rec)
+	if got, err := f.coordinator.ModelOf(f.ctx, job); err != nil || got.Cmp(tokenID) != 0 {
+		t.Errorf("model token after the mint: %v, %v; want %v", got, err, tokenID)
+	}
 	if owner, err := f.submitter.OwnerOf(f.ctx, tokenID); err != nil || owner != f.submitter.From() {
 		t.Errorf("model token owner: got %s, %v; want the submitter %s", owner, err, f.submitter.From())
 	}
