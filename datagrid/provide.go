@@ -232,8 +232,18 @@ func isDirNode(nd ipld.Node) bool {
 }
 
 // Providers asks the DHT for up to limit peers (default 20) that announced
-// c, leaving this node out.
+// c, leaving this node out. It walks the DHT to the end of the query.
 func (g *Grid) Providers(ctx context.Context, c cid.Cid, limit int) ([]peer.AddrInfo, error) {
+	return g.ProvidersUntilQuiet(ctx, c, limit, 0)
+}
+
+// ProvidersUntilQuiet is Providers that also stops once quiet has passed
+// without a new provider after the first (quiet 0: never). A DHT node
+// that holds c's provider records answers with all it has, in one
+// message, and every one of the closest nodes holds about the same set,
+// so the rest of the walk seldom adds a provider; it only adds round
+// trips, each up to an ocean's RTT.
+func (g *Grid) ProvidersUntilQuiet(ctx context.Context, c cid.Cid, limit int, quiet time.Duration) ([]peer.AddrInfo, error) {
 	if g.cfg.Routing == nil {
 		return nil, errors.New("data providers: this grid has no DHT configured")
 	}
@@ -247,9 +257,35 @@ func (g *Grid) Providers(ctx context.Context, c cid.Cid, limit int) ([]peer.Addr
 		self = g.cfg.Host.ID()
 	}
 	var out []peer.AddrInfo
-	for ai := range g.cfg.Routing.FindProvidersAsync(ctx, c, limit) {
-		if ai.ID != self {
+	var hush <-chan time.Time // armed at each new provider
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	found := g.cfg.Routing.FindProvidersAsync(ctx, c, limit)
+walk:
+	for {
+		select {
+		case ai, ok := <-found:
+			if !ok {
+				break walk
+			}
+			if ai.ID == self {
+				continue
+			}
 			out = append(out, ai)
+			if quiet > 0 {
+				if timer == nil {
+					timer = time.NewTimer(quiet)
+				} else {
+					timer.Reset(quiet)
+				}
+				hush = timer.C
+			}
+		case <-hush:
+			break walk
 		}
 	}
 	if len(out) == 0 && ctx.Err() != nil {

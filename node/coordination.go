@@ -61,10 +61,15 @@ func (a coordGrid) DropCached(ctx context.Context, roots ...cid.Cid) error {
 	return a.g.DropCached(ctx, roots...)
 }
 
+// holdersQuiet ends a holder lookup this long after its last new
+// provider: placement ranks the holders it knows and a missed one only
+// costs locality, while the walk's remaining hops cost a round's start.
+const holdersQuiet = 200 * time.Millisecond
+
 func (a coordGrid) Holders(ctx context.Context, c cid.Cid) []string {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	ps, err := a.g.Providers(ctx, c, 20)
+	ps, err := a.g.ProvidersUntilQuiet(ctx, c, 20, holdersQuiet)
 	if err != nil {
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"golang.org/x/sync/singleflight"
 	"io"
 	"log/slog"
 	"sync"
@@ -110,6 +111,7 @@ type Coordinator struct {
 	mu      sync.Mutex
 	running map[string]*run
 	holders map[string]holding // CID → providers, briefly cached
+	lookups singleflight.Group // provider lookups in flight, by CID
 	wg      sync.WaitGroup
 	closed  bool
 }
@@ -125,6 +127,9 @@ type run struct {
 	// validation is the round validation running in the background, if
 	// any (validate.go); only the job's drive goroutine touches it.
 	validation *validation
+	// lookahead runs the provider lookups for the next round; only the
+	// job's drive goroutine sets it.
+	lookahead *lookahead
 }
 
 var errCancelled = errors.New("cancelled by the user")

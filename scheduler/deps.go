@@ -27,6 +27,8 @@ type Grid interface {
 	// ListDir lists a folder, fetching it if it is not local.
 	ListDir(ctx context.Context, c cid.Cid) (map[string]DirEntry, error)
 	// Holders returns the peers that provide c (locality for placement).
+	// It must return within a few seconds whatever ctx allows: concurrent
+	// callers for one c wait on one lookup.
 	Holders(ctx context.Context, c cid.Cid) []string
 	// DropCached forgets the cached copies of roots (outputs the coordinator
 	// fetched and aggregated); pins are untouched.

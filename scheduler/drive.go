@@ -35,6 +35,9 @@ func (c *Coordinator) drive(ctx context.Context, r *run) {
 	c.save(r)
 	c.awaitCaps(ctx, r.job.ID) // a resumed round places on every known worker
 	c.resumeValidation(ctx, r)
+	la := newLookahead(ctx)
+	r.lookahead = la
+	defer la.stop()
 	var err error
 	for err == nil && c.round(r) < r.spec.Rounds {
 		if err = c.runRound(ctx, r); err == nil {
@@ -372,12 +375,18 @@ func (rn *roundRunner) run(ctx context.Context) error {
 	roundStart := c.now()
 	if len(rn.next) > 0 {
 		// A provider lookup takes a few RTTs through the DHT; done now, the
-		// next round places at once from the cache (holdersTTL).
-		rn.wg.Add(1)
-		go func() {
-			defer rn.wg.Done()
-			c.lookupHolders(rctx, rn.next)
-		}()
+		// next round places at once from the cache (holdersTTL). It may
+		// take longer than this round, so the job owns it, not the round.
+		next := rn.next
+		if la := r.lookahead; la != nil {
+			la.start(func(ctx context.Context) { c.lookupHolders(ctx, next) })
+		} else {
+			rn.wg.Add(1)
+			go func() {
+				defer rn.wg.Done()
+				c.lookupHolders(rctx, next)
+			}()
+		}
 	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -601,6 +610,34 @@ func (c *Coordinator) snapshot(ctx context.Context, inputs []string, modelParams
 	return peers
 }
 
+// lookahead owns work a job starts for a later round: provider lookups
+// that may outlast the round that started them but not the job.
+type lookahead struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newLookahead(ctx context.Context) *lookahead {
+	ctx, cancel := context.WithCancel(ctx)
+	return &lookahead{ctx: ctx, cancel: cancel}
+}
+
+// start runs f in a goroutine that stop ends and waits for.
+func (l *lookahead) start(f func(context.Context)) {
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		f(l.ctx)
+	}()
+}
+
+// stop cancels what still runs and waits for it.
+func (l *lookahead) stop() {
+	l.cancel()
+	l.wg.Wait()
+}
+
 // holding is a cached provider lookup.
 type holding struct {
 	peers []string
@@ -638,16 +675,22 @@ func (c *Coordinator) lookupHolders(ctx context.Context, inputs []string) map[st
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ps := c.grid.Holders(ctx, id)
+			// One lookup per CID at a time: a round that starts while the
+			// previous round's lookahead still walks the DHT joins it.
+			// Holders bounds a lookup (a few seconds), so joining one that
+			// another context started cannot keep this caller long.
+			v, _, _ := c.lookups.Do(in, func() (any, error) {
+				ps := c.grid.Holders(ctx, id)
+				if ctx.Err() == nil { // cut short: not an answer to keep
+					c.mu.Lock()
+					c.holders[in] = holding{peers: ps, at: c.now()}
+					c.mu.Unlock()
+				}
+				return ps, nil
+			})
 			mu.Lock()
-			out[in] = ps
+			out[in] = v.([]string)
 			mu.Unlock()
-			if ctx.Err() != nil {
-				return // cut short: not an answer to keep
-			}
-			c.mu.Lock()
-			c.holders[in] = holding{peers: ps, at: c.now()}
-			c.mu.Unlock()
 		}()
 	}
 	wg.Wait()

@@ -101,7 +101,8 @@ type Worker struct {
 	needFloor  uint64 // bytes the last tasklet that did not fit needed
 	releases   map[string][]func()
 	last       probe.Probe
-	throughput float64
+	throughput float64    // best measured, samples/s on one core
+	bench      benchClock // maintainLoop's alone: when to measure again
 	running    int
 	done       int
 }
@@ -171,6 +172,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 		}
 	}
 	w.throughput = measureThroughput(ctx)
+	w.bench = newBenchClock(time.Now())
 	runCtx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
 	if cfg.Enabled {
@@ -361,8 +363,9 @@ func (w *Worker) Status() Status {
 	return s
 }
 
-// maintainLoop probes the store's health and sweeps expired outputs every
-// HealthEvery until ctx ends.
+// maintainLoop probes the store's health, measures the throughput again
+// when due and idle, and sweeps expired outputs every HealthEvery until
+// ctx ends.
 func (w *Worker) maintainLoop(ctx context.Context) {
 	defer w.wg.Done()
 	tick := time.NewTicker(w.cfg.HealthEvery)
@@ -374,6 +377,7 @@ func (w *Worker) maintainLoop(ctx context.Context) {
 		case <-tick.C:
 		}
 		w.probeHealth(ctx)
+		w.remeasure(ctx, time.Now())
 		if _, err := w.outs.sweep(ctx); err != nil && ctx.Err() == nil {
 			w.log.Warn("output sweep", "err", err)
 		}

@@ -459,11 +459,11 @@ func (d *demo) train(ctx context.Context) error {
 	if err := c.Call(ctx, &j, "job_show", s.ID); err != nil {
 		return err
 	}
-	var ws worker.Status
-	if err := c.Call(ctx, &ws, "worker_status"); err != nil {
+	speed, err := d.coreSpeed(ctx)
+	if err != nil {
 		return err
 	}
-	printEfficiency(d.e.Out, &j, ws.Throughput, runtime.NumCPU())
+	printEfficiency(d.e.Out, &j, speed, runtime.NumCPU())
 	printRoundTimes(d.e.Out, &j)
 	v, err := c.VerifyJob(ctx, s.ID)
 	if err != nil {
@@ -526,9 +526,32 @@ func printRoundTimes(w io.Writer, j *scheduler.Job) {
 	fmt.Fprintf(w, "round time: median %.2f s, mean %.2f s over %d rounds\n", ds[len(ds)/2], mean/float64(len(ds)), len(ds))
 }
 
+// coreSpeed is this machine's single-core training speed: the best
+// throughput any of the demo's daemons measured. Each measures its own,
+// best of several runs, at start and again when idle; they all run the
+// same code on the same cores, so the best reading is the least disturbed
+// by the others.
+func (d *demo) coreSpeed(ctx context.Context) (float64, error) {
+	best := 0.0
+	for _, nd := range d.nodes {
+		c, err := client.Dial(ctx, nd.dir, false)
+		if err != nil {
+			return 0, err
+		}
+		var ws worker.Status
+		err = c.Call(ctx, &ws, "worker_status")
+		c.Close()
+		if err != nil {
+			return 0, fmt.Errorf("worker_status of %s: %w", nd.name, err)
+		}
+		best = max(best, ws.Throughput)
+	}
+	return best, nil
+}
+
 // printEfficiency reports the swarm's overhead. The compute efficiency is
 // the core-seconds the job's training work needs at this machine's
-// single-core speed (samplesPerSec, the throughput worker_status measured),
+// single-core speed (samplesPerSec, the best throughput the daemons measured),
 // over the job's wall time × cores. Beside it comes the workers' own
 // compute time, the sum of their receipts' ComputeMillis, over the same
 // wall time × cores: how busy the workers were. That is not the efficiency
