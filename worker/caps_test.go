@@ -20,8 +20,8 @@ func TestBenchClockDoubles(t *testing.T) {
 		{10 * time.Second, true},  // next at 30 s
 		{10 * time.Second, false}, // the same moment again
 		{29 * time.Second, false},
-		{30 * time.Second, true},  // gap 40 s: next at 70 s
-		{70 * time.Second, true},  // gap 80 s: next at 150 s
+		{30 * time.Second, true}, // gap 40 s: next at 70 s
+		{70 * time.Second, true}, // gap 80 s: next at 150 s
 		{149 * time.Second, false},
 		{150 * time.Second, true}, // gap 160 s
 	} {
