@@ -124,6 +124,12 @@ func TestDashboardInBrowser(t *testing.T) {
 	evalUntil(t, tab, 30*time.Second, fmt.Sprintf(`(() => { const r = document.querySelector(%q); return r ? r.innerText : "" })()`, sel),
 		func(s string) bool { return strings.Contains(s, "ms") && strings.Contains(s, "builtin") })
 
+	// Settlement is off on this swarm: the wallet and the worker page say so.
+	goTo(t, tab, "#/wallet")
+	evalUntil(t, tab, 20*time.Second, `document.querySelectorAll("#settle-missing").length`, func(n int) bool { return n == 1 })
+	goTo(t, tab, "#/worker")
+	evalUntil(t, tab, 20*time.Second, textOf("#worker-earned"), func(s string) bool { return s == "settlement is not available yet" })
+
 	// A running job: its accuracy curve gains points while the page stays open.
 	cid := importMNIST(t, coord)
 	const rounds = 5

@@ -494,7 +494,7 @@ function payoutRoot(b, amt) {
       svg('text', { x: L + w + 6, y: y + 14, class: 'payout-amount' }, amt(p.amount) + ' · ' + p.tasklets + (p.tasklets === 1 ? ' run' : ' runs'))));
   });
   return el('div', { class: 'payout-root', 'data-batch': b.index },
-    el('p', {}, el('strong', {}, 'Root ' + b.index), ` · rounds 1–${b.through} · committed `, el('span', { class: 'committed' }, amt(b.committed)),
+    el('p', {}, el('strong', {}, 'Root ' + b.index), (b.through === 1 ? ' · round 1' : ` · rounds 1–${b.through}`) + ' · committed ', el('span', { class: 'committed' }, amt(b.committed)),
       ' · ', when(b.posted), ' · ', el('span', { class: 'mono', title: b.root }, short(b.root))),
     pic);
 }
@@ -549,13 +549,12 @@ function spotChecks(j) {
 // ---------- Wallet ----------
 async function walletPage(main) {
   main.replaceChildren(el('h1', {}, 'Wallet'), el('div', { id: 'wallet', class: 'card' }, 'Loading…'));
-  const [mods, id] = await Promise.all([modules(), rpc.call('node_id')]);
-  if (!mods.settle) {
+  const [info, id] = await Promise.all([settleInfo(), rpc.call('node_id')]);
+  if (!info) {
     replace('wallet', el('div', { id: 'wallet', class: 'card' }, kv([['account', el('span', { class: 'mono' }, id.account)]]),
-      el('p', { class: 'notice', id: 'settle-missing' }, 'Settlement is not available yet: balances, claimable payouts, batches and stake appear here once this daemon settles on a chain.')));
+      el('p', { class: 'notice', id: 'settle-missing' }, 'Settlement is not available: this daemon settles on no chain. Set settle.backend (gridswarm config set settle.backend embedded, or rpc with settle.rpc_url) and restart it; balances, claims and stake then appear here.')));
     return null;
   }
-  const info = await rpc.call('settle_info');
   const tok = info.token || {};
   const amt = (v) => tokens(v, tok.decimals, tok.symbol);
   main.replaceChildren(el('h1', {}, 'Wallet'),
@@ -602,6 +601,20 @@ async function walletPage(main) {
   // shows within a few seconds.
   const stop = every(5000, refresh);
   return () => { unsub(); stop(); clearTimeout(pending); };
+}
+
+// settleInfo is settle_info, or null when this daemon settles on no chain:
+// its settle_ namespace is there but answers "settlement is off" (an older
+// daemon has no such namespace at all).
+async function settleInfo() {
+  const mods = await modules();
+  if (!mods.settle) return null;
+  try {
+    return await rpc.call('settle_info');
+  } catch (e) {
+    if (/settlement is off/.test(e.message)) return null;
+    throw e;
+  }
 }
 
 // walletButtons hands the chain and the token to a browser wallet
@@ -703,9 +716,9 @@ async function renderWorker() {
 // earnings is what this node's account was paid (claimed) over the payout
 // roots that pay it, and what it could claim now.
 async function earnings() {
-  const mods = await modules();
-  if (!mods.settle) return 'settlement is not available yet';
-  const [info, claims] = await Promise.all([rpc.call('settle_info'), rpc.call('settle_claims')]);
+  const info = await settleInfo();
+  if (!info) return 'settlement is not available yet';
+  const claims = await rpc.call('settle_claims');
   const tok = info.token || {};
   let claimed = 0n, claimable = 0n;
   for (const c of claims || []) { claimed += big(c.claimed); claimable += big(c.claimable); }
