@@ -169,6 +169,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	if lossPts, err := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll("#loss-chart circle.pt.loss").length`)); err != nil || lossPts != rounds {
 		t.Errorf("loss chart has %d training-loss points (%v), want %d", lossPts, err, rounds)
 	}
+	if n, err := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll("#job-payment").length`)); err != nil || n != 0 {
+		t.Errorf("an unpaid job's page has %d payment cards (%v), want none", n, err)
+	}
 
 	// The finished job's model link downloads its final model.
 	j := showJob(t, coord, id)

@@ -187,6 +187,11 @@ func TestDashboardWallet(t *testing.T) {
 	if s, err := chromedp.Run(tab, chromedp.Evaluate[string](textOf("#claim-result"))); err != nil || !strings.Contains(s, "0x") {
 		t.Errorf("the claim's result %q (%v) names no transaction", s, err)
 	}
+	// Claiming again: the daemon's refusal, as it words it.
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS("#claim-button"))); err != nil {
+		t.Fatal(err)
+	}
+	evalUntil(t, tab, 30*time.Second, textOf("#claim-result"), func(s string) bool { return strings.HasPrefix(s, "nothing to claim") })
 
 	// Worker: earned is what settle_claims says was claimed.
 	goTo(t, tab, "#/worker")
@@ -233,7 +238,7 @@ func checkClaimRows(t *testing.T, tab context.Context, claims []api.SettleClaim,
 	t.Helper()
 	var want []string
 	for _, c := range claims {
-		want = append(want, strings.Join([]string{c.Job, amount(c.Amount), amount(c.Claimed), amount(c.Claimable), fmt.Sprint(c.Tasklets), "current"}, "|"))
+		want = append(want, strings.Join([]string{c.Job, amount(c.Amount), amount(c.Claimed), amount(c.Claimable), fmt.Sprint(c.Tasklets), fmt.Sprintf("%d · current", c.Batch)}, "|"))
 	}
 	evalUntil(t, tab, 30*time.Second, `[...document.querySelectorAll("#claims-table tbody tr")].map(r => [...r.cells].map(c => c.textContent).join("|")).join("\n")`,
 		func(s string) bool { return s == strings.Join(want, "\n") })

@@ -647,7 +647,7 @@ function claimsTable(claims, amt) {
     el('td', {}, el('a', { href: '#/job/' + encodeURIComponent(c.job) }, c.job)),
     el('td', { class: 'amount' }, amt(c.amount)), el('td', { class: 'claimed' }, amt(c.claimed)),
     el('td', { class: 'claimable' + (big(c.claimable) > 0n ? ' ok' : '') }, amt(c.claimable)),
-    el('td', {}, c.tasklets), el('td', {}, c.stale ? el('span', { class: 'bad', title: 'the chain holds a newer root; its notice has not come yet' }, 'stale') : 'current')));
+    el('td', {}, c.tasklets), el('td', {}, c.batch + ' · ', c.stale ? el('span', { class: 'bad', title: 'the chain holds a newer root; its notice has not come yet' }, 'stale') : 'current')));
   return el('div', { id: 'wallet-claims' }, rows.length
     ? table('claims-table', ['job', 'amount', 'claimed', 'claimable', 'tasklets', 'root'], rows)
     : el('p', { class: 'muted' }, 'No payout root pays this account yet.'));
