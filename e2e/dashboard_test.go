@@ -124,6 +124,12 @@ func TestDashboardInBrowser(t *testing.T) {
 	evalUntil(t, tab, 30*time.Second, fmt.Sprintf(`(() => { const r = document.querySelector(%q); return r ? r.innerText : "" })()`, sel),
 		func(s string) bool { return strings.Contains(s, "ms") && strings.Contains(s, "builtin") })
 
+	// Settlement is off on this swarm: the wallet and the worker page say so.
+	goTo(t, tab, "#/wallet")
+	evalUntil(t, tab, 20*time.Second, `document.querySelectorAll("#settle-missing").length`, func(n int) bool { return n == 1 })
+	goTo(t, tab, "#/worker")
+	evalUntil(t, tab, 20*time.Second, textOf("#worker-earned"), func(s string) bool { return s == "settlement is not available yet" })
+
 	// A running job: its accuracy curve gains points while the page stays open.
 	cid := importMNIST(t, coord)
 	const rounds = 5
@@ -162,6 +168,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	if lossPts, err := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll("#loss-chart circle.pt.loss").length`)); err != nil || lossPts != rounds {
 		t.Errorf("loss chart has %d training-loss points (%v), want %d", lossPts, err, rounds)
+	}
+	if n, err := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll("#job-payment").length`)); err != nil || n != 0 {
+		t.Errorf("an unpaid job's page has %d payment cards (%v), want none", n, err)
 	}
 
 	// The finished job's model link downloads its final model.

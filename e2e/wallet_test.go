@@ -32,6 +32,18 @@ func configSet(t *testing.T, dir, key, value string) {
 	}
 }
 
+// settleOn points the repo dir's daemon (before it starts) at the chain
+// and contracts of another daemon, whose settle_info is info.
+func settleOn(t *testing.T, dir string, info api.SettleInfo) {
+	t.Helper()
+	for _, kv := range [][2]string{
+		{"settle.rpc_url", info.RPCURLs[0]}, {"settle.token", info.Contracts.Token}, {"settle.escrow", info.Contracts.Escrow},
+		{"settle.registry", info.Contracts.Registry}, {"settle.stake", info.Contracts.Stake}, {"settle.backend", "rpc"},
+	} {
+		configSet(t, dir, kv[0], kv[1])
+	}
+}
+
 // erc20BalanceOf reads balanceOf(who) with go-ethereum's ethclient and a
 // hand-made call: nothing of ours between the test and the chain.
 func erc20BalanceOf(t *testing.T, ctx context.Context, ec *ethclient.Client, token, who string) *big.Int {
@@ -96,12 +108,7 @@ func TestWalletOnEmbeddedChain(t *testing.T) {
 
 	// A second daemon settles through the first's chain.
 	b := initRepo(t)
-	for _, kv := range [][2]string{
-		{"settle.rpc_url", info.RPCURLs[0]}, {"settle.token", info.Contracts.Token}, {"settle.escrow", info.Contracts.Escrow},
-		{"settle.registry", info.Contracts.Registry}, {"settle.stake", info.Contracts.Stake}, {"settle.backend", "rpc"},
-	} {
-		configSet(t, b, kv[0], kv[1])
-	}
+	settleOn(t, b, info)
 	db := startDaemon(t, b)
 	var infoB api.SettleInfo
 	mustJSON(t, b, &infoB, "wallet", "info")

@@ -72,6 +72,22 @@ function num(x, d) { return x === undefined || x === null ? '–' : Number(x).to
 function pct(x) { return x ? (100 * x).toFixed(1) + '%' : '–'; }
 function when(t) { return t ? new Date(t).toLocaleString() : '–'; }
 
+// tokens writes an amount of base units (a decimal integer string, as
+// every settle_ result gives them) as whole tokens, exactly: BigInt, never
+// a float, and the same digits as the CLI (internal/units.Tokens).
+function tokens(v, decimals, symbol) {
+  let n;
+  try { n = BigInt(v); } catch { return v === undefined || v === null || v === '' ? '–' : String(v); }
+  const neg = n < 0n;
+  if (neg) n = -n;
+  const d = Number(decimals) || 0;
+  const unit = 10n ** BigInt(d);
+  const frac = (n % unit).toString().padStart(d, '0').replace(/0+$/, '');
+  return (neg ? '-' : '') + (n / unit).toString() + (frac ? '.' + frac : '') + (symbol ? ' ' + symbol : '');
+}
+function big(v) { try { return BigInt(v); } catch { return 0n; } }
+function unix(s) { return s ? new Date(s * 1000).toLocaleString() : '–'; }
+
 // ---------- JSON-RPC over WebSocket ----------
 class RPC {
   constructor(url, onState) {
@@ -339,6 +355,7 @@ async function jobsPage(main) {
 async function jobPage(main, id) {
   main.replaceChildren(el('h1', {}, 'Job ', el('span', { class: 'mono' }, id)),
     el('div', { id: 'job-head', class: 'card' }),
+    el('div', { id: 'job-payment-box' }),
     el('div', { class: 'cards' },
       el('div', { class: 'card' }, el('h2', {}, 'Loss'), el('div', { id: 'loss-chart' })),
       el('div', { class: 'card' }, el('h2', {}, 'Validation accuracy'), el('div', { id: 'acc-chart' }))),
@@ -382,6 +399,7 @@ function renderJob(j) {
     j.waiting ? ['waiting', j.waiting] : null,
     j.error ? ['error', el('span', { class: 'bad' }, j.error)] : null,
   ].filter(Boolean)), links));
+  replace('job-payment-box', el('div', { id: 'job-payment-box' }, j.settlement ? paymentCard(j) : null));
   const charted = done.filter((r) => !r.validating); // a round's validation may still run beside the next
   const x = charted.map((r) => r.index + 1);
   replace('loss-chart', el('div', { id: 'loss-chart' }, chart([
@@ -426,6 +444,59 @@ function chart(series, rounds, unit) {
   });
   if (!all.length) s.append(svg('text', { x: L + 10, y: H / 2 }, 'points appear as rounds finish'));
   return s;
+}
+
+// paymentCard is a paid job's money (job_show's settlement): the escrow,
+// each payout root with what it pays each account as bars, and how the
+// escrow closed.
+function paymentCard(j) {
+  const s = j.settlement, e = s.escrow || {};
+  const amt = (v) => tokens(v, e.decimals, e.symbol);
+  const per = e.per === 'sample' ? 'sample' : 'tasklet run';
+  const c = s.closing;
+  const prov = c && c.provenance;
+  return el('div', { class: 'card', id: 'job-payment' }, el('h2', {}, 'Payment'),
+    kv([
+      ['deposit', el('span', { id: 'pay-deposit' }, amt(e.deposit))],
+      ['price', [el('span', { id: 'pay-price' }, amt(e.price)), ' per verified ' + per]],
+      ['royalty', e.royalty_bps ? (e.royalty_bps / 100) + '% to the owner of dataset token ' + e.dataset_token : 'none'],
+      ['escrow', [el('span', { class: 'mono' }, e.id), ' on chain ' + e.chain_id + ', open until ' + unix(e.deadline)]],
+      s.error ? ['error', el('span', { class: 'bad', id: 'pay-error' }, s.error)] : null,
+    ].filter(Boolean)),
+    el('h3', {}, 'Payout roots'),
+    (s.batches || []).length
+      ? el('div', { id: 'pay-roots' }, s.batches.map((b) => payoutRoot(b, amt)))
+      : el('p', { class: 'muted', id: 'pay-roots' }, 'No root yet: rounds are paid one round after they end, five at a time, and the rest when the job ends.'),
+    el('h3', {}, 'Closing'),
+    c ? el('div', { id: 'pay-closing' }, kv([
+      ['refund', [el('span', { id: 'pay-refund' }, amt(c.refund)), c.refund_tx ? el('span', { class: 'mono muted', title: c.refund_tx }, ' ' + short(c.refund_tx)) : null]],
+      ['royalty', el('span', { id: 'pay-royalty' }, c.royalty ? amt(c.royalty) : 'none')],
+      ['model token', el('span', { id: 'pay-model-token' }, c.model_token || '–')],
+      ['provenance', prov ? [el('span', { class: 'mono', id: 'pay-provenance' }, prov), ' · ',
+        el('a', { href: `/download/job/${encodeURIComponent(j.id)}/provenance.json`, download: true }, 'download the job\'s record')] : '–'],
+    ])) : el('p', { class: 'muted', id: 'pay-closing' }, 'Open: the refund, royalty and model token come when the job ends.'));
+}
+
+// payoutRoot draws one root: a bar per account, as long as its share of
+// the root's largest payout, labelled with the amount and the runs.
+function payoutRoot(b, amt) {
+  const ps = b.payouts || [];
+  const most = ps.reduce((m, p) => (big(p.amount) > m ? big(p.amount) : m), 1n);
+  const W = 460, row = 22, L = 96, R = 150;
+  const pic = svg('svg', { viewBox: `0 0 ${W} ${row * ps.length + 4}`, class: 'payouts', role: 'img', 'aria-label': 'payouts per account' });
+  ps.forEach((p, i) => {
+    // Scaled in BigInt to thousandths, then to pixels: amounts exceed 2^53.
+    const w = Number((big(p.amount) * 1000n) / most) / 1000 * (W - L - R);
+    const y = 2 + i * row;
+    pic.append(svg('g', { 'data-account': p.account },
+      svg('text', { x: 0, y: y + 14 }, short(p.account)),
+      svg('rect', { x: L, y: y + 3, width: Math.max(w, 1).toFixed(1), height: row - 8, rx: 3 }, svg('title', {}, p.account)),
+      svg('text', { x: L + w + 6, y: y + 14, class: 'payout-amount' }, amt(p.amount) + ' · ' + p.tasklets + (p.tasklets === 1 ? ' run' : ' runs'))));
+  });
+  return el('div', { class: 'payout-root', 'data-batch': b.index },
+    el('p', {}, el('strong', {}, 'Root ' + b.index), (b.through === 1 ? ' · round 1' : ` · rounds 1–${b.through}`) + ' · committed ', el('span', { class: 'committed' }, amt(b.committed)),
+      ' · ', when(b.posted), ' · ', el('span', { class: 'mono', title: b.root }, short(b.root))),
+    pic);
 }
 
 function roundView(r) {
@@ -478,15 +549,141 @@ function spotChecks(j) {
 // ---------- Wallet ----------
 async function walletPage(main) {
   main.replaceChildren(el('h1', {}, 'Wallet'), el('div', { id: 'wallet', class: 'card' }, 'Loading…'));
-  const [mods, id] = await Promise.all([modules(), rpc.call('node_id')]);
-  const box = el('div', { id: 'wallet', class: 'card' }, kv([['account', el('span', { class: 'mono' }, id.account)]]));
-  if (!mods.settle) {
-    box.append(el('p', { class: 'notice', id: 'settle-missing' }, 'Settlement is not available yet: balances, claimable payouts, batches and stake appear here once this daemon settles on a chain.'));
-  } else {
-    const info = await rpc.call('settle_info');
-    box.append(kv(Object.entries(info || {}).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)])));
+  const [info, id] = await Promise.all([settleInfo(), rpc.call('node_id')]);
+  if (!info) {
+    replace('wallet', el('div', { id: 'wallet', class: 'card' }, kv([['account', el('span', { class: 'mono' }, id.account)]]),
+      el('p', { class: 'notice', id: 'settle-missing' }, 'Settlement is not available: this daemon settles on no chain. Set settle.backend (gridswarm config set settle.backend embedded, or rpc with settle.rpc_url) and restart it; balances, claims and stake then appear here.')));
+    return null;
   }
-  replace('wallet', box);
+  const tok = info.token || {};
+  const amt = (v) => tokens(v, tok.decimals, tok.symbol);
+  main.replaceChildren(el('h1', {}, 'Wallet'),
+    el('div', { class: 'cards', id: 'wallet' },
+      el('div', { class: 'card' }, el('h2', {}, 'Account'),
+        el('p', { class: 'mono', id: 'wallet-account' }, info.account), walletButtons(info)),
+      el('div', { class: 'card', id: 'wallet-balance' }),
+      el('div', { class: 'card', id: 'wallet-stake' }),
+      el('div', { class: 'card', id: 'wallet-chain' })),
+    el('h2', {}, 'Claims'),
+    el('div', { class: 'card' }, el('div', { id: 'wallet-claims' }),
+      el('p', {}, el('button', { id: 'claim-button', onclick: () => claim(amt) }, 'Claim'), ' ',
+        el('span', { id: 'claim-result', class: 'muted' }, 'claims everything owed now in one transaction'))),
+    el('h2', {}, 'Events'),
+    el('ol', { id: 'wallet-events', class: 'card log' }, el('li', { class: 'muted' }, 'Payout roots, claims and slashes appear here as they happen.')));
+
+  let pending = null;
+  const refresh = async () => {
+    const [bal, st, claims, fresh] = await Promise.all([
+      rpc.call('settle_balance'), rpc.call('settle_stakeOf'), rpc.call('settle_claims'), rpc.call('settle_info')]);
+    const eth = (info.add_chain && info.add_chain.nativeCurrency) || { symbol: 'ETH', decimals: 18 };
+    replace('wallet-balance', el('div', { class: 'card', id: 'wallet-balance' }, el('h2', {}, 'Balance'), kv([
+      [tok.name || 'token', el('span', { id: 'wallet-token' }, tokens(bal.token, bal.token_decimals, bal.token_symbol))],
+      ['ether', el('span', { id: 'wallet-ether' }, tokens(bal.ether, eth.decimals, eth.symbol))],
+      ['at block', bal.block],
+    ])));
+    replace('wallet-stake', el('div', { class: 'card', id: 'wallet-stake' }, el('h2', {}, 'Stake'), kv([
+      ['bonded', el('span', { id: 'stake-bonded' }, amt(st.bonded))],
+      ['unbonding', el('span', { id: 'stake-unbonding' }, amt(st.unbonding))],
+      ['unlocks', el('span', { id: 'stake-unlock' }, big(st.unbonding) > 0n ? unix(st.unlock_at) : '–')],
+    ])));
+    replace('wallet-chain', chainCard(fresh));
+    replace('wallet-claims', claimsTable(claims || [], amt));
+  };
+  await refresh();
+  // Each event may change a balance or a claim: read them again, at most a
+  // few times a second.
+  const unsub = await rpc.subscribe('settle', 'events', [], (ev) => {
+    logEvent(ev, amt);
+    if (pending) return;
+    pending = setTimeout(() => { pending = null; refresh().catch(showError); }, 250);
+  });
+  // What no event announces (a send, a stake from the CLI, new blocks)
+  // shows within a few seconds.
+  const stop = every(5000, refresh);
+  return () => { unsub(); stop(); clearTimeout(pending); };
+}
+
+// settleInfo is settle_info, or null when this daemon settles on no chain:
+// its settle_ namespace is there but answers "settlement is off" (an older
+// daemon has no such namespace at all).
+async function settleInfo() {
+  const mods = await modules();
+  if (!mods.settle) return null;
+  try {
+    return await rpc.call('settle_info');
+  } catch (e) {
+    if (/settlement is off/.test(e.message)) return null;
+    throw e;
+  }
+}
+
+// walletButtons hands the chain and the token to a browser wallet
+// (EIP-3085, EIP-747) exactly as settle_info words them; without a wallet
+// in the page there is nothing to hand them to.
+function walletButtons(info) {
+  if (!window.ethereum) return null;
+  const out = el('span', { id: 'wallet-add-result', class: 'muted' });
+  const ask = (method, params) => () => window.ethereum.request({ method, params })
+    .then(() => { out.textContent = ' ' + method + ': done'; }, (e) => { out.textContent = ' ' + method + ': ' + (e && e.message ? e.message : e); });
+  return el('p', {},
+    el('button', { id: 'add-chain', class: 'secondary', onclick: ask('wallet_addEthereumChain', [info.add_chain]) }, 'Add network to wallet'), ' ',
+    el('button', { id: 'add-token', class: 'secondary', onclick: ask('wallet_watchAsset', info.watch_asset) }, 'Add token to wallet'), out);
+}
+
+function chainCard(info) {
+  const c = info.contracts || {};
+  const addr = (a) => el('span', { class: 'mono', title: a }, a ? a.slice(0, 8) + '…' + a.slice(-6) : '–');
+  return el('div', { class: 'card', id: 'wallet-chain' }, el('h2', {}, 'Chain'), kv([
+    ['chain', [el('span', { id: 'chain-id' }, String(info.chain_id)), ' (' + info.backend + ')']],
+    ['head', el('span', { id: 'chain-head' }, String(info.head))],
+    ['RPC', el('span', { class: 'mono' }, (info.rpc_urls || []).join(' '))],
+    ['token', [addr(c.token), ' ' + ((info.token || {}).symbol || '')]],
+    ['escrow', addr(c.escrow)], ['stake', addr(c.stake)], ['registry', addr(c.registry)],
+  ]));
+}
+
+function claimsTable(claims, amt) {
+  const rows = claims.map((c) => el('tr', { 'data-job': c.job, 'data-escrow': c.escrow_id },
+    el('td', {}, el('a', { href: '#/job/' + encodeURIComponent(c.job) }, c.job)),
+    el('td', { class: 'amount' }, amt(c.amount)), el('td', { class: 'claimed' }, amt(c.claimed)),
+    el('td', { class: 'claimable' + (big(c.claimable) > 0n ? ' ok' : '') }, amt(c.claimable)),
+    el('td', {}, c.tasklets), el('td', {}, c.batch + ' · ', c.stale ? el('span', { class: 'bad', title: 'the chain holds a newer root; its notice has not come yet' }, 'stale') : 'current')));
+  return el('div', { id: 'wallet-claims' }, rows.length
+    ? table('claims-table', ['job', 'amount', 'claimed', 'claimable', 'tasklets', 'root'], rows)
+    : el('p', { class: 'muted' }, 'No payout root pays this account yet.'));
+}
+
+async function claim(amt) {
+  const b = document.getElementById('claim-button');
+  const out = document.getElementById('claim-result');
+  b.disabled = true;
+  out.className = 'muted';
+  out.textContent = 'claiming…';
+  try {
+    const r = await rpc.call('settle_claim');
+    out.className = 'ok';
+    out.replaceChildren('claimed ', el('span', { id: 'claim-amount' }, amt(r.amount)), ' in ', el('span', { class: 'mono', id: 'claim-tx' }, r.tx), ' (block ' + r.block + ')');
+  } catch (e) {
+    out.className = 'bad';
+    out.textContent = e.message;
+  } finally {
+    b.disabled = false;
+  }
+}
+
+// logEvent puts a settle event at the top of the page's log (the last 50).
+function logEvent(ev, amt) {
+  const log = document.getElementById('wallet-events');
+  if (!log) return;
+  for (const m of log.querySelectorAll('li.muted')) m.remove();
+  const what = {
+    batch: () => ['payout root ', ev.batch, ' of job ', ev.job, ' pays ', amt(ev.amount)],
+    claim: () => ['claimed ', amt(ev.amount)],
+    slash: () => ['slashed ', ev.account, ' ', amt(ev.amount)],
+  }[ev.kind];
+  log.prepend(el('li', { 'data-kind': ev.kind }, el('span', { class: 'muted' }, new Date().toLocaleTimeString() + ' '),
+    el('strong', {}, ev.kind), ' ', what ? what() : JSON.stringify(ev), ev.tx ? [' · ', el('span', { class: 'mono', title: ev.tx }, short(ev.tx))] : null));
+  while (log.children.length > 50) log.lastChild.remove();
 }
 
 // ---------- Worker ----------
@@ -496,7 +693,7 @@ async function workerPage(main) {
 }
 
 async function renderWorker() {
-  const w = await rpc.call('worker_status');
+  const [w, earned] = await Promise.all([rpc.call('worker_status'), earnings()]);
   const p = w.probe || {};
   const gpus = (p.gpus || []).map((g) => `${g.name} (${bytes(g.memory_total)})`).join(', ') || (p.no_gpu_reason || 'none');
   const toggle = w.paused
@@ -507,13 +704,28 @@ async function renderWorker() {
     ['state', el('span', { id: 'worker-state' }, w.paused ? 'paused' : (w.idle ? 'idle: accepting tasklets' : 'not idle' + (w.reason ? ': ' + w.reason : '')))],
     ['running', w.slots_in_use + ' of ' + w.slots + ' slots'],
     ['completed', w.completed + ' tasklets'],
-    ['earned', 'settlement is not available yet'],
+    ['earned', el('span', { id: 'worker-earned' }, earned)],
     ['price', w.price_per_hour + ' per hour'],
     ['throughput', num(w.throughput, 0) + ' samples/s (builtin benchmark)'],
     ['CPU', p.cpu_cores + ' cores, ' + bytes(p.memory_available) + ' of ' + bytes(p.memory_total) + ' memory free'],
     ['GPUs', gpus],
     ['disk free', bytes(p.disk_free)],
   ]), el('p', {}, toggle)));
+}
+
+// earnings is what this node's account was paid (claimed) over the payout
+// roots that pay it, and what it could claim now.
+async function earnings() {
+  const info = await settleInfo();
+  if (!info) return 'settlement is not available yet';
+  const claims = await rpc.call('settle_claims');
+  const tok = info.token || {};
+  let claimed = 0n, claimable = 0n;
+  for (const c of claims || []) { claimed += big(c.claimed); claimable += big(c.claimable); }
+  const jobs = (claims || []).length;
+  return tokens(claimed.toString(), tok.decimals, tok.symbol) + ' claimed' +
+    (claimable > 0n ? ' + ' + tokens(claimable.toString(), tok.decimals, tok.symbol) + ' claimable' : '') +
+    ' (' + jobs + (jobs === 1 ? ' paid job' : ' paid jobs') + '; see Wallet)';
 }
 
 // ---------- start ----------

@@ -101,7 +101,16 @@ func (c Config) Set(key, value string) (Config, error) {
 	if _, table := old.(map[string]any); table {
 		return Config{}, fmt.Errorf("config key %s: is a section; set one of its keys", key)
 	}
-	t[last] = parsed["v"]
+	v := parsed["v"]
+	if _, isString := old.(string); isString {
+		if _, ok := v.(string); !ok {
+			// A string key takes the words as written: claim_threshold 5
+			// is the string "5" (TOML would read an integer, which the key
+			// refuses), as log.level debug is "debug".
+			v = value
+		}
+	}
+	t[last] = v
 	var b strings.Builder
 	if err := toml.NewEncoder(&b).Encode(m); err != nil {
 		return Config{}, fmt.Errorf("config key %s: cannot encode %s: %w", key, value, err)

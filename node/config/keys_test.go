@@ -21,6 +21,8 @@ func TestGetSet(t *testing.T) {
 		{key: "log.nosuch", value: "1", errHas: "no such key"},
 		{key: "nosuch.level", value: "1", errHas: "no such key"},
 		{key: "log", value: "1", errHas: "section"},
+		{key: "settle.claim_threshold", value: "1000000", want: `"1000000"`},
+		{key: "settle.claim_threshold", value: "0.5", want: `"0.5"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
