@@ -58,11 +58,7 @@ func TestDashboardWallet(t *testing.T) {
 	chromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	coordDir := initRepo(t)
-	configSet(t, coordDir, "settle.backend", "embedded")
-	coord := startDaemon(t, coordDir)
-	var chain api.SettleInfo
-	mustJSON(t, coordDir, &chain, "wallet", "info")
+	coordDir, coord, chain := chainDaemon(t)
 	dir := initRepo(t)
 	settleOn(t, dir, chain)
 	// The worker leaves its pay for the page's Claim button.

@@ -32,6 +32,18 @@ func configSet(t *testing.T, dir, key, value string) {
 	}
 }
 
+// chainDaemon starts a daemon that runs the embedded chain; it returns
+// its repo, the daemon and its settle_info.
+func chainDaemon(t *testing.T) (string, *daemon, api.SettleInfo) {
+	t.Helper()
+	dir := initRepo(t)
+	configSet(t, dir, "settle.backend", "embedded")
+	d := startDaemon(t, dir)
+	var info api.SettleInfo
+	mustJSON(t, dir, &info, "wallet", "info")
+	return dir, d, info
+}
+
 // settleOn points the repo dir's daemon (before it starts) at the chain
 // and contracts of another daemon, whose settle_info is info.
 func settleOn(t *testing.T, dir string, info api.SettleInfo) {
@@ -65,12 +77,7 @@ func TestWalletOnEmbeddedChain(t *testing.T) {
 	skipShort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	a := initRepo(t)
-	configSet(t, a, "settle.backend", "embedded")
-	da := startDaemon(t, a)
-
-	var info api.SettleInfo
-	mustJSON(t, a, &info, "wallet", "info")
+	a, da, info := chainDaemon(t)
 	var addr map[string]string
 	mustJSON(t, a, &addr, "wallet", "address")
 	if info.ChainID != settle.DefaultChainID || info.Backend != "embedded" || len(info.RPCURLs) != 1 || info.Account != addr["address"] {
