@@ -76,6 +76,7 @@ type Node struct {
 	settleTopic  atomic.Pointer[p2p.Topic] // payout notices; nil until joined
 	claims       *claims                   // payouts owed to this node; nil when settle is off
 	stopSettle   context.CancelFunc
+	renotice     *renoticeBox   // payout notices to gossip again; nil until settle starts
 	bg           sync.WaitGroup // the claimer
 	progress     *progressHub
 	started      time.Time

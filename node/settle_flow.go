@@ -226,6 +226,9 @@ func (p payer) Post(ctx context.Context, jobID string, e scheduler.Escrow, payou
 	p.n.log.Info("posted a payout root", "job", jobID, "batch", j.Batches, "committed", p.Tokens(tree.Total), "accounts", len(payouts), "tx", rec.TxHash)
 	p.n.settleEvents.publish(settleEventsKey, api.SettleEvent{Kind: "batch", Job: jobID, EscrowID: e.ID, Batch: int(j.Batches), Amount: out.Committed, Tx: out.Tx})
 	p.n.publishNotice(ctx, notice)
+	if p.n.renotice != nil {
+		p.n.renotice.posted(notice)
+	}
 	return out, nil
 }
 
@@ -419,6 +422,8 @@ func (n *Node) startSettle(ctx context.Context, threshold *big.Int) error {
 		return err
 	}
 	n.settleTopic.Store(t)
+	n.renotice = newRenoticeBox()
+	n.startRenotice(ctx, t)
 	n.bg.Add(1)
 	go func() {
 		defer n.bg.Done()

@@ -108,6 +108,25 @@ func (t *Topic) Publish(ctx context.Context, data []byte) error {
 // Subscribe returns a subscription to the topic.
 func (t *Topic) Subscribe() (*pubsub.Subscription, error) { return t.t.Subscribe() }
 
+// WatchJoins calls joined with each peer that starts subscribing to the
+// topic, until ctx ends. It blocks: run it in a goroutine the caller owns.
+func (t *Topic) WatchJoins(ctx context.Context, joined func(peer.ID)) error {
+	h, err := t.t.EventHandler()
+	if err != nil {
+		return fmt.Errorf("cannot watch %s's peers: %w", t.spec.Name, err)
+	}
+	defer h.Cancel()
+	for {
+		ev, err := h.NextPeerEvent(ctx)
+		if err != nil {
+			return nil // ctx ended (or the topic closed): nothing more to watch
+		}
+		if ev.Type == pubsub.PeerJoin {
+			joined(ev.Peer)
+		}
+	}
+}
+
 // Announcement is the message on AnnounceTopic.
 type Announcement struct {
 	Version int    `json:"v"`
