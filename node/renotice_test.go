@@ -35,8 +35,8 @@ func TestRenoticeSchedule(t *testing.T) {
 		{time.Minute, false, []string{"a#1"}}, // scheduled: gap 2m, next at 3m
 		{time.Minute + 10*time.Second, true, nil},
 		{time.Minute + 30*time.Second, false, []string{"a#1"}}, // greets the joined peer: next at 3m30
-		{time.Minute + 31*time.Second, true, nil},               // sent 1 s ago
-		{2*time.Minute + time.Second, false, []string{"a#1"}},   // 30 s later: greets; next at 4m01
+		{time.Minute + 31*time.Second, true, nil},              // sent 1 s ago
+		{2*time.Minute + time.Second, false, []string{"a#1"}},  // 30 s later: greets; next at 4m01
 		{4 * time.Minute, false, nil},
 		{4*time.Minute + time.Second, false, []string{"a#1"}}, // scheduled: gap 4m, next at 8m01
 		{8 * time.Minute, false, nil},
