@@ -35,8 +35,32 @@ const (
 	workersPerRegion = 2
 	worldTasklets    = 4
 	worldRounds      = 3
-	worldInnerSteps  = 10
 )
+
+// worldModel is the job's model and work per tasklet. The default, the
+// MNIST example's MLP (0.4 MB of weights), makes a latency-bound job;
+// GRIDSWARM_WORLDNET_MODEL=large a bandwidth-bound one, as in the
+// simulator's scenario (100 MB of weights): two hidden layers of 4,096
+// (20 M parameters, 80 MB), one step of 8 samples a tasklet so that the
+// transfers, not the two shared cores, set the round time.
+type worldModel struct {
+	Name       string `json:"name"`
+	Hidden     string `json:"hidden"`
+	InnerSteps int    `json:"inner_steps"`
+	BatchSize  int    `json:"batch_size"`
+}
+
+func worldModelFromEnv(t *testing.T) worldModel {
+	switch m := os.Getenv("GRIDSWARM_WORLDNET_MODEL"); m {
+	case "", "small":
+		return worldModel{Name: "small", Hidden: "[128]", InnerSteps: 10, BatchSize: 64}
+	case "large":
+		return worldModel{Name: "large", Hidden: "[4096, 4096]", InnerSteps: 1, BatchSize: 8}
+	default:
+		t.Fatalf("GRIDSWARM_WORLDNET_MODEL=%q: want small (default) or large", m)
+		return worldModel{}
+	}
+}
 
 // worldDaemon is one in-process daemon on the world network and a JSON-RPC
 // client to it, as the CLI would hold.
@@ -58,6 +82,7 @@ type WorldResult struct {
 	Tasklets     int                       `json:"tasklets_per_round"`
 	Rounds       int                       `json:"rounds"`
 	InnerSteps   int                       `json:"inner_steps"`
+	Model        worldModel                `json:"model"`
 	Strategies   map[string]StrategyResult `json:"strategies"`
 	MedianRatio  float64                   `json:"median_round_ratio_random_over_eta"`
 	GoMaxProcs   int                       `json:"gomaxprocs"`
@@ -104,7 +129,12 @@ func TestWorldNetPlacement(t *testing.T) {
 	}
 	w := worldnet.New(geo)
 	t.Cleanup(func() { _ = w.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	model := worldModelFromEnv(t)
+	timeout := 4 * time.Minute
+	if model.Name == "large" {
+		timeout = 15 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 
 	start := time.Now()
@@ -196,13 +226,13 @@ func TestWorldNetPlacement(t *testing.T) {
 
 	t.Logf("%s: both coordinators see every worker and the shards' holders", time.Since(start).Round(time.Millisecond))
 	res := WorldResult{Scenario: worldScenario, Coordinator: home, Workers: len(workers), Holders: holderRegions,
-		Tasklets: worldTasklets, Rounds: worldRounds, InnerSteps: worldInnerSteps, Strategies: map[string]StrategyResult{},
+		Tasklets: worldTasklets, Rounds: worldRounds, InnerSteps: model.InnerSteps, Model: model, Strategies: map[string]StrategyResult{},
 		GoMaxProcs: runtime.GOMAXPROCS(0), ResultFormat: 1}
 	regionOf := map[string]string{}
 	for _, d := range workers {
 		regionOf[d.id.String()] = d.region
 	}
-	spec := worldJobSpec(results[0].CID)
+	spec := worldJobSpec(t, results[0].CID, model)
 	// ETA first: the random job then runs on workers that may have cached
 	// shards in the first job, which can only help random.
 	for _, s := range strategies {
@@ -371,17 +401,23 @@ func waitWorldReady(ctx context.Context, t *testing.T, coord *worldDaemon, worke
 	}
 }
 
-// worldJobSpec is the MNIST MLP example, small: the rounds are short so
-// that the network, not the trainer, sets their time. Spot checks are
-// off, so both strategies place exactly the same tasklets.
-func worldJobSpec(dataset string) string {
+// worldJobSpec is the MNIST MLP example with model m and short rounds.
+// Spot checks are off, so both strategies place exactly the same
+// tasklets.
+func worldJobSpec(t *testing.T, dataset string, m worldModel) string {
+	t.Helper()
 	spec := strings.ReplaceAll(string(jobs.MNISTMLP), jobs.Placeholder, dataset)
 	for old, repl := range map[string]string{
 		"rounds: 10":               fmt.Sprintf("rounds: %d", worldRounds),
-		"inner_steps: 200":         fmt.Sprintf("inner_steps: %d", worldInnerSteps),
+		"inner_steps: 200":         fmt.Sprintf("inner_steps: %d", m.InnerSteps),
+		"batch_size: 64":           fmt.Sprintf("batch_size: %d", m.BatchSize),
+		"hidden: [128]":            "hidden: " + m.Hidden,
 		"tasklets_per_round: auto": fmt.Sprintf("tasklets_per_round: %d", worldTasklets),
 		"\nresources:":             "\nverify:\n  rate: 0\n  min_rate_new_peers: 0\n\nresources:",
 	} {
+		if !strings.Contains(spec, old) {
+			t.Fatalf("the MNIST MLP example no longer has %q", old)
+		}
 		spec = strings.Replace(spec, old, repl, 1)
 	}
 	return spec
