@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"math/rand/v2"
@@ -14,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/gridswarm/gridswarm/api"
+	"github.com/gridswarm/gridswarm/client"
 	"github.com/gridswarm/gridswarm/internal/units"
 	"github.com/gridswarm/gridswarm/node"
 	"github.com/gridswarm/gridswarm/scheduler"
@@ -140,6 +142,7 @@ func TestDashboardWallet(t *testing.T) {
 	if s, err := chromedp.Run(tab, chromedp.Evaluate[string](textOf("#stake-unlock"))); err != nil || s == "" || s == "–" {
 		t.Errorf("unlock time of 1 unbonding token: %q (%v)", s, err)
 	}
+	stakeFromThePage(t, ctx, tab, dir, c, st, dec, sym)
 
 	// A paid job on the chain's daemon, submitted while the wallet is open.
 	eventually(t, time.Minute, func() (bool, string) {
@@ -226,6 +229,142 @@ func TestDashboardWallet(t *testing.T) {
 	}
 	if len(s.Batches) != 1 || !reflect.DeepEqual(bars, wantBars) {
 		t.Errorf("payout bars %q, want %q (%d roots)", bars, wantBars, len(s.Batches))
+	}
+}
+
+// stakeFromThePage types amounts into the wallet's stake card and clicks
+// its buttons: Stake and Unstake move the figures exactly as
+// settle_stakeOf and settle_balance then say, Withdraw is offered only
+// once the unbonding is over (and the daemon refuses it before too), and
+// the daemon's own words about a bad amount reach the page unchanged. st
+// is the stake the page shows now.
+func stakeFromThePage(t *testing.T, ctx context.Context, tab context.Context, dir string, c *client.Client, st api.StakeInfo, dec uint8, sym string) {
+	units1 := func(tokens string) *big.Int {
+		v, err := units.ParseTokens(tokens, dec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	plain := func(v string) string { n, _ := new(big.Int).SetString(v, 10); return units.Tokens(n, dec) }
+	sum := func(a string, b *big.Int) string { n, _ := new(big.Int).SetString(a, 10); return n.Add(n, b).String() }
+	bal, err := c.SettleBalance(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	act := func(button, amount string) {
+		t.Helper()
+		// Empty the field (chromedp.Clear resets the attribute, not what
+		// was typed), then type into it key by key.
+		if _, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.querySelector("#stake-amount").value = ""`)); err != nil {
+			t.Fatal(err)
+		}
+		steps := []chromedp.Action[chromedp.Void]{chromedp.Click(chromedp.CSS(button))}
+		if amount != "" {
+			steps = append([]chromedp.Action[chromedp.Void]{chromedp.SendKeys(chromedp.CSS("#stake-amount"), amount)}, steps...)
+		}
+		if err := chromedp.Do(tab, steps...); err != nil {
+			t.Fatalf("type %q and click %s: %v", amount, button, err)
+		}
+	}
+	// done waits for an action's result with what it changed, and checks
+	// the cards show what the JSON-RPC says now.
+	done := func(prefix, changes string) (api.StakeInfo, api.SettleBalance) {
+		t.Helper()
+		evalUntil(t, tab, time.Minute, textOf("#stake-result"), func(s string) bool {
+			return strings.HasPrefix(s, prefix+" in 0x") && strings.Contains(s, "): ")
+		})
+		if got, err := chromedp.Run(tab, chromedp.Evaluate[string](textOf("#stake-changes"))); err != nil || got != changes {
+			t.Errorf("after %q the page says %q changed (%v), want %q", prefix, got, err, changes)
+		}
+		if tx, err := chromedp.Run(tab, chromedp.Evaluate[string](textOf("#stake-tx"))); err != nil || len(tx) != 66 {
+			t.Errorf("after %q the transaction shown is %q (%v)", prefix, tx, err)
+		}
+		now, err := c.SettleStakeOf(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := c.SettleBalance(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		shown, err := chromedp.Run(tab, chromedp.Evaluate[string](textOf("#stake-bonded")+` + "|" + `+textOf("#stake-unbonding")+` + "|" + `+textOf("#wallet-token")))
+		if want := tokenText(t, now.Bonded, dec, sym) + "|" + tokenText(t, now.Unbonding, dec, sym) + "|" + tokenText(t, b.Token, dec, sym); err != nil || shown != want {
+			t.Errorf("after %q the cards show %q (%v), the JSON-RPC says %q", prefix, shown, err, want)
+		}
+		return now, b
+	}
+
+	// Stake 1.5: bonded rises by it and the token balance falls by it.
+	// While the call runs the card's buttons are off: a watcher notes them
+	// as the result first changes ("staking…").
+	watch := `window.seen = []; new MutationObserver(() => window.seen.push(["#stake-button", "#unstake-button", "#withdraw-button"]
+		.map((s) => document.querySelector(s).disabled).join(","))).observe(document.querySelector("#stake-result"), {childList: true, characterData: true, subtree: true}); true`
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](watch)); err != nil {
+		t.Fatal(err)
+	}
+	act("#stake-button", "1.5")
+	st2, bal2 := done("staked "+tokenText(t, units1("1.5").String(), dec, sym),
+		fmt.Sprintf(": bonded %s → %s %s, balance %s → %s %s", plain(st.Bonded), plain(sum(st.Bonded, units1("1.5"))), sym, plain(bal.Token), plain(sum(bal.Token, new(big.Int).Neg(units1("1.5")))), sym))
+	if seen, err := chromedp.Run(tab, chromedp.Evaluate[[]string](`window.seen`)); err != nil || len(seen) == 0 || seen[0] != "true,true,true" {
+		t.Errorf("Stake, Unstake, Withdraw disabled while staking: %q (%v), want all true at first", seen, err)
+	}
+	if want := sum(st.Bonded, units1("1.5")); st2.Bonded != want {
+		t.Errorf("settle_stakeOf bonded %s after staking 1.5 on %s, want %s", st2.Bonded, st.Bonded, want)
+	}
+	if want := sum(bal.Token, new(big.Int).Neg(units1("1.5"))); bal2.Token != want {
+		t.Errorf("token balance %s after staking 1.5 from %s, want %s", bal2.Token, bal.Token, want)
+	}
+
+	// Unstake 0.5: it moves from bonded to unbonding.
+	act("#unstake-button", "0.5")
+	st3, _ := done("started unbonding "+tokenText(t, units1("0.5").String(), dec, sym),
+		fmt.Sprintf(": bonded %s → %s %s, unbonding %s → %s %s", plain(st2.Bonded), plain(sum(st2.Bonded, new(big.Int).Neg(units1("0.5")))), sym, plain(st2.Unbonding), plain(sum(st2.Unbonding, units1("0.5"))), sym))
+	if want := sum(st2.Unbonding, units1("0.5")); st3.Unbonding != want {
+		t.Errorf("settle_stakeOf unbonding %s after unstaking 0.5 on %s, want %s", st3.Unbonding, st2.Unbonding, want)
+	}
+
+	// Withdraw before the unbonding delay: not offered, and the daemon
+	// refuses it too, from the CLI and from a page whose clock runs ahead
+	// (the button forced on, as such a page would have it).
+	if off, err := chromedp.Run(tab, chromedp.Evaluate[bool](`document.querySelector("#withdraw-button").disabled`)); err != nil || !off {
+		t.Errorf("Withdraw enabled (%v) while %s unbonds until %d", err, st3.Unbonding, st3.UnlockAt)
+	}
+	if r := gs(t, dir, "wallet", "withdraw"); r.code == 0 || !strings.Contains(r.err, "StillUnbonding") {
+		t.Errorf("wallet withdraw before the delay: exit %d, %s; want StillUnbonding", r.code, r.err)
+	}
+	_, err = c.SettleWithdraw(ctx)
+	var refused *client.Error
+	if !errors.As(err, &refused) || !strings.Contains(refused.Message, "StillUnbonding") {
+		t.Fatalf("settle_withdraw before the delay: %v; want StillUnbonding", err)
+	}
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](`(() => { const b = document.querySelector("#withdraw-button"); b.disabled = false; b.click(); return true })()`)); err != nil {
+		t.Fatal(err)
+	}
+	evalUntil(t, tab, 30*time.Second, textOf("#stake-result"), func(s string) bool { return s == refused.Message })
+	// The page offers Withdraw exactly when something unbonds and its
+	// unlock time has passed.
+	got, err := chromedp.Run(tab, chromedp.Evaluate[[]bool](`[[{unbonding: "0", unlock_at: 0}, 100], [{unbonding: "1", unlock_at: 50}, 100], [{unbonding: "1", unlock_at: 100}, 100],
+		[{unbonding: "1", unlock_at: 150}, 100], [{unbonding: "1"}, 100], [null, 100]].map(([s, now]) => canWithdraw(s, now))`))
+	if want := []bool{false, true, true, false, false, false}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("canWithdraw on the table: %v (%v), want %v", got, err, want)
+	}
+
+	// Bad amounts: the daemon's error, word for word; nothing moves. An
+	// empty one is caught in the page.
+	for _, bad := range []string{"five", "-1"} {
+		_, err := c.SettleStake(ctx, bad)
+		var e *client.Error
+		if !errors.As(err, &e) {
+			t.Fatalf("settle_stake %q: %v, want the daemon to refuse it", bad, err)
+		}
+		act("#stake-button", bad)
+		evalUntil(t, tab, 30*time.Second, textOf("#stake-result"), func(s string) bool { return s == e.Message })
+	}
+	act("#stake-button", "")
+	evalUntil(t, tab, 10*time.Second, textOf("#stake-result"), func(s string) bool { return s == "Type an amount of tokens to stake first, e.g. 2.5." })
+	if now, err := c.SettleStakeOf(ctx, ""); err != nil || now.Bonded != st3.Bonded || now.Unbonding != st3.Unbonding {
+		t.Errorf("stake after the refused calls %+v (%v), want it as it was: %+v", now, err, st3)
 	}
 }
 

@@ -562,7 +562,7 @@ async function walletPage(main) {
       el('div', { class: 'card' }, el('h2', {}, 'Account'),
         el('p', { class: 'mono', id: 'wallet-account' }, info.account), walletButtons(info)),
       el('div', { class: 'card', id: 'wallet-balance' }),
-      el('div', { class: 'card', id: 'wallet-stake' }),
+      stakeCard((kind) => stakeAction(kind, stake, refresh, tok)),
       el('div', { class: 'card', id: 'wallet-chain' })),
     el('h2', {}, 'Claims'),
     el('div', { class: 'card' }, el('div', { id: 'wallet-claims' }),
@@ -572,6 +572,9 @@ async function walletPage(main) {
     el('ol', { id: 'wallet-events', class: 'card log' }, el('li', { class: 'muted' }, 'Payout roots, claims and slashes appear here as they happen.')));
 
   let pending = null;
+  // What the stake card's buttons go by: the last settle_stakeOf and
+  // settle_balance read, and whether a stake transaction is under way.
+  const stake = { busy: false, last: null, bal: null };
   const refresh = async () => {
     const [bal, st, claims, fresh] = await Promise.all([
       rpc.call('settle_balance'), rpc.call('settle_stakeOf'), rpc.call('settle_claims'), rpc.call('settle_info')]);
@@ -581,11 +584,14 @@ async function walletPage(main) {
       ['ether', el('span', { id: 'wallet-ether' }, tokens(bal.ether, eth.decimals, eth.symbol))],
       ['at block', bal.block],
     ])));
-    replace('wallet-stake', el('div', { class: 'card', id: 'wallet-stake' }, el('h2', {}, 'Stake'), kv([
+    replace('stake-figures', el('div', { id: 'stake-figures' }, kv([
       ['bonded', el('span', { id: 'stake-bonded' }, amt(st.bonded))],
       ['unbonding', el('span', { id: 'stake-unbonding' }, amt(st.unbonding))],
       ['unlocks', el('span', { id: 'stake-unlock' }, big(st.unbonding) > 0n ? unix(st.unlock_at) : '–')],
     ])));
+    stake.last = st;
+    stake.bal = bal;
+    stakeControls(stake);
     replace('wallet-chain', chainCard(fresh));
     replace('wallet-claims', claimsTable(claims || [], amt));
   };
@@ -601,6 +607,92 @@ async function walletPage(main) {
   // shows within a few seconds.
   const stop = every(5000, refresh);
   return () => { unsub(); stop(); clearTimeout(pending); };
+}
+
+// stakeCard is built once per visit: a refresh replaces only the figures
+// (#stake-figures), so the amount being typed and the last result stay.
+function stakeCard(act) {
+  return el('div', { class: 'card', id: 'wallet-stake' }, el('h2', {}, 'Stake'),
+    el('div', { id: 'stake-figures' }),
+    el('p', { class: 'stake-form' },
+      // Text, not type=number: a number input reads "five" as "" and would
+      // hide from the daemon (and so from the user) what was typed.
+      el('input', { id: 'stake-amount', type: 'text', inputmode: 'decimal', autocomplete: 'off', placeholder: 'tokens, e.g. 2.5', 'aria-label': 'amount of tokens' }), ' ',
+      el('button', { id: 'stake-button', type: 'button', onclick: () => act('stake') }, 'Stake'), ' ',
+      el('button', { id: 'unstake-button', type: 'button', class: 'secondary', onclick: () => act('unstake') }, 'Unstake'), ' ',
+      el('button', { id: 'withdraw-button', type: 'button', class: 'secondary', disabled: true, onclick: () => act('withdraw') }, 'Withdraw')),
+    el('p', { id: 'stake-result', class: 'muted' }, 'Stake bonds tokens as this worker\'s pledge of honest work; Unstake starts the unbonding delay, after which Withdraw takes them out.'));
+}
+
+// canWithdraw says whether the Withdraw button is worth offering: something
+// unbonds and its unlock time (unix seconds, the chain's clock) has passed
+// by this browser's clock. The daemon still decides, and says why if not.
+function canWithdraw(st, nowSeconds) {
+  return !!st && big(st.unbonding) > 0n && Number(st.unlock_at) > 0 && Number(st.unlock_at) <= nowSeconds;
+}
+
+// stakeControls enables the stake card's buttons from what the page last
+// read: none while a stake transaction runs (one at a time from one
+// account), Withdraw only when canWithdraw.
+function stakeControls(s) {
+  const by = (id) => document.getElementById(id);
+  for (const id of ['stake-button', 'unstake-button']) if (by(id)) by(id).disabled = s.busy;
+  const w = by('withdraw-button');
+  if (!w) return;
+  const ok = canWithdraw(s.last, Date.now() / 1000);
+  w.disabled = s.busy || !ok;
+  w.title = ok || !s.last ? '' : (big(s.last.unbonding) > 0n ? 'unbonding until ' + unix(s.last.unlock_at) : 'nothing is unbonding');
+}
+
+// stakeAction runs settle_stake, settle_unstake or settle_withdraw with the
+// typed amount as it is (the daemon judges it, and its words are shown
+// unchanged), then reads the cards again and says what changed.
+async function stakeAction(kind, s, refresh, tok) {
+  const out = document.getElementById('stake-result');
+  const typed = document.getElementById('stake-amount').value.trim();
+  if (kind !== 'withdraw' && !typed) {
+    out.className = 'bad';
+    out.textContent = 'Type an amount of tokens to ' + kind + ' first, e.g. 2.5.';
+    return;
+  }
+  const amt = (v) => tokens(v, tok.decimals, tok.symbol);
+  const before = { st: s.last, bal: s.bal };
+  s.busy = true;
+  stakeControls(s);
+  out.className = 'muted';
+  out.textContent = { stake: 'staking', unstake: 'unstaking', withdraw: 'withdrawing' }[kind] + '…';
+  let r;
+  try {
+    r = kind === 'withdraw' ? await rpc.call('settle_withdraw') : await rpc.call('settle_' + kind, typed);
+    out.className = 'ok';
+    out.replaceChildren({ stake: 'staked ', unstake: 'started unbonding ', withdraw: 'withdrew ' }[kind],
+      el('span', { id: 'stake-done' }, amt(r.amount)), ' in ', el('span', { class: 'mono', id: 'stake-tx' }, r.tx), ' (block ' + r.block + ')');
+  } catch (e) {
+    out.className = 'bad';
+    out.textContent = e.message;
+  }
+  // Read the cards again either way (a refused call may follow a change
+  // made elsewhere), then free the buttons.
+  try {
+    await refresh();
+    if (r) out.append(stakeChanges(before, { st: s.last, bal: s.bal }, tok));
+  } catch (e) {
+    showError(e);
+  } finally {
+    s.busy = false;
+    stakeControls(s);
+  }
+}
+
+// stakeChanges writes what changed between the figures read before and
+// after a stake transaction (anything done elsewhere meanwhile shows too).
+function stakeChanges(a, b, tok) {
+  if (!a.st || !b.st || !a.bal || !b.bal) return '';
+  const n = (v) => tokens(v, tok.decimals);
+  const parts = [['bonded', a.st.bonded, b.st.bonded], ['unbonding', a.st.unbonding, b.st.unbonding], ['balance', a.bal.token, b.bal.token]]
+    .filter(([, x, y]) => big(x) !== big(y))
+    .map(([k, x, y]) => k + ' ' + n(x) + ' → ' + n(y) + (tok.symbol ? ' ' + tok.symbol : ''));
+  return parts.length ? el('span', { id: 'stake-changes' }, ': ' + parts.join(', ')) : '';
 }
 
 // settleInfo is settle_info, or null when this daemon settles on no chain:
