@@ -26,6 +26,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sys/cpu"
 )
 
 // DHTPrefix makes our DHT protocol /gridswarm/kad/1.0.0, apart from the IPFS DHT.
@@ -235,8 +236,7 @@ func newHost(o Options) (host.Host, error) {
 		libp2p.NoListenAddrs,
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(quic.NewTransport),
-		libp2p.Security(noise.ID, noise.New),
-		libp2p.Security(libp2ptls.ID, libp2ptls.New),
+		security(fastAES()),
 		libp2p.DefaultMuxers,
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
@@ -364,4 +364,28 @@ func (n mdnsNotifee) HandlePeerFound(info peer.AddrInfo) {
 	if err := n.s.host.Connect(ctx, info); err != nil {
 		n.s.log.Debug("mDNS peer unreachable", "peer", info.ID, "err", err)
 	}
+}
+
+// security lists the connection security protocols in the order this
+// node proposes them when it dials; it accepts both when dialled. With
+// fastAES, TLS 1.3 comes first: its AES-GCM runs on the CPU's AES
+// instructions, several times faster than Noise's ChaCha20-Poly1305, which
+// was a fifth of a serving daemon's CPU in the fetch profile. Without
+// them, ChaCha20 is the faster cipher, and Noise comes first.
+func security(fastAES bool) libp2p.Option {
+	n := libp2p.Security(noise.ID, noise.New)
+	t := libp2p.Security(libp2ptls.ID, libp2ptls.New)
+	if fastAES {
+		return libp2p.ChainOptions(t, n)
+	}
+	return libp2p.ChainOptions(n, t)
+}
+
+// fastAES reports whether this CPU has AES and carry-less multiplication
+// instructions, which Go's AES-GCM uses (the same test crypto/tls makes
+// when it orders its cipher suites).
+func fastAES() bool {
+	return cpu.X86.HasAES && cpu.X86.HasPCLMULQDQ ||
+		cpu.ARM64.HasAES && cpu.ARM64.HasPMULL ||
+		cpu.S390X.HasAES && cpu.S390X.HasAESGCM
 }
