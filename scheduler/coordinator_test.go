@@ -278,15 +278,32 @@ func newHarness(t *testing.T, o Options) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{grid: newFakeGrid(), swarm: newFakeSwarm(), store: store}
+	h.start(t, o)
+	return h
+}
+
+// start puts a new coordinator with options o (fast retries unless set)
+// over the harness's store, grid and swarm.
+func (h *harness) start(t *testing.T, o Options) {
+	t.Helper()
 	if o.RetryEvery == 0 {
 		o.RetryEvery = 20 * time.Millisecond
 	}
 	if o.Backoff == 0 {
 		o.Backoff = time.Millisecond
 	}
-	h.c = New(store, h.grid, h.swarm, o)
+	h.c = New(h.store, h.grid, h.swarm, o)
 	t.Cleanup(h.c.Close)
-	return h
+}
+
+// restart is a daemon started again after a stop: a new coordinator with
+// the default options resumes the jobs on disk.
+func (h *harness) restart(t *testing.T) {
+	t.Helper()
+	h.start(t, Options{})
+	if err := h.c.Resume(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // wait polls the job until it ends or the test's patience runs out.
@@ -628,11 +645,7 @@ func TestCoordinatorRestartResumesTheRound(t *testing.T) {
 	h.swarm.mu.Lock()
 	h.swarm.act["w"] = healthy
 	h.swarm.mu.Unlock()
-	h.c = New(h.store, h.grid, h.swarm, Options{RetryEvery: 20 * time.Millisecond, Backoff: time.Millisecond})
-	t.Cleanup(h.c.Close)
-	if err := h.c.Resume(); err != nil {
-		t.Fatal(err)
-	}
+	h.restart(t)
 	got := h.wait(t, j.ID)
 	if got.Status != StatusDone {
 		t.Fatalf("resumed job: status %s (%s), want done", got.Status, got.Error)

@@ -129,11 +129,7 @@ func TestResumeValidatesAMarkedRound(t *testing.T) {
 	if err := h.store.Save(j2); err != nil {
 		t.Fatal(err)
 	}
-	h.c = New(h.store, h.grid, h.swarm, Options{RetryEvery: 20 * time.Millisecond, Backoff: time.Millisecond})
-	t.Cleanup(h.c.Close)
-	if err := h.c.Resume(); err != nil {
-		t.Fatal(err)
-	}
+	h.restart(t)
 	got := h.wait(t, j.ID)
 	if got.Status != StatusDone {
 		t.Fatalf("resumed job %s (%s), want done", got.Status, got.Error)
