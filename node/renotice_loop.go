@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"math/big"
 	"strings"
 	"sync"
@@ -141,11 +140,7 @@ func (n *Node) renoticeOne(ctx context.Context, t *p2p.Topic, pn PayoutNotice) {
 		n.dropRenotice(pn.Job)
 		return
 	}
-	b, err := json.Marshal(pn)
-	if err != nil {
-		return
-	}
-	if err := t.Publish(cctx, b); err != nil && ctx.Err() == nil {
+	if err := gossipNotice(ctx, t, pn); err != nil && ctx.Err() == nil {
 		n.log.Warn("cannot gossip a payout notice again", "job", pn.Job, "err", err)
 		return
 	}

@@ -509,15 +509,20 @@ func (n *Node) publishNotice(ctx context.Context, pn PayoutNotice) {
 	if t == nil {
 		return
 	}
+	if err := gossipNotice(ctx, t, pn); err != nil {
+		n.log.Warn("cannot gossip a payout notice", "job", pn.Job, "err", err)
+	}
+}
+
+// gossipNotice publishes pn on t, within 10 s.
+func gossipNotice(ctx context.Context, t *p2p.Topic, pn PayoutNotice) error {
 	b, err := json.Marshal(pn)
 	if err != nil {
-		return
+		return fmt.Errorf("encode the payout notice: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := t.Publish(ctx, b); err != nil {
-		n.log.Warn("cannot gossip a payout notice", "job", pn.Job, "err", err)
-	}
+	return t.Publish(ctx, b)
 }
 
 var errNothingToClaim = errors.New("nothing to claim: no payout root this node was told of pays its account more than it was paid")

@@ -378,15 +378,7 @@ func (rn *roundRunner) run(ctx context.Context) error {
 		// next round places at once from the cache (holdersTTL). It may
 		// take longer than this round, so the job owns it, not the round.
 		next := rn.next
-		if la := r.lookahead; la != nil {
-			la.start(func(ctx context.Context) { c.lookupHolders(ctx, next) })
-		} else {
-			rn.wg.Add(1)
-			go func() {
-				defer rn.wg.Done()
-				c.lookupHolders(rctx, next)
-			}()
-		}
+		r.lookahead.start(func(ctx context.Context) { c.lookupHolders(ctx, next) })
 	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
