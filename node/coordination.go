@@ -134,9 +134,20 @@ func (a coordSwarm) Offer(ctx context.Context, worker string, spec tasklet.Spec,
 
 // OfferPriced offers a paid tasklet: price is what it pays, in base units.
 func (a coordSwarm) OfferPriced(ctx context.Context, worker string, spec tasklet.Spec, price string, progress func(done, total int)) (receipt.Receipt, error) {
+	r, _, err := a.offer(ctx, worker, spec, scheduler.OfferRequest{Price: price}, progress)
+	return r, err
+}
+
+// OfferWith offers a tasklet with a price and data to prefetch, and
+// returns which of that data the worker held by its receipt.
+func (a coordSwarm) OfferWith(ctx context.Context, worker string, spec tasklet.Spec, req scheduler.OfferRequest) (receipt.Receipt, []string, error) {
+	return a.offer(ctx, worker, spec, req, nil)
+}
+
+func (a coordSwarm) offer(ctx context.Context, worker string, spec tasklet.Spec, req scheduler.OfferRequest, progress func(done, total int)) (receipt.Receipt, []string, error) {
 	pid, err := peer.Decode(worker)
 	if err != nil {
-		return receipt.Receipt{}, err
+		return receipt.Receipt{}, nil, err
 	}
 	h := a.n.swarm.Host()
 	var expected common.Address
@@ -144,14 +155,19 @@ func (a coordSwarm) OfferPriced(ctx context.Context, worker string, spec tasklet
 		expected = common.HexToAddress(c.Account)
 	}
 	self := peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}
-	return tasklet.Offer(ctx, h, h.Peerstore().PrivKey(h.ID()), pid, spec, []peer.AddrInfo{self}, tasklet.OfferOptions{
-		Domain: a.n.domain, ExpectedWorker: expected, Price: price,
+	var held []string
+	r, err := tasklet.Offer(ctx, h, h.Peerstore().PrivKey(h.ID()), pid, spec, []peer.AddrInfo{self}, tasklet.OfferOptions{
+		Domain: a.n.domain, ExpectedWorker: expected, Price: req.Price, Prefetch: req.Prefetch,
 		Progress: func(p tasklet.Progress) {
+			if p.Phase == tasklet.PhaseDone {
+				held = p.Prefetched
+			}
 			if progress != nil {
 				progress(p.Done, p.Total)
 			}
 		},
 	})
+	return r, held, err
 }
 
 func (a coordSwarm) Release(ctx context.Context, worker string, outputs []string) error {

@@ -111,6 +111,9 @@ type Coordinator struct {
 	mu      sync.Mutex
 	running map[string]*run
 	holders map[string]holding // CID → providers, briefly cached
+	// prefetched is what workers said in their receipts they hold after
+	// prefetching it: CID → peer → when (notePrefetched).
+	prefetched map[string]map[string]time.Time
 	lookups singleflight.Group // provider lookups in flight, by CID
 	wg      sync.WaitGroup
 	closed  bool
@@ -179,7 +182,8 @@ func New(store *Store, grid Grid, swarm Swarm, o Options) *Coordinator {
 		o.Rand = rand.Reader
 	}
 	return &Coordinator{store: store, grid: grid, swarm: swarm, opts: o, log: o.Logger, measure: o.Measure, trust: o.Trust,
-		running: map[string]*run{}, holders: map[string]holding{}}
+		running: map[string]*run{}, holders: map[string]holding{},
+		prefetched: map[string]map[string]time.Time{}}
 }
 
 func (c *Coordinator) now() time.Time { return c.opts.Now() }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -113,19 +114,29 @@ func (g *fakeGrid) DropCached(ctx context.Context, roots ...cid.Cid) error {
 	return nil
 }
 
-// addDataset stores a tiny classification dataset (4 inputs, 2 classes)
-// and returns its root CID.
+// addDataset stores a tiny classification dataset (4 inputs, 2 classes;
+// two training shards with the same samples) and returns its root CID.
 func (g *fakeGrid) addDataset(t *testing.T) string {
+	return g.addDatasetShards(t, 2)
+}
+
+// addDatasetShards is addDataset with train training shards, each
+// with other samples than the one before it.
+func (g *fakeGrid) addDatasetShards(t *testing.T, train int) string {
 	t.Helper()
 	man := &dataset.Manifest{Format: dataset.Format, Name: "tiny", Classes: 2,
 		Tensors: map[string]dataset.TensorSpec{"images": {DType: safetensors.DTypeU8, Shape: []int64{4}}, "labels": {DType: safetensors.DTypeU8}}}
 	dir := map[string]DirEntry{}
-	for i, split := range []string{"train", "train", "validation", "test"} {
+	splits := append(slices.Repeat([]string{"train"}, train), "validation", "test")
+	for i, split := range splits {
 		const n = 8
 		images, labels := make([]byte, n*4), make([]byte, n)
 		for k := range n {
 			labels[k] = byte(k % 2)
 			images[k*4+int(labels[k])] = 255
+			if split == "train" && i >= 2 { // the first two stay as they were
+				images[k*4+2] = byte(i)
+			}
 		}
 		b, err := safetensors.Encode(&safetensors.File{Tensors: []safetensors.Tensor{
 			{Name: "images", DType: safetensors.DTypeU8, Shape: []int64{n, 4}, Data: images},

@@ -54,6 +54,22 @@ type Swarm interface {
 	Release(ctx context.Context, peer string, outputs []string) error
 }
 
+// OfferRequest is what an offer carries beside the spec.
+type OfferRequest struct {
+	// Price is what one run pays, in base units of the settlement token
+	// ("" unpaid); the worker signs it in its receipt.
+	Price string
+	// Prefetch is data the worker should fetch while it runs the tasklet
+	// (at most tasklet.MaxPrefetch CIDs): the next round's shard.
+	Prefetch []string
+}
+
+// prefetchSwarm offers a tasklet with an OfferRequest and returns, beside
+// the receipt, the Prefetch CIDs the worker held whole by then.
+type prefetchSwarm interface {
+	OfferWith(ctx context.Context, peer string, spec tasklet.Spec, req OfferRequest) (receipt.Receipt, []string, error)
+}
+
 // pricedSwarm offers paid tasklets: price is what one run pays, in base
 // units of the settlement token, and the worker signs it in its receipt.
 type pricedSwarm interface {

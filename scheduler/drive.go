@@ -289,6 +289,7 @@ type attemptResult struct {
 	index, attempt int
 	peer           string
 	rcpt           receipt.Receipt
+	prefetched     []string // of the next round's data, what the worker holds
 	err            error
 }
 
@@ -467,14 +468,25 @@ func (rn *roundRunner) launch(rctx context.Context, d Decision) {
 		c.log.Info("straggler: sending a speculative copy", "job", r.job.ID, "round", rn.round, "tasklet", d.Tasklet, "copy", d.Peer)
 	}
 	price := offerPrice(r)
+	var prefetch []string
+	if d.Attempt == 0 && !d.Speculative && d.Tasklet < len(rn.next) {
+		// The next round's tasklet d.Tasklet trains on rn.next[d.Tasklet]:
+		// this worker fetches it while it trains, and placement then
+		// finds a holder ready (notePrefetched) instead of making the next
+		// round wait for the shard's transfer.
+		prefetch = []string{rn.next[d.Tasklet]}
+	}
 	actx, cancel := context.WithCancel(rctx)
 	rn.cancels[[2]int{d.Tasklet, d.Attempt}] = cancel
 	rn.wg.Add(1)
 	go func() {
 		defer rn.wg.Done()
 		var rc receipt.Receipt
+		var held []string
 		var err error
-		if ps, ok := c.swarm.(pricedSwarm); ok && price != "" {
+		if ws, ok := c.swarm.(prefetchSwarm); ok {
+			rc, held, err = ws.OfferWith(actx, d.Peer, spec, OfferRequest{Price: price, Prefetch: prefetch})
+		} else if ps, ok := c.swarm.(pricedSwarm); ok && price != "" {
 			rc, err = ps.OfferPriced(actx, d.Peer, spec, price, nil)
 		} else if price != "" {
 			err = errors.New("this coordinator's swarm cannot offer paid tasklets")
@@ -482,7 +494,7 @@ func (rn *roundRunner) launch(rctx context.Context, d Decision) {
 			rc, err = c.swarm.Offer(actx, d.Peer, spec, nil)
 		}
 		select {
-		case rn.results <- attemptResult{index: d.Tasklet, attempt: d.Attempt, peer: d.Peer, rcpt: rc, err: err}:
+		case rn.results <- attemptResult{index: d.Tasklet, attempt: d.Attempt, peer: d.Peer, rcpt: rc, prefetched: held, err: err}:
 		case <-actx.Done():
 			if err == nil { // it delivered as it was cancelled
 				rn.addLate(d.Peer, rc.OutputCID)
@@ -522,6 +534,7 @@ func (rn *roundRunner) observe(ctx context.Context, res attemptResult) error {
 	}
 	if res.err == nil {
 		rn.decodeForCheck(ctx, res)
+		c.notePrefetched(res.peer, res.prefetched)
 	}
 	r.mu.Lock()
 	ds := rn.m.Observe(c.now(), o)
@@ -584,6 +597,7 @@ func (rn *roundRunner) noteReceipt(rc receipt.Receipt) {
 func (c *Coordinator) snapshot(ctx context.Context, inputs []string, modelParams int64, class verify.Class) []placement.Peer {
 	peers := c.swarm.Workers()
 	holders := c.lookupHolders(ctx, inputs)
+	c.addPrefetched(holders)
 	for i := range peers {
 		p := &peers[i]
 		p.Holds = map[string]uint64{}
@@ -638,6 +652,57 @@ type holding struct {
 
 // holdersTTL bounds how stale a provider lookup may be for placement.
 const holdersTTL = 30 * time.Second
+
+// prefetchedTTL bounds how long a worker's word that it prefetched data
+// counts for placement: its cache may drop the data later (the DHT's
+// provider records say so too, once it has announced them).
+const prefetchedTTL = 10 * time.Minute
+
+// notePrefetched records that peer holds cids, as its receipt message said.
+func (c *Coordinator) notePrefetched(peer string, cids []string) {
+	if len(cids) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	for _, in := range cids {
+		m := c.prefetched[in]
+		if m == nil {
+			m = map[string]time.Time{}
+			c.prefetched[in] = m
+		}
+		m[peer] = now
+	}
+	// Forget stale claims, so the map stays as small as the work in flight.
+	for in, m := range c.prefetched {
+		for p, at := range m {
+			if now.Sub(at) >= prefetchedTTL {
+				delete(m, p)
+			}
+		}
+		if len(m) == 0 {
+			delete(c.prefetched, in)
+		}
+	}
+}
+
+// addPrefetched adds the workers that said they prefetched an input to
+// its holders: a worker announces what it fetched to the DHT, but a
+// lookup made before that does not list it.
+func (c *Coordinator) addPrefetched(holders map[string][]string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	for in, hs := range holders {
+		for p, at := range c.prefetched[in] {
+			if now.Sub(at) < prefetchedTTL && !slices.Contains(hs, p) {
+				hs = append(slices.Clip(hs), p) // hs may be the lookup cache's: copy
+			}
+		}
+		holders[in] = hs
+	}
+}
 
 // lookupHolders asks the DHT for the providers of each input, in parallel,
 // reusing answers younger than holdersTTL.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -48,6 +49,10 @@ type OfferOptions struct {
 	// token as a decimal string ("" for an unpaid tasklet). The worker
 	// signs it in its receipt; a receipt with another price is refused.
 	Price string
+	// Prefetch (at most MaxPrefetch CIDs) asks the worker to fetch these
+	// into its cache while the tasklet runs; the PhaseDone progress says
+	// which it held by the receipt.
+	Prefetch []string
 }
 
 // Progress is what a worker reported.
@@ -56,6 +61,9 @@ type Progress struct {
 	Done    int
 	Total   int
 	Metrics map[string]float64 // PhaseDone only
+	// Prefetched (PhaseDone only) are the OfferOptions.Prefetch CIDs the
+	// worker held whole when it sent its receipt.
+	Prefetched []string
 }
 
 // Offer offers spec to worker and waits for the signed receipt. key must
@@ -81,6 +89,10 @@ func Offer(ctx context.Context, h host.Host, key crypto.PrivKey, worker peer.ID,
 		return receipt.Receipt{}, fmt.Errorf("cannot offer tasklet %s: %w", rec.SpecCID, err)
 	}
 	rec.Price = opts.Price
+	if err := checkCIDs("prefetch", opts.Prefetch, MaxPrefetch); err != nil {
+		return receipt.Receipt{}, fmt.Errorf("cannot offer tasklet %s: %w", rec.SpecCID, err)
+	}
+	rec.Prefetch = opts.Prefetch
 	env, err := SealOffer(key, rec)
 	if err != nil {
 		return receipt.Receipt{}, err
@@ -161,12 +173,24 @@ func (c *offerCall) await(ctx context.Context) (receipt.Receipt, error) {
 			if err := c.check(*m.Receipt); err != nil {
 				return receipt.Receipt{}, err
 			}
-			c.report(Progress{Phase: PhaseDone, Metrics: m.Metrics})
+			c.report(Progress{Phase: PhaseDone, Metrics: m.Metrics, Prefetched: c.prefetched(m.Prefetched)})
 			return *m.Receipt, nil
 		default:
 			return receipt.Receipt{}, fmt.Errorf("worker %s sent %s during the run: %w", c.worker, m.Type, ErrMalformed)
 		}
 	}
+}
+
+// prefetched keeps the worker's claims that name data this offer asked it
+// to prefetch; anything else is not the worker's to claim here.
+func (c *offerCall) prefetched(claimed []string) []string {
+	var out []string
+	for _, x := range claimed {
+		if slices.Contains(c.rec.Prefetch, x) && !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func (c *offerCall) report(p Progress) {

@@ -18,6 +18,7 @@ import (
 // Limits on an offer.
 const (
 	MaxHints           = 8
+	MaxPrefetch        = 4         // inputs of later tasklets an offer may ask the worker to fetch ahead
 	MaxHintAddrs       = 8         // addresses per hint; Offer keeps the first ones
 	MaxOfferRecordSize = 160 << 10 // bytes of the signed JSON payload
 	MaxOfferTTL        = 10 * time.Minute
@@ -79,6 +80,11 @@ type OfferRecord struct {
 	// Price is what the tasklet pays in base units of the settlement
 	// token ("" unpaid); the worker signs it in its receipt.
 	Price string `json:"price,omitempty"`
+	// Prefetch names data the coordinator expects to send this worker
+	// next (the next round's shard): the worker fetches it into its
+	// cache while the tasklet runs and says in its receipt message which
+	// it holds by then. Outside the spec, so a replica's spec is the same.
+	Prefetch []string `json:"prefetch,omitempty"`
 }
 
 var _ record.Record = (*OfferRecord)(nil)
@@ -193,6 +199,9 @@ func (o OfferRecord) check(now time.Time) error {
 		return declined(ReasonMalformed, "specCid %q does not match the spec's CID %s", truncate(o.SpecCID, 80), c)
 	}
 	if _, err := o.AddrInfos(); err != nil {
+		return declined(ReasonMalformed, "%v", err)
+	}
+	if err := checkCIDs("offer.prefetch", o.Prefetch, MaxPrefetch); err != nil {
 		return declined(ReasonMalformed, "%v", err)
 	}
 	nowMs := now.UnixMilli()

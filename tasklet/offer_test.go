@@ -91,6 +91,12 @@ func TestOpenOffer(t *testing.T) {
 		{"invalid spec", edited(func(o *OfferRecord) { o.Spec.JobID = "" }), ReasonMalformed},
 		{"bad hint", edited(func(o *OfferRecord) { o.Hints[0].Addrs = []string{"not an addr"} }), ReasonMalformed},
 		{"too many hints", edited(func(o *OfferRecord) { o.Hints = make([]Hint, MaxHints+1) }), ReasonMalformed},
+		{"prefetch not a CID", edited(func(o *OfferRecord) { o.Prefetch = []string{"next shard"} }), ReasonMalformed},
+		{"too much prefetch", edited(func(o *OfferRecord) {
+			for i := range MaxPrefetch + 1 {
+				o.Prefetch = append(o.Prefetch, rawCID(t, fmt.Sprint("shard ", i)))
+			}
+		}), ReasonMalformed},
 		{"expired", edited(func(o *OfferRecord) { o.Expires = now.Add(-time.Second).UnixMilli() }), ReasonExpired},
 		{"far future", edited(func(o *OfferRecord) { o.Expires = now.Add(time.Hour).UnixMilli() }), ReasonMalformed},
 		{"deadline passed", edited(func(o *OfferRecord) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,7 +23,10 @@ const (
 	DefaultHeartbeatEvery = time.Second
 	OfferReadTimeout      = 10 * time.Second // to receive the offer after the stream opens
 	writeTimeout          = 10 * time.Second
-	closeGrace            = 5 * time.Second // for the coordinator to close after the last message
+	// PrefetchTimeout bounds fetching an offer's Prefetch data, which
+	// may go on after its tasklet ended.
+	PrefetchTimeout = 5 * time.Minute
+	closeGrace      = 5 * time.Second // for the coordinator to close after the last message
 )
 
 const (
@@ -167,6 +171,7 @@ type job struct {
 	hints    []peer.AddrInfo
 	exec     Executor
 	accepted time.Time
+	pre      *prefetch // the offer's Prefetch, once the inputs are local
 }
 
 // enter admits a new stream unless the service is closing, counting it in
@@ -306,7 +311,7 @@ func (s *Service) run(st network.Stream, br *bufio.Reader, j *job) {
 	var final Msg
 	switch {
 	case fail == nil:
-		final = Msg{Type: TypeReceipt, Receipt: &r, Metrics: metrics}
+		final = Msg{Type: TypeReceipt, Receipt: &r, Metrics: metrics, Prefetched: j.pre.held()}
 	case fail.Reason != "":
 		final = Msg{Type: TypeFailed, Reason: fail.Reason, Detail: fail.Detail}
 	default: // the coordinator cancelled or vanished: nobody to tell
@@ -372,6 +377,8 @@ func (s *Service) execute(ctx context.Context, j *job, beat *heartbeat) (receipt
 	if err := s.fetch(ctx, j, beat); err != nil {
 		return receipt.Receipt{}, nil, Output{}, failure(ctx, FailFetch, err)
 	}
+	// Only now: the data for later must not slow this tasklet's inputs.
+	j.pre = s.startPrefetch(j)
 	beat.set(PhaseRunning, 0, 0)
 	start := s.cfg.Now()
 	out, err := j.exec.Run(ctx, spec, beat.progress)
@@ -465,6 +472,67 @@ func (s *Service) fetch(ctx context.Context, j *job, beat *heartbeat) error {
 		return firstErr
 	}
 	return context.Cause(ctx) // nil unless the tasklet was stopped before every fetch began
+}
+
+// prefetch is an offer's Prefetch data being fetched; held lists what
+// is local whole so far.
+type prefetch struct {
+	mu   sync.Mutex
+	done []string
+}
+
+func (p *prefetch) add(c string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done = append(p.done, c)
+}
+
+// held is what the receipt message claims; nil for no prefetch.
+func (p *prefetch) held() []string {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.done)
+}
+
+// startPrefetch fetches the offer's Prefetch CIDs one after another into
+// the cache, from the hinted peers first. The coordinator will most likely
+// send this worker a tasklet on them next, which then finds them local
+// instead of waiting for them at its start. The fetch belongs to the
+// service, not the tasklet: it may finish after the receipt (only what is
+// whole by then is claimed) and is bounded by PrefetchTimeout and Close.
+// Failures are only logged: the data is fetched again when it is needed.
+func (s *Service) startPrefetch(j *job) *prefetch {
+	if len(j.offer.Prefetch) == 0 || s.cfg.Fetch == nil {
+		return nil
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	p := &prefetch{}
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithTimeout(s.ctx, PrefetchTimeout)
+		defer cancel()
+		for _, in := range j.offer.Prefetch {
+			c, err := cid.Decode(in) // checked by OpenOffer
+			if err == nil {
+				err = s.cfg.Fetch(ctx, c, j.hints)
+			}
+			if err != nil {
+				s.log.Debug("prefetch failed", "cid", in, "peer", j.remote, "err", err)
+				continue
+			}
+			p.add(in)
+		}
+	}()
+	return p
 }
 
 // failure turns an error during the run into what the coordinator is told.

@@ -526,3 +526,77 @@ func TestFetchInputsSideBySide(t *testing.T) {
 		})
 	}
 }
+
+// TestPrefetchWhileRunning: the offer's Prefetch data is fetched after
+// the tasklet's inputs, while the executor runs, and the receipt message
+// claims only what was whole by then: the first CID, not the second,
+// whose fetch is still running when the executor returns.
+func TestPrefetchWhileRunning(t *testing.T) {
+	spec := testSpec(t)
+	next, later := rawCID(t, "next shard"), rawCID(t, "a shard after it")
+	secondAsked := make(chan struct{})
+	var mu sync.Mutex
+	var order []string
+	n := newTestNet(t, ServiceConfig{
+		Executors: map[string]Executor{ExecutorBuiltin: hashExecutor(secondAsked)},
+		Fetch: func(ctx context.Context, c cid.Cid, _ []peer.AddrInfo) error {
+			mu.Lock()
+			order = append(order, c.String())
+			mu.Unlock()
+			if c.String() == later {
+				close(secondAsked)
+				<-ctx.Done() // still running at the receipt; Close ends it
+				return ctx.Err()
+			}
+			return nil
+		},
+	})
+	var held []string
+	_, err := n.offer(context.Background(), spec, nil, OfferOptions{
+		Prefetch: []string{next, later},
+		Progress: func(p Progress) {
+			if p.Phase == PhaseDone {
+				held = p.Prefetched
+			}
+		},
+	})
+	if err != nil {
+		t.Fatalf("Offer: %v", err)
+	}
+	if !slices.Equal(held, []string{next}) {
+		t.Errorf("the worker claims to hold %q, want only %q", held, next)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(order) != 4 || !slices.Equal(order[2:], []string{next, later}) {
+		t.Errorf("fetched %q: want both inputs first, then %s and %s", order, next, later)
+	}
+}
+
+func TestOfferRefusesBadPrefetch(t *testing.T) {
+	n := newTestNet(t, ServiceConfig{Executors: map[string]Executor{ExecutorBuiltin: hashExecutor(nil)}})
+	_, err := n.offer(context.Background(), testSpec(t), nil, OfferOptions{Prefetch: []string{"the next shard"}})
+	if err == nil || !strings.Contains(err.Error(), "prefetch[0]") {
+		t.Errorf("Offer with a prefetch that is not a CID: err = %v, want one naming prefetch[0]", err)
+	}
+}
+
+// TestPrefetchedClaims: the coordinator keeps only the claims that name
+// data its offer asked for, once each.
+func TestPrefetchedClaims(t *testing.T) {
+	a, b, other := rawCID(t, "a"), rawCID(t, "b"), rawCID(t, "not offered")
+	c := &offerCall{rec: OfferRecord{Prefetch: []string{a, b}}}
+	tests := []struct {
+		claimed, want []string
+	}{
+		{nil, nil},
+		{[]string{a}, []string{a}},
+		{[]string{other, b, b}, []string{b}},
+		{[]string{b, a}, []string{b, a}},
+	}
+	for _, tt := range tests {
+		if got := c.prefetched(tt.claimed); !slices.Equal(got, tt.want) {
+			t.Errorf("prefetched(%q) = %q, want %q", tt.claimed, got, tt.want)
+		}
+	}
+}

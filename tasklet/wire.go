@@ -80,6 +80,9 @@ type Msg struct {
 	Metrics map[string]float64 `json:"metrics,omitempty"`
 	// Outputs are output CIDs (release only), 1 to MaxReleaseOutputs.
 	Outputs []string `json:"outputs,omitempty"`
+	// Prefetched (receipt only) are the offer's Prefetch CIDs the worker
+	// holds whole when it sends the receipt.
+	Prefetched []string `json:"prefetched,omitempty"`
 }
 
 var reasonPattern = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
@@ -204,6 +207,9 @@ func (m Msg) check() error {
 		if err := m.Receipt.CheckShape(); err != nil {
 			return err
 		}
+		if err := checkCIDs("prefetched", m.Prefetched, MaxPrefetch); err != nil {
+			return err
+		}
 		return checkMetrics(m.Metrics)
 	default:
 		return fmt.Errorf("unknown message type %q", m.Type)
@@ -231,6 +237,22 @@ func checkOutputs(outs []string) error {
 		}
 		if _, err := cid.Decode(o); err != nil {
 			return fmt.Errorf("outputs[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// checkCIDs checks a list of at most max CIDs named field.
+func checkCIDs(field string, cids []string, max int) error {
+	if len(cids) > max {
+		return fmt.Errorf("%s: %d CIDs, limit %d", field, len(cids), max)
+	}
+	for i, c := range cids {
+		if len(c) > receipt.MaxCIDLen {
+			return fmt.Errorf("%s[%d]: %d characters, limit %d", field, i, len(c), receipt.MaxCIDLen)
+		}
+		if _, err := cid.Decode(c); err != nil {
+			return fmt.Errorf("%s[%d]: %w", field, i, err)
 		}
 	}
 	return nil

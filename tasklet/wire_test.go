@@ -3,6 +3,7 @@ package tasklet
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"io"
 	"reflect"
@@ -34,6 +35,16 @@ func signedReceipt(t testing.TB) receipt.Receipt {
 	return r
 }
 
+// signedReceiptJSON is a valid receipt as the wire carries it.
+func signedReceiptJSON(t testing.TB) string {
+	t.Helper()
+	b, err := json.Marshal(signedReceipt(t))
+	if err != nil {
+		t.Fatalf("json.Marshal: %v", err)
+	}
+	return string(b)
+}
+
 func peerID(t testing.TB) peer.ID {
 	t.Helper()
 	_, pub, err := test.RandTestKeyPair(2 /* Ed25519 */, 0)
@@ -60,6 +71,7 @@ func TestWriteReadRoundTrip(t *testing.T) {
 		{Type: TypeProgress, Phase: PhaseFetching, Done: 1, Total: 3},
 		{Type: TypeProgress, Phase: PhaseRunning},
 		{Type: TypeReceipt, Receipt: &r, Metrics: map[string]float64{"acc": 0.91}},
+		{Type: TypeReceipt, Receipt: &r, Prefetched: []string{rawCID(t, "next shard")}},
 		{Type: TypeFailed, Reason: FailExecutor, Detail: "out of memory"},
 		{Type: TypeCancel},
 	}
@@ -104,6 +116,9 @@ func TestReadMsgRejects(t *testing.T) {
 		{"progress bad phase", frame(`{"v":1,"type":"progress","phase":"napping"}`), MaxMsg, ErrMalformed},
 		{"receipt missing", frame(`{"v":1,"type":"receipt"}`), MaxMsg, ErrMalformed},
 		{"receipt unsigned", frame(`{"v":1,"type":"receipt","receipt":{"jobId":"x"}}`), MaxMsg, ErrMalformed},
+		{"prefetched not a CID", frame(`{"v":1,"type":"receipt","receipt":` + signedReceiptJSON(t) + `,"prefetched":["shard"]}`), MaxMsg, ErrMalformed},
+		{"too much prefetched", frame(`{"v":1,"type":"receipt","receipt":` + signedReceiptJSON(t) + `,"prefetched":["` +
+			strings.Repeat(rawCID(t, "s")+`","`, MaxPrefetch) + rawCID(t, "s") + `"]}`), MaxMsg, ErrMalformed},
 		{"over cap", frame(`{"v":1,"type":"accept"}`), 10, ErrTooLarge},
 		{"varint overflow", bytes.Repeat([]byte{0xff}, 11), MaxMsg, ErrMalformed},
 		{"truncated prefix", []byte{0x80}, MaxMsg, io.ErrUnexpectedEOF},

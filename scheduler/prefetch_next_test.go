@@ -1,0 +1,96 @@
+package scheduler
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gridswarm/gridswarm/receipt"
+	"github.com/gridswarm/gridswarm/tasklet"
+)
+
+// prefetchingSwarm is a fakeSwarm whose workers fetch what an offer asks
+// them to prefetch and say so with the receipt, as tasklet.Service does.
+type prefetchingSwarm struct {
+	*fakeSwarm
+	mu   sync.Mutex
+	seen []offerSeen
+}
+
+type offerSeen struct {
+	round, index int
+	peer         string
+	prefetch     []string
+}
+
+func (s *prefetchingSwarm) OfferWith(ctx context.Context, peer string, spec tasklet.Spec, req OfferRequest) (receipt.Receipt, []string, error) {
+	s.mu.Lock()
+	s.seen = append(s.seen, offerSeen{round: int(spec.Round), index: int(spec.Index), peer: peer, prefetch: req.Prefetch})
+	s.mu.Unlock()
+	r, err := s.fakeSwarm.Offer(ctx, peer, spec, nil)
+	if err != nil {
+		return r, nil, err
+	}
+	return r, req.Prefetch, nil
+}
+
+// TestNextShardIsPrefetched: each tasklet's offer asks its worker to
+// prefetch the shard that the same tasklet trains on next round (none in
+// the last round), and the next round places that tasklet on the worker
+// that said it holds the shard. The DHT here lists no holders, and the
+// workers' links are slow, so only the prefetch makes a worker a holder.
+func TestNextShardIsPrefetched(t *testing.T) {
+	store, err := NewStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	grid, fs := newFakeGrid(), newFakeSwarm()
+	for _, id := range []string{"w1", "w2", "w3", "w4"} {
+		fs.add(id, 1, healthy)
+	}
+	for i := range fs.peers {
+		fs.peers[i].BandwidthBps = 1000 // a shard costs a tenth of a second
+	}
+	s := &prefetchingSwarm{fakeSwarm: fs}
+	c := New(store, grid, s, Options{RetryEvery: 20 * time.Millisecond, Backoff: time.Millisecond})
+	t.Cleanup(c.Close)
+	h := &harness{grid: grid, swarm: fs, store: store, c: c}
+
+	root := grid.addDatasetShards(t, 6)
+	const rounds = 3
+	j, err := c.Submit(context.Background(), []byte(tinySpec(root, rounds, 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := h.wait(t, j.ID)
+	if got.Status != StatusDone {
+		t.Fatalf("status %s (%s), want done", got.Status, got.Error)
+	}
+	ran := map[[2]int]string{} // (round, tasklet) → the peer whose output counted
+	for _, rd := range got.Rounds {
+		for _, tk := range rd.Tasklets {
+			ran[[2]int{rd.Index, tk.Index}] = tk.Peer
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.seen) != rounds*2 {
+		t.Fatalf("%d offers, want %d (one per tasklet): %+v", len(s.seen), rounds*2, s.seen)
+	}
+	for _, o := range s.seen {
+		var want []string
+		if o.round+1 < rounds {
+			want = []string{got.Rounds[o.round+1].Tasklets[o.index].Shard}
+		}
+		if !slices.Equal(o.prefetch, want) {
+			t.Errorf("round %d tasklet %d: offer asks to prefetch %q, want %q", o.round, o.index, o.prefetch, want)
+		}
+		if o.round > 0 {
+			if holder := ran[[2]int{o.round - 1, o.index}]; o.peer != holder {
+				t.Errorf("round %d tasklet %d placed on %s, want %s, which prefetched its shard", o.round, o.index, o.peer, holder)
+			}
+		}
+	}
+}
