@@ -224,3 +224,13 @@ func BenchmarkTrainCNN(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTrainMLPAdam is BenchmarkTrainMLP784_128_10 with the inner
+// optimizer of the example DiLoCo jobs (Adam, as examples/jobs/mnist-mlp.yaml).
+func BenchmarkTrainMLPAdam(b *testing.B) {
+	singleThread(b)
+	p, _ := Init(benchModel, 1)
+	cfg := TrainConfig{Steps: 1, BatchSize: benchBatch, Optimizer: Optimizer{Kind: OptAdam, LR: 0.001, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}}
+	r := newRun(benchModel, p, benchData(), cfg)
+	benchSteps(b, func() { r.step() })
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"math/rand/v2"
 	"time"
 
 	"github.com/gridswarm/gridswarm/p2p"
@@ -19,36 +18,13 @@ func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 // cores, a GC, a page fault), never sped up.
 const benchRuns = 3
 
-// measureThroughput times short runs of the builtin trainer (MLP
-// 784-128-10, batch 64, 1,024 samples each) and returns the best in
-// samples per second, so the record says how fast this node trains; the
-// scheduler turns it into compute time. It returns 0 if none ran.
+// measureThroughput times the builtin trainer on the reference model
+// (MLP 784-128-10, SGD, 16 steps of batch 64) and returns the best of benchRuns runs
+// in samples per second, so the record says how fast this node trains;
+// the scheduler turns it into compute time. It returns 0 if none ran.
 func measureThroughput(ctx context.Context) float64 {
 	m := trainer.Model{Kind: trainer.KindMLP, Inputs: 784, Hidden: []int{128}, Classes: 10}
-	p, err := trainer.Init(m, 1)
-	if err != nil {
-		return 0
-	}
-	const n = 512
-	r := rand.New(rand.NewPCG(1, 1))
-	d := trainer.Data{X: make([]float32, n*784), Y: make([]int32, n), N: n}
-	for i := range d.X {
-		d.X[i] = r.Float32()
-	}
-	for i := range d.Y {
-		d.Y[i] = int32(i % 10)
-	}
-	cfg := trainer.TrainConfig{Steps: 16, BatchSize: 64, Optimizer: trainer.Optimizer{Kind: trainer.OptSGD, LR: 0.01}, Seed: 1}
-	best := 0.0
-	for range benchRuns {
-		start := time.Now()
-		_, met, err := trainer.Train(ctx, m, p, d, cfg, nil)
-		if err != nil {
-			break
-		}
-		best = max(best, float64(met.Samples)/time.Since(start).Seconds())
-	}
-	return best
+	return trainer.Speed(ctx, m, trainer.Optimizer{Kind: trainer.OptSGD, LR: 0.01}, 64, 16, benchRuns)
 }
 
 // benchClock says when an idle worker measures its throughput again. The
