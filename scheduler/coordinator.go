@@ -114,9 +114,9 @@ type Coordinator struct {
 	// prefetched is what workers said in their receipts they hold after
 	// prefetching it: CID → peer → when (notePrefetched).
 	prefetched map[string]map[string]time.Time
-	lookups singleflight.Group // provider lookups in flight, by CID
-	wg      sync.WaitGroup
-	closed  bool
+	lookups    singleflight.Group // provider lookups in flight, by CID
+	wg         sync.WaitGroup
+	closed     bool
 }
 
 // run is one job in progress; mu guards job and paused.
