@@ -6,9 +6,10 @@ import (
 	"time"
 )
 
-// speedRows is the size of Speed's dataset: as large as a typical shard
-// (MNIST's are 4,600 samples), so that minibatches are gathered from
-// memory rather than from a cache that a small set would fit in.
+// speedRows caps the size of Speed's dataset: a run draws its minibatches
+// from as many samples as it trains on, up to a typical shard (MNIST's
+// are 4,600 samples), so that they are gathered from memory rather than
+// from a cache that a small set would fit in.
 const speedRows = 4096
 
 // Speed times steps steps of training model m with optimizer o on
@@ -24,7 +25,7 @@ func Speed(ctx context.Context, m Model, o Optimizer, batch, steps, runs int) fl
 	if err != nil {
 		return 0
 	}
-	n := max(batch, speedRows)
+	n := min(max(steps*batch, batch), speedRows)
 	r := rand.New(rand.NewPCG(1, 1))
 	d := Data{X: make([]float32, n*m.Inputs), Y: make([]int32, n), N: n}
 	for i := range d.X {

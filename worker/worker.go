@@ -171,7 +171,6 @@ func Start(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 			return nil, fmt.Errorf("worker.executors: %q is not one of builtin, wasm, process", name)
 		}
 	}
-	w.throughput = measureThroughput(ctx)
 	w.bench = newBenchClock(time.Now())
 	runCtx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
