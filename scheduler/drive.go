@@ -469,11 +469,12 @@ func (rn *roundRunner) launch(rctx context.Context, d Decision) {
 	}
 	price := offerPrice(r)
 	var prefetch []string
-	if d.Attempt == 0 && !d.Speculative && d.Tasklet < len(rn.next) {
+	if d.Attempt == 0 && !d.Speculative && d.Tasklet < len(rn.next) && c.opts.Placement != placement.StrategyRandom {
 		// The next round's tasklet d.Tasklet trains on rn.next[d.Tasklet]:
 		// this worker fetches it while it trains, and placement then
 		// finds a holder ready (notePrefetched) instead of making the next
-		// round wait for the shard's transfer.
+		// round wait for the shard's transfer. Random placement ignores
+		// holders: it would be a transfer for nothing.
 		prefetch = []string{rn.next[d.Tasklet]}
 	}
 	actx, cancel := context.WithCancel(rctx)
