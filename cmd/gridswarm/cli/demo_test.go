@@ -1,15 +1,18 @@
 package cli
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gridswarm/gridswarm/examples/jobs"
 	"github.com/gridswarm/gridswarm/node/config"
 	"github.com/gridswarm/gridswarm/node/repo"
 	"github.com/gridswarm/gridswarm/receipt"
 	"github.com/gridswarm/gridswarm/scheduler"
+	"github.com/gridswarm/gridswarm/scheduler/jobspec"
 )
 
 // The demo's --broken edits the config that init really writes.
@@ -50,7 +53,7 @@ func TestPrintEfficiency(t *testing.T) {
 		want          string
 	}{
 		{"both figures", finished, 400, 2,
-			"compute efficiency 0.50: 4000 samples are 10.0 core-seconds at 400 samples/s per core; the job took 10.0 s on 2 cores\n" +
+			"compute efficiency 0.50: 4000 samples are 10.0 core-seconds at 400 samples/s per core (the job's training step timed alone); the job took 10.0 s on 2 cores\n" +
 				"workers' compute time 11.6 s by their receipts: 0.58 of wall time × cores (it counts time a tasklet waited for a core)\n"},
 		{"receipts only without a throughput", finished, 0, 4,
 			"workers' compute time 11.6 s by their receipts: 0.29 of wall time × cores (it counts time a tasklet waited for a core)\n"},
@@ -64,5 +67,27 @@ func TestPrintEfficiency(t *testing.T) {
 				t.Errorf("printEfficiency wrote\n%q\nwant\n%q", b.String(), tt.want)
 			}
 		})
+	}
+}
+
+// TestJobCoreSpeed: the demo times the job's own training from the spec
+// the coordinator recorded, and says so when that spec cannot be read.
+func TestJobCoreSpeed(t *testing.T) {
+	yaml := strings.Replace(string(jobs.MNISTMLP), "REPLACE_WITH_DATASET_CID", "bafybeiax3qvjqatf55xcna4hu5ue4guyoc6szxutkpjyyf7fyqkhlf2hki", -1)
+	spec, err := jobspec.Parse([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	canon, err := spec.Canonical()
+	if err != nil {
+		t.Fatal(err)
+	}
+	speed, err := jobCoreSpeed(context.Background(), &scheduler.Job{ID: "mnist-mlp-1", Spec: canon})
+	if err != nil || speed <= 0 {
+		t.Errorf("jobCoreSpeed = %v, %v; want a speed above 0", speed, err)
+	}
+	_, err = jobCoreSpeed(context.Background(), &scheduler.Job{ID: "broken-1", Spec: []byte(`{"version":1}`)})
+	if err == nil || !strings.Contains(err.Error(), "job broken-1: reading its spec") {
+		t.Errorf("jobCoreSpeed of a broken spec: err = %v, want one naming the job and its spec", err)
 	}
 }
