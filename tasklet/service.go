@@ -26,7 +26,11 @@ const (
 	// PrefetchTimeout bounds fetching an offer's Prefetch data, which
 	// may go on after its tasklet ended.
 	PrefetchTimeout = 5 * time.Minute
-	closeGrace      = 5 * time.Second // for the coordinator to close after the last message
+	// maxPrefetching caps the offers whose Prefetch runs at once: more
+	// are not prefetched, so a coordinator sending short tasklets cannot
+	// pile up fetches that outlive them.
+	maxPrefetching = 4
+	closeGrace     = 5 * time.Second // for the coordinator to close after the last message
 )
 
 const (
@@ -119,9 +123,10 @@ type Service struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 
-	mu     sync.Mutex
-	closed bool
-	wg     sync.WaitGroup
+	mu          sync.Mutex
+	closed      bool
+	prefetching int // offers whose Prefetch runs (startPrefetch)
+	wg          sync.WaitGroup
 }
 
 // NewService registers the tasklet protocol handler on h. It panics if
@@ -498,7 +503,8 @@ func (p *prefetch) held() []string {
 }
 
 // startPrefetch fetches the offer's Prefetch CIDs one after another into
-// the cache, from the hinted peers first. The coordinator will most likely
+// the cache, from the hinted peers first, unless maxPrefetching offers'
+// prefetches run already. The coordinator will most likely
 // send this worker a tasklet on them next, which then finds them local
 // instead of waiting for them at its start. The fetch belongs to the
 // service, not the tasklet: it may finish after the receipt (only what is
@@ -509,15 +515,21 @@ func (s *Service) startPrefetch(j *job) *prefetch {
 		return nil
 	}
 	s.mu.Lock()
-	if s.closed {
+	if s.closed || s.prefetching >= maxPrefetching {
 		s.mu.Unlock()
 		return nil
 	}
+	s.prefetching++
 	s.wg.Add(1)
 	s.mu.Unlock()
 	p := &prefetch{}
 	go func() {
 		defer s.wg.Done()
+		defer func() {
+			s.mu.Lock()
+			s.prefetching--
+			s.mu.Unlock()
+		}()
 		ctx, cancel := context.WithTimeout(s.ctx, PrefetchTimeout)
 		defer cancel()
 		for _, in := range j.offer.Prefetch {

@@ -600,3 +600,41 @@ func TestPrefetchedClaims(t *testing.T) {
 		}
 	}
 }
+
+// TestPrefetchCap: at most maxPrefetching offers prefetch at once; one
+// more is not prefetched, and none is counted once they all ended.
+func TestPrefetchCap(t *testing.T) {
+	release := make(chan struct{})
+	ended := make(chan struct{}, maxPrefetching)
+	n := newTestNet(t, ServiceConfig{
+		Executors: map[string]Executor{ExecutorBuiltin: hashExecutor(nil)},
+		Fetch: func(ctx context.Context, c cid.Cid, _ []peer.AddrInfo) error {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			ended <- struct{}{}
+			return nil
+		},
+	})
+	j := &job{offer: OfferRecord{Prefetch: []string{rawCID(t, "next shard")}}}
+	for i := range maxPrefetching {
+		if n.svc.startPrefetch(j) == nil {
+			t.Fatalf("prefetch %d of %d refused", i+1, maxPrefetching)
+		}
+	}
+	if n.svc.startPrefetch(j) != nil {
+		t.Fatalf("prefetch %d started with %d running", maxPrefetching+1, maxPrefetching)
+	}
+	close(release)
+	for range maxPrefetching {
+		waitFor(t, ended, "the prefetches to end")
+	}
+	n.svc.Close() // waits for the prefetch goroutines
+	n.svc.mu.Lock()
+	running := n.svc.prefetching
+	n.svc.mu.Unlock()
+	if running != 0 {
+		t.Errorf("%d prefetches counted as running after all ended", running)
+	}
+}
