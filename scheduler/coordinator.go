@@ -133,6 +133,9 @@ type run struct {
 	// lookahead runs the provider lookups for the next round; only the
 	// job's drive goroutine sets it.
 	lookahead *lookahead
+	// cleanup counts finished rounds' cleanups still running (retain);
+	// drive waits for them before the job ends.
+	cleanup sync.WaitGroup
 }
 
 var errCancelled = errors.New("cancelled by the user")

@@ -50,6 +50,7 @@ func (c *Coordinator) drive(ctx context.Context, r *run) {
 	if verr := c.awaitValidation(ctx, r); err == nil { // none outlives the job
 		err = verr
 	}
+	r.cleanup.Wait()
 	r.mu.Lock()
 	switch cause := context.Cause(ctx); {
 	case errors.Is(cause, errCancelled):
@@ -890,23 +891,23 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int, pre *pre
 		"fetch_s", outerStart.Sub(fetchStart).Seconds(), "outer_s", now.Sub(outerStart).Seconds())
 	c.save(r)
 	c.startValidation(ctx, r, round, next)
-	c.retain(ctx, r.job.ID, round+1, rd)
+	// Off the path to the next round: telling each worker it may unpin
+	// its outputs is a round trip per worker, which on a world-wide swarm
+	// added up to seconds between rounds.
+	byPeer, drop := retained(rd)
+	id := r.job.ID
+	r.cleanup.Go(func() { c.retain(ctx, id, round+1, byPeer, drop) })
 	return nil, nil
 }
 
-// retain lets go of what a finished round no longer needs: the workers may
-// unpin the outputs the coordinator fetched, and the coordinator unpins
-// weights older than the last KeepRounds rounds. The CIDs stay recorded in
-// the job. Failures only delay the cleanup: they are logged.
+// retained says what a finished round no longer needs kept: by peer, the
+// outputs its workers may unpin, and the outputs the coordinator fetched.
 //
 // A copy that lost (superseded, or cancelled when the round ended) ran the
 // same spec, which computes the same output, so the winner's output is
 // released to its worker too; a worker ignores outputs it does not hold.
-// Outputs fetched for the outer step are dropped from the coordinator's
-// cache.
-func (c *Coordinator) retain(ctx context.Context, jobID string, next int, rd Round) {
-	byPeer := map[string][]string{}
-	var fetched []cid.Cid
+func retained(rd Round) (byPeer map[string][]string, fetched []cid.Cid) {
+	byPeer = map[string][]string{}
 	for _, t := range rd.Tasklets {
 		if t.Output == "" {
 			continue
@@ -926,6 +927,15 @@ func (c *Coordinator) retain(ctx context.Context, jobID string, next int, rd Rou
 			byPeer[t.Peer] = append(byPeer[t.Peer], t.Output)
 		}
 	}
+	return byPeer, fetched
+}
+
+// retain lets go of what round next-1 no longer needs (retained): the
+// workers may unpin its outputs, the fetched outputs are dropped from the
+// coordinator's cache, and weights older than the last KeepRounds rounds
+// are unpinned. The CIDs stay recorded in the job. Failures only delay
+// the cleanup: they are logged.
+func (c *Coordinator) retain(ctx context.Context, jobID string, next int, byPeer map[string][]string, fetched []cid.Cid) {
 	c.release(ctx, jobID, byPeer)
 	if len(fetched) > 0 {
 		if err := c.grid.DropCached(ctx, fetched...); err != nil {
@@ -940,7 +950,7 @@ func (c *Coordinator) retain(ctx context.Context, jobID string, next int, rd Rou
 }
 
 // release tells each worker it may unpin the given outputs of its
-// tasklets, in peer order. Failures only delay the unpinning until the
+// tasklets, releaseParallel workers at a time. Failures only delay the unpinning until the
 // worker's output TTL: they are logged.
 func (c *Coordinator) release(ctx context.Context, jobID string, byPeer map[string][]string) {
 	peers := make([]string, 0, len(byPeer))
@@ -948,14 +958,25 @@ func (c *Coordinator) release(ctx context.Context, jobID string, byPeer map[stri
 		peers = append(peers, p)
 	}
 	sort.Strings(peers)
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, releaseParallel)
 	for _, p := range peers {
-		rctx, cancel := context.WithTimeout(ctx, tasklet.ReleaseTimeout)
-		if err := c.swarm.Release(rctx, p, byPeer[p]); err != nil {
-			c.log.Info("cannot tell a worker it may unpin outputs; it will after its TTL", "job", jobID, "peer", p, "err", err)
-		}
-		cancel()
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			rctx, cancel := context.WithTimeout(ctx, tasklet.ReleaseTimeout)
+			defer cancel()
+			if err := c.swarm.Release(rctx, p, byPeer[p]); err != nil {
+				c.log.Info("cannot tell a worker it may unpin outputs; it will after its TTL", "job", jobID, "peer", p, "err", err)
+			}
+		})
 	}
+	wg.Wait()
 }
+
+// releaseParallel caps the release streams open at once: each waits a
+// round trip to its worker, so side by side they take about one.
+const releaseParallel = 8
 
 // evaluate computes loss and accuracy of p over the given shards.
 func (c *Coordinator) evaluate(ctx context.Context, r *run, p trainer.Params, shards []string) (float64, float64, error) {

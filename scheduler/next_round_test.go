@@ -94,3 +94,65 @@ func TestNextShardIsPrefetched(t *testing.T) {
 		}
 	}
 }
+
+// slowReleaseSwarm is a fakeSwarm whose workers answer a release only
+// when the test lets them, and which notes when round 1 is offered.
+type slowReleaseSwarm struct {
+	*fakeSwarm
+	gate   chan struct{}
+	once   sync.Once
+	round1 chan struct{}
+}
+
+func (s *slowReleaseSwarm) Offer(ctx context.Context, peer string, spec tasklet.Spec, p func(int, int)) (receipt.Receipt, error) {
+	if spec.Round == 1 {
+		s.once.Do(func() { close(s.round1) })
+	}
+	return s.fakeSwarm.Offer(ctx, peer, spec, p)
+}
+
+// Release waits for the gate even past its context's deadline, as a
+// worker that answers late would, so that nothing but the gate lets a
+// coordinator that waits for it go on.
+func (s *slowReleaseSwarm) Release(ctx context.Context, peer string, outputs []string) error {
+	<-s.gate
+	return s.fakeSwarm.Release(ctx, peer, outputs)
+}
+
+// TestNextRoundDoesNotWaitForReleases: telling the workers they may unpin
+// a round's outputs happens beside the next round, not before it; the
+// job still ends only after every release was answered.
+func TestNextRoundDoesNotWaitForReleases(t *testing.T) {
+	store, err := NewStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	grid, fs := newFakeGrid(), newFakeSwarm()
+	fs.add("w1", 1, healthy)
+	s := &slowReleaseSwarm{fakeSwarm: fs, gate: make(chan struct{}), round1: make(chan struct{})}
+	c := New(store, grid, s, Options{RetryEvery: 20 * time.Millisecond, Backoff: time.Millisecond})
+	t.Cleanup(c.Close)
+	h := &harness{grid: grid, swarm: fs, store: store, c: c}
+	j, err := c.Submit(context.Background(), []byte(tinySpec(grid.addDataset(t), 2, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.round1:
+	case <-time.After(15 * time.Second): // a hang guard, not a timing assertion
+		close(s.gate)
+		t.Fatal("round 1 was not offered while round 0's release waited for its worker")
+	}
+	close(s.gate)
+	got := h.wait(t, j.ID)
+	if got.Status != StatusDone {
+		t.Fatalf("status %s (%s), want done", got.Status, got.Error)
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for _, rd := range got.Rounds {
+		if out := rd.Tasklets[0].Output; !slices.Contains(fs.released["w1"], out) {
+			t.Errorf("round %d's output %s was not released by the job's end (released %q)", rd.Index, out, fs.released["w1"])
+		}
+	}
+}
