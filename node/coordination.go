@@ -139,7 +139,8 @@ func (a coordSwarm) OfferPriced(ctx context.Context, worker string, spec tasklet
 }
 
 // OfferWith offers a tasklet with a price and data to prefetch, and
-// returns which of that data the worker held by its receipt.
+// returns which of that data the worker held, or was fetching, by its
+// receipt.
 func (a coordSwarm) OfferWith(ctx context.Context, worker string, spec tasklet.Spec, req scheduler.OfferRequest) (receipt.Receipt, []string, error) {
 	return a.offer(ctx, worker, spec, req, nil)
 }
@@ -160,7 +161,9 @@ func (a coordSwarm) offer(ctx context.Context, worker string, spec tasklet.Spec,
 		Domain: a.n.domain, ExpectedWorker: expected, Price: req.Price, Prefetch: req.Prefetch,
 		Progress: func(p tasklet.Progress) {
 			if p.Phase == tasklet.PhaseDone {
-				held = p.Prefetched
+				// What is still arriving counts too: the next tasklet on
+				// it waits for the rest of a fetch already under way.
+				held = append(p.Prefetched, p.Prefetching...)
 			}
 			if progress != nil {
 				progress(p.Done, p.Total)

@@ -65,7 +65,8 @@ type OfferRequest struct {
 }
 
 // prefetchSwarm offers a tasklet with an OfferRequest and returns, beside
-// the receipt, the Prefetch CIDs the worker held whole by then.
+// the receipt, the Prefetch CIDs the worker held by then, whole or
+// arriving.
 type prefetchSwarm interface {
 	OfferWith(ctx context.Context, peer string, spec tasklet.Spec, req OfferRequest) (receipt.Receipt, []string, error)
 }

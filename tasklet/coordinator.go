@@ -51,7 +51,7 @@ type OfferOptions struct {
 	Price string
 	// Prefetch (at most MaxPrefetch CIDs) asks the worker to fetch these
 	// into its cache while the tasklet runs; the PhaseDone progress says
-	// which it held by the receipt.
+	// which it held, and which were arriving, by the receipt.
 	Prefetch []string
 }
 
@@ -62,8 +62,9 @@ type Progress struct {
 	Total   int
 	Metrics map[string]float64 // PhaseDone only
 	// Prefetched (PhaseDone only) are the OfferOptions.Prefetch CIDs the
-	// worker held whole when it sent its receipt.
-	Prefetched []string
+	// worker held whole when it sent its receipt, Prefetching those it
+	// was still fetching.
+	Prefetched, Prefetching []string
 }
 
 // Offer offers spec to worker and waits for the signed receipt. key must
@@ -173,7 +174,7 @@ func (c *offerCall) await(ctx context.Context) (receipt.Receipt, error) {
 			if err := c.check(*m.Receipt); err != nil {
 				return receipt.Receipt{}, err
 			}
-			c.report(Progress{Phase: PhaseDone, Metrics: m.Metrics, Prefetched: c.prefetched(m.Prefetched)})
+			c.report(Progress{Phase: PhaseDone, Metrics: m.Metrics, Prefetched: c.prefetched(m.Prefetched), Prefetching: c.prefetched(m.Prefetching)})
 			return *m.Receipt, nil
 		default:
 			return receipt.Receipt{}, fmt.Errorf("worker %s sent %s during the run: %w", c.worker, m.Type, ErrMalformed)

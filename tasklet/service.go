@@ -316,7 +316,8 @@ func (s *Service) run(st network.Stream, br *bufio.Reader, j *job) {
 	var final Msg
 	switch {
 	case fail == nil:
-		final = Msg{Type: TypeReceipt, Receipt: &r, Metrics: metrics, Prefetched: j.pre.held()}
+		final = Msg{Type: TypeReceipt, Receipt: &r, Metrics: metrics}
+		final.Prefetched, final.Prefetching = j.pre.claims()
 	case fail.Reason != "":
 		final = Msg{Type: TypeFailed, Reason: fail.Reason, Detail: fail.Detail}
 	default: // the coordinator cancelled or vanished: nobody to tell
@@ -479,27 +480,42 @@ func (s *Service) fetch(ctx context.Context, j *job, beat *heartbeat) error {
 	return context.Cause(ctx) // nil unless the tasklet was stopped before every fetch began
 }
 
-// prefetch is an offer's Prefetch data being fetched; held lists what
-// is local whole so far.
+// prefetch is an offer's Prefetch data being fetched: what is local whole
+// so far, and what is arriving.
 type prefetch struct {
-	mu   sync.Mutex
-	done []string
+	mu       sync.Mutex
+	done     []string
+	fetching string
 }
 
-func (p *prefetch) add(c string) {
+func (p *prefetch) start(c string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.done = append(p.done, c)
+	p.fetching = c
 }
 
-// held is what the receipt message claims; nil for no prefetch.
-func (p *prefetch) held() []string {
+// end records the end of c's fetch, whole when ok.
+func (p *prefetch) end(c string, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.fetching = ""
+	if ok {
+		p.done = append(p.done, c)
+	}
+}
+
+// claims is what the receipt message says: the CIDs whole, and the one
+// arriving; nil for no prefetch.
+func (p *prefetch) claims() (whole, arriving []string) {
 	if p == nil {
-		return nil
+		return nil, nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return slices.Clone(p.done)
+	if p.fetching != "" {
+		arriving = []string{p.fetching}
+	}
+	return slices.Clone(p.done), arriving
 }
 
 // startPrefetch fetches the offer's Prefetch CIDs one after another into
@@ -507,8 +523,9 @@ func (p *prefetch) held() []string {
 // prefetches run already. The coordinator will most likely
 // send this worker a tasklet on them next, which then finds them local
 // instead of waiting for them at its start. The fetch belongs to the
-// service, not the tasklet: it may finish after the receipt (only what is
-// whole by then is claimed) and is bounded by PrefetchTimeout and Close.
+// service, not the tasklet: it may finish after the receipt (which says
+// what is whole by then and what is still arriving) and is bounded by
+// PrefetchTimeout and Close.
 // Failures are only logged: the data is fetched again when it is needed.
 func (s *Service) startPrefetch(j *job) *prefetch {
 	if len(j.offer.Prefetch) == 0 || s.cfg.Fetch == nil {
@@ -535,13 +552,13 @@ func (s *Service) startPrefetch(j *job) *prefetch {
 		for _, in := range j.offer.Prefetch {
 			c, err := cid.Decode(in) // checked by OpenOffer
 			if err == nil {
+				p.start(in)
 				err = s.cfg.Fetch(ctx, c, j.hints)
 			}
+			p.end(in, err == nil)
 			if err != nil {
 				s.log.Debug("prefetch failed", "cid", in, "peer", j.remote, "err", err)
-				continue
 			}
-			p.add(in)
 		}
 	}()
 	return p

@@ -528,48 +528,51 @@ func TestFetchInputsSideBySide(t *testing.T) {
 }
 
 // TestPrefetchWhileRunning: the offer's Prefetch data is fetched after
-// the tasklet's inputs, while the executor runs, and the receipt message
-// claims only what was whole by then: the first CID, not the second,
-// whose fetch is still running when the executor returns.
+// the tasklet's inputs, while the executor runs, one CID after another.
+// The receipt message says which CIDs were whole by then and which one was
+// still arriving; one whose fetch failed is in neither.
 func TestPrefetchWhileRunning(t *testing.T) {
 	spec := testSpec(t)
-	next, later := rawCID(t, "next shard"), rawCID(t, "a shard after it")
-	secondAsked := make(chan struct{})
+	lost, next, later := rawCID(t, "nobody has it"), rawCID(t, "next shard"), rawCID(t, "a shard after it")
+	lastAsked := make(chan struct{})
 	var mu sync.Mutex
 	var order []string
 	n := newTestNet(t, ServiceConfig{
-		Executors: map[string]Executor{ExecutorBuiltin: hashExecutor(secondAsked)},
+		Executors: map[string]Executor{ExecutorBuiltin: hashExecutor(lastAsked)},
 		Fetch: func(ctx context.Context, c cid.Cid, _ []peer.AddrInfo) error {
 			mu.Lock()
 			order = append(order, c.String())
 			mu.Unlock()
-			if c.String() == later {
-				close(secondAsked)
+			switch c.String() {
+			case lost:
+				return errors.New("no provider")
+			case later:
+				close(lastAsked)
 				<-ctx.Done() // still running at the receipt; Close ends it
 				return ctx.Err()
 			}
 			return nil
 		},
 	})
-	var held []string
+	var whole, arriving []string
 	_, err := n.offer(context.Background(), spec, nil, OfferOptions{
-		Prefetch: []string{next, later},
+		Prefetch: []string{lost, next, later},
 		Progress: func(p Progress) {
 			if p.Phase == PhaseDone {
-				held = p.Prefetched
+				whole, arriving = p.Prefetched, p.Prefetching
 			}
 		},
 	})
 	if err != nil {
 		t.Fatalf("Offer: %v", err)
 	}
-	if !slices.Equal(held, []string{next}) {
-		t.Errorf("the worker claims to hold %q, want only %q", held, next)
+	if !slices.Equal(whole, []string{next}) || !slices.Equal(arriving, []string{later}) {
+		t.Errorf("the worker claims %q whole and %q arriving, want %q and %q", whole, arriving, next, later)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(order) != 4 || !slices.Equal(order[2:], []string{next, later}) {
-		t.Errorf("fetched %q: want both inputs first, then %s and %s", order, next, later)
+	if len(order) != 5 || !slices.Equal(order[2:], []string{lost, next, later}) {
+		t.Errorf("fetched %q: want both inputs first, then %s, %s and %s", order, lost, next, later)
 	}
 }
 

@@ -81,8 +81,10 @@ type Msg struct {
 	// Outputs are output CIDs (release only), 1 to MaxReleaseOutputs.
 	Outputs []string `json:"outputs,omitempty"`
 	// Prefetched (receipt only) are the offer's Prefetch CIDs the worker
-	// holds whole when it sends the receipt.
-	Prefetched []string `json:"prefetched,omitempty"`
+	// holds whole when it sends the receipt; Prefetching the one it is
+	// fetching then.
+	Prefetched  []string `json:"prefetched,omitempty"`
+	Prefetching []string `json:"prefetching,omitempty"`
 }
 
 var reasonPattern = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
@@ -208,6 +210,9 @@ func (m Msg) check() error {
 			return err
 		}
 		if err := checkCIDs("prefetched", m.Prefetched, MaxPrefetch); err != nil {
+			return err
+		}
+		if err := checkCIDs("prefetching", m.Prefetching, MaxPrefetch); err != nil {
 			return err
 		}
 		return checkMetrics(m.Metrics)

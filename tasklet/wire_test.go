@@ -71,7 +71,7 @@ func TestWriteReadRoundTrip(t *testing.T) {
 		{Type: TypeProgress, Phase: PhaseFetching, Done: 1, Total: 3},
 		{Type: TypeProgress, Phase: PhaseRunning},
 		{Type: TypeReceipt, Receipt: &r, Metrics: map[string]float64{"acc": 0.91}},
-		{Type: TypeReceipt, Receipt: &r, Prefetched: []string{rawCID(t, "next shard")}},
+		{Type: TypeReceipt, Receipt: &r, Prefetched: []string{rawCID(t, "next shard")}, Prefetching: []string{rawCID(t, "the one after")}},
 		{Type: TypeFailed, Reason: FailExecutor, Detail: "out of memory"},
 		{Type: TypeCancel},
 	}
@@ -116,6 +116,7 @@ func TestReadMsgRejects(t *testing.T) {
 		{"progress bad phase", frame(`{"v":1,"type":"progress","phase":"napping"}`), MaxMsg, ErrMalformed},
 		{"receipt missing", frame(`{"v":1,"type":"receipt"}`), MaxMsg, ErrMalformed},
 		{"receipt unsigned", frame(`{"v":1,"type":"receipt","receipt":{"jobId":"x"}}`), MaxMsg, ErrMalformed},
+		{"prefetching not a CID", frame(`{"v":1,"type":"receipt","receipt":` + signedReceiptJSON(t) + `,"prefetching":["shard"]}`), MaxMsg, ErrMalformed},
 		{"prefetched not a CID", frame(`{"v":1,"type":"receipt","receipt":` + signedReceiptJSON(t) + `,"prefetched":["shard"]}`), MaxMsg, ErrMalformed},
 		{"too much prefetched", frame(`{"v":1,"type":"receipt","receipt":` + signedReceiptJSON(t) + `,"prefetched":["` +
 			strings.Repeat(rawCID(t, "s")+`","`, MaxPrefetch) + rawCID(t, "s") + `"]}`), MaxMsg, ErrMalformed},
