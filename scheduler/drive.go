@@ -791,6 +791,10 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int, pre *pre
 	losses := map[int]float64{}
 	broken := map[int]string{} // outputs that break the program contract
 	var lost []int
+	rtts := map[string]time.Duration{}
+	for _, w := range c.swarm.Workers() {
+		rtts[w.ID] = w.RTT
+	}
 	fetchStart := c.now()
 	for _, t := range rd.Tasklets { // in index order: the sum's order is fixed
 		if t.State == TaskDropped {
@@ -817,7 +821,7 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int, pre *pre
 		if err != nil {
 			return nil, err
 		}
-		c.measure.ObserveTransfer(t.Peer, n, taken)
+		c.measure.ObserveTransfer(t.Peer, n, netOfRoundTrips(taken, rtts[t.Peer]))
 		fetched[t.Index], losses[t.Index] = p, t.Loss
 	}
 	if len(lost) > 0 {
@@ -898,6 +902,19 @@ func (c *Coordinator) aggregate(ctx context.Context, r *run, round int, pre *pre
 	id := r.job.ID
 	r.cleanup.Go(func() { c.retain(ctx, id, round+1, byPeer, drop) })
 	return nil, nil
+}
+
+// fetchRoundTrips is how many round trips fetching a small DAG waits for:
+// its root, then the blocks it links. Placement's ETA counts them in its
+// setup term (RTT × 6 holds the weights' and the output's fetches).
+const fetchRoundTrips = 2
+
+// netOfRoundTrips is a fetch's time without the round trips it waited
+// for, so that a peer's bandwidth measures its link rather than its
+// distance, which the ETA would otherwise count twice. It is never less
+// than a quarter of the time: an RTT read on busy cores can exceed it.
+func netOfRoundTrips(taken, rtt time.Duration) time.Duration {
+	return max(taken-fetchRoundTrips*rtt, taken/4)
 }
 
 // retained says what a finished round no longer needs kept: by peer, the

@@ -156,3 +156,21 @@ func TestNextRoundDoesNotWaitForReleases(t *testing.T) {
 		}
 	}
 }
+
+func TestNetOfRoundTrips(t *testing.T) {
+	ms := time.Millisecond
+	tests := []struct {
+		taken, rtt, want time.Duration
+	}{
+		{300 * ms, 0, 300 * ms},        // no RTT known: the whole time
+		{300 * ms, 100 * ms, 100 * ms}, // a far peer: two round trips were waiting
+		{300 * ms, 140 * ms, 75 * ms},  // an RTT read high: a quarter at least
+		{40 * ms, 5 * ms, 30 * ms},     // a near peer: almost all of it is the link
+		{0, 10 * ms, 0},                // nothing to measure stays nothing
+	}
+	for _, tt := range tests {
+		if got := netOfRoundTrips(tt.taken, tt.rtt); got != tt.want {
+			t.Errorf("netOfRoundTrips(%s, %s) = %s, want %s", tt.taken, tt.rtt, got, tt.want)
+		}
+	}
+}
