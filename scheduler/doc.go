@@ -17,6 +17,7 @@
 //
 // The round machine (machine.go) is pure: it does no I/O, takes the time
 // from its caller and keeps its state in the persisted Round; drive.go is
-// the runner around it. The swarm and the data grid are reached through the
+// the runner around it, holders.go what it knows of who holds a round's
+// data, retain.go what a finished round lets go of. The swarm and the data grid are reached through the
 // small interfaces in deps.go.
 package scheduler
