@@ -126,7 +126,24 @@ type Service struct {
 	mu          sync.Mutex
 	closed      bool
 	prefetching int // offers whose Prefetch runs (startPrefetch)
+	prefetched  PrefetchStats
 	wg          sync.WaitGroup
+}
+
+// PrefetchStats counts the CIDs that offers asked this worker to prefetch,
+// by what became of them, since the service started.
+type PrefetchStats struct {
+	Done    uint64 `json:"done"`    // whole here (fetched, or held already)
+	Failed  uint64 `json:"failed"`  // the fetch failed, timed out or was stopped
+	Skipped uint64 `json:"skipped"` // not tried: maxPrefetching offers' prefetches were running
+}
+
+// PrefetchStats reports the prefetches so far; a prefetch still running is
+// in none of the counts.
+func (s *Service) PrefetchStats() PrefetchStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.prefetched
 }
 
 // NewService registers the tasklet protocol handler on h. It panics if
@@ -533,6 +550,9 @@ func (s *Service) startPrefetch(j *job) *prefetch {
 	}
 	s.mu.Lock()
 	if s.closed || s.prefetching >= maxPrefetching {
+		if !s.closed {
+			s.prefetched.Skipped += uint64(len(j.offer.Prefetch))
+		}
 		s.mu.Unlock()
 		return nil
 	}
@@ -556,6 +576,13 @@ func (s *Service) startPrefetch(j *job) *prefetch {
 				err = s.cfg.Fetch(ctx, c, j.hints)
 			}
 			p.end(in, err == nil)
+			s.mu.Lock()
+			if err == nil {
+				s.prefetched.Done++
+			} else {
+				s.prefetched.Failed++
+			}
+			s.mu.Unlock()
 			if err != nil {
 				s.log.Debug("prefetch failed", "cid", in, "peer", j.remote, "err", err)
 			}

@@ -569,6 +569,10 @@ func TestPrefetchWhileRunning(t *testing.T) {
 	if !slices.Equal(whole, []string{next}) || !slices.Equal(arriving, []string{later}) {
 		t.Errorf("the worker claims %q whole and %q arriving, want %q and %q", whole, arriving, next, later)
 	}
+	n.svc.Close() // stops the fetch still arriving
+	if got, want := n.svc.PrefetchStats(), (PrefetchStats{Done: 1, Failed: 2}); got != want {
+		t.Errorf("PrefetchStats() = %+v, want %+v (the next shard whole; the lost one and the one stopped by Close failed)", got, want)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(order) != 5 || !slices.Equal(order[2:], []string{lost, next, later}) {
@@ -639,5 +643,8 @@ func TestPrefetchCap(t *testing.T) {
 	n.svc.mu.Unlock()
 	if running != 0 {
 		t.Errorf("%d prefetches counted as running after all ended", running)
+	}
+	if got, want := n.svc.PrefetchStats(), (PrefetchStats{Done: maxPrefetching, Skipped: 1}); got != want {
+		t.Errorf("PrefetchStats() = %+v, want %+v", got, want)
 	}
 }

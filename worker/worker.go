@@ -329,6 +329,9 @@ type Status struct {
 	PricePerHour float64     `json:"price_per_hour"`
 	Account      string      `json:"account"`
 	Probe        probe.Probe `json:"probe"`
+	// Prefetch counts the data coordinators asked this worker to fetch
+	// ahead of the tasklet that needs it (the next round's shard).
+	Prefetch tasklet.PrefetchStats `json:"prefetch"`
 	// Fault is set on a cheating worker (local profile only). It is shown
 	// here, to the contributor, and never advertised to the swarm.
 	Fault *FaultStatus `json:"fault,omitempty"`
@@ -338,12 +341,17 @@ type Status struct {
 func (w *Worker) Status() Status {
 	now := time.Now()
 	used, total := w.slots.InUse()
+	var prefetch tasklet.PrefetchStats
+	if w.svc != nil {
+		prefetch = w.svc.PrefetchStats()
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s := Status{
 		Enabled: w.cfg.Enabled, Executors: w.cfg.Executors, Paused: w.paused.Load(),
 		SlotsInUse: used, Slots: total, Completed: w.done, Throughput: w.throughput,
 		PricePerHour: w.cfg.PricePerHour, Account: crypto.PubkeyToAddress(w.deps.EthKey.PublicKey).Hex(), Probe: w.last,
+		Prefetch: prefetch,
 	}
 	if w.faulty != nil {
 		s.Fault = &FaultStatus{Kind: w.cfg.Fault.Kind, Rate: w.cfg.Fault.Rate, Group: w.cfg.Fault.Group, Cheated: w.faulty.cheated.Load()}

@@ -80,6 +80,9 @@ func printWorkerStatus(w io.Writer, s *worker.Status) {
 	for _, g := range s.Probe.GPUs {
 		fmt.Fprintf(w, "gpu%d        %s, %s of %s free, %d%% busy, compute %s\n", g.Index, g.Name, humanBytes(int64(g.MemoryFree)), humanBytes(int64(g.MemoryTotal)), g.UtilizationGPU, g.ComputeCapability)
 	}
+	if p := s.Prefetch; p != (tasklet.PrefetchStats{}) {
+		fmt.Fprintf(w, "prefetch    %d done, %d failed, %d skipped (next rounds' data, fetched while training)\n", p.Done, p.Failed, p.Skipped)
+	}
 	if f := s.Fault; f != nil {
 		fmt.Fprintf(w, "cheating    %s on %g of builtin tasklets, %d so far ([worker.fault], local profile only)\n", f.Kind, f.Rate, f.Cheated)
 	}

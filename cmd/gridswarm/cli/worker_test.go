@@ -6,7 +6,34 @@ import (
 
 	"github.com/gridswarm/gridswarm/node"
 	"github.com/gridswarm/gridswarm/receipt"
+	"github.com/gridswarm/gridswarm/tasklet"
+	"github.com/gridswarm/gridswarm/worker"
 )
+
+// TestWorkerStatusPrefetch: worker status shows the prefetches once there
+// are any, and no line before.
+func TestWorkerStatusPrefetch(t *testing.T) {
+	tests := []struct {
+		p    tasklet.PrefetchStats
+		want string
+	}{
+		{tasklet.PrefetchStats{}, ""},
+		{tasklet.PrefetchStats{Done: 7, Failed: 1, Skipped: 2}, "prefetch    7 done, 1 failed, 2 skipped (next rounds' data, fetched while training)\n"},
+	}
+	for _, tt := range tests {
+		var b strings.Builder
+		printWorkerStatus(&b, &worker.Status{Idle: true, Prefetch: tt.p})
+		var got string
+		for _, line := range strings.SplitAfter(b.String(), "\n") {
+			if strings.HasPrefix(line, "prefetch") {
+				got += line
+			}
+		}
+		if got != tt.want {
+			t.Errorf("printWorkerStatus with %+v: prefetch line %q, want %q", tt.p, got, tt.want)
+		}
+	}
+}
 
 func TestIdleWhy(t *testing.T) {
 	tests := []struct{ in, want string }{
