@@ -235,8 +235,19 @@ func TestWorldNetPlacement(t *testing.T) {
 	spec := worldJobSpec(t, results[0].CID, model)
 	// ETA first: the random job then runs on workers that may have cached
 	// shards in the first job, which can only help random.
+	var etaPrefetches uint64
 	for _, s := range strategies {
 		job := runWorldJob(ctx, t, coords[s], spec)
+		switch s {
+		case placement.StrategyETA:
+			etaPrefetches = checkPrefetched(ctx, t, job, workers, holderIDs)
+		case placement.StrategyRandom:
+			// Random placement asks for no prefetch: no worker counts one
+			// more than after the ETA job.
+			if got := prefetchTotal(ctx, t, workers); got != etaPrefetches {
+				t.Errorf("random placement: the workers count %d prefetches, %d after the ETA job; random placement should ask for none", got, etaPrefetches)
+			}
+		}
 		sr := StrategyResult{JobID: job.ID, TestAccuracy: job.TestAccuracy}
 		for _, rd := range job.Rounds {
 			if rd.Finished == nil {
@@ -291,6 +302,118 @@ func TestWorldNetPlacement(t *testing.T) {
 			t.Fatalf("writing the result: %v", err)
 		}
 	}
+}
+
+// workerPrefetch is the part of worker_status this test reads.
+type workerPrefetch struct {
+	Prefetch struct {
+		Done, Failed, Skipped uint64
+	} `json:"prefetch"`
+}
+
+func (p workerPrefetch) total() uint64 {
+	return p.Prefetch.Done + p.Prefetch.Failed + p.Prefetch.Skipped
+}
+
+// prefetchTotal is every prefetch the workers counted, whatever became of it.
+func prefetchTotal(ctx context.Context, t *testing.T, workers []*worldDaemon) uint64 {
+	t.Helper()
+	var n uint64
+	for _, d := range workers {
+		var st workerPrefetch
+		if err := d.c.Call(ctx, &st, "worker_status"); err != nil {
+			t.Fatalf("%s: worker_status: %v", d.name, err)
+		}
+		n += st.total()
+	}
+	return n
+}
+
+// checkPrefetched checks the prefetch of the next round's shard on real
+// daemons: each first attempt of a round before the last asked its worker
+// for the shard its tasklet index trains on next round, every such
+// prefetch completed, and a worker that imported no dataset now holds the
+// whole shard. It returns the workers' prefetch count.
+func checkPrefetched(ctx context.Context, t *testing.T, job *scheduler.Job, workers []*worldDaemon, importers map[string]bool) uint64 {
+	t.Helper()
+	byID := map[string]*worldDaemon{}
+	for _, d := range workers {
+		byID[d.id.String()] = d
+	}
+	type ask struct {
+		w          *worldDaemon
+		round, idx int
+		shard      string
+	}
+	var asks []ask
+	for r := 0; r+1 < len(job.Rounds); r++ {
+		next := map[int]string{}
+		for _, tk := range job.Rounds[r+1].Tasklets {
+			next[tk.Index] = tk.Shard
+		}
+		for _, tk := range job.Rounds[r].Tasklets {
+			if len(tk.Attempts) == 0 || tk.Attempts[0].Peer != tk.Peer || tk.Attempts[0].Outcome != scheduler.OutcomeDone || next[tk.Index] == "" {
+				continue // prefetches go with first attempts only
+			}
+			asks = append(asks, ask{byID[tk.Peer], r, tk.Index, next[tk.Index]})
+		}
+	}
+	if len(asks) == 0 {
+		t.Fatalf("ETA job %s: no first attempt before the last round, nothing was asked to prefetch", job.ID)
+	}
+	// A prefetch may still be arriving when the job ends: it runs beside
+	// the tasklet and may outlive it. Wait for the counts, bounded.
+	var st map[string]workerPrefetch
+	deadline := time.Now().Add(time.Minute)
+	for {
+		st = map[string]workerPrefetch{}
+		var done uint64
+		for _, d := range workers {
+			var s workerPrefetch
+			if err := d.c.Call(ctx, &s, "worker_status"); err != nil {
+				t.Fatalf("%s: worker_status: %v", d.name, err)
+			}
+			st[d.name] = s
+			done += s.Prefetch.Done
+		}
+		if done >= uint64(len(asks)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ETA job: %d first attempts before the last round asked for a prefetch, but the workers completed %d within a minute of the job's end: %+v", len(asks), done, st)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	fresh := 0
+	for _, a := range asks {
+		if a.w == nil {
+			t.Fatalf("round %d tasklet %d ran on a peer that is not one of the workers", a.round, a.idx)
+		}
+		if st[a.w.name].Prefetch.Done == 0 {
+			t.Errorf("%s ran round %d tasklet %d and was asked to prefetch %s, but counts no completed prefetch: %+v", a.w.name, a.round, a.idx, a.shard, st[a.w.name].Prefetch)
+		}
+		if importers[a.w.id.String()] {
+			continue // held the shard from the start
+		}
+		var hs []api.Holding
+		if err := a.w.c.Call(ctx, &hs, "data_holds", []string{a.shard}); err != nil {
+			t.Fatalf("%s: data_holds: %v", a.w.name, err)
+		}
+		if len(hs) != 1 || !hs[0].Complete {
+			t.Errorf("%s ran round %d tasklet %d and was asked to prefetch the next round's shard %s, but holds %+v of it", a.w.name, a.round, a.idx, a.shard, hs)
+		}
+		fresh++
+	}
+	t.Logf("ETA job: %d first attempts asked for the next round's shard; %d of them on workers that imported no dataset, which now hold it whole", len(asks), fresh)
+	var total uint64
+	for _, s := range st {
+		total += s.total()
+	}
+	return total
 }
 
 // startWorldDaemon runs a whole daemon in this process on w, in region.
