@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/accounts"
@@ -126,6 +127,53 @@ func VerifyBinding(id peer.ID, account string, sig []byte) error {
 	return nil
 }
 
+// maxBindings bounds a bindingCache: more peers than a swarm's records
+// come from; beyond it an arbitrary entry makes room.
+const maxBindings = 10_000
+
+// bindingCache remembers the account bindings it verified, one per peer.
+// A peer's binding is the same in every record it publishes, so each one
+// costs an ECDSA public-key recovery (tens to hundreds of µs) once rather
+// than once per record received; a record whose account or signature
+// differs from the remembered one is verified afresh.
+type bindingCache struct {
+	mu sync.Mutex
+	ok map[peer.ID]verifiedBinding
+}
+
+type verifiedBinding struct {
+	account string
+	sig     string
+}
+
+func newBindingCache() *bindingCache {
+	return &bindingCache{ok: map[peer.ID]verifiedBinding{}}
+}
+
+// verify is VerifyBinding, skipped for a binding verified before.
+func (bc *bindingCache) verify(id peer.ID, account string, sig []byte) error {
+	b := verifiedBinding{account: account, sig: string(sig)}
+	bc.mu.Lock()
+	hit := bc.ok[id] == b
+	bc.mu.Unlock()
+	if hit {
+		return nil
+	}
+	if err := VerifyBinding(id, account, sig); err != nil {
+		return err
+	}
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	if _, known := bc.ok[id]; !known && len(bc.ok) >= maxBindings {
+		for old := range bc.ok {
+			delete(bc.ok, old)
+			break
+		}
+	}
+	bc.ok[id] = b
+	return nil
+}
+
 // SealCaps signs capabilities with the node's libp2p key.
 func SealCaps(key crypto.PrivKey, c *Capabilities) ([]byte, error) {
 	env, err := record.Seal(c, key)
@@ -146,6 +194,12 @@ func SealCaps(key crypto.PrivKey, c *Capabilities) ([]byte, error) {
 // that the signer is the peer it describes, the account binding, freshness
 // and sane values. now is injected for tests.
 func OpenCaps(b []byte, now time.Time) (*Capabilities, error) {
+	return openCaps(b, now, VerifyBinding)
+}
+
+// openCaps is OpenCaps with the account binding checked by verify
+// (VerifyBinding, or a bindingCache's verify).
+func openCaps(b []byte, now time.Time, verify func(id peer.ID, account string, sig []byte) error) (*Capabilities, error) {
 	if len(b) > MaxCapsSize {
 		return nil, fmt.Errorf("capability record of %d bytes exceeds the %d byte limit", len(b), MaxCapsSize)
 	}
@@ -167,7 +221,7 @@ func OpenCaps(b []byte, now time.Time) (*Capabilities, error) {
 	if age := now.Sub(time.UnixMilli(c.Time)); age > MaxCapsAge || age < -time.Minute {
 		return nil, fmt.Errorf("capability record of %s is stale or from the future (age %s)", signer, age.Round(time.Second))
 	}
-	if err := VerifyBinding(signer, c.Account, c.AccountSig); err != nil {
+	if err := verify(signer, c.Account, c.AccountSig); err != nil {
 		return nil, err
 	}
 	if len(c.Executors) > 16 || len(c.GPUs) > 64 || c.Slots < 0 || c.SlotsFree < 0 || c.SlotsFree > c.Slots ||

@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-func boundCaps(t *testing.T, key crypto.PrivKey, id peer.ID, now time.Time) Capabilities {
+func boundCaps(t testing.TB, key crypto.PrivKey, id peer.ID, now time.Time) Capabilities {
 	t.Helper()
 	eth, err := ethcrypto.GenerateKey()
 	if err != nil {
@@ -65,16 +66,76 @@ func TestOpenCaps(t *testing.T) {
 		{"more free slots than slots", seal(key, mutate(func(c *Capabilities) { c.SlotsFree = 3 })), "out-of-range"},
 		{"oversized", make([]byte, MaxCapsSize+1), "exceeds"},
 	}
+	// The same cases through one binding cache, warmed by "good" first: a
+	// remembered binding must not let a different one through.
+	bc := newBindingCache()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := OpenCaps(tt.data, now)
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Errorf("OpenCaps = %v, want ok", err)
-			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Errorf("OpenCaps = %v, want an error containing %q", err, tt.wantErr)
+			for _, open := range []struct {
+				name string
+				f    func([]byte, time.Time) (*Capabilities, error)
+			}{
+				{"OpenCaps", OpenCaps},
+				{"with the binding cache", func(b []byte, now time.Time) (*Capabilities, error) { return openCaps(b, now, bc.verify) }},
+			} {
+				_, err := open.f(tt.data, now)
+				switch {
+				case tt.wantErr == "" && err != nil:
+					t.Errorf("%s = %v, want ok", open.name, err)
+				case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+					t.Errorf("%s = %v, want an error containing %q", open.name, err, tt.wantErr)
+				}
 			}
 		})
+	}
+}
+
+// TestBindingCache: a binding verified once is remembered (not recovered
+// again), a different one for the same peer is verified afresh, a bad one
+// is not remembered, and the cache stays within maxBindings.
+func TestBindingCache(t *testing.T) {
+	now := time.UnixMilli(1_800_000_000_000)
+	key, id := newKey(t)
+	c := boundCaps(t, key, id, now)
+	bc := newBindingCache()
+	if err := bc.verify(id, c.Account, c.AccountSig); err != nil {
+		t.Fatalf("verify(good binding) = %v", err)
+	}
+	if got := bc.ok[id]; got.account != c.Account || got.sig != string(c.AccountSig) {
+		t.Fatalf("the verified binding is not remembered: %+v", got)
+	}
+	// A remembered binding is trusted as it stands: plant one that would
+	// not verify and see it pass, which only the cache can explain.
+	forged := append([]byte(nil), c.AccountSig...)
+	forged[3] ^= 0xff
+	bc.ok[id] = verifiedBinding{account: c.Account, sig: string(forged)}
+	if err := bc.verify(id, c.Account, forged); err != nil {
+		t.Errorf("verify(remembered binding) = %v, want nil without recovering the key", err)
+	}
+	// The real binding differs from the planted one: verified afresh.
+	if err := bc.verify(id, c.Account, c.AccountSig); err != nil {
+		t.Errorf("verify(good binding after another) = %v", err)
+	}
+	other := boundCaps(t, key, id, now) // another account
+	if err := bc.verify(id, other.Account, c.AccountSig); err == nil {
+		t.Error("verify(account with another's signature) = nil, want an error")
+	}
+	if got := bc.ok[id].account; got != c.Account {
+		t.Errorf("after a refused binding the cache holds account %s, want %s", got, c.Account)
+	}
+	for i := 0; len(bc.ok) < maxBindings; i++ {
+		bc.ok[peer.ID(fmt.Sprint("filler", i))] = verifiedBinding{}
+	}
+	_, id2 := newKey(t)
+	c2 := boundCaps(t, key, id2, now)
+	if err := bc.verify(id2, c2.Account, c2.AccountSig); err != nil {
+		t.Fatalf("verify(new peer's binding) = %v", err)
+	}
+	if len(bc.ok) > maxBindings {
+		t.Errorf("the cache holds %d bindings, over its bound of %d", len(bc.ok), maxBindings)
+	}
+	if _, ok := bc.ok[id2]; !ok {
+		t.Error("the new peer's binding was not remembered")
 	}
 }
 
@@ -142,4 +203,29 @@ func FuzzOpenCaps(f *testing.F) {
 			t.Fatal("accepted out-of-range slots")
 		}
 	})
+}
+
+// BenchmarkOpenCaps: opening one peer's record as a daemon receives it
+// again and again, with and without the binding cache.
+func BenchmarkOpenCaps(b *testing.B) {
+	now := time.UnixMilli(1_800_000_000_000)
+	key, id := newKey(b)
+	c := boundCaps(b, key, id, now)
+	sealed, err := SealCaps(key, &c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bc := newBindingCache()
+	for _, bm := range []struct {
+		name   string
+		verify func(peer.ID, string, []byte) error
+	}{{"uncached", VerifyBinding}, {"cached", bc.verify}} {
+		b.Run(bm.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := openCaps(sealed, now, bm.verify); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -86,7 +86,7 @@ func (s *Swarm) FetchCaps(ctx context.Context, id peer.ID) (*Capabilities, error
 	if len(b) == 0 {
 		return nil, fmt.Errorf("asking %s: %w", id, ErrNoCaps)
 	}
-	c, err := OpenCaps(b, s.caps.now())
+	c, err := s.caps.open(b)
 	if err != nil {
 		return nil, fmt.Errorf("capability record of %s: %w", id, err)
 	}

@@ -37,6 +37,12 @@ type capsState struct {
 	nudge     chan struct{} // the coordinate moved or a peer joined: re-check the republish policy
 	topic     *Topic
 	now       func() time.Time
+	bindings  *bindingCache
+}
+
+// open is OpenCaps at cs's clock, with bindings verified once per peer.
+func (cs *capsState) open(b []byte) (*Capabilities, error) {
+	return openCaps(b, cs.now(), cs.bindings.verify)
 }
 
 func newCapsState() (*capsState, error) {
@@ -45,7 +51,7 @@ func newCapsState() (*capsState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot start the Vivaldi coordinate client: %w", err)
 	}
-	cs := &capsState{byPeer: map[peer.ID]capsEntry{}, vivaldi: v, now: time.Now,
+	cs := &capsState{byPeer: map[peer.ID]capsEntry{}, vivaldi: v, now: time.Now, bindings: newBindingCache(),
 		policy: defaultRepublishPolicy, nudge: make(chan struct{}, 1)}
 	cs.repub.start = cs.now()
 	return cs, nil
@@ -55,7 +61,7 @@ func newCapsState() (*capsState, error) {
 // checks: a valid record by its own author, newer than the last one
 // accepted from that peer (older ones are replays).
 func (cs *capsState) check(from peer.ID, b []byte) error {
-	c, err := OpenCaps(b, cs.now())
+	c, err := cs.open(b)
 	if err != nil {
 		return err
 	}
@@ -283,7 +289,7 @@ func (s *Swarm) startCaps() error {
 	go s.watchJoins(events)
 	go s.republishLoop()
 	s.consume(sub, func(m *pubsub.Message) {
-		if c, err := OpenCaps(m.Data, s.caps.now()); err == nil {
+		if c, err := s.caps.open(m.Data); err == nil {
 			s.caps.store(c)
 			s.log.Debug("capability record received", "peer", c.PeerID, "seq", c.Seq)
 		}
@@ -434,7 +440,7 @@ func (s *Swarm) FindCapable(ctx context.Context, class string, max int) ([]*Capa
 			s.log.Debug("capability record unavailable", "peer", info.ID, "err", err)
 			continue
 		}
-		c, err := OpenCaps(r.Data, time.Now())
+		c, err := s.caps.open(r.Data)
 		if err != nil || c.PeerID != info.ID.String() {
 			continue
 		}
