@@ -20,9 +20,20 @@ import (
 // queue is empty, wants stuck with a slow peer are also asked of an idle
 // one (BitTorrent's endgame), and a DONT_HAVE or a vanished peer puts its
 // wants back in the queue for the others.
+//
+// Peers are near or far by round-trip time. A far peer gets only the
+// wants the near ones would not deliver before its round trip is over
+// (farRoom), so a DAG of a few blocks comes from the nearest holders and
+// never waits on one across an ocean, while a large one still draws on
+// every holder's bandwidth.
 const (
-	stripeMinWindow = 4
-	stripeMaxWindow = 64
+	// A live peer is near when its RTT is at most stripeNearFactor times
+	// the nearest known RTT plus stripeNearSlack; a peer whose RTT is
+	// unknown counts as near.
+	stripeNearFactor = 2
+	stripeNearSlack  = 20 * time.Millisecond
+	stripeMinWindow  = 4
+	stripeMaxWindow  = 64
 	// stripeTarget is the time a window should take to drain at the
 	// peer's observed rate: enough to cover round trips and bursts.
 	stripeTarget = 300 * time.Millisecond
@@ -44,6 +55,7 @@ type stripePeer struct {
 	rate     float64       // bytes/s, moving average; 0 until measured
 	perBlock time.Duration // moving average time between its blocks
 	last     time.Time     // when it last delivered (or was first asked)
+	rtt      time.Duration // round-trip time; 0: unknown
 	// accBytes and accBlocks arrived since last and are not yet in rate.
 	accBytes  int64
 	accBlocks int
@@ -104,6 +116,7 @@ type stripePlan struct {
 	dontHave map[string]map[peer.ID]bool
 	failed   []cid.Cid // every live peer said DONT_HAVE
 	left     int       // blocks not yet received or failed
+	start    time.Time // the first assign
 	bytes    int64
 	blocks   int
 }
@@ -125,13 +138,17 @@ func newStripePlan(keys []cid.Cid) *stripePlan {
 	return p
 }
 
-// addPeer adds a peer known to hold the blocks (it answered HAVE).
-func (p *stripePlan) addPeer(id peer.ID, now time.Time) {
+// addPeer adds a peer known to hold the blocks (it answered HAVE), with
+// its round-trip time (0: unknown).
+func (p *stripePlan) addPeer(id peer.ID, rtt time.Duration, now time.Time) {
 	if sp, ok := p.peers[id]; ok {
 		sp.gone = false
+		if rtt > 0 {
+			sp.rtt = rtt
+		}
 		return
 	}
-	p.peers[id] = &stripePeer{id: id, last: now}
+	p.peers[id] = &stripePeer{id: id, last: now, rtt: rtt}
 	p.order = append(p.order, id)
 }
 
@@ -158,12 +175,30 @@ func (p *stripePlan) avgBlock() float64 {
 // returns the new want-blocks per peer.
 func (p *stripePlan) assign(now time.Time) map[peer.ID][]cid.Cid {
 	out := map[peer.ID][]cid.Cid{}
+	if p.start.IsZero() {
+		p.start = now
+	}
 	peers := p.byRate()
+	cutoff := nearCutoff(peers)
+	nearRate := 0.0
+	for _, sp := range peers {
+		if !sp.far(cutoff) {
+			nearRate += sp.rate
+		}
+	}
 	for _, sp := range peers {
 		free := p.limit(sp) - sp.inflight
+		room := -1 // any queued block
+		if sp.far(cutoff) {
+			room = p.farRoom(sp, nearRate, now)
+		}
 		for i := 0; free > 0 && i < len(p.queue); {
 			c := p.queue[i]
 			if p.dontHave[string(c.Hash())][sp.id] {
+				i++
+				continue
+			}
+			if room == 0 && p.nearMayHave(peers, cutoff, c) {
 				i++
 				continue
 			}
@@ -171,6 +206,9 @@ func (p *stripePlan) assign(now time.Time) map[peer.ID][]cid.Cid {
 			p.ask(sp, c, now)
 			out[sp.id] = append(out[sp.id], c)
 			free--
+			if room > 0 {
+				room--
+			}
 		}
 	}
 	if len(p.queue) == 0 {
@@ -338,8 +376,55 @@ func (p *stripePlan) remaining() []cid.Cid {
 	return out
 }
 
-// byRate returns the live peers, fastest first (unmeasured ones first of
-// all, so each gets tried).
+// nearCutoff is the RTT beyond which one of peers is far: twice the
+// nearest known RTT plus stripeNearSlack; 0 (none is far) when no RTT is
+// known.
+func nearCutoff(peers []*stripePeer) time.Duration {
+	var nearest time.Duration
+	for _, sp := range peers {
+		if sp.rtt > 0 && (nearest == 0 || sp.rtt < nearest) {
+			nearest = sp.rtt
+		}
+	}
+	if nearest == 0 {
+		return 0
+	}
+	return stripeNearFactor*nearest + stripeNearSlack
+}
+
+// far reports whether sp's RTT is beyond cutoff (see nearCutoff).
+func (sp *stripePeer) far(cutoff time.Duration) bool { return cutoff > 0 && sp.rtt > cutoff }
+
+// farRoom is how many of the queued blocks a near peer may have that far
+// peer sp may take now: those the near peers (together nearRate bytes/s)
+// would not deliver before a block asked of sp could arrive. Until a near
+// peer has delivered, none, for at most sp's own round trip since the plan
+// began; after that, with the near peers silent, all.
+func (p *stripePlan) farRoom(sp *stripePeer, nearRate float64, now time.Time) int {
+	if nearRate == 0 {
+		if now.Sub(p.start) < sp.rtt {
+			return 0
+		}
+		return len(p.queue)
+	}
+	keep := int(nearRate * sp.rtt.Seconds() / p.avgBlock())
+	return max(len(p.queue)-keep, 0)
+}
+
+// nearMayHave reports whether a near live peer has not said DONT_HAVE
+// for c. Most blocks have no DONT_HAVE at all.
+func (p *stripePlan) nearMayHave(peers []*stripePeer, cutoff time.Duration, c cid.Cid) bool {
+	lacks := p.dontHave[string(c.Hash())]
+	for _, sp := range peers {
+		if !sp.far(cutoff) && !lacks[sp.id] {
+			return true
+		}
+	}
+	return false
+}
+
+// byRate returns the live peers, fastest first; unmeasured ones come first
+// of all, so each gets tried, nearest first (unknown RTTs last).
 func (p *stripePlan) byRate() []*stripePeer {
 	var out []*stripePeer
 	for _, id := range p.order {
@@ -354,6 +439,8 @@ func (p *stripePlan) byRate() []*stripePeer {
 			return -1
 		case rb == 0 && ra != 0:
 			return 1
+		case ra == 0 && rb == 0:
+			return cmpRTT(a.rtt, b.rtt)
 		case ra > rb:
 			return -1
 		case ra < rb:
@@ -371,4 +458,19 @@ func (p *stripePlan) sortedWants() []*stripeWant {
 	}
 	slices.SortFunc(out, func(a, b *stripeWant) int { return slices.Compare(a.c.Bytes(), b.c.Bytes()) })
 	return out
+}
+
+// cmpRTT orders round-trip times, unknown (0) last.
+func cmpRTT(a, b time.Duration) int {
+	switch {
+	case a == b:
+		return 0
+	case a == 0:
+		return 1
+	case b == 0:
+		return -1
+	case a < b:
+		return -1
+	}
+	return 1
 }

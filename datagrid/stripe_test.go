@@ -26,11 +26,13 @@ func testKeys(t testing.TB, n int) []cid.Cid {
 }
 
 // simPeer serves the wants it is sent one at a time, each taking per
-// (its link's time for one block); a dead peer never answers.
+// (its link's time for one block) after a round trip when it was idle; a
+// dead peer never answers.
 type simPeer struct {
 	id       peer.ID
 	per      time.Duration
-	lacks    bool // answers DONT_HAVE to everything
+	rtt      time.Duration // also told to the plan; 0: unknown
+	lacks    bool          // answers DONT_HAVE to everything
 	dead     bool
 	queue    []cid.Cid
 	next     time.Time // when the head of queue is delivered
@@ -47,7 +49,7 @@ func simulate(t *testing.T, plan *stripePlan, peers []*simPeer) time.Duration {
 	byID := map[peer.ID]*simPeer{}
 	for _, sp := range peers {
 		byID[sp.id] = sp
-		plan.addPeer(sp.id, now)
+		plan.addPeer(sp.id, sp.rtt, now)
 	}
 	for step := 0; plan.left > 0; step++ {
 		if step > 100000 {
@@ -62,7 +64,7 @@ func simulate(t *testing.T, plan *stripePlan, peers []*simPeer) time.Duration {
 				continue
 			}
 			if len(sp.queue) == 0 {
-				sp.next = now.Add(sp.per)
+				sp.next = now.Add(sp.rtt + sp.per)
 			}
 			sp.queue = append(sp.queue, cs...)
 		}
@@ -123,6 +125,64 @@ func TestStripeSharesFollowThroughput(t *testing.T) {
 		if got < share-0.05 || got > share+0.05 {
 			t.Errorf("%s delivered %.2f of the blocks, want about %.2f", id, got, share)
 		}
+	}
+}
+
+// TestStripeSmallFetchStaysNear: a DAG of a few blocks (more than the near
+// holders' first windows) comes from the near holders only; one across an
+// ocean would add its round trip to the fetch.
+func TestStripeSmallFetchStaysNear(t *testing.T) {
+	plan := newStripePlan(testKeys(t, 24))
+	peers := []*simPeer{
+		{id: "tokyo", per: time.Millisecond, rtt: 96 * time.Millisecond},
+		{id: "frankfurt", per: time.Millisecond, rtt: 143 * time.Millisecond},
+		{id: "oregon-a", per: time.Millisecond, rtt: 5 * time.Millisecond},
+		{id: "oregon-b", per: time.Millisecond, rtt: 6 * time.Millisecond},
+	}
+	took := simulate(t, plan, peers)
+	if plan.left != 0 {
+		t.Fatalf("%d blocks never arrived", plan.left)
+	}
+	for _, far := range []peer.ID{"tokyo", "frankfurt"} {
+		if n := plan.peers[far].blocks; n != 0 {
+			t.Errorf("%s (far) delivered %d of 24 blocks, want 0: the near peers deliver them all sooner", far, n)
+		}
+	}
+	if took > 50*time.Millisecond {
+		t.Errorf("took %v of simulated time, want under 50 ms (near round trips only)", took)
+	}
+}
+
+// TestStripeLargeFetchDrawsOnFarPeers: once the near holders' windows are
+// full, a far holder's bandwidth is used too.
+func TestStripeLargeFetchDrawsOnFarPeers(t *testing.T) {
+	plan := newStripePlan(testKeys(t, 2000))
+	peers := []*simPeer{
+		{id: "near", per: 2 * time.Millisecond, rtt: 5 * time.Millisecond},
+		{id: "far", per: 2 * time.Millisecond, rtt: 140 * time.Millisecond},
+	}
+	took := simulate(t, plan, peers)
+	if plan.left != 0 {
+		t.Fatalf("%d blocks never arrived", plan.left)
+	}
+	if n := plan.peers["far"].blocks; n < 500 {
+		t.Errorf("the far peer delivered %d of 2000 blocks, want at least 500 (its link is as fast)", n)
+	}
+	if took > 3*time.Second {
+		t.Errorf("took %v of simulated time, want well under the 4 s of the near peer alone", took)
+	}
+}
+
+// TestStripeFarPeerGetsWhatNearOnesLack: blocks every near holder lacks go
+// to a far one at once.
+func TestStripeFarPeerGetsWhatNearOnesLack(t *testing.T) {
+	plan := newStripePlan(testKeys(t, 40))
+	simulate(t, plan, []*simPeer{
+		{id: "near-empty", lacks: true, rtt: 5 * time.Millisecond},
+		{id: "far-full", per: time.Millisecond, rtt: 140 * time.Millisecond},
+	})
+	if plan.left != 0 || plan.peers["far-full"].blocks != 40 {
+		t.Fatalf("left %d, the far holder delivered %d; want all 40 from it", plan.left, plan.peers["far-full"].blocks)
 	}
 }
 
@@ -196,8 +256,9 @@ func TestStripePlanInvariants(t *testing.T) {
 		now := time.Unix(0, 0)
 		ids := []peer.ID{"p0", "p1", "p2", "p3"}
 		received := map[string]bool{}
+		rtts := []time.Duration{0, 5 * time.Millisecond, 50 * time.Millisecond, 150 * time.Millisecond}
 		for i := range rapid.IntRange(1, 4).Draw(rt, "peers") {
-			plan.addPeer(ids[i], now)
+			plan.addPeer(ids[i], rtts[rapid.IntRange(0, 3).Draw(rt, "rtt")], now)
 		}
 		for range rapid.IntRange(0, 300).Draw(rt, "steps") {
 			now = now.Add(time.Duration(rapid.IntRange(0, 500).Draw(rt, "dt")) * time.Millisecond)

@@ -19,6 +19,9 @@ const (
 	// probeWait bounds how long a fetch waits for peers to say whether
 	// they hold a block (one round trip on any sane link).
 	probeWait = time.Second
+	// probeGraceMin is the least a probe waits for more answers once a
+	// holder answered (probeGrace).
+	probeGraceMin = 20 * time.Millisecond
 	// stripeStall ends striping when no block arrived for this long; what
 	// is left goes to a bitswap session (fetch.go), which also searches.
 	stripeStall = 5 * time.Second
@@ -148,7 +151,7 @@ func (f *fetcher) stripe(ctx context.Context, keys []cid.Cid) ([]cid.Cid, error)
 	plan := newStripePlan(keys)
 	now := g.now()
 	for id := range f.havers {
-		plan.addPeer(id, now)
+		plan.addPeer(id, f.rtt(id), now)
 	}
 	if err := f.probe(ctx, sub, plan, keys[0]); err != nil {
 		return nil, err
@@ -208,10 +211,16 @@ func (f *fetcher) stripe(ctx context.Context, keys []cid.Cid) ([]cid.Cid, error)
 }
 
 // probe asks connected bitswap peers not asked before in this fetch
-// whether they hold c, and adds those that do to plan.
+// whether they hold c, and adds those that do to plan. It waits for the
+// answers only until a holder is known and then as long again as that
+// took (probeGrace): a fetch from a near holder must not wait for the
+// farthest connected peer, while holders about as near as the first still
+// join from the start. Answers after that reach the striping loop, which
+// adds late holders as they say HAVE.
 func (f *fetcher) probe(ctx context.Context, sub *tapSub, plan *stripePlan, c cid.Cid) error {
 	g := f.g
 	h := g.cfg.Host
+	start := g.now()
 	asked := map[peer.ID]bool{}
 	for _, id := range h.Network().Peers() {
 		if _, done := f.probed[id]; done {
@@ -229,9 +238,14 @@ func (f *fetcher) probe(ctx context.Context, sub *tapSub, plan *stripePlan, c ci
 	if len(asked) == 0 {
 		return nil
 	}
-	t := time.NewTimer(probeWait)
+	wait := probeWait
+	if plan.live() > 0 {
+		wait = 0 // holders known from this DAG's upper levels: start with them
+	}
+	t := time.NewTimer(wait)
 	defer t.Stop()
-	for len(asked) > 0 {
+	graced := false
+	for len(asked) > 0 && wait > 0 {
 		select {
 		case ev := <-sub.ch:
 			if got := f.apply(ctx, plan, ev, nil); len(got) > 0 {
@@ -240,6 +254,10 @@ func (f *fetcher) probe(ctx context.Context, sub *tapSub, plan *stripePlan, c ci
 				}
 			}
 			delete(asked, ev.from)
+			if !graced && plan.live() > 0 {
+				graced = true // from now on, wait only the grace
+				t.Reset(probeGrace(g.now().Sub(start)))
+			}
 		case <-t.C:
 			return nil
 		case <-ctx.Done():
@@ -247,6 +265,22 @@ func (f *fetcher) probe(ctx context.Context, sub *tapSub, plan *stripePlan, c ci
 		}
 	}
 	return nil
+}
+
+// rtt is the peerstore's round-trip estimate for id (the daemon's swarm
+// pings its peers and libp2p's ping records each RTT); 0 when there is
+// none.
+func (f *fetcher) rtt(id peer.ID) time.Duration {
+	return f.g.cfg.Host.Peerstore().LatencyEWMA(id)
+}
+
+// probeGrace is how much longer a probe waits for answers once a holder
+// answered after elapsed: as long again, at least probeGraceMin (holders
+// on one LAN, or a busy machine, answer some milliseconds apart, and a
+// large DAG is fetched faster when they all start together), at most
+// probeWait.
+func probeGrace(elapsed time.Duration) time.Duration {
+	return min(max(elapsed, probeGraceMin), probeWait)
 }
 
 // apply feeds one tap event into plan and appends the wanted blocks it
@@ -261,7 +295,7 @@ func (f *fetcher) apply(ctx context.Context, plan *stripePlan, ev tapEvent, got 
 	}
 	if len(ev.haves) > 0 || len(ev.blocks) > 0 {
 		if _, known := plan.peers[ev.from]; !known {
-			plan.addPeer(ev.from, now)
+			plan.addPeer(ev.from, f.rtt(ev.from), now)
 		}
 		f.havers[ev.from] = struct{}{}
 	}

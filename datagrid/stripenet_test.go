@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/ipfs/go-cid"
 )
 
 // TestFetchStripesAcrossProviders: three nodes hold the same file and a
@@ -66,5 +68,48 @@ func TestFetchStripesAcrossProviders(t *testing.T) {
 		if got < MiB {
 			t.Errorf("provider %d sent %d of %d bytes; want at least 1 MiB (four blocks) from each", i, got, total)
 		}
+	}
+}
+
+// TestFetchSmallDAGFromNearestHolder: a DAG of a few blocks comes from the
+// holder with the shortest round trip (by the peerstore's estimate, which
+// pings keep in a daemon), not from a far one that holds it too.
+func TestFetchSmallDAGFromNearestHolder(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	src := filepath.Join(t.TempDir(), "weights.bin")
+	want := writeRandomFile(t, src, MiB, 15) // four leaves and a root
+	near, far := newTestNode(t, Config{}), newTestNode(t, Config{})
+	var root cid.Cid
+	for _, n := range []*testNode{far, near} {
+		res, err := n.grid.AddPath(ctx, src, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root = res.Root
+	}
+	c := newTestNode(t, Config{})
+	connect(t, ctx, c, far)
+	connect(t, ctx, c, near)
+	ps := c.host.Peerstore()
+	ps.RecordLatency(near.host.ID(), 5*time.Millisecond)
+	ps.RecordLatency(far.host.ID(), 140*time.Millisecond)
+	out := filepath.Join(t.TempDir(), "weights.bin")
+	if err := c.grid.Get(ctx, root, out, GetOptions{}); err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	if fileSum(t, out) != want {
+		t.Fatal("the fetched file differs from the holders'")
+	}
+	ex, err := c.grid.Exchange()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both are asked whether they hold the root, and bitswap answers with
+	// a block under 1 KiB itself rather than a HAVE: the far holder may
+	// send the root (208 bytes), but no leaf.
+	fromNear, fromFar := ex.FromPeers[near.host.ID().String()], ex.FromPeers[far.host.ID().String()]
+	if fromFar >= 1024 || fromNear < MiB {
+		t.Errorf("the near holder sent %d bytes and the far one %d; want the whole MiB from the near one and no leaf from the far", fromNear, fromFar)
 	}
 }
