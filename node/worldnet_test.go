@@ -102,9 +102,12 @@ type StrategyResult struct {
 	// (the outer step, validation, the next weights).
 	LeadSeconds    []float64   `json:"lead_seconds"`
 	AttemptSeconds [][]float64 `json:"attempt_seconds"`
-	TailSeconds    []float64   `json:"tail_seconds"`
-	OnHolders      int         `json:"tasklets_on_holders"`
-	TestAccuracy   float64     `json:"test_accuracy"`
+	// Per round, per tasklet: the worker's time on the tasklet other than
+	// training (by its receipt): its inputs' fetch and its output's store.
+	InputSeconds [][]float64 `json:"input_seconds"`
+	TailSeconds  []float64   `json:"tail_seconds"`
+	OnHolders    int         `json:"tasklets_on_holders"`
+	TestAccuracy float64     `json:"test_accuracy"`
 }
 
 // TestWorldNetPlacement runs one MNIST job twice on the same swarm of real
@@ -227,7 +230,7 @@ func TestWorldNetPlacement(t *testing.T) {
 	t.Logf("%s: both coordinators see every worker and the shards' holders", time.Since(start).Round(time.Millisecond))
 	res := WorldResult{Scenario: worldScenario, Coordinator: home, Workers: len(workers), Holders: holderRegions,
 		Tasklets: worldTasklets, Rounds: worldRounds, InnerSteps: model.InnerSteps, Model: model, Strategies: map[string]StrategyResult{},
-		GoMaxProcs: runtime.GOMAXPROCS(0), ResultFormat: 1}
+		GoMaxProcs: runtime.GOMAXPROCS(0), ResultFormat: 2}
 	regionOf := map[string]string{}
 	for _, d := range workers {
 		regionOf[d.id.String()] = d.region
@@ -255,7 +258,7 @@ func TestWorldNetPlacement(t *testing.T) {
 			}
 			sr.RoundSeconds = append(sr.RoundSeconds, rd.Finished.Sub(rd.Started).Seconds())
 			var regions, placed []string
-			var attempts []float64
+			var attempts, inputs []float64
 			first, last := *rd.Finished, rd.Started
 			for _, tk := range rd.Tasklets {
 				placed = append(placed, checkPlacedByStrategy(t, s, rd.Index, tk))
@@ -271,6 +274,11 @@ func TestWorldNetPlacement(t *testing.T) {
 					}
 				}
 				regions = append(regions, regionOf[tk.Peer])
+				if rc := tk.Receipt; rc != nil {
+					// The worker's own clock: its time on the tasklet
+					// other than training (inputs' fetch, output's store).
+					inputs = append(inputs, (float64(rc.FinishedAt)-float64(rc.StartedAt)-float64(rc.ComputeMillis))/1000)
+				}
 				if holderIDs[tk.Peer] {
 					sr.OnHolders++
 				}
@@ -278,6 +286,7 @@ func TestWorldNetPlacement(t *testing.T) {
 			sr.Regions = append(sr.Regions, regions)
 			sr.Placed = append(sr.Placed, placed)
 			sr.AttemptSeconds = append(sr.AttemptSeconds, attempts)
+			sr.InputSeconds = append(sr.InputSeconds, inputs)
 			sr.LeadSeconds = append(sr.LeadSeconds, first.Sub(rd.Started).Seconds())
 			sr.TailSeconds = append(sr.TailSeconds, rd.Finished.Sub(last).Seconds())
 		}
@@ -285,8 +294,8 @@ func TestWorldNetPlacement(t *testing.T) {
 		res.Strategies[s] = sr
 		t.Logf("%s placement: rounds %.2f s (median %.2f s), tasklets ran in %v, %d of %d on dataset holders, test accuracy %.3f",
 			s, sr.RoundSeconds, sr.MedianSeconds, sr.Regions, sr.OnHolders, worldTasklets*worldRounds, sr.TestAccuracy)
-		t.Logf("%s placement: per round, start to first offer %.2f s, attempts %.2f s, last attempt to round end %.2f s",
-			s, sr.LeadSeconds, sr.AttemptSeconds, sr.TailSeconds)
+		t.Logf("%s placement: per round, start to first offer %.2f s, attempts %.2f s (of which inputs %.2f s), last attempt to round end %.2f s",
+			s, sr.LeadSeconds, sr.AttemptSeconds, sr.InputSeconds, sr.TailSeconds)
 	}
 	if eta := res.Strategies[placement.StrategyETA].MedianSeconds; eta > 0 {
 		res.MedianRatio = res.Strategies[placement.StrategyRandom].MedianSeconds / eta

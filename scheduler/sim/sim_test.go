@@ -3,6 +3,7 @@ package sim
 import (
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -235,5 +236,43 @@ func TestWorldWide(t *testing.T) {
 		if ours.RoundTime > random.RoundTime {
 			t.Errorf("ours %v slower than random %v", ours.RoundTime, random.RoundTime)
 		}
+	}
+}
+
+// TestWorldNetShape runs the simulator on the shape of node's
+// TestWorldNetPlacement, the same job on real daemons: 16 workers over the
+// 8 regions, 4 tasklets a round, the MNIST MLP's 0.4 MB of weights and
+// 3.9 MB shards (one holder a region), identical CPU workers, six round
+// trips per tasklet. It prints the predicted ratio of random's round time
+// to ours over 21 seeds, to set beside the real one (docs/benchmarks.md).
+// Run it with: go test ./scheduler/sim -run TestWorldNetShape -v
+func TestWorldNetShape(t *testing.T) {
+	var ratios []float64
+	for seed := uint64(1); seed <= 21; seed++ {
+		c := WorldWide()
+		c.Seed = seed
+		c.Peers, c.Tasklets, c.Rounds = 16, 4, 3
+		c.ModelBytes, c.ShardBytes, c.ShardReplicas = 407_080, 3_900_000, 8
+		c.Samples = 640 // 10 steps of 64
+		c.Classes = []GPUClass{{Name: "cpu", Throughput: 50_000, GPUMem: 8 * gib, Share: 1}}
+		c.GPUMem = 0
+		c.NotIdle, c.NoExecutor, c.Leave, c.Join, c.MeanSession = 0, 0, 0, 0, 0
+		c.RoundTrips, c.Measured = 6, 1
+		rep, err := Run(c)
+		if err != nil {
+			t.Fatalf("seed %d: Run() error = %v", seed, err)
+		}
+		ours, _ := rep.Row(Ours)
+		random, _ := rep.Row(Random)
+		ratios = append(ratios, float64(random.RoundTime)/float64(ours.RoundTime))
+		if seed == 1 {
+			t.Logf("seed 1:\n%s", rep.Table())
+		}
+	}
+	slices.Sort(ratios)
+	med := ratios[len(ratios)/2]
+	t.Logf("random / ours, median of %d seeds: %.2fx (%.2fx to %.2fx)", len(ratios), med, ratios[0], ratios[len(ratios)-1])
+	if med < 1 {
+		t.Errorf("ours is slower than random in the median (%.2fx)", med)
 	}
 }
