@@ -407,8 +407,15 @@ func (p *stripePlan) farRoom(sp *stripePeer, nearRate float64, now time.Time) in
 		}
 		return len(p.queue)
 	}
-	keep := int(nearRate * sp.rtt.Seconds() / p.avgBlock())
-	return max(len(p.queue)-keep, 0)
+	avg := p.avgBlock()
+	if avg <= 0 {
+		return len(p.queue) // no block yet: no rate to go by
+	}
+	keep := nearRate * sp.rtt.Seconds() / avg
+	if keep >= float64(len(p.queue)) {
+		return 0
+	}
+	return len(p.queue) - int(keep)
 }
 
 // nearMayHave reports whether a near live peer has not said DONT_HAVE
