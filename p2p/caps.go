@@ -154,8 +154,9 @@ func newBindingCache() *bindingCache {
 func (bc *bindingCache) verify(id peer.ID, account string, sig []byte) error {
 	b := verifiedBinding{account: account, sig: string(sig)}
 	bc.mu.Lock()
-	hit := bc.ok[id] == b
+	known, ok := bc.ok[id]
 	bc.mu.Unlock()
+	hit := ok && known == b // not the zero value of an absent peer
 	if hit {
 		return nil
 	}

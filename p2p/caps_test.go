@@ -98,6 +98,11 @@ func TestBindingCache(t *testing.T) {
 	key, id := newKey(t)
 	c := boundCaps(t, key, id, now)
 	bc := newBindingCache()
+	// An unknown peer's entry is the zero value, which must not pass
+	// for a remembered empty binding.
+	if err := bc.verify(id, "", nil); err == nil {
+		t.Fatal("verify(no account, no signature) of an unknown peer = nil, want an error")
+	}
 	if err := bc.verify(id, c.Account, c.AccountSig); err != nil {
 		t.Fatalf("verify(good binding) = %v", err)
 	}
