@@ -1,6 +1,7 @@
 package datagrid
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"time"
@@ -469,15 +470,11 @@ func (p *stripePlan) sortedWants() []*stripeWant {
 
 // cmpRTT orders round-trip times, unknown (0) last.
 func cmpRTT(a, b time.Duration) int {
-	switch {
-	case a == b:
-		return 0
-	case a == 0:
-		return 1
-	case b == 0:
-		return -1
-	case a < b:
-		return -1
+	key := func(d time.Duration) time.Duration {
+		if d == 0 {
+			return math.MaxInt64
+		}
+		return d
 	}
-	return 1
+	return cmp.Compare(key(a), key(b))
 }

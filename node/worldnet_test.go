@@ -324,18 +324,30 @@ func (p workerPrefetch) total() uint64 {
 	return p.Prefetch.Done + p.Prefetch.Failed + p.Prefetch.Skipped
 }
 
+// prefetchCounts reads each worker's prefetch counts over JSON-RPC, by
+// name, and their sum of every prefetch, whatever became of it.
+func prefetchCounts(ctx context.Context, workers []*worldDaemon) (map[string]workerPrefetch, uint64, error) {
+	st := map[string]workerPrefetch{}
+	var total uint64
+	for _, d := range workers {
+		var s workerPrefetch
+		if err := d.c.Call(ctx, &s, "worker_status"); err != nil {
+			return nil, 0, fmt.Errorf("%s: worker_status: %w", d.name, err)
+		}
+		st[d.name] = s
+		total += s.total()
+	}
+	return st, total, nil
+}
+
 // prefetchTotal is every prefetch the workers counted, whatever became of it.
 func prefetchTotal(ctx context.Context, t *testing.T, workers []*worldDaemon) uint64 {
 	t.Helper()
-	var n uint64
-	for _, d := range workers {
-		var st workerPrefetch
-		if err := d.c.Call(ctx, &st, "worker_status"); err != nil {
-			t.Fatalf("%s: worker_status: %v", d.name, err)
-		}
-		n += st.total()
+	_, total, err := prefetchCounts(ctx, workers)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return n
+	return total
 }
 
 // checkPrefetched checks the prefetch of the next round's shard on real
@@ -373,29 +385,22 @@ func checkPrefetched(ctx context.Context, t *testing.T, job *scheduler.Job, work
 	// A prefetch may still be arriving when the job ends: it runs beside
 	// the tasklet and may outlive it. Wait for the counts, bounded.
 	var st map[string]workerPrefetch
-	deadline := time.Now().Add(time.Minute)
-	for {
-		st = map[string]workerPrefetch{}
+	var total uint64
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	err := poll(wctx, "the workers complete the ETA job's prefetches", func() (bool, string) {
+		var err error
+		if st, total, err = prefetchCounts(wctx, workers); err != nil {
+			return false, err.Error()
+		}
 		var done uint64
-		for _, d := range workers {
-			var s workerPrefetch
-			if err := d.c.Call(ctx, &s, "worker_status"); err != nil {
-				t.Fatalf("%s: worker_status: %v", d.name, err)
-			}
-			st[d.name] = s
+		for _, s := range st {
 			done += s.Prefetch.Done
 		}
-		if done >= uint64(len(asks)) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ETA job: %d first attempts before the last round asked for a prefetch, but the workers completed %d within a minute of the job's end: %+v", len(asks), done, st)
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
+		return done >= uint64(len(asks)), fmt.Sprintf("%d first attempts before the last round asked for a prefetch, %d completed: %+v", len(asks), done, st)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	fresh := 0
 	for _, a := range asks {
@@ -418,10 +423,6 @@ func checkPrefetched(ctx context.Context, t *testing.T, job *scheduler.Job, work
 		fresh++
 	}
 	t.Logf("ETA job: %d first attempts asked for the next round's shard; %d of them on workers that imported no dataset, which now hold it whole", len(asks), fresh)
-	var total uint64
-	for _, s := range st {
-		total += s.total()
-	}
 	return total
 }
 

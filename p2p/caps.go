@@ -154,10 +154,9 @@ func newBindingCache() *bindingCache {
 func (bc *bindingCache) verify(id peer.ID, account string, sig []byte) error {
 	b := verifiedBinding{account: account, sig: string(sig)}
 	bc.mu.Lock()
-	known, ok := bc.ok[id]
+	prev, known := bc.ok[id]
 	bc.mu.Unlock()
-	hit := ok && known == b // not the zero value of an absent peer
-	if hit {
+	if known && prev == b { // known: an absent peer's zero value is no binding
 		return nil
 	}
 	if err := VerifyBinding(id, account, sig); err != nil {
@@ -165,7 +164,7 @@ func (bc *bindingCache) verify(id peer.ID, account string, sig []byte) error {
 	}
 	bc.mu.Lock()
 	defer bc.mu.Unlock()
-	if _, known := bc.ok[id]; !known && len(bc.ok) >= maxBindings {
+	if _, present := bc.ok[id]; !present && len(bc.ok) >= maxBindings {
 		for old := range bc.ok {
 			delete(bc.ok, old)
 			break
