@@ -12,6 +12,7 @@ import (
 	"github.com/ipfs/boxo/bitswap/network/bsnet"
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -221,6 +222,14 @@ func (f *fetcher) probe(ctx context.Context, sub *tapSub, plan *stripePlan, c ci
 	g := f.g
 	h := g.cfg.Host
 	start := g.now()
+	// A lone block with no holder known yet (a DAG's root) is asked of the
+	// nearest hinted peer outright, as a bitswap session asks its first
+	// peer: a hint names a holder, and waiting for its HAVE first would
+	// add a round trip to every small fetch from a known holder.
+	var direct peer.ID
+	if plan.left == 1 && plan.live() == 0 {
+		direct = f.nearestHint()
+	}
 	asked := map[peer.ID]bool{}
 	for _, id := range h.Network().Peers() {
 		if _, done := f.probed[id]; done {
@@ -230,7 +239,11 @@ func (f *fetcher) probe(ctx context.Context, sub *tapSub, plan *stripePlan, c ci
 			continue
 		}
 		f.probed[id] = struct{}{}
-		if err := f.sendWants(ctx, id, []cid.Cid{c}, pb.Message_Wantlist_Have, false); err != nil {
+		kind := pb.Message_Wantlist_Have
+		if id == direct {
+			kind = pb.Message_Wantlist_Block
+		}
+		if err := f.sendWants(ctx, id, []cid.Cid{c}, kind, false); err != nil {
 			continue
 		}
 		asked[id] = true
@@ -238,6 +251,7 @@ func (f *fetcher) probe(ctx context.Context, sub *tapSub, plan *stripePlan, c ci
 	if len(asked) == 0 {
 		return nil
 	}
+	nearest := f.nearestOf(asked)
 	wait := probeWait
 	if plan.live() > 0 {
 		wait = 0 // holders known from this DAG's upper levels: start with them
@@ -252,6 +266,13 @@ func (f *fetcher) probe(ctx context.Context, sub *tapSub, plan *stripePlan, c ci
 				if err := f.store(ctx, got); err != nil {
 					return err
 				}
+			}
+			if plan.left == 0 && (ev.from == direct || ev.from == nearest) {
+				// The block itself came (asked outright, or small enough
+				// that a holder sent it for a HAVE) from the peer that
+				// was to answer first: no nearer holder is still to be
+				// heard of for the levels below.
+				return nil
 			}
 			delete(asked, ev.from)
 			if !graced && plan.live() > 0 {
@@ -272,6 +293,44 @@ func (f *fetcher) probe(ctx context.Context, sub *tapSub, plan *stripePlan, c ci
 // none.
 func (f *fetcher) rtt(id peer.ID) time.Duration {
 	return f.g.cfg.Host.Peerstore().LatencyEWMA(id)
+}
+
+// nearestHint is the hinted peer this host is connected to over bitswap
+// with the least measured RTT (one with none measured comes after those
+// measured, in the hints' order); "" when there is none.
+func (f *fetcher) nearestHint() peer.ID {
+	h := f.g.cfg.Host
+	var best peer.ID
+	var bestRTT time.Duration
+	for _, ai := range f.plan.hints {
+		if ai.ID == h.ID() || h.Network().Connectedness(ai.ID) != network.Connected {
+			continue
+		}
+		if ok, _ := h.Peerstore().SupportsProtocols(ai.ID, bsnet.ProtocolBitswap); len(ok) == 0 {
+			continue
+		}
+		if rtt := f.rtt(ai.ID); best == "" || (rtt > 0 && (bestRTT == 0 || rtt < bestRTT)) {
+			best, bestRTT = ai.ID, rtt
+		}
+	}
+	return best
+}
+
+// nearestOf is the peer of ids with the least measured RTT, or "" when
+// the RTT of one of them is not known (it may be nearer).
+func (f *fetcher) nearestOf(ids map[peer.ID]bool) peer.ID {
+	var best peer.ID
+	var bestRTT time.Duration
+	for id := range ids {
+		rtt := f.rtt(id)
+		if rtt <= 0 {
+			return ""
+		}
+		if best == "" || rtt < bestRTT || (rtt == bestRTT && id < best) {
+			best, bestRTT = id, rtt
+		}
+	}
+	return best
 }
 
 // probeGrace is how much longer a probe waits for answers once a holder

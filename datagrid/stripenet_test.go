@@ -1,12 +1,24 @@
 package datagrid
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/ipfs/boxo/bitswap"
+	bsmsg "github.com/ipfs/boxo/bitswap/message"
+	pb "github.com/ipfs/boxo/bitswap/message/pb"
+	bsnet "github.com/ipfs/boxo/bitswap/network/bsnet"
+	"github.com/ipfs/boxo/blockstore"
+	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
+	ds "github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // TestFetchStripesAcrossProviders: three nodes hold the same file and a
@@ -112,4 +124,98 @@ func TestFetchSmallDAGFromNearestHolder(t *testing.T) {
 	if fromFar >= 1024 || fromNear < MiB {
 		t.Errorf("the near holder sent %d bytes and the far one %d; want the whole MiB from the near one and no leaf from the far", fromNear, fromFar)
 	}
+}
+
+// TestFetchAsksNearestHintForTheRoot: a fetch hinted at holders asks the
+// nearest of them for the root block outright, as a bitswap session asks
+// its first peer, and asks every other peer only whether it holds it: a
+// small fetch from a known holder takes one round trip for its root, not a
+// HAVE and then the block. Both holders are plain boxo bitswap peers that
+// record the wants they receive.
+func TestFetchAsksNearestHintForTheRoot(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// One raw leaf of 100 KiB: over the 1 KiB under which a holder answers
+	// a want-have with the block itself.
+	blk := blocks.NewBlock(vectorBytes(100 << 10))
+	root := cid.NewCidV1(cid.Raw, blk.Cid().Hash())
+	rawBlock, err := blocks.NewBlockWithCid(blk.RawData(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type holder struct {
+		h  host.Host
+		tr *wantTracer
+	}
+	var holders []holder
+	for range 3 {
+		h := newHost(t)
+		tr := &wantTracer{}
+		bstore := blockstore.NewBlockstore(dssync.MutexWrap(ds.NewMapDatastore()))
+		if err := bstore.Put(ctx, rawBlock); err != nil {
+			t.Fatal(err)
+		}
+		bs := bitswap.New(ctx, bsnet.NewFromIpfsHost(h), nil, bstore, bitswap.WithTracer(tr))
+		t.Cleanup(func() { bs.Close() })
+		holders = append(holders, holder{h, tr})
+	}
+	c := newTestNode(t, Config{})
+	var hints []peer.AddrInfo
+	for _, hd := range holders {
+		ai := peer.AddrInfo{ID: hd.h.ID(), Addrs: hd.h.Addrs()}
+		if err := c.host.Connect(ctx, ai); err != nil {
+			t.Fatal(err)
+		}
+		hints = append(hints, ai)
+	}
+	ps := c.host.Peerstore()
+	ps.RecordLatency(holders[0].h.ID(), 140*time.Millisecond)
+	ps.RecordLatency(holders[1].h.ID(), 5*time.Millisecond)
+	// holders[2] is connected but not hinted: it is only probed.
+	if _, err := c.grid.Fetch(ctx, root, hints[:2]...); err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	got, err := c.grid.ReadFile(ctx, root, 1<<20)
+	if err != nil || !bytes.Equal(got, rawBlock.RawData()) {
+		t.Fatalf("ReadFile after the fetch: %d bytes, %v; want the holders' %d bytes", len(got), err, len(rawBlock.RawData()))
+	}
+	for i, want := range []pb.Message_Wantlist_WantType{pb.Message_Wantlist_Have, pb.Message_Wantlist_Block, pb.Message_Wantlist_Have} {
+		first, ok := holders[i].tr.first(root)
+		if !ok {
+			t.Errorf("holder %d was not asked for the root at all", i)
+			continue
+		}
+		if first != want {
+			t.Errorf("holder %d was first asked for the root with %v, want %v", i, first, want)
+		}
+	}
+}
+
+// wantTracer records, per CID, the kind of the first want a bitswap peer
+// received for it.
+type wantTracer struct {
+	mu    sync.Mutex
+	kinds map[cid.Cid]pb.Message_Wantlist_WantType
+}
+
+func (w *wantTracer) MessageReceived(_ peer.ID, m bsmsg.BitSwapMessage) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.kinds == nil {
+		w.kinds = map[cid.Cid]pb.Message_Wantlist_WantType{}
+	}
+	for _, e := range m.Wantlist() {
+		if _, seen := w.kinds[e.Cid]; !seen && !e.Cancel {
+			w.kinds[e.Cid] = e.WantType
+		}
+	}
+}
+
+func (w *wantTracer) MessageSent(peer.ID, bsmsg.BitSwapMessage) {}
+
+func (w *wantTracer) first(c cid.Cid) (pb.Message_Wantlist_WantType, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	k, ok := w.kinds[c]
+	return k, ok
 }
