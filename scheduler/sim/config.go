@@ -23,8 +23,15 @@ type Config struct {
 	Scenario    string // geo scenario, e.g. "world_wide_8"
 	Coordinator string // region of the coordinator, the weights and the dataset origin
 	Peers       int    // spread uniformly at random over the scenario's regions
-	Tasklets    int    // per round; tasklet i always trains on shard i
-	Rounds      int
+	// PeersPerRegion, when set, lays the peers out as a real test swarm
+	// is: that many in each of the scenario's regions, in its order
+	// (Peers must be their product), instead of drawing their regions.
+	PeersPerRegion int
+	// HolderPerRegion, with PeersPerRegion, makes the first peer of each
+	// region hold every shard; ShardReplicas is then not used.
+	HolderPerRegion bool
+	Tasklets        int // per round; tasklet i always trains on shard i
+	Rounds          int
 
 	ModelBytes    uint64 // weights, fetched from the coordinator's region
 	ShardBytes    uint64
@@ -103,6 +110,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("rounds %d: want 1 to %d", c.Rounds, MaxRounds)
 	case c.ShardReplicas < 0 || c.ShardReplicas > c.Peers:
 		return fmt.Errorf("shard replicas %d: want 0 to the number of peers (%d)", c.ShardReplicas, c.Peers)
+	case c.PeersPerRegion < 0 || (c.PeersPerRegion > 0 && c.Peers%c.PeersPerRegion != 0):
+		return fmt.Errorf("peers per region %d: want 0 or a divisor of the peers (%d)", c.PeersPerRegion, c.Peers)
+	case c.HolderPerRegion && c.PeersPerRegion == 0:
+		return errors.New("a holder per region needs peers per region")
 	case c.Samples < 0:
 		return fmt.Errorf("samples %d is negative", c.Samples)
 	case c.RoundTrips < 0:

@@ -77,6 +77,9 @@ func newWorld(cfg Config, geo *Geo) (*world, error) {
 		}
 		w.links[i][i] = sc.Intra
 	}
+	if n := cfg.PeersPerRegion; n > 0 && cfg.Peers != n*len(sc.Regions) {
+		return nil, fmt.Errorf("%d peers per region in the %d regions of %s are %d peers, not %d", n, len(sc.Regions), sc.Name, n*len(sc.Regions), cfg.Peers)
+	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 1))
 	w.makePeers(rng)
 	w.placeShards(rng)
@@ -91,6 +94,9 @@ func (w *world) makePeers(rng *rand.Rand) {
 	w.peers = make([]simPeer, w.cfg.Peers)
 	for i := range w.peers {
 		p := simPeer{id: fmt.Sprintf("peer-%06d", i), region: rng.IntN(len(w.regions)), rep: 0.5 + rng.Float64()/2}
+		if n := w.cfg.PeersPerRegion; n > 0 {
+			p.region = i / n // drawn all the same, so the rest of the stream stays
+		}
 		for u := rng.Float64() * total; p.class < len(w.classes)-1 && u >= w.classes[p.class].Share; p.class++ {
 			u -= w.classes[p.class].Share
 		}
@@ -109,6 +115,19 @@ func (w *world) makePeers(rng *rand.Rand) {
 
 func (w *world) placeShards(rng *rand.Rand) {
 	w.holders = make([][]int32, w.cfg.Tasklets)
+	if w.cfg.HolderPerRegion {
+		for s := range w.holders {
+			for i := 0; i < len(w.peers); i += w.cfg.PeersPerRegion {
+				p := &w.peers[i]
+				if p.holds == nil {
+					p.holds = map[string]uint64{}
+				}
+				p.holds[shardCID(s)] = w.cfg.ShardBytes
+				w.holders[s] = append(w.holders[s], int32(i))
+			}
+		}
+		return
+	}
 	for s := range w.holders {
 		for len(w.holders[s]) < w.cfg.ShardReplicas {
 			i := int32(rng.IntN(len(w.peers)))
