@@ -34,7 +34,11 @@ const (
 	worldScenario    = "world_wide_8"
 	workersPerRegion = 2
 	worldTasklets    = 4
-	worldRounds      = 3
+	// narrowTasklets is the second pair of jobs' tasklets a round: no more
+	// than the coordinator's region has workers, as in the scenario (8 a
+	// region, where 4 tasklets all fit near the coordinator).
+	narrowTasklets = workersPerRegion
+	worldRounds    = 3
 )
 
 // worldModel is the job's model and work per tasklet. The default, the
@@ -85,9 +89,18 @@ type WorldResult struct {
 	Model        worldModel                `json:"model"`
 	Strategies   map[string]StrategyResult `json:"strategies"`
 	MedianRatio  float64                   `json:"median_round_ratio_random_over_eta"`
+	Narrow       WorldShape                `json:"narrow"` // the same pair at narrowTasklets
 	GoMaxProcs   int                       `json:"gomaxprocs"`
 	FinishedAt   time.Time                 `json:"finished_at"`
 	ResultFormat int                       `json:"result_format"`
+}
+
+// WorldShape is a pair of jobs, one per strategy, at one number of
+// tasklets a round.
+type WorldShape struct {
+	Tasklets    int                       `json:"tasklets_per_round"`
+	Strategies  map[string]StrategyResult `json:"strategies"`
+	MedianRatio float64                   `json:"median_round_ratio_random_over_eta"`
 }
 
 // StrategyResult is one job's outcome under one strategy.
@@ -118,6 +131,9 @@ type StrategyResult struct {
 // time (t.Log, and JSON in $GRIDSWARM_WORLDNET_RESULT when set) but asserts
 // no timing: it checks that both jobs complete and that every tasklet ran
 // where its coordinator's strategy placed it.
+// It then runs the pair again at 2 tasklets a round on the same swarm (the
+// "narrow" shape): no more tasklets than the coordinator's region has
+// workers, as in the scenario's 8 a region.
 func TestWorldNetPlacement(t *testing.T) {
 	if testing.Short() {
 		t.Skip("18 in-process daemons on an in-memory world network (about a minute); run without -short")
@@ -229,79 +245,17 @@ func TestWorldNetPlacement(t *testing.T) {
 
 	t.Logf("%s: both coordinators see every worker and the shards' holders", time.Since(start).Round(time.Millisecond))
 	res := WorldResult{Scenario: worldScenario, Coordinator: home, Workers: len(workers), Holders: holderRegions,
-		Tasklets: worldTasklets, Rounds: worldRounds, InnerSteps: model.InnerSteps, Model: model, Strategies: map[string]StrategyResult{},
-		GoMaxProcs: runtime.GOMAXPROCS(0), ResultFormat: 2}
-	regionOf := map[string]string{}
+		Tasklets: worldTasklets, Rounds: worldRounds, InnerSteps: model.InnerSteps, Model: model,
+		GoMaxProcs: runtime.GOMAXPROCS(0), ResultFormat: 3}
+	pairs := worldJobs{coords: coords, workers: workers, holders: holderIDs, regionOf: map[string]string{}}
 	for _, d := range workers {
-		regionOf[d.id.String()] = d.region
+		pairs.regionOf[d.id.String()] = d.region
 	}
-	spec := worldJobSpec(t, results[0].CID, model)
-	// ETA first: the random job then runs on workers that may have cached
-	// shards in the first job, which can only help random.
-	var etaPrefetches uint64
-	for _, s := range strategies {
-		job := runWorldJob(ctx, t, coords[s], spec)
-		switch s {
-		case placement.StrategyETA:
-			etaPrefetches = checkPrefetched(ctx, t, job, workers, holderIDs)
-		case placement.StrategyRandom:
-			// Random placement asks for no prefetch: no worker counts one
-			// more than after the ETA job.
-			if got := prefetchTotal(ctx, t, workers); got != etaPrefetches {
-				t.Errorf("random placement: the workers count %d prefetches, %d after the ETA job; random placement should ask for none", got, etaPrefetches)
-			}
-		}
-		sr := StrategyResult{JobID: job.ID, TestAccuracy: job.TestAccuracy}
-		for _, rd := range job.Rounds {
-			if rd.Finished == nil {
-				t.Fatalf("%s: round %d has no finish time", s, rd.Index)
-			}
-			sr.RoundSeconds = append(sr.RoundSeconds, rd.Finished.Sub(rd.Started).Seconds())
-			var regions, placed []string
-			var attempts, inputs []float64
-			first, last := *rd.Finished, rd.Started
-			for _, tk := range rd.Tasklets {
-				placed = append(placed, checkPlacedByStrategy(t, s, rd.Index, tk))
-				for _, a := range tk.Attempts {
-					if a.Started.Before(first) {
-						first = a.Started
-					}
-					if a.Ended != nil && a.Ended.After(last) {
-						last = *a.Ended
-					}
-					if a.Peer == tk.Peer && a.Outcome == scheduler.OutcomeDone && a.Ended != nil {
-						attempts = append(attempts, a.Ended.Sub(a.Started).Seconds())
-					}
-				}
-				regions = append(regions, regionOf[tk.Peer])
-				if rc := tk.Receipt; rc != nil {
-					// The worker's own clock: its time on the tasklet
-					// other than training (inputs' fetch, output's store).
-					inputs = append(inputs, (float64(rc.FinishedAt)-float64(rc.StartedAt)-float64(rc.ComputeMillis))/1000)
-				}
-				if holderIDs[tk.Peer] {
-					sr.OnHolders++
-				}
-			}
-			sr.Regions = append(sr.Regions, regions)
-			sr.Placed = append(sr.Placed, placed)
-			sr.AttemptSeconds = append(sr.AttemptSeconds, attempts)
-			sr.InputSeconds = append(sr.InputSeconds, inputs)
-			sr.LeadSeconds = append(sr.LeadSeconds, first.Sub(rd.Started).Seconds())
-			sr.TailSeconds = append(sr.TailSeconds, rd.Finished.Sub(last).Seconds())
-		}
-		sr.MedianSeconds = median(sr.RoundSeconds)
-		res.Strategies[s] = sr
-		t.Logf("%s placement: rounds %.2f s (median %.2f s), tasklets ran in %v, %d of %d on dataset holders, test accuracy %.3f",
-			s, sr.RoundSeconds, sr.MedianSeconds, sr.Regions, sr.OnHolders, worldTasklets*worldRounds, sr.TestAccuracy)
-		t.Logf("%s placement: per round, start to first offer %.2f s, attempts %.2f s (of which inputs %.2f s), last attempt to round end %.2f s",
-			s, sr.LeadSeconds, sr.AttemptSeconds, sr.InputSeconds, sr.TailSeconds)
-	}
-	if eta := res.Strategies[placement.StrategyETA].MedianSeconds; eta > 0 {
-		res.MedianRatio = res.Strategies[placement.StrategyRandom].MedianSeconds / eta
-	}
+	wide := pairs.run(ctx, t, worldJobSpec(t, results[0].CID, model, worldTasklets), worldTasklets, true)
+	res.Strategies, res.MedianRatio = wide.Strategies, wide.MedianRatio
+	res.Narrow = pairs.run(ctx, t, worldJobSpec(t, results[0].CID, model, narrowTasklets), narrowTasklets, false)
 	res.FinishedAt = time.Now().UTC()
-	t.Logf("median round time, random / ETA placement: %.2fx", res.MedianRatio)
+	t.Logf("median round time, random / ETA placement: %.2fx at %d tasklets a round, %.2fx at %d", res.MedianRatio, worldTasklets, res.Narrow.MedianRatio, narrowTasklets)
 	if path := os.Getenv("GRIDSWARM_WORLDNET_RESULT"); path != "" {
 		b, err := json.MarshalIndent(res, "", "  ")
 		if err != nil {
@@ -311,6 +265,98 @@ func TestWorldNetPlacement(t *testing.T) {
 			t.Fatalf("writing the result: %v", err)
 		}
 	}
+}
+
+// worldJobs runs TestWorldNetPlacement's pairs of jobs on its swarm.
+type worldJobs struct {
+	coords   map[string]*worldDaemon // by strategy
+	workers  []*worldDaemon
+	holders  map[string]bool // the workers that imported the dataset
+	regionOf map[string]string
+}
+
+// run submits spec to the ETA coordinator and then to the random one,
+// checks where each tasklet ran and what the workers prefetched (the
+// prefetches themselves only when checkPrefetch: a second ETA job's counts
+// add to the first's), and records each round's time and where it went.
+// ETA goes first: the random job then runs on workers that may have
+// cached shards in the first job, which can only help random.
+func (w worldJobs) run(ctx context.Context, t *testing.T, spec string, tasklets int, checkPrefetch bool) WorldShape {
+	t.Helper()
+	shape := WorldShape{Tasklets: tasklets, Strategies: map[string]StrategyResult{}}
+	var etaPrefetches uint64
+	for _, s := range []string{placement.StrategyETA, placement.StrategyRandom} {
+		job := runWorldJob(ctx, t, w.coords[s], spec)
+		switch {
+		case s == placement.StrategyETA && checkPrefetch:
+			etaPrefetches = checkPrefetched(ctx, t, job, w.workers, w.holders)
+		case s == placement.StrategyETA:
+			etaPrefetches = prefetchTotal(ctx, t, w.workers)
+		default:
+			// Random placement asks for no prefetch: no worker counts one
+			// more than after the ETA job.
+			if got := prefetchTotal(ctx, t, w.workers); got != etaPrefetches {
+				t.Errorf("random placement, %d tasklets a round: the workers count %d prefetches, %d after the ETA job; random placement should ask for none", tasklets, got, etaPrefetches)
+			}
+		}
+		sr := w.result(t, s, job)
+		shape.Strategies[s] = sr
+		t.Logf("%s placement, %d tasklets a round: rounds %.2f s (median %.2f s), tasklets ran in %v, %d of %d on dataset holders, test accuracy %.3f",
+			s, tasklets, sr.RoundSeconds, sr.MedianSeconds, sr.Regions, sr.OnHolders, tasklets*worldRounds, sr.TestAccuracy)
+		t.Logf("%s placement, %d tasklets a round: per round, start to first offer %.2f s, attempts %.2f s (of which inputs %.2f s), last attempt to round end %.2f s",
+			s, tasklets, sr.LeadSeconds, sr.AttemptSeconds, sr.InputSeconds, sr.TailSeconds)
+	}
+	if eta := shape.Strategies[placement.StrategyETA].MedianSeconds; eta > 0 {
+		shape.MedianRatio = shape.Strategies[placement.StrategyRandom].MedianSeconds / eta
+	}
+	return shape
+}
+
+// result checks that each tasklet of job ran where strategy s placed it
+// and records the job's rounds.
+func (w worldJobs) result(t *testing.T, s string, job *scheduler.Job) StrategyResult {
+	t.Helper()
+	sr := StrategyResult{JobID: job.ID, TestAccuracy: job.TestAccuracy}
+	for _, rd := range job.Rounds {
+		if rd.Finished == nil {
+			t.Fatalf("%s: round %d has no finish time", s, rd.Index)
+		}
+		sr.RoundSeconds = append(sr.RoundSeconds, rd.Finished.Sub(rd.Started).Seconds())
+		var regions, placed []string
+		var attempts, inputs []float64
+		first, last := *rd.Finished, rd.Started
+		for _, tk := range rd.Tasklets {
+			placed = append(placed, checkPlacedByStrategy(t, s, rd.Index, tk))
+			for _, a := range tk.Attempts {
+				if a.Started.Before(first) {
+					first = a.Started
+				}
+				if a.Ended != nil && a.Ended.After(last) {
+					last = *a.Ended
+				}
+				if a.Peer == tk.Peer && a.Outcome == scheduler.OutcomeDone && a.Ended != nil {
+					attempts = append(attempts, a.Ended.Sub(a.Started).Seconds())
+				}
+			}
+			regions = append(regions, w.regionOf[tk.Peer])
+			if rc := tk.Receipt; rc != nil {
+				// The worker's own clock: its time on the tasklet
+				// other than training (inputs' fetch, output's store).
+				inputs = append(inputs, (float64(rc.FinishedAt)-float64(rc.StartedAt)-float64(rc.ComputeMillis))/1000)
+			}
+			if w.holders[tk.Peer] {
+				sr.OnHolders++
+			}
+		}
+		sr.Regions = append(sr.Regions, regions)
+		sr.Placed = append(sr.Placed, placed)
+		sr.AttemptSeconds = append(sr.AttemptSeconds, attempts)
+		sr.InputSeconds = append(sr.InputSeconds, inputs)
+		sr.LeadSeconds = append(sr.LeadSeconds, first.Sub(rd.Started).Seconds())
+		sr.TailSeconds = append(sr.TailSeconds, rd.Finished.Sub(last).Seconds())
+	}
+	sr.MedianSeconds = median(sr.RoundSeconds)
+	return sr
 }
 
 // workerPrefetch is the part of worker_status this test reads.
@@ -534,10 +580,11 @@ func waitWorldReady(ctx context.Context, t *testing.T, coord *worldDaemon, worke
 	}
 }
 
-// worldJobSpec is the MNIST MLP example with model m and short rounds.
+// worldJobSpec is the MNIST MLP example with model m, short rounds and
+// the given tasklets a round.
 // Spot checks are off, so both strategies place exactly the same
 // tasklets.
-func worldJobSpec(t *testing.T, dataset string, m worldModel) string {
+func worldJobSpec(t *testing.T, dataset string, m worldModel, tasklets int) string {
 	t.Helper()
 	spec := strings.ReplaceAll(string(jobs.MNISTMLP), jobs.Placeholder, dataset)
 	for old, repl := range map[string]string{
@@ -545,7 +592,7 @@ func worldJobSpec(t *testing.T, dataset string, m worldModel) string {
 		"inner_steps: 200":         fmt.Sprintf("inner_steps: %d", m.InnerSteps),
 		"batch_size: 64":           fmt.Sprintf("batch_size: %d", m.BatchSize),
 		"hidden: [128]":            "hidden: " + m.Hidden,
-		"tasklets_per_round: auto": fmt.Sprintf("tasklets_per_round: %d", worldTasklets),
+		"tasklets_per_round: auto": fmt.Sprintf("tasklets_per_round: %d", tasklets),
 		"\nresources:":             "\nverify:\n  rate: 0\n  min_rate_new_peers: 0\n\nresources:",
 	} {
 		if !strings.Contains(spec, old) {
