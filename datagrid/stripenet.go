@@ -225,7 +225,10 @@ func (f *fetcher) probe(ctx context.Context, sub *tapSub, plan *stripePlan, c ci
 	// A lone block with no holder known yet (a DAG's root) is asked of the
 	// nearest hinted peer outright, as a bitswap session asks its first
 	// peer: a hint names a holder, and waiting for its HAVE first would
-	// add a round trip to every small fetch from a known holder.
+	// add a round trip to every small fetch from a known holder. If a
+	// nearer peer says HAVE and the grace ends first, the striping asks it
+	// too, and the copy that arrives second is cancelled: at worst one
+	// block twice.
 	var direct peer.ID
 	if plan.left == 1 && plan.live() == 0 {
 		direct = f.nearestHint()
