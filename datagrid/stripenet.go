@@ -261,7 +261,7 @@ func (f *fetcher) probe(ctx context.Context, sub *tapSub, plan *stripePlan, c ci
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
-	graced := false
+	graced, short := false, false
 	for len(asked) > 0 && wait > 0 {
 		select {
 		case ev := <-sub.ch:
@@ -270,12 +270,16 @@ func (f *fetcher) probe(ctx context.Context, sub *tapSub, plan *stripePlan, c ci
 					return err
 				}
 			}
-			if plan.left == 0 && (ev.from == direct || ev.from == nearest) {
+			if plan.left == 0 && !short && (ev.from == direct || ev.from == nearest) {
 				// The block itself came (asked outright, or small enough
 				// that a holder sent it for a HAVE) from the peer that
 				// was to answer first: no nearer holder is still to be
-				// heard of for the levels below.
-				return nil
+				// heard of, and those about as near, which the levels
+				// below should stripe over, answer within the least
+				// grace. Returning at once lost them: their answers came
+				// before the next level listened.
+				short, graced = true, true
+				t.Reset(probeGraceMin)
 			}
 			delete(asked, ev.from)
 			if !graced && plan.live() > 0 {
