@@ -274,10 +274,15 @@ func (f *fetcher) probe(ctx context.Context, sub *tapSub, plan *stripePlan, c ci
 				// The block itself came (asked outright, or small enough
 				// that a holder sent it for a HAVE) from the peer that
 				// was to answer first: no nearer holder is still to be
-				// heard of, and those about as near, which the levels
-				// below should stripe over, answer within the least
-				// grace. Returning at once lost them: their answers came
-				// before the next level listened.
+				// heard of. If what it links to fits in one peer's first
+				// window, more holders would get none of it: go on. Else
+				// those about as near, which the levels below should
+				// stripe over, answer within the least grace (returning
+				// at once lost them: their answers came before the next
+				// level listened).
+				if f.smallRest(ctx, c) {
+					return nil
+				}
 				short, graced = true, true
 				t.Reset(probeGraceMin)
 			}
@@ -300,6 +305,24 @@ func (f *fetcher) probe(ctx context.Context, sub *tapSub, plan *stripePlan, c ci
 // none.
 func (f *fetcher) rtt(id peer.ID) time.Duration {
 	return f.g.cfg.Host.Peerstore().LatencyEWMA(id)
+}
+
+// smallRestBytes is the most a block may link to for a fetch to go on
+// from it with the first holder alone: a fresh peer's window of blocks.
+const smallRestBytes = 2 * stripeMinWindow * ChunkSize
+
+// smallRest reports whether the stored block c links to no more than
+// smallRestBytes (a raw leaf links to nothing); false when it cannot tell.
+func (f *fetcher) smallRest(ctx context.Context, c cid.Cid) bool {
+	links, err := f.g.localLinks(ctx, c)
+	if err != nil {
+		return false
+	}
+	var rest uint64
+	for _, l := range links {
+		rest += l.Size
+	}
+	return rest <= smallRestBytes
 }
 
 // nearestHint is the hinted peer this host is connected to over bitswap

@@ -219,3 +219,32 @@ func (w *wantTracer) first(c cid.Cid) (pb.Message_Wantlist_WantType, bool) {
 	k, ok := w.kinds[c]
 	return k, ok
 }
+
+// TestSmallRest: a fetch goes on from a root with its first holder alone
+// only when what the root links to fits in a fresh peer's window.
+func TestSmallRest(t *testing.T) {
+	ctx := context.Background()
+	g := newOfflineGrid(t, 1<<30)
+	f := &fetcher{g: g}
+	for _, tt := range []struct {
+		name string
+		size int
+		want bool
+	}{
+		{"one raw leaf", 100 << 10, true},
+		{"four leaves", 4 * ChunkSize, true},
+		{"a window of leaves", 2 * stripeMinWindow * ChunkSize, true},
+		{"a window and one byte", 2*stripeMinWindow*ChunkSize + 1, false},
+		{"sixteen leaves", 16 * ChunkSize, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := g.AddReader(ctx, bytes.NewReader(vectorBytes(tt.size)), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := f.smallRest(ctx, res.Root); got != tt.want {
+				t.Errorf("smallRest(root of %d bytes) = %v, want %v", tt.size, got, tt.want)
+			}
+		})
+	}
+}
