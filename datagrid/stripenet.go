@@ -339,7 +339,7 @@ func (f *fetcher) nearestHint() peer.ID {
 		if ok, _ := h.Peerstore().SupportsProtocols(ai.ID, bsnet.ProtocolBitswap); len(ok) == 0 {
 			continue
 		}
-		if rtt := f.rtt(ai.ID); best == "" || (rtt > 0 && (bestRTT == 0 || rtt < bestRTT)) {
+		if rtt := f.rtt(ai.ID); best == "" || cmpRTT(rtt, bestRTT) < 0 {
 			best, bestRTT = ai.ID, rtt
 		}
 	}

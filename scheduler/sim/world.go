@@ -118,12 +118,7 @@ func (w *world) placeShards(rng *rand.Rand) {
 	if w.cfg.HolderPerRegion {
 		for s := range w.holders {
 			for i := 0; i < len(w.peers); i += w.cfg.PeersPerRegion {
-				p := &w.peers[i]
-				if p.holds == nil {
-					p.holds = map[string]uint64{}
-				}
-				p.holds[shardCID(s)] = w.cfg.ShardBytes
-				w.holders[s] = append(w.holders[s], int32(i))
+				w.hold(s, int32(i))
 			}
 		}
 		return
@@ -134,15 +129,20 @@ func (w *world) placeShards(rng *rand.Rand) {
 			if slices.Contains(w.holders[s], i) {
 				continue
 			}
-			p := &w.peers[i]
-			if p.holds == nil {
-				p.holds = map[string]uint64{}
-			}
-			p.holds[shardCID(s)] = w.cfg.ShardBytes
-			w.holders[s] = append(w.holders[s], i)
+			w.hold(s, i)
 		}
 		slices.Sort(w.holders[s])
 	}
+}
+
+// hold gives shard s to peer i from the start.
+func (w *world) hold(s int, i int32) {
+	p := &w.peers[i]
+	if p.holds == nil {
+		p.holds = map[string]uint64{}
+	}
+	p.holds[shardCID(s)] = w.cfg.ShardBytes
+	w.holders[s] = append(w.holders[s], i)
 }
 
 // nextRound draws round n from the previous presence (nil for the first).
