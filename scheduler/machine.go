@@ -214,7 +214,16 @@ type Machine struct {
 	rd   *Round
 	busy map[string]time.Time // peer → when a busy/not-idle decline stops counting
 	over bool                 // aggregate or fail was decided
+	// due is when each running attempt was estimated to end, from its
+	// placement: ETA placement weighs waiting for a busy peer by it. Not
+	// persisted: a restart interrupts every running attempt anyway.
+	due map[attemptRef]time.Time
+	// held is the work that this Tick's waiting tasklets reserved on busy
+	// peers, so the next tasklet sees those peers' queues grown.
+	held map[string]time.Duration
 }
+
+type attemptRef struct{ tasklet, attempt int }
 
 // NewMachine returns the machine for rd, which it updates in place.
 // Attempts still running in rd were cut short by a restart: they become
@@ -239,7 +248,7 @@ func NewMachine(cfg MachineConfig, rd *Round, now time.Time) *Machine {
 			t.State = TaskPending
 		}
 	}
-	return &Machine{cfg: cfg, rd: rd, busy: map[string]time.Time{}}
+	return &Machine{cfg: cfg, rd: rd, busy: map[string]time.Time{}, due: map[attemptRef]time.Time{}, held: map[string]time.Duration{}}
 }
 
 func timePtr(t time.Time) *time.Time { t = t.UTC(); return &t }
@@ -439,6 +448,7 @@ func (m *Machine) Tick(now time.Time, snap []placement.Peer) []Decision {
 		return []Decision{{Kind: DecideAggregate}}
 	}
 	out := m.peersLost(now, snap)
+	m.held = map[string]time.Duration{}
 	snap = slices.Clone(snap)
 	inflight := m.InFlight()
 	for i := range snap {
@@ -458,18 +468,18 @@ func (m *Machine) Tick(now time.Time, snap []placement.Peer) []Decision {
 			if len(running(t)) > 0 {
 				continue
 			}
-			d, ok, why, fail := m.place(now, i, snap, nil, &wake)
-			if fail != "" {
+			c := m.place(now, i, snap, nil, &wake)
+			if c.fail != "" {
 				out = append(out, m.cancelAll(now, "the job failed")...)
 				m.over = true
-				return append(out, Decision{Kind: DecideFail, Reason: fail})
+				return append(out, Decision{Kind: DecideFail, Reason: c.fail})
 			}
-			if !ok {
-				waiting = append(waiting, fmt.Sprintf("tasklet %d %s", i, why))
+			if c.peer == "" {
+				waiting = append(waiting, fmt.Sprintf("tasklet %d %s", i, c.why))
 				continue
 			}
-			out = append(out, m.launch(now, i, d, false, snap, why))
-			m.draw(i, d)
+			out = append(out, m.launch(now, i, c, false, snap))
+			m.draw(i, c.peer)
 			if t.Check == nil {
 				continue
 			}
@@ -548,10 +558,20 @@ func (m *Machine) allDone() bool {
 	return true
 }
 
-// place picks a peer for tasklet i. It returns the peer and why it was
-// chosen, or why it waits, or (fail != "") why no peer in the snapshot can
-// ever run it this round.
-func (m *Machine) place(now time.Time, i int, snap []placement.Peer, also []string, wake *time.Time) (peer string, ok bool, why, fail string) {
+// choice is what place decided for one tasklet.
+type choice struct {
+	peer string        // "" when the tasklet waits
+	eta  time.Duration // placement's estimate for peer
+	why  string        // why peer was chosen, or why the tasklet waits
+	fail string        // non-empty: no peer in the snapshot can ever run it this round
+}
+
+// place picks a peer for tasklet i, or says why it waits, or (fail != "")
+// why no peer in the snapshot can ever run it this round. also != nil marks
+// a replica or a speculative copy, placed only on a free slot; a first
+// attempt under ETA placement may instead wait for a busy peer (see
+// withQueues).
+func (m *Machine) place(now time.Time, i int, snap []placement.Peer, also []string, wake *time.Time) choice {
 	barred := m.Excluded(i)
 	exclude := slices.Concat(barred, also)
 	var backingOff, notNow int
@@ -572,24 +592,90 @@ func (m *Machine) place(now time.Time, i int, snap []placement.Peer, also []stri
 	}
 	pt := m.template(i)
 	m.noteFiltered(snap, &pt)
+	var left map[string]time.Duration
+	if also == nil && m.cfg.Placement != placement.StrategyRandom {
+		snap, left = m.withQueues(now, snap)
+	}
 	ds, err := placement.Place(snap, []placement.Tasklet{pt}, placement.Options{
 		Seed: placement.SeedFrom(m.cfg.JobID, m.cfg.Round) + uint64(i), Exclude: map[string][]string{pt.ID: exclude},
 		Strategy: m.cfg.Placement, RoundTrips: taskletRoundTrips})
 	if err != nil {
-		return "", false, "cannot be placed: " + err.Error(), ""
+		return choice{why: "cannot be placed: " + err.Error()}
 	}
 	d := ds[0]
 	if d.Placed() {
-		return d.Peers[0], true, d.Explain(), ""
+		p := d.Peers[0]
+		if until, busy := left[p]; busy {
+			// Waiting for p ends sooner than starting anywhere free now.
+			m.held[p] += d.Breakdown.Total() - d.Breakdown.Queue
+			if at := now.Add(until); at.Before(*wake) {
+				*wake = at
+			}
+			return choice{why: fmt.Sprintf("waits for %s, busy with this job for about %s more: %s", p, until.Round(time.Millisecond), d.Explain())}
+		}
+		return choice{peer: p, eta: d.ETA[0], why: d.Explain()}
 	}
 	if also == nil && len(barred) > 0 && m.hopeless(snap, &pt, barred) {
-		return "", false, "", m.hopelessMessage(i, d, barred)
+		return choice{fail: m.hopelessMessage(i, d, barred)}
 	}
-	why = d.Explain()
+	why := d.Explain()
 	if backingOff+notNow > 0 {
 		why += fmt.Sprintf(" (of the excluded: %d barred from it, %d backing off after a failure, %d said busy, not idle or expired)", len(barred), backingOff, notNow)
 	}
-	return "", false, why, ""
+	return choice{why: why}
+}
+
+// withQueues returns snap in which each peer whose slots this job's
+// attempts fill counts as having one slot free after a queue: the time
+// until its earliest attempt is due to end, plus what tasklets waiting for
+// it in this Tick reserved. left maps those peers to the time until that
+// slot frees. ETA placement then weighs a near, fast peer that frees soon
+// against a far one that is free now, as it does when it places a whole
+// round at once (the simulator's model); otherwise a round with more
+// tasklets than near peers sends the rest across the world while the near
+// peers finish in a fraction of that time. A peer without an estimate (an
+// attempt launched before a restart) stays full.
+func (m *Machine) withQueues(now time.Time, snap []placement.Peer) (out []placement.Peer, left map[string]time.Duration) {
+	soonest := map[string]time.Duration{}
+	for i := range m.rd.Tasklets {
+		for _, k := range running(&m.rd.Tasklets[i]) {
+			due, ok := m.due[attemptRef{i, k}]
+			if !ok {
+				continue
+			}
+			p := m.rd.Tasklets[i].Attempts[k].Peer
+			if r, seen := soonest[p]; !seen || remaining(now, due, m.rd.Tasklets[i].Attempts[k].Started) < r {
+				soonest[p] = remaining(now, due, m.rd.Tasklets[i].Attempts[k].Started)
+			}
+		}
+	}
+	out = snap
+	for k := range snap {
+		p := &snap[k]
+		r, ok := soonest[p.ID]
+		if !ok || p.InFlight < max(p.Slots, 1) {
+			continue
+		}
+		if left == nil {
+			out, left = slices.Clone(snap), map[string]time.Duration{}
+		}
+		q := &out[k]
+		q.InFlight = max(q.Slots, 1) - 1
+		q.Queue = max(q.Queue, r) + m.held[p.ID]
+		left[p.ID] = r
+	}
+	return out, left
+}
+
+// remaining estimates how long an attempt started at started and due at
+// due still runs: until due, or, once overdue, as long again as it has
+// overrun, so that waiting for a straggler grows less attractive with
+// every Tick.
+func remaining(now, due, started time.Time) time.Duration {
+	if now.Before(due) {
+		return due.Sub(now)
+	}
+	return max(now.Sub(due), due.Sub(started)/4, time.Millisecond)
 }
 
 // taskletRoundTrips is what a tasklet costs in round trips between the
@@ -643,10 +729,12 @@ func (m *Machine) hopelessMessage(i int, d placement.Decision, barred []string) 
 	return fmt.Sprintf("round %d of %d: no peer can run tasklet %d: %s; %s", m.cfg.Round+1, m.cfg.Rounds, i, strings.Join(whys, ", "), d.Explain())
 }
 
-func (m *Machine) launch(now time.Time, i int, peer string, spec bool, snap []placement.Peer, placed string) Decision {
+func (m *Machine) launch(now time.Time, i int, c choice, spec bool, snap []placement.Peer) Decision {
 	t := &m.rd.Tasklets[i]
 	t.State = TaskRunning
-	t.Attempts = append(t.Attempts, Attempt{Peer: peer, Started: now.UTC(), Outcome: OutcomeRunning, Placed: placed})
+	peer := c.peer
+	t.Attempts = append(t.Attempts, Attempt{Peer: peer, Started: now.UTC(), Outcome: OutcomeRunning, Placed: c.why})
+	m.due[attemptRef{i, len(t.Attempts) - 1}] = now.Add(c.eta)
 	for k := range snap {
 		if snap[k].ID == peer {
 			snap[k].InFlight++
@@ -689,10 +777,9 @@ func (m *Machine) speculate(now time.Time, snap []placement.Peer, wake *time.Tim
 			}
 			continue
 		}
-		p, ok, why, _ := m.place(now, i, snap, []string{a.Peer}, wake)
-		if ok {
-			out = append(out, m.launch(now, i, p, true, snap, why))
-			m.draw(i, p) // the copy may deliver first: it is drawn like any placement
+		if c := m.place(now, i, snap, []string{a.Peer}, wake); c.peer != "" {
+			out = append(out, m.launch(now, i, c, true, snap))
+			m.draw(i, c.peer) // the copy may deliver first: it is drawn like any placement
 		}
 	}
 	return out

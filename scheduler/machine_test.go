@@ -28,7 +28,7 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // line (times are offsets from epoch):
 //
 //	config tasklets=N rounds=N deadline=D retry=D backoff=D straggler=F [verify=RATE newpeers=RATE replicawait=D]
-//	peer ID [slots=N] [idle=false] [why=R] [executors=a,b] [account=A] [addr=IP] [banned=true]   (add or replace a worker; why: its idle reason)
+//	peer ID [slots=N] [idle=false] [why=R] [executors=a,b] [account=A] [addr=IP] [banned=true] [rtt=D]   (add or replace a worker; why: its idle reason)
 //	draws yes,no,…  (the next spot-check draws: yes always checks, no checks only at rate 1)
 //	trust           (print the trust records)
 //	unpeer ID                                        (the worker leaves the snapshot: it disconnected)
@@ -119,6 +119,9 @@ func (s *scenario) setPeer(id string, a map[string]string) {
 	}
 	if v, ok := a["executors"]; ok {
 		p.Executors = strings.Split(v, ",")
+	}
+	if v, ok := a["rtt"]; ok {
+		p.RTT = dur(v)
 	}
 	p.Account = a["account"]
 	if v, ok := a["addr"]; ok {

@@ -134,8 +134,8 @@ func (m *Machine) replicate(now time.Time, i int, snap []placement.Peer, wake *t
 	t := &m.rd.Tasklets[i]
 	for t.Check.Outcome == "" && len(t.Check.Results)+len(running(t)) < t.Check.Need {
 		also := m.replicaExclusions(now, i, snap)
-		p, ok, w, _ := m.place(now, i, snap, also, wake)
-		if !ok {
+		c := m.place(now, i, snap, also, wake)
+		if c.peer == "" {
 			pt := m.template(i)
 			if m.hopeless(snap, &pt, slices.Concat(m.Excluded(i), also)) {
 				m.unverifiable(now, i, "no independent peer could run replica %d")
@@ -149,9 +149,9 @@ func (m *Machine) replicate(now time.Time, i int, snap []placement.Peer, wake *t
 					*wake = giveUp
 				}
 			}
-			return out, "waits for a spot-check replica: " + w
+			return out, "waits for a spot-check replica: " + c.why
 		}
-		out = append(out, m.launch(now, i, p, false, snap, w))
+		out = append(out, m.launch(now, i, c, false, snap))
 	}
 	return out, ""
 }

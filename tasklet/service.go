@@ -78,7 +78,8 @@ type ServiceConfig struct {
 	// constant (busy, not-idle, over-quota) and a detail. Nil admits all.
 	Admit func(spec Spec) (ok bool, reason, detail string)
 	// Release, if set, is called once for every admitted tasklet when it
-	// ends, however it ends, so the caller can free what Admit took.
+	// ends, however it ends, so the caller can free what Admit took: as
+	// soon as its result is sent, before the stream's closing handshake.
 	Release func(spec Spec)
 	// Delivered, if set, is called just before a tasklet's receipt is sent
 	// to the coordinator from, with the output it names: the worker keeps
@@ -194,6 +195,10 @@ type job struct {
 	exec     Executor
 	accepted time.Time
 	pre      *prefetch // the offer's Prefetch, once the inputs are local
+	// free gives the slot back (Config.Release), once: as soon as the
+	// result is sent, so that the coordinator's next offer, which may leave
+	// as soon as it reads the receipt, finds the slot free.
+	free func()
 }
 
 // enter admits a new stream unless the service is closing, counting it in
@@ -241,9 +246,12 @@ func (s *Service) handle(st network.Stream) {
 		s.log.Debug("tasklet stream ended before an offer", "peer", remote, "err", err)
 		_ = st.Reset()
 	default:
-		if s.cfg.Release != nil {
-			defer s.cfg.Release(j.offer.Spec)
-		}
+		j.free = sync.OnceFunc(func() {
+			if s.cfg.Release != nil {
+				s.cfg.Release(j.offer.Spec)
+			}
+		})
+		defer j.free()
 		s.run(st, br, j)
 	}
 }
@@ -359,6 +367,7 @@ func (s *Service) run(st network.Stream, br *bufio.Reader, j *job) {
 	if fail != nil {
 		s.discard(j, out)
 	}
+	j.free()
 	// Let the coordinator read the last message and close first: a reset
 	// now could discard it in flight.
 	_ = st.CloseWrite()
