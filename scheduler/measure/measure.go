@@ -3,6 +3,8 @@
 // the tasklets it ran — and turns it into the figures placement ranks on.
 //
 //	completed fetch ───── ObserveTransfer ──▶ bandwidth EWMA ─────▶ Bandwidth
+//	                                          (a peer never measured: the
+//	                                           median of those measured)
 //	completed tasklet ─── ObserveTasklet ───▶ throughput EWMA  ───▶ Throughput
 //	                                          per model-size bucket  (scaled from the
 //	                                                                  nearest bucket)
@@ -25,11 +27,19 @@ import (
 
 // Defaults of Config, used where a field is zero.
 const (
-	// DefaultBandwidth (10 MB/s) is assumed for a peer never measured. It is
-	// deliberately low: a peer that is fast but unknown loses a little work
-	// until its first transfer is measured, while a slow peer assumed fast
-	// would be handed large inputs and hold up a whole round.
+	// DefaultBandwidth (10 MB/s) is assumed for a peer never measured while
+	// fewer than MinPriorPeers peers are. It is deliberately low: a peer
+	// that is fast but unknown loses a little work until its first transfer
+	// is measured, while a slow peer assumed fast would be handed large
+	// inputs and hold up a whole round.
 	DefaultBandwidth = 10e6
+	// MinPriorPeers is how many measured peers it takes before a peer never
+	// measured is assumed to transfer at their median rather than at
+	// DefaultBandwidth. A fixed low default never let an unknown peer win
+	// against measured ones, so it was never measured: on the world network
+	// a worker next to the coordinator, lacking the shard, read as a
+	// 0.4 s fetch and stayed unused all job long.
+	MinPriorPeers = 3
 	// DefaultAlpha is the weight of a new observation in the EWMAs.
 	DefaultAlpha = 0.3
 	// DefaultHalfLife is how long until an outcome weighs half as much in
@@ -81,6 +91,10 @@ type Table struct {
 	cfg   Config
 	mu    sync.Mutex
 	peers map[string]*peer
+	// prior is the bandwidth assumed for a peer never measured, computed
+	// again when stale (after any change to the measured bandwidths).
+	prior      float64
+	priorStale bool
 }
 
 // peer is what a Table knows of one peer.
@@ -120,7 +134,7 @@ func (e *ewma) add(x, alpha float64) {
 
 // New returns an empty Table.
 func New(cfg Config) *Table {
-	return &Table{cfg: cfg.withDefaults(), peers: map[string]*peer{}}
+	return &Table{cfg: cfg.withDefaults(), peers: map[string]*peer{}, priorStale: true}
 }
 
 // get returns the entry of id, creating it; callers hold t.mu.
@@ -146,6 +160,7 @@ func (t *Table) evictOldest() {
 		}
 	}
 	delete(t.peers, oldest)
+	t.priorStale = true
 }
 
 // ObserveTransfer records that bytes reached (or left) peer in d. Transfers
@@ -158,10 +173,12 @@ func (t *Table) ObserveTransfer(peer string, bytes int64, d time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.get(peer, t.cfg.Now()).bw.add(bps, t.cfg.Alpha)
+	t.priorStale = true
 }
 
 // Bandwidth returns the bytes per second peer transfers at: the EWMA of its
-// observed transfers, or Config.DefaultBandwidth when none was observed.
+// observed transfers; when none was observed, the median of the measured
+// peers' (at least MinPriorPeers of them), else Config.DefaultBandwidth.
 func (t *Table) Bandwidth(peer string) float64 {
 	bw, _ := t.BandwidthMeasured(peer)
 	return bw
@@ -175,7 +192,29 @@ func (t *Table) BandwidthMeasured(peer string) (float64, bool) {
 	if p := t.peers[peer]; p != nil && p.bw.N > 0 {
 		return p.bw.V, true
 	}
-	return t.cfg.DefaultBandwidth, false
+	return t.priorLocked(), false
+}
+
+// priorLocked is the bandwidth of a peer never measured; callers hold t.mu.
+func (t *Table) priorLocked() float64 {
+	if !t.priorStale {
+		return t.prior
+	}
+	var bws []float64
+	for _, p := range t.peers {
+		if p.bw.N > 0 {
+			bws = append(bws, p.bw.V)
+		}
+	}
+	t.prior, t.priorStale = t.cfg.DefaultBandwidth, false
+	if len(bws) >= MinPriorPeers {
+		sort.Float64s(bws)
+		t.prior = bws[len(bws)/2]
+		if len(bws)%2 == 0 {
+			t.prior = (bws[len(bws)/2-1] + bws[len(bws)/2]) / 2
+		}
+	}
+	return t.prior
 }
 
 // bucket groups model sizes by power of two.
@@ -343,6 +382,7 @@ func (t *Table) Forget(peer string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.peers, peer)
+	t.priorStale = true
 }
 
 // Peers returns the IDs of the peers the Table knows, sorted.
@@ -426,7 +466,7 @@ func (t *Table) Restore(s Snapshot) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.peers = peers
+	t.peers, t.priorStale = peers, true
 	for len(t.peers) > t.cfg.MaxPeers {
 		t.evictOldest()
 	}

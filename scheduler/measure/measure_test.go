@@ -448,3 +448,36 @@ func TestEWMAWithAlphaOneIsTheLastObservation(t *testing.T) {
 		t.Errorf("ewma with alpha 1 = %v, want the last observation %v", e.V, x)
 	}
 }
+
+// TestBandwidthPrior checks what a peer never measured is assumed to
+// transfer at: the default until MinPriorPeers peers are measured, then
+// their median, following later measurements and forgotten peers.
+func TestBandwidthPrior(t *testing.T) {
+	const mb = 1 << 20
+	tb, _ := newTable(Config{})
+	observe := func(p string, bps float64) {
+		tb.ObserveTransfer(p, 8*mb, time.Duration(8*mb/bps*float64(time.Second)))
+	}
+	steps := []struct {
+		do   func()
+		want float64
+	}{
+		{func() {}, DefaultBandwidth},
+		{func() { observe("a", 40e6) }, DefaultBandwidth},
+		{func() { observe("b", 100e6) }, DefaultBandwidth},
+		{func() { observe("c", 20e6) }, 40e6},         // median of 20, 40, 100
+		{func() { observe("d", 60e6) }, 50e6},         // of 20, 40, 60, 100
+		{func() { tb.Forget("d") }, 40e6},             // back to three
+		{func() { tb.Forget("c") }, DefaultBandwidth}, // two: too few
+	}
+	for i, s := range steps {
+		s.do()
+		bw, measured := tb.BandwidthMeasured("new")
+		if measured || math.Abs(bw-s.want) > 1e-6*s.want { // durations round to ns
+			t.Errorf("step %d: BandwidthMeasured(new) = %v, %v; want %v, false", i, bw, measured, s.want)
+		}
+	}
+	if bw, measured := tb.BandwidthMeasured("a"); !measured || math.Abs(bw-40e6) > 40 {
+		t.Errorf("a measured peer keeps its own figure: got %v, %v; want 40e6, true", bw, measured)
+	}
+}
