@@ -3,6 +3,7 @@ package scheduler
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -214,8 +215,9 @@ type Machine struct {
 	rd   *Round
 	busy map[string]time.Time // peer → when a busy/not-idle decline stops counting
 	over bool                 // aggregate or fail was decided
-	// due is when each running attempt was estimated to end, from its
-	// placement: ETA placement weighs waiting for a busy peer by it. Not
+	// due is when each running attempt was estimated to free its peer
+	// (send its receipt), from its placement: ETA placement weighs waiting
+	// for a busy peer by it. Not
 	// persisted: a restart interrupts every running attempt anyway.
 	due map[attemptRef]time.Time
 	// held is the work that this Tick's waiting tasklets reserved on busy
@@ -299,6 +301,34 @@ func (m *Machine) Excluded(i int) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// fetchedWeights lists the peers that ran or run an attempt this round:
+// they fetched the round's weights, so a next tasklet there does not wait
+// for them.
+func (m *Machine) fetchedWeights() map[string]bool {
+	out := map[string]bool{}
+	for _, t := range m.rd.Tasklets {
+		for _, a := range t.Attempts {
+			if a.Outcome == OutcomeRunning || a.Outcome == OutcomeDone {
+				out[a.Peer] = true
+			}
+		}
+	}
+	return out
+}
+
+// holdWeights marks p, a peer of the Tick's own snapshot copy, as holding
+// the round's weights.
+func (m *Machine) holdWeights(p *placement.Peer) {
+	if m.cfg.Weights == "" || p.Holds[m.cfg.Weights] >= m.cfg.WeightsBytes {
+		return
+	}
+	p.Holds = maps.Clone(p.Holds) // the caller's map is not the machine's to change
+	if p.Holds == nil {
+		p.Holds = map[string]uint64{}
+	}
+	p.Holds[m.cfg.Weights] = m.cfg.WeightsBytes
 }
 
 // InFlight counts the running attempts per peer.
@@ -451,8 +481,12 @@ func (m *Machine) Tick(now time.Time, snap []placement.Peer) []Decision {
 	m.held = map[string]time.Duration{}
 	snap = slices.Clone(snap)
 	inflight := m.InFlight()
+	fetched := m.fetchedWeights()
 	for i := range snap {
 		snap[i].InFlight = inflight[snap[i].ID]
+		if fetched[snap[i].ID] {
+			m.holdWeights(&snap[i])
+		}
 	}
 	wake := now.Add(m.cfg.RetryEvery)
 	if !m.cfg.Deadline.IsZero() && m.cfg.Deadline.Before(wake) {
@@ -561,7 +595,7 @@ func (m *Machine) allDone() bool {
 // choice is what place decided for one tasklet.
 type choice struct {
 	peer string        // "" when the tasklet waits
-	eta  time.Duration // placement's estimate for peer
+	busy time.Duration // how long peer is estimated to be busy with it
 	why  string        // why peer was chosen, or why the tasklet waits
 	fail string        // non-empty: no peer in the snapshot can ever run it this round
 }
@@ -607,13 +641,18 @@ func (m *Machine) place(now time.Time, i int, snap []placement.Peer, also []stri
 		p := d.Peers[0]
 		if until, busy := left[p]; busy {
 			// Waiting for p ends sooner than starting anywhere free now.
-			m.held[p] += d.Breakdown.Total() - d.Breakdown.Queue
+			// Like Place, count what the tasklet adds to p's queue: its
+			// transfer and compute; its round trips overlap others'.
+			m.held[p] += d.Breakdown.Transfer + d.Breakdown.Compute
 			if at := now.Add(until); at.Before(*wake) {
 				*wake = at
 			}
 			return choice{why: fmt.Sprintf("waits for %s, busy with this job for about %s more: %s", p, until.Round(time.Millisecond), d.Explain())}
 		}
-		return choice{peer: p, eta: d.ETA[0], why: d.Explain()}
+		// p is busy with it until its receipt: the output fetch's round
+		// trips come after the worker has freed the slot.
+		busy := d.ETA[0] - d.Breakdown.Setup*fetchRoundTrips/taskletRoundTrips
+		return choice{peer: p, busy: busy, why: d.Explain()}
 	}
 	if also == nil && len(barred) > 0 && m.hopeless(snap, &pt, barred) {
 		return choice{fail: m.hopelessMessage(i, d, barred)}
@@ -734,10 +773,11 @@ func (m *Machine) launch(now time.Time, i int, c choice, spec bool, snap []place
 	t.State = TaskRunning
 	peer := c.peer
 	t.Attempts = append(t.Attempts, Attempt{Peer: peer, Started: now.UTC(), Outcome: OutcomeRunning, Placed: c.why})
-	m.due[attemptRef{i, len(t.Attempts) - 1}] = now.Add(c.eta)
+	m.due[attemptRef{i, len(t.Attempts) - 1}] = now.Add(c.busy)
 	for k := range snap {
 		if snap[k].ID == peer {
 			snap[k].InFlight++
+			m.holdWeights(&snap[k])
 		}
 	}
 	return Decision{Kind: DecideOffer, Tasklet: i, Attempt: len(t.Attempts) - 1, Peer: peer, Speculative: spec}
