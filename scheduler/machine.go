@@ -217,8 +217,8 @@ type Machine struct {
 	over bool                 // aggregate or fail was decided
 	// due is when each running attempt was estimated to free its peer
 	// (send its receipt), from its placement: ETA placement weighs waiting
-	// for a busy peer by it. Not
-	// persisted: a restart interrupts every running attempt anyway.
+	// for a busy peer by it. Not persisted: a restart interrupts every
+	// running attempt anyway.
 	due map[attemptRef]time.Time
 	// held is the work that this Tick's waiting tasklets reserved on busy
 	// peers, so the next tasklet sees those peers' queues grown.
@@ -666,8 +666,8 @@ func (m *Machine) place(now time.Time, i int, snap []placement.Peer, also []stri
 
 // withQueues returns snap in which each peer whose slots this job's
 // attempts fill counts as having one slot free after a queue: the time
-// until its earliest attempt is due to end, plus what tasklets waiting for
-// it in this Tick reserved. left maps those peers to the time until that
+// until its earliest attempt is due to free it, plus what tasklets waiting
+// for it in this Tick reserved. left maps those peers to the time until that
 // slot frees. ETA placement then weighs a near, fast peer that frees soon
 // against a far one that is free now, as it does when it places a whole
 // round at once (the simulator's model); otherwise a round with more
@@ -707,7 +707,7 @@ func (m *Machine) withQueues(now time.Time, snap []placement.Peer) (out []placem
 }
 
 // remaining estimates how long an attempt started at started and due at
-// due still runs: until due, or, once overdue, as long again as it has
+// due still holds its peer: until due, or, once overdue, as long again as it has
 // overrun, so that waiting for a straggler grows less attractive with
 // every Tick.
 func remaining(now, due, started time.Time) time.Duration {
