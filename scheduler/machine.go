@@ -682,9 +682,10 @@ func (m *Machine) withQueues(now time.Time, snap []placement.Peer) (out []placem
 			if !ok {
 				continue
 			}
-			p := m.rd.Tasklets[i].Attempts[k].Peer
-			if r, seen := soonest[p]; !seen || remaining(now, due, m.rd.Tasklets[i].Attempts[k].Started) < r {
-				soonest[p] = remaining(now, due, m.rd.Tasklets[i].Attempts[k].Started)
+			a := &m.rd.Tasklets[i].Attempts[k]
+			left := remaining(now, due, a.Started)
+			if r, seen := soonest[a.Peer]; !seen || left < r {
+				soonest[a.Peer] = left
 			}
 		}
 	}
