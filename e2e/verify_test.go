@@ -24,7 +24,16 @@ import (
 // until the coordinator knows every worker's capabilities.
 func swarmWithFaults(t *testing.T, faults []string) (coord *daemon, workers []*daemon) {
 	t.Helper()
-	coord = startDaemon(t, initRepo(t))
+	dir := initRepo(t)
+	// Random placement spreads every round over all the workers. ETA
+	// placement may keep a newcomer idle while trusted workers that hold
+	// the data finish (it waits for a busy peer that is faster), and a
+	// cheater given one tasklet cannot lose the two votes a ban takes:
+	// these tests are about the votes, not about where tasklets go.
+	if r := gs(t, dir, "config", "set", "coordinator.placement", "random"); r.code != 0 {
+		t.Fatalf("config set coordinator.placement: exit %d: %s", r.code, r.err)
+	}
+	coord = startDaemon(t, dir)
 	boot := coord.tcpAddr(t)
 	for _, f := range faults {
 		dir := initRepo(t)
