@@ -119,8 +119,12 @@ type StrategyResult struct {
 	// training (by its receipt): its inputs' fetch and its output's store.
 	InputSeconds [][]float64 `json:"input_seconds"`
 	TailSeconds  []float64   `json:"tail_seconds"`
-	OnHolders    int         `json:"tasklets_on_holders"`
-	TestAccuracy float64     `json:"test_accuracy"`
+	// Per round, per tasklet: "<last 4 characters of the worker's ID>
+	// <start>-<end>", its accepted attempt's seconds from the round's
+	// start: which worker ran what when, to see queues and idle workers.
+	Spans        [][]string `json:"spans"`
+	OnHolders    int        `json:"tasklets_on_holders"`
+	TestAccuracy float64    `json:"test_accuracy"`
 }
 
 // TestWorldNetPlacement runs one MNIST job twice on the same swarm of real
@@ -246,7 +250,7 @@ func TestWorldNetPlacement(t *testing.T) {
 	t.Logf("%s: both coordinators see every worker and the shards' holders", time.Since(start).Round(time.Millisecond))
 	res := WorldResult{Scenario: worldScenario, Coordinator: home, Workers: len(workers), Holders: holderRegions,
 		Tasklets: worldTasklets, Rounds: worldRounds, InnerSteps: model.InnerSteps, Model: model,
-		GoMaxProcs: runtime.GOMAXPROCS(0), ResultFormat: 3}
+		GoMaxProcs: runtime.GOMAXPROCS(0), ResultFormat: 4}
 	pairs := worldJobs{coords: coords, workers: workers, holders: holderIDs, regionOf: map[string]string{}}
 	for _, d := range workers {
 		pairs.regionOf[d.id.String()] = d.region
@@ -324,6 +328,7 @@ func (w worldJobs) result(t *testing.T, s string, job *scheduler.Job) StrategyRe
 		sr.RoundSeconds = append(sr.RoundSeconds, rd.Finished.Sub(rd.Started).Seconds())
 		var regions, placed []string
 		var attempts, inputs []float64
+		var spans []string
 		first, last := *rd.Finished, rd.Started
 		for _, tk := range rd.Tasklets {
 			placed = append(placed, checkPlacedByStrategy(t, s, rd.Index, tk))
@@ -336,6 +341,7 @@ func (w worldJobs) result(t *testing.T, s string, job *scheduler.Job) StrategyRe
 				}
 				if a.Peer == tk.Peer && a.Outcome == scheduler.OutcomeDone && a.Ended != nil {
 					attempts = append(attempts, a.Ended.Sub(a.Started).Seconds())
+					spans = append(spans, fmt.Sprintf("%s %.3f-%.3f", tk.Peer[len(tk.Peer)-4:], a.Started.Sub(rd.Started).Seconds(), a.Ended.Sub(rd.Started).Seconds()))
 				}
 			}
 			regions = append(regions, w.regionOf[tk.Peer])
@@ -350,6 +356,7 @@ func (w worldJobs) result(t *testing.T, s string, job *scheduler.Job) StrategyRe
 		}
 		sr.Regions = append(sr.Regions, regions)
 		sr.Placed = append(sr.Placed, placed)
+		sr.Spans = append(sr.Spans, spans)
 		sr.AttemptSeconds = append(sr.AttemptSeconds, attempts)
 		sr.InputSeconds = append(sr.InputSeconds, inputs)
 		sr.LeadSeconds = append(sr.LeadSeconds, first.Sub(rd.Started).Seconds())
