@@ -232,7 +232,8 @@ func isDirNode(nd ipld.Node) bool {
 }
 
 // Providers asks the DHT for up to limit peers (default 20) that announced
-// c, leaving this node out. It walks the DHT to the end of the query.
+// c, leaving this node out. It walks the DHT to the end of the query, or
+// until limit peers are found.
 func (g *Grid) Providers(ctx context.Context, c cid.Cid, limit int) ([]peer.AddrInfo, error) {
 	return g.ProvidersUntilQuiet(ctx, c, limit, 0)
 }
@@ -253,8 +254,12 @@ func (g *Grid) ProvidersUntilQuiet(ctx context.Context, c cid.Cid, limit int, qu
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var self peer.ID
+	ask := limit
 	if g.cfg.Host != nil {
 		self = g.cfg.Host.ID()
+		// The DHT counts this node among the limit when it announced c
+		// itself; left out, it would cost the caller one holder.
+		ask = limit + 1
 	}
 	var out []peer.AddrInfo
 	var hush <-chan time.Time // armed at each new provider
@@ -264,7 +269,7 @@ func (g *Grid) ProvidersUntilQuiet(ctx context.Context, c cid.Cid, limit int, qu
 			timer.Stop()
 		}
 	}()
-	found := g.cfg.Routing.FindProvidersAsync(ctx, c, limit)
+	found := g.cfg.Routing.FindProvidersAsync(ctx, c, ask)
 walk:
 	for {
 		select {
@@ -276,6 +281,9 @@ walk:
 				continue
 			}
 			out = append(out, ai)
+			if len(out) == limit {
+				break walk
+			}
 			if quiet > 0 {
 				if timer == nil {
 					timer = time.NewTimer(quiet)

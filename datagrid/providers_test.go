@@ -71,3 +71,45 @@ func TestProvidersUntilQuiet(t *testing.T) {
 		t.Errorf("Providers = %v, %v; want the %d providers when the context ends", got, err, len(ids))
 	}
 }
+
+// A node that announced c itself is one of the DHT's answers, and counts
+// towards the lookup's limit there; Providers leaves it out and must still
+// return limit other holders when there are that many.
+func TestProvidersLeavesSelfOutOfTheLimit(t *testing.T) {
+	mh, err := multihash.Sum([]byte("shard"), multihash.SHA2_256, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cid.NewCidV1(cid.Raw, mh)
+	h := newHost(t)
+	t.Cleanup(func() { _ = h.Close() })
+	others := []peer.ID{"holder-a", "holder-b", "holder-c", "holder-d"}
+	// The DHT's local provider store answers first, this node included.
+	g := &Grid{cfg: Config{Host: h, Routing: stalledRouting{providers: append([]peer.ID{h.ID()}, others...)}}}
+	for _, tc := range []struct {
+		limit, want int
+	}{
+		{1, 1},
+		{3, 3},
+		{4, 4},
+		{20, 4},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		got, err := g.Providers(ctx, c, tc.limit)
+		cancel()
+		if err != nil {
+			t.Fatalf("limit %d: %v", tc.limit, err)
+		}
+		if len(got) != tc.want {
+			t.Errorf("limit %d: %d providers (%v), want %d", tc.limit, len(got), got, tc.want)
+		}
+		for i, ai := range got {
+			if ai.ID == h.ID() {
+				t.Errorf("limit %d: this node is among the providers", tc.limit)
+			}
+			if ai.ID != others[i] {
+				t.Errorf("limit %d: provider %d is %s, want %s", tc.limit, i, ai.ID, others[i])
+			}
+		}
+	}
+}
