@@ -131,6 +131,19 @@ type Data struct {
 // Validate checks d against the model's input width and class count:
 // lengths, label range, and that every feature is finite.
 func (d Data) Validate(m Model) error {
+	if err := d.ValidateShape(m); err != nil {
+		return err
+	}
+	if i := firstNonFinite(d.X); i >= 0 {
+		v := d.X[i]
+		return fmt.Errorf("data: x[%d] (sample %d, feature %d) = %v, want a finite value", i, i/m.Inputs, i%m.Inputs, v)
+	}
+	return nil
+}
+
+// ValidateShape is Validate without the scan for non-finite features, for
+// data whose features are finite by construction (bytes scaled to [0, 1]).
+func (d Data) ValidateShape(m Model) error {
 	if d.N < 1 || d.N > MaxSamples {
 		return fmt.Errorf("data: n = %d, want 1 to %d", d.N, MaxSamples)
 	}
@@ -144,10 +157,6 @@ func (d Data) Validate(m Model) error {
 		if y < 0 || int(y) >= m.Classes {
 			return fmt.Errorf("data: y[%d] = %d, want 0 to %d", i, y, m.Classes-1)
 		}
-	}
-	if i := firstNonFinite(d.X); i >= 0 {
-		v := d.X[i]
-		return fmt.Errorf("data: x[%d] (sample %d, feature %d) = %v, want a finite value", i, i/m.Inputs, i%m.Inputs, v)
 	}
 	return nil
 }
