@@ -301,6 +301,7 @@ func TestWorldNetShape(t *testing.T) {
 		{"16 peers in random regions, random holders, 4 tasklets", 0, 4},
 		{"2 per region, a holder in each, 4 tasklets", 2, 4},
 		{"2 per region, a holder in each, 2 tasklets", 2, 2},
+		{"3 per region, a holder in each, 4 tasklets", 3, 4},
 		{"4 per region, a holder in each, 4 tasklets", 4, 4},
 	} {
 		for _, thr := range []float64{50_000, 6_400} {
