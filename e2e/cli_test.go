@@ -102,6 +102,12 @@ func TestDemoStopsOnInterrupt(t *testing.T) {
 	if !regexp.MustCompile(`node0\s+·`).MatchString(out.String()) {
 		t.Errorf("demo printed no RTT matrix:\n%s", out)
 	}
+	// The job is submitted only once its coordinator holds every worker's
+	// record, so that its first round has a tasklet for each of them.
+	all, submit := strings.Index(out.String(), "node0 has the worker records of 3 of 3 daemons"), strings.Index(out.String(), "node0 coordinates job")
+	if all < 0 || submit < all {
+		t.Errorf("the demo submitted its job before node0 held all 3 workers' records:\n%s", out)
+	}
 	if !regexp.MustCompile(`watch it in a browser: http://127\.0\.0\.1:\d+/login\?t=\S+`).MatchString(out.String()) {
 		t.Errorf("the demo did not print its coordinator's dashboard link:\n%s", out)
 	}

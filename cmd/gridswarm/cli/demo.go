@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -100,6 +101,11 @@ Ctrl-C stops the daemons and removes the temp repos. Nothing leaves 127.0.0.1.`,
 			}
 			if err := d.waitDiscovery(ctx); err != nil {
 				return err
+			}
+			if !noTrain {
+				if err := d.waitWorkers(ctx); err != nil {
+					return err
+				}
 			}
 			if err := d.show(ctx); err != nil {
 				return err
@@ -334,6 +340,63 @@ func (d *demo) waitDiscovery(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// waitWorkers shows a live line until node0, the coordinator, holds a
+// usable capability record of every other daemon. A job sizes its round
+// ("auto": one tasklet per worker) from the records its coordinator holds
+// when it plans; submitted sooner, the demo's job would train on fewer
+// workers than it says, and its efficiency would count the swarm's
+// start-up.
+func (d *demo) waitWorkers(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	want := map[string]bool{}
+	for _, nd := range d.nodes[1:] {
+		want[nd.ep.PeerID] = true
+	}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	start := time.Now()
+	status := newStatusLine(d.e.Out)
+	for {
+		got := d.usableWorkers(ctx, want)
+		line := fmt.Sprintf("node0 has the worker records of %d of %d daemons", got, len(want))
+		status.show(line, fmt.Sprintf("%s  (%.1fs) ", line, time.Since(start).Seconds()), got == len(want))
+		if got == len(want) {
+			status.end()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			status.end()
+			return fmt.Errorf("node0 did not get every worker's capability record: %w; logs are in %s (use --keep)", ctx.Err(), d.dir)
+		case <-tick.C:
+		}
+	}
+}
+
+// usableWorkers counts the peers of want whose capability record node0
+// holds, connected, offering the builtin executor with a throughput to
+// rank them by (placement skips a worker without one; a missing bandwidth
+// gets the coordinator's default).
+func (d *demo) usableWorkers(ctx context.Context, want map[string]bool) int {
+	c, err := client.Dial(ctx, d.nodes[0].dir, false)
+	if err != nil {
+		return 0
+	}
+	defer c.Close()
+	var cs []node.Capability
+	if err := c.Call(ctx, &cs, "peer_capabilities"); err != nil {
+		return 0
+	}
+	n := 0
+	for _, r := range cs {
+		if want[r.PeerID] && r.Connected && slices.Contains(r.Executors, "builtin") && r.Throughput > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 func (d *demo) gridPeers(ctx context.Context, nd *demoNode) int {
