@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gridswarm/gridswarm/api"
 	"github.com/gridswarm/gridswarm/examples/jobs"
 	"github.com/gridswarm/gridswarm/node"
 	"github.com/gridswarm/gridswarm/scheduler"
@@ -135,6 +136,7 @@ func TestJobTrainsMNISTOnFiveDaemons(t *testing.T) {
 	if len(workers) < 2 || workers[coord.ep.PeerID] {
 		t.Errorf("tasklets ran on %v; want several workers and not the coordinator", workers)
 	}
+	checkPrefetches(t, ds, j)
 	model := filepath.Join(t.TempDir(), "model.safetensors")
 	if r := gs(t, coord.dir, "job", "model", j.ID, "-o", model); r.code != 0 {
 		t.Errorf("job model: %s", r.err)
@@ -145,6 +147,76 @@ func TestJobTrainsMNISTOnFiveDaemons(t *testing.T) {
 	} else if b, _ := os.ReadFile(png); len(b) < 8 || string(b[1:4]) != "PNG" {
 		t.Errorf("job plot wrote no PNG")
 	}
+}
+
+// checkPrefetches checks what the job's offers asked their workers to
+// prefetch (Attempt.Prefetch): some first attempt asked (the coordinator
+// alone imported the dataset, so round 1's shards are held by no worker
+// while round 0 runs), no offer asked for a shard its worker had trained
+// on or been asked for earlier in the job, and every worker now holds
+// whole what it was asked for.
+func checkPrefetches(t *testing.T, ds []*daemon, j scheduler.Job) {
+	t.Helper()
+	byID := map[string]*daemon{}
+	for _, d := range ds {
+		byID[d.ep.PeerID] = d
+	}
+	held := map[string]map[string]bool{} // peer → shards it trained on or was asked to prefetch
+	type ask struct{ peer, shard string }
+	var asks []ask
+	for _, rd := range j.Rounds {
+		var got []ask
+		for _, tk := range rd.Tasklets {
+			for _, a := range tk.Attempts {
+				if a.Prefetch == "" {
+					continue
+				}
+				if held[a.Peer][a.Prefetch] || a.Prefetch == tk.Shard {
+					t.Errorf("round %d tasklet %d: %s was asked to prefetch %s, which it held already or trains on", rd.Index, tk.Index, a.Peer, a.Prefetch)
+				}
+				got = append(got, ask{a.Peer, a.Prefetch})
+			}
+		}
+		for _, tk := range rd.Tasklets {
+			for _, a := range tk.Attempts {
+				if a.Outcome == scheduler.OutcomeDone {
+					got = append(got, ask{a.Peer, tk.Shard})
+				}
+			}
+		}
+		for _, a := range got {
+			if held[a.peer] == nil {
+				held[a.peer] = map[string]bool{}
+			}
+			held[a.peer][a.shard] = true
+		}
+		for _, tk := range rd.Tasklets {
+			for _, a := range tk.Attempts {
+				if a.Prefetch != "" && a.Outcome == scheduler.OutcomeDone {
+					asks = append(asks, ask{a.Peer, a.Prefetch})
+				}
+			}
+		}
+	}
+	if len(asks) == 0 {
+		t.Fatalf("job %s asked no worker to prefetch a shard, though only its coordinator held the dataset", j.ID)
+	}
+	for _, a := range asks {
+		d := byID[a.peer]
+		if d == nil {
+			t.Fatalf("a prefetch went to %s, which is not one of the daemons", a.peer)
+		}
+		// A prefetch may still be arriving when the job ends.
+		eventually(t, time.Minute, func() (bool, string) {
+			r := gs(t, d.dir, "data", "holds", a.shard, "--json")
+			var hs []api.Holding
+			if err := json.Unmarshal([]byte(r.out), &hs); err != nil || len(hs) != 1 {
+				return false, fmt.Sprintf("data holds %s: %q %q", a.shard, r.out, r.err)
+			}
+			return hs[0].Complete, fmt.Sprintf("%s was asked to prefetch %s and holds %+v of it", a.peer, a.shard, hs[0])
+		})
+	}
+	t.Logf("job %s: %d prefetches asked, each of a shard its worker did not hold, all now held whole", j.ID, len(asks))
 }
 
 // A worker killed mid-round: the tasklet is re-placed and the job still

@@ -421,11 +421,13 @@ func prefetchTotal(ctx context.Context, t *testing.T, workers []*worldDaemon) ui
 	return total
 }
 
-// checkPrefetched checks the prefetch of the next round's shard on real
-// daemons: each first attempt of a round before the last asked its worker
-// for the shard its tasklet index trains on next round, every such
-// prefetch completed, and a worker that imported no dataset now holds the
-// whole shard. It returns the workers' prefetch count.
+// checkPrefetched checks the prefetch of the next round's shards on real
+// daemons: every prefetch a first attempt asked for (Attempt.Prefetch) is
+// a shard of the next round, every such prefetch completed, and a worker
+// that imported no dataset now holds the whole shard. The coordinator asks
+// only for shards no worker is known to hold, so a job whose shards are
+// all held by idle importers asks for none. It returns the workers'
+// prefetch count.
 func checkPrefetched(ctx context.Context, t *testing.T, job *scheduler.Job, workers []*worldDaemon, importers map[string]bool) uint64 {
 	t.Helper()
 	byID := map[string]*worldDaemon{}
@@ -438,20 +440,29 @@ func checkPrefetched(ctx context.Context, t *testing.T, job *scheduler.Job, work
 		shard      string
 	}
 	var asks []ask
-	for r := 0; r+1 < len(job.Rounds); r++ {
-		next := map[int]string{}
-		for _, tk := range job.Rounds[r+1].Tasklets {
-			next[tk.Index] = tk.Shard
+	for r := 0; r < len(job.Rounds); r++ {
+		next := map[string]bool{}
+		if r+1 < len(job.Rounds) {
+			for _, tk := range job.Rounds[r+1].Tasklets {
+				next[tk.Shard] = true
+			}
 		}
 		for _, tk := range job.Rounds[r].Tasklets {
-			if len(tk.Attempts) == 0 || tk.Attempts[0].Peer != tk.Peer || tk.Attempts[0].Outcome != scheduler.OutcomeDone || next[tk.Index] == "" {
-				continue // prefetches go with first attempts only
+			for k, a := range tk.Attempts {
+				if a.Prefetch == "" {
+					continue
+				}
+				if k > 0 || !next[a.Prefetch] {
+					t.Errorf("round %d tasklet %d attempt %d asked %s to prefetch %s: only a first attempt before the last round asks, for a shard of the next round", r, tk.Index, k, a.Peer, a.Prefetch)
+				}
+				if a.Outcome == scheduler.OutcomeDone && a.Peer == tk.Peer {
+					asks = append(asks, ask{byID[a.Peer], r, tk.Index, a.Prefetch})
+				}
 			}
-			asks = append(asks, ask{byID[tk.Peer], r, tk.Index, next[tk.Index]})
 		}
 	}
 	if len(asks) == 0 {
-		t.Fatalf("ETA job %s: no first attempt before the last round, nothing was asked to prefetch", job.ID)
+		t.Logf("ETA job %s asked for no prefetch: every next round's shard had a worker holding it", job.ID)
 	}
 	// A prefetch may still be arriving when the job ends: it runs beside
 	// the tasklet and may outlive it. Wait for the counts, bounded.
@@ -493,7 +504,7 @@ func checkPrefetched(ctx context.Context, t *testing.T, job *scheduler.Job, work
 		}
 		fresh++
 	}
-	t.Logf("ETA job: %d first attempts asked for the next round's shard; %d of them on workers that imported no dataset, which now hold it whole", len(asks), fresh)
+	t.Logf("ETA job: %d first attempts asked for a next round's shard; %d of them on workers that imported no dataset, which now hold it whole", len(asks), fresh)
 	return total
 }
 

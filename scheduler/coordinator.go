@@ -112,7 +112,8 @@ type Coordinator struct {
 	running map[string]*run
 	holders map[string]holding // CID → providers, briefly cached
 	// prefetched is what workers said in their receipts they hold after
-	// prefetching it: CID → peer → when (notePrefetched).
+	// prefetching it, and the shards they trained on: CID → peer → when
+	// (noteHeld).
 	prefetched map[string]map[string]time.Time
 	lookups    singleflight.Group // provider lookups in flight, by CID
 	wg         sync.WaitGroup

@@ -278,7 +278,7 @@ func (c *Coordinator) runRound(ctx context.Context, r *run) error {
 	r.mu.Unlock()
 	c.save(r)
 	rn := &roundRunner{c: c, r: r, m: mach, round: round, params: params, weights: cfg.Weights, deadline: deadline,
-		shards: shards, next: next, nParams: nParams, cancels: map[[2]int]context.CancelFunc{}, results: make(chan attemptResult),
+		shards: shards, next: next, claimed: map[int]string{}, nParams: nParams, cancels: map[[2]int]context.CancelFunc{}, results: make(chan attemptResult),
 		signed: map[[2]string]receipt.Receipt{}, decoded: map[string]*verify.Delta{}}
 	mach.cfg.Verify.Decoded = rn.decodedDelta
 	return rn.run(ctx)
@@ -304,7 +304,11 @@ type roundRunner struct {
 	deadline time.Time
 	shards   []string
 	next     []string // the next round's shards, whose holders are prefetched
-	nParams  int64
+	// claimed is, by next-round tasklet index, the worker of this round
+	// that holds or fetches that tasklet's shard (planPrefetch); only the
+	// runner's goroutine touches it.
+	claimed map[int]string
+	nParams int64
 
 	wg      sync.WaitGroup
 	cancels map[[2]int]context.CancelFunc // running attempts
@@ -395,10 +399,11 @@ func (rn *roundRunner) run(ctx context.Context) error {
 			ds := rn.m.Tick(c.now(), snap)
 			r.mu.Unlock()
 			c.flushTrust()
+			prefetch := rn.planPrefetch(ds)
 			for _, d := range ds {
 				switch d.Kind {
 				case DecideOffer:
-					rn.launch(rctx, d)
+					rn.launch(rctx, d, prefetch[d.Tasklet])
 				case DecideCancel:
 					rn.cancel(d.Tasklet, d.Attempt)
 					if d.Reason == ReasonPeerLost {
@@ -453,8 +458,36 @@ func (rn *roundRunner) run(ctx context.Context) error {
 	}
 }
 
-// launch starts one attempt in its own goroutine with its own context.
-func (rn *roundRunner) launch(rctx context.Context, d Decision) {
+// planPrefetch picks, for the first offers among ds, which of the next
+// round's shards their workers fetch while they train (planPrefetch):
+// tasklet → CID. Random placement ignores holders, so it asks for none:
+// it would be a transfer for nothing.
+func (rn *roundRunner) planPrefetch(ds []Decision) map[int]string {
+	c := rn.c
+	if len(rn.next) == 0 || c.opts.Placement == placement.StrategyRandom {
+		return nil
+	}
+	var offers []prefetchOffer
+	for _, d := range ds {
+		if d.Kind == DecideOffer && d.Attempt == 0 && !d.Speculative && d.Tasklet < len(rn.shards) {
+			offers = append(offers, prefetchOffer{tasklet: d.Tasklet, peer: d.Peer, input: rn.shards[d.Tasklet]})
+		}
+	}
+	if len(offers) == 0 {
+		return nil
+	}
+	workers := map[string]bool{}
+	for _, p := range c.swarm.Workers() {
+		if !p.Banned {
+			workers[p.ID] = true
+		}
+	}
+	return planPrefetch(rn.next, offers, rn.claimed, c.knownHolders(rn.next), workers)
+}
+
+// launch starts one attempt in its own goroutine with its own context;
+// its worker fetches prefetch (a next round's shard, or "") beside it.
+func (rn *roundRunner) launch(rctx context.Context, d Decision, prefetch string) {
 	c, r := rn.c, rn.r
 	r.mu.Lock()
 	t := &r.job.Rounds[rn.round].Tasklets[d.Tasklet]
@@ -463,19 +496,19 @@ func (rn *roundRunner) launch(rctx context.Context, d Decision) {
 	if sc, err := spec.CID(); err == nil {
 		t.SpecCID = sc.String()
 	}
+	if d.Attempt < len(t.Attempts) {
+		t.Attempts[d.Attempt].Prefetch = prefetch
+	}
 	r.mu.Unlock()
 	if d.Speculative {
 		c.log.Info("straggler: sending a speculative copy", "job", r.job.ID, "round", rn.round, "tasklet", d.Tasklet, "copy", d.Peer)
 	}
 	price := offerPrice(r)
-	var prefetch []string
-	if d.Attempt == 0 && !d.Speculative && d.Tasklet < len(rn.next) && c.opts.Placement != placement.StrategyRandom {
-		// The next round's tasklet d.Tasklet trains on rn.next[d.Tasklet]:
-		// this worker fetches it while it trains, and placement then
-		// finds a holder ready (notePrefetched) instead of making the next
-		// round wait for the shard's transfer. Random placement ignores
-		// holders: it would be a transfer for nothing.
-		prefetch = []string{rn.next[d.Tasklet]}
+	var pf []string
+	if prefetch != "" {
+		// Placement then finds a holder ready (noteHeld) instead of making
+		// the next round wait for the shard's transfer.
+		pf = []string{prefetch}
 	}
 	actx, cancel := context.WithCancel(rctx)
 	rn.cancels[[2]int{d.Tasklet, d.Attempt}] = cancel
@@ -486,7 +519,7 @@ func (rn *roundRunner) launch(rctx context.Context, d Decision) {
 		var held []string
 		var err error
 		if ws, ok := c.swarm.(prefetchSwarm); ok {
-			rc, held, err = ws.OfferWith(actx, d.Peer, spec, OfferRequest{Price: price, Prefetch: prefetch})
+			rc, held, err = ws.OfferWith(actx, d.Peer, spec, OfferRequest{Price: price, Prefetch: pf})
 		} else if ps, ok := c.swarm.(pricedSwarm); ok && price != "" {
 			rc, err = ps.OfferPriced(actx, d.Peer, spec, price, nil)
 		} else if price != "" {
@@ -535,7 +568,9 @@ func (rn *roundRunner) observe(ctx context.Context, res attemptResult) error {
 	}
 	if res.err == nil {
 		rn.decodeForCheck(ctx, res)
-		c.notePrefetched(res.peer, res.prefetched)
+		// The worker holds what it prefetched and, in its cache, the
+		// shard it just trained on.
+		c.noteHeld(res.peer, append(slices.Clip(res.prefetched), rn.shards[res.index]))
 	}
 	r.mu.Lock()
 	ds := rn.m.Observe(c.now(), o)

@@ -76,12 +76,13 @@ type holding struct {
 const holdersTTL = 30 * time.Second
 
 // prefetchedTTL bounds how long a worker's word that it prefetched data
-// counts for placement: its cache may drop the data later (the DHT's
+// (or the fact that it trained on it) counts for placement: its cache may drop the data later (the DHT's
 // provider records say so too, once it has announced them).
 const prefetchedTTL = 10 * time.Minute
 
-// notePrefetched records that peer holds cids, as its receipt message said.
-func (c *Coordinator) notePrefetched(peer string, cids []string) {
+// noteHeld records that peer holds cids: what its receipt message said it
+// prefetched, and the shard it just trained on.
+func (c *Coordinator) noteHeld(peer string, cids []string) {
 	if len(cids) == 0 {
 		return
 	}
@@ -109,9 +110,9 @@ func (c *Coordinator) notePrefetched(peer string, cids []string) {
 	}
 }
 
-// addPrefetched adds the workers that said they prefetched an input to
-// its holders: a worker announces what it fetched to the DHT, but a
-// lookup made before that does not list it.
+// addPrefetched adds the workers that said they prefetched an input, or
+// trained on it, to its holders: a worker announces what it fetched to
+// the DHT, but a lookup made before that does not list it.
 func (c *Coordinator) addPrefetched(holders map[string][]string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -124,6 +125,24 @@ func (c *Coordinator) addPrefetched(holders map[string][]string) {
 		}
 		holders[in] = hs
 	}
+}
+
+// knownHolders is who is known to hold each input without asking the
+// network: provider lookups younger than holdersTTL and workers' claims.
+func (c *Coordinator) knownHolders(inputs []string) map[string][]string {
+	out := map[string][]string{}
+	c.mu.Lock()
+	now := c.now()
+	for _, in := range inputs {
+		if h, ok := c.holders[in]; ok && now.Sub(h.at) < holdersTTL {
+			out[in] = h.peers
+		} else {
+			out[in] = nil
+		}
+	}
+	c.mu.Unlock()
+	c.addPrefetched(out)
+	return out
 }
 
 // lookupHolders asks the DHT for the providers of each input, in parallel,

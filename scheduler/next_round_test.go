@@ -95,6 +95,84 @@ func TestNextShardIsPrefetched(t *testing.T) {
 	}
 }
 
+// TestHeldShardsAreNotPrefetchedAgain: with fewer shards than the job's
+// tasklets, a shard comes back every few rounds; the worker that trained
+// on it or fetched it keeps it, so the offers ask only for next shards no
+// worker holds, and every later round still places each tasklet on a
+// worker that holds its shard. 3 shards, 2 tasklets, 4 rounds: the old
+// rule (each tasklet's worker fetches that tasklet's next shard) asked 6
+// times; this plan asks twice.
+func TestHeldShardsAreNotPrefetchedAgain(t *testing.T) {
+	store, err := NewStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	grid, fs := newFakeGrid(), newFakeSwarm()
+	for _, id := range []string{"w1", "w2", "w3", "w4"} {
+		fs.add(id, 1, healthy)
+	}
+	for i := range fs.peers {
+		fs.peers[i].BandwidthBps = 1000 // a shard costs a tenth of a second
+	}
+	s := &prefetchingSwarm{fakeSwarm: fs}
+	c := New(store, grid, s, Options{RetryEvery: 20 * time.Millisecond, Backoff: time.Millisecond})
+	t.Cleanup(c.Close)
+	h := &harness{grid: grid, swarm: fs, store: store, c: c}
+
+	root := grid.addDatasetShards(t, 3)
+	const rounds = 4
+	j, err := c.Submit(context.Background(), []byte(tinySpec(root, rounds, 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := h.wait(t, j.ID)
+	if got.Status != StatusDone {
+		t.Fatalf("status %s (%s), want done", got.Status, got.Error)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.seen) != rounds*2 {
+		t.Fatalf("%d offers, want %d (one per tasklet): %+v", len(s.seen), rounds*2, s.seen)
+	}
+	held := map[string]map[string]bool{} // peer → shards it trained on or fetched
+	hold := func(peer, shard string) {
+		if held[peer] == nil {
+			held[peer] = map[string]bool{}
+		}
+		held[peer][shard] = true
+	}
+	asks := 0
+	for r := range rounds {
+		for _, o := range s.seen {
+			if o.round != r {
+				continue
+			}
+			shard := got.Rounds[r].Tasklets[o.index].Shard
+			if r > 0 && !held[o.peer][shard] {
+				t.Errorf("round %d tasklet %d (shard %s) placed on %s, which holds %v", r, o.index, shard, o.peer, held[o.peer])
+			}
+			for _, p := range o.prefetch {
+				if held[o.peer][p] || p == shard {
+					t.Errorf("round %d tasklet %d: %s asked to prefetch %s, which it holds", r, o.index, o.peer, p)
+				}
+				asks++
+			}
+		}
+		// What this round's workers hold once it is over.
+		for _, o := range s.seen {
+			if o.round == r {
+				hold(o.peer, got.Rounds[r].Tasklets[o.index].Shard)
+				for _, p := range o.prefetch {
+					hold(o.peer, p)
+				}
+			}
+		}
+	}
+	if asks != 2 {
+		t.Errorf("%d prefetches asked, want 2: %+v", asks, s.seen)
+	}
+}
+
 // slowReleaseSwarm is a fakeSwarm whose workers answer a release only
 // when the test lets them, and which notes when round 1 is offered.
 type slowReleaseSwarm struct {

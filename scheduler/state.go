@@ -153,4 +153,7 @@ type Attempt struct {
 	Ended *time.Time `json:"ended,omitempty"`
 	// Placed is why placement chose the peer (placement.Decision.Explain).
 	Placed string `json:"placed,omitempty"`
+	// Prefetch is the next round's shard the worker was asked to fetch
+	// while it ran this attempt (planPrefetch); "" when none.
+	Prefetch string `json:"prefetch,omitempty"`
 }
