@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"errors"
 	"fmt"
 	"math"
 )
@@ -121,11 +122,33 @@ func (c TrainConfig) Validate() error {
 }
 
 // Data is a labelled data set: N samples of Inputs features each, row
-// major in X, and their classes in Y.
+// major in X (or X8), and their classes in Y.
 type Data struct {
 	X []float32
-	Y []int32
-	N int
+	// X8 holds the features as bytes instead of X, each standing for
+	// byte/255 (images as datasets store them): a quarter of X's memory,
+	// finite by construction, and scaled only as a batch's rows are read,
+	// to the same bits as X filled with float32(byte) * ByteScale. At most
+	// one of X and X8 is set.
+	X8 []uint8
+	Y  []int32
+	N  int
+}
+
+// ByteScale maps a byte feature of X8 to [0, 1]: float32(b) * ByteScale.
+const ByteScale = float32(1.0 / 255)
+
+// copyRows writes the features of samples start to start+n-1 to dst.
+func (d Data) copyRows(dst []float32, start, n, inputs int) {
+	if d.X8 == nil {
+		copy(dst, d.X[start*inputs:(start+n)*inputs])
+		return
+	}
+	src := d.X8[start*inputs : (start+n)*inputs]
+	dst = dst[:len(src)]
+	for i, b := range src {
+		dst[i] = float32(b) * ByteScale
+	}
 }
 
 // Validate checks d against the model's input width and class count:
@@ -134,7 +157,7 @@ func (d Data) Validate(m Model) error {
 	if err := d.ValidateShape(m); err != nil {
 		return err
 	}
-	if i := firstNonFinite(d.X); i >= 0 {
+	if i := firstNonFinite(d.X); i >= 0 { // X8's bytes are finite
 		v := d.X[i]
 		return fmt.Errorf("data: x[%d] (sample %d, feature %d) = %v, want a finite value", i, i/m.Inputs, i%m.Inputs, v)
 	}
@@ -147,8 +170,15 @@ func (d Data) ValidateShape(m Model) error {
 	if d.N < 1 || d.N > MaxSamples {
 		return fmt.Errorf("data: n = %d, want 1 to %d", d.N, MaxSamples)
 	}
-	if int64(len(d.X)) != int64(d.N)*int64(m.Inputs) {
-		return fmt.Errorf("data: x has %d values, want n*inputs = %d*%d = %d", len(d.X), d.N, m.Inputs, int64(d.N)*int64(m.Inputs))
+	name, n := "x", len(d.X)
+	if d.X8 != nil {
+		if d.X != nil {
+			return errors.New("data: both x and x8 hold features; give one")
+		}
+		name, n = "x8", len(d.X8)
+	}
+	if int64(n) != int64(d.N)*int64(m.Inputs) {
+		return fmt.Errorf("data: %s has %d values, want n*inputs = %d*%d = %d", name, n, d.N, m.Inputs, int64(d.N)*int64(m.Inputs))
 	}
 	if len(d.Y) != d.N {
 		return fmt.Errorf("data: y has %d labels, want n = %d", len(d.Y), d.N)

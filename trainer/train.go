@@ -108,7 +108,7 @@ func Evaluate(m Model, p Params, d Data) (loss, accuracy float32, err error) {
 	correct := 0
 	for start := 0; start < d.N; start += rows {
 		n := min(rows, d.N-start)
-		copy(x, d.X[start*m.Inputs:(start+n)*m.Inputs])
+		d.copyRows(x, start, n, m.Inputs)
 		y := d.Y[start : start+n]
 		logits := nt.forward(n)
 		sum += softmaxXent(logits, y, n, m.Classes, nil)
@@ -134,7 +134,7 @@ func checkInputs(m Model, p Params, d Data) error {
 // gather copies the samples idx of d into the batch rows x and labels y.
 func gather(x []float32, y []int32, d Data, idx []int32, inputs int) {
 	for r, i := range idx {
-		copy(x[r*inputs:(r+1)*inputs], d.X[int(i)*inputs:(int(i)+1)*inputs])
+		d.copyRows(x[r*inputs:(r+1)*inputs], int(i), 1, inputs)
 		y[r] = d.Y[i]
 	}
 }

@@ -86,6 +86,7 @@ func load(dir string, m *dataset.Manifest, split string, model trainer.Model) (t
 			return out, err
 		}
 		out.X = append(out.X, d.X...)
+		out.X8 = append(out.X8, d.X8...)
 		out.Y = append(out.Y, d.Y...)
 		out.N += d.N
 	}

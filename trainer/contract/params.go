@@ -162,8 +162,9 @@ func DecodeParams(b []byte, m trainer.Model) (trainer.Params, error) {
 	return out, nil
 }
 
-// DecodeShard reads a shard's images (scaled to [0,1] when stored as U8) and
-// labels as trainer data.
+// DecodeShard reads a shard's images and labels as trainer data. Images
+// stored as U8 stay bytes (Data.X8, a quarter of the memory of floats),
+// which the trainer scales to [0, 1] as it reads them.
 func DecodeShard(b []byte, images, labels string, m trainer.Model) (trainer.Data, error) {
 	f, err := safetensors.Decode(b)
 	if err != nil {
@@ -178,18 +179,12 @@ func DecodeShard(b []byte, images, labels string, m trainer.Model) (trainer.Data
 		return trainer.Data{}, fmt.Errorf("shard: tensor %q is missing", labels)
 	}
 	var x []float32
-	finite := false // bytes scaled to [0, 1] need no scan for NaN or Inf
+	var x8 []uint8 // kept as bytes: the trainer scales rows as it reads them
 	switch xt.DType {
 	case safetensors.DTypeU8:
-		raw, err := safetensors.U8(xt)
-		if err != nil {
+		if x8, err = safetensors.U8(xt); err != nil {
 			return trainer.Data{}, fmt.Errorf("shard: %w", err)
 		}
-		x = make([]float32, len(raw))
-		for i, v := range raw {
-			x[i] = float32(v) * (1.0 / 255)
-		}
-		finite = true
 	case safetensors.DTypeF32:
 		if x, err = safetensors.F32(xt); err != nil {
 			return trainer.Data{}, fmt.Errorf("shard: %w", err)
@@ -220,15 +215,11 @@ func DecodeShard(b []byte, images, labels string, m trainer.Model) (trainer.Data
 	default:
 		return trainer.Data{}, fmt.Errorf("shard: tensor %q is %s; want U8 or I64", labels, yt.DType)
 	}
-	if len(y) == 0 || len(x) != len(y)*m.Inputs {
-		return trainer.Data{}, fmt.Errorf("shard: %d labels and %d image values do not fit %d inputs per sample", len(y), len(x), m.Inputs)
+	if values := len(x) + len(x8); len(y) == 0 || values != len(y)*m.Inputs {
+		return trainer.Data{}, fmt.Errorf("shard: %d labels and %d image values do not fit %d inputs per sample", len(y), values, m.Inputs)
 	}
-	d := trainer.Data{X: x, Y: y, N: len(y)}
-	check := d.Validate
-	if finite {
-		check = d.ValidateShape
-	}
-	if err := check(m); err != nil {
+	d := trainer.Data{X: x, X8: x8, Y: y, N: len(y)}
+	if err := d.Validate(m); err != nil { // bytes need no scan for NaN or Inf
 		return trainer.Data{}, fmt.Errorf("shard: %w", err)
 	}
 	return d, nil
