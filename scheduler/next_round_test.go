@@ -36,12 +36,11 @@ func (s *prefetchingSwarm) OfferWith(ctx context.Context, peer string, spec task
 	return r, req.Prefetch, nil
 }
 
-// TestNextShardIsPrefetched: each tasklet's offer asks its worker to
-// prefetch the shard that the same tasklet trains on next round (none in
-// the last round), and the next round places that tasklet on the worker
-// that said it holds the shard. The DHT here lists no holders, and the
-// workers' links are slow, so only the prefetch makes a worker a holder.
-func TestNextShardIsPrefetched(t *testing.T) {
+// runPrefetchJob runs a job of 2 tasklets a round over shards training
+// shards on four workers whose links are slow (a shard costs a tenth of a
+// second), and returns it with the offers the workers saw.
+func runPrefetchJob(t *testing.T, shards, rounds int) (*Job, *prefetchingSwarm) {
+	t.Helper()
 	store, err := NewStore(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -51,15 +50,13 @@ func TestNextShardIsPrefetched(t *testing.T) {
 		fs.add(id, 1, healthy)
 	}
 	for i := range fs.peers {
-		fs.peers[i].BandwidthBps = 1000 // a shard costs a tenth of a second
+		fs.peers[i].BandwidthBps = 1000
 	}
 	s := &prefetchingSwarm{fakeSwarm: fs}
 	c := New(store, grid, s, Options{RetryEvery: 20 * time.Millisecond, Backoff: time.Millisecond})
 	t.Cleanup(c.Close)
 	h := &harness{grid: grid, swarm: fs, store: store, c: c}
-
-	root := grid.addDatasetShards(t, 6)
-	const rounds = 3
+	root := grid.addDatasetShards(t, shards)
 	j, err := c.Submit(context.Background(), []byte(tinySpec(root, rounds, 2)))
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +65,17 @@ func TestNextShardIsPrefetched(t *testing.T) {
 	if got.Status != StatusDone {
 		t.Fatalf("status %s (%s), want done", got.Status, got.Error)
 	}
+	return got, s
+}
+
+// TestNextShardIsPrefetched: each tasklet's offer asks its worker to
+// prefetch the shard that the same tasklet trains on next round (none in
+// the last round), and the next round places that tasklet on the worker
+// that said it holds the shard. The DHT here lists no holders, and the
+// workers' links are slow, so only the prefetch makes a worker a holder.
+func TestNextShardIsPrefetched(t *testing.T) {
+	const rounds = 3
+	got, s := runPrefetchJob(t, 6, rounds)
 	ran := map[[2]int]string{} // (round, tasklet) → the peer whose output counted
 	for _, rd := range got.Rounds {
 		for _, tk := range rd.Tasklets {
@@ -103,32 +111,8 @@ func TestNextShardIsPrefetched(t *testing.T) {
 // rule (each tasklet's worker fetches that tasklet's next shard) asked 6
 // times; this plan asks twice.
 func TestHeldShardsAreNotPrefetchedAgain(t *testing.T) {
-	store, err := NewStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	grid, fs := newFakeGrid(), newFakeSwarm()
-	for _, id := range []string{"w1", "w2", "w3", "w4"} {
-		fs.add(id, 1, healthy)
-	}
-	for i := range fs.peers {
-		fs.peers[i].BandwidthBps = 1000 // a shard costs a tenth of a second
-	}
-	s := &prefetchingSwarm{fakeSwarm: fs}
-	c := New(store, grid, s, Options{RetryEvery: 20 * time.Millisecond, Backoff: time.Millisecond})
-	t.Cleanup(c.Close)
-	h := &harness{grid: grid, swarm: fs, store: store, c: c}
-
-	root := grid.addDatasetShards(t, 3)
 	const rounds = 4
-	j, err := c.Submit(context.Background(), []byte(tinySpec(root, rounds, 2)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := h.wait(t, j.ID)
-	if got.Status != StatusDone {
-		t.Fatalf("status %s (%s), want done", got.Status, got.Error)
-	}
+	got, s := runPrefetchJob(t, 3, rounds)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.seen) != rounds*2 {

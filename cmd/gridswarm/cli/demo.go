@@ -310,14 +310,8 @@ func waitEndpoint(ctx context.Context, nd *demoNode) (repo.Endpoint, error) {
 
 // waitDiscovery shows a live line until every daemon is connected to all others.
 func (d *demo) waitDiscovery(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
 	want := len(d.nodes) - 1
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	start := time.Now()
-	status := newStatusLine(d.e.Out)
-	for {
+	err := d.poll(ctx, 2*time.Minute, func(ctx context.Context, took time.Duration) (string, string, bool) {
 		counts := make([]string, len(d.nodes))
 		ready := 0
 		for i, nd := range d.nodes {
@@ -328,18 +322,12 @@ func (d *demo) waitDiscovery(ctx context.Context) error {
 			}
 		}
 		found := strings.Join(counts, "  ")
-		status.show(found, fmt.Sprintf("discovering through the DHT: %s  (%.1fs) ", found, time.Since(start).Seconds()), ready == len(d.nodes))
-		if ready == len(d.nodes) {
-			status.end()
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			status.end()
-			return fmt.Errorf("the daemons did not all find each other: %w; logs are in %s (use --keep)", ctx.Err(), d.dir)
-		case <-tick.C:
-		}
+		return found, fmt.Sprintf("discovering through the DHT: %s  (%.1fs) ", found, took.Seconds()), ready == len(d.nodes)
+	})
+	if err != nil {
+		return fmt.Errorf("the daemons did not all find each other: %w; logs are in %s (use --keep)", err, d.dir)
 	}
+	return nil
 }
 
 // waitWorkers shows a live line until node0, the coordinator, holds a
@@ -349,28 +337,42 @@ func (d *demo) waitDiscovery(ctx context.Context) error {
 // workers than it says, and its efficiency would count the swarm's
 // start-up.
 func (d *demo) waitWorkers(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
 	want := map[string]bool{}
 	for _, nd := range d.nodes[1:] {
 		want[nd.ep.PeerID] = true
 	}
+	err := d.poll(ctx, time.Minute, func(ctx context.Context, took time.Duration) (string, string, bool) {
+		got := d.usableWorkers(ctx, want)
+		line := fmt.Sprintf("node0 has the worker records of %d of %d daemons", got, len(want))
+		return line, fmt.Sprintf("%s  (%.1fs) ", line, took.Seconds()), got == len(want)
+	})
+	if err != nil {
+		return fmt.Errorf("node0 did not get every worker's capability record: %w; logs are in %s (use --keep)", err, d.dir)
+	}
+	return nil
+}
+
+// poll calls check every 200 ms and shows its line (a new line when its
+// key changes, or live on a terminal) until it says done, or returns the
+// context's error once timeout has passed.
+func (d *demo) poll(ctx context.Context, timeout time.Duration, check func(ctx context.Context, took time.Duration) (key, line string, done bool)) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	start := time.Now()
 	status := newStatusLine(d.e.Out)
 	for {
-		got := d.usableWorkers(ctx, want)
-		line := fmt.Sprintf("node0 has the worker records of %d of %d daemons", got, len(want))
-		status.show(line, fmt.Sprintf("%s  (%.1fs) ", line, time.Since(start).Seconds()), got == len(want))
-		if got == len(want) {
+		key, line, done := check(ctx, time.Since(start))
+		status.show(key, line, done)
+		if done {
 			status.end()
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			status.end()
-			return fmt.Errorf("node0 did not get every worker's capability record: %w; logs are in %s (use --keep)", ctx.Err(), d.dir)
+			return ctx.Err()
 		case <-tick.C:
 		}
 	}
