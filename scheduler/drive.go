@@ -459,8 +459,8 @@ func (rn *roundRunner) run(ctx context.Context) error {
 }
 
 // planPrefetch picks, for the first offers among ds, which of the next
-// round's shards their workers fetch while they train (planPrefetch):
-// tasklet → CID. Random placement ignores holders, so it asks for none:
+// round's shards their workers fetch while they train (the function
+// planPrefetch decides): tasklet → CID. Random placement ignores holders, so it asks for none:
 // it would be a transfer for nothing.
 func (rn *roundRunner) planPrefetch(ds []Decision) map[int]string {
 	c := rn.c

@@ -75,9 +75,10 @@ type holding struct {
 // holdersTTL bounds how stale a provider lookup may be for placement.
 const holdersTTL = 30 * time.Second
 
-// prefetchedTTL bounds how long a worker's word that it prefetched data
-// (or the fact that it trained on it) counts for placement: its cache may drop the data later (the DHT's
-// provider records say so too, once it has announced them).
+// prefetchedTTL bounds how long a worker's word that it prefetched data,
+// or the fact that it trained on it, counts for placement: its cache may
+// drop the data later (the DHT's provider records say so too, once it has
+// announced them).
 const prefetchedTTL = 10 * time.Minute
 
 // noteHeld records that peer holds cids: what its receipt message said it
