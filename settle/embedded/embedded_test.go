@@ -462,7 +462,7 @@ func TestRPCConfirmWaitsForConfirmations(t *testing.T) {
 	defer remote.Close()
 	k := keys()[0]
 	from := crypto.PubkeyToAddress(k.PublicKey)
-	send := func() *types.Transaction {
+	send := func() (*types.Transaction, *types.Receipt) {
 		t.Helper()
 		nonce, err := c.PendingNonceAt(ctx, from)
 		if err != nil {
@@ -478,12 +478,14 @@ func TestRPCConfirmWaitsForConfirmations(t *testing.T) {
 		if err := c.SendTransaction(ctx, tx); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.Confirm(ctx, tx.Hash()); err != nil { // mined and durable
+		rec, err := c.Confirm(ctx, tx.Hash()) // mined and durable
+		if err != nil {
 			t.Fatal(err)
 		}
-		return tx
+		return tx, rec
 	}
-	first := send()
+	first, rec := send()
+	want := rec.BlockNumber.Uint64() + 2 // the head at 3 confirmations
 	type result struct {
 		rec *types.Receipt
 		err error
@@ -493,17 +495,27 @@ func TestRPCConfirmWaitsForConfirmations(t *testing.T) {
 		rec, err := remote.Confirm(ctx, first.Hash())
 		done <- result{rec, err}
 	}()
-	for i := 0; i < 2; i++ {
-		// Until the second block on top exists, Confirm must not return.
-		// (The check is one-sided: it may simply not have polled yet.)
+	// Until the head reaches want, Confirm must not return. Blocks are
+	// counted, not sends: the simulated beacon may seal an empty block of
+	// its own after one with a transaction. The head only grows, so a head
+	// read after Confirm returned still below want proves it returned
+	// early. (The check is one-sided: it may simply not have polled yet.)
+	var r result
+	returned := false
+	for !returned {
 		select {
-		case r := <-done:
-			t.Fatalf("Confirm returned with %d of 2 blocks on top: %v, %v", i, r.rec, r.err)
+		case r = <-done:
+			returned = true
+			if head, _ := c.BlockNumber(ctx); head < want {
+				t.Fatalf("Confirm returned at head %d, before block %d had 2 blocks on top: %v, %v", head, want-2, r.rec, r.err)
+			}
 		default:
+			if head, _ := c.BlockNumber(ctx); head >= want {
+				r, returned = <-done, true // it must return now
+			}
+			send()
 		}
-		send()
 	}
-	r := <-done
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
