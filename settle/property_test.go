@@ -29,14 +29,28 @@ type jobModel struct {
 // claimable reports what a claim of amount proven by trees[version] pays,
 // or false when the contract must refuse it.
 func (m *jobModel) claimable(version int, w common.Address, amount int64) (int64, bool) {
-	if version < len(m.trees)-2 || amount <= m.claimedBy[w] {
-		return 0, false // only the current and the replaced root prove claims
+	if !m.provable(version) || amount <= m.claimedBy[w] {
+		return 0, false
 	}
 	pay := amount - m.claimedBy[w]
 	if m.claimed+pay > m.committed {
 		return 0, false
 	}
 	return pay, true
+}
+
+// provable reports whether the contract still accepts proofs against
+// trees[version]: it keeps the current and the replaced root, and an
+// older root proves claims too when it equals one of them (a root posted
+// again with nothing earned since).
+func (m *jobModel) provable(version int) bool {
+	r := m.trees[version].Root()
+	for _, t := range m.trees[max(0, len(m.trees)-2):] {
+		if t.Root() == r {
+			return true
+		}
+	}
+	return false
 }
 
 // Random sequences of roots (honest, inflated and by strangers), claims
