@@ -209,8 +209,11 @@ func Estimate(spec *jobspec.Spec, lim Limits, workers int, ds DatasetInfo) Need 
 // (TestAdmitEstimateAgainstPeak); the 170,000-class job, at 1.16×.
 func withHeadroom(live uint64) uint64 { return live + live/5 }
 
-// decodedShard is what a shard of b bytes takes once read and decoded: the
-// file, and its images as float32 (four bytes per stored byte at most).
+// decodedShard bounds what a shard of b bytes takes once read and
+// decoded: the file, a copy of its images (bytes stay bytes, floats stay
+// floats: trainer.Data.X8) and its labels as int32 (four bytes per stored
+// byte at most). 5× is the worst case, a shard of U8 labels alone; an
+// image shard takes about 2×.
 func decodedShard(b uint64) uint64 { return 5 * b }
 
 func keepRounds(lim Limits) int {
