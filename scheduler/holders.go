@@ -138,7 +138,7 @@ func (c *Coordinator) knownHolders(inputs []string) map[string][]string {
 		if h, ok := c.holders[in]; ok && now.Sub(h.at) < holdersTTL {
 			out[in] = h.peers
 		} else {
-			out[in] = nil
+			out[in] = nil // a key, so that addPrefetched fills in the claims
 		}
 	}
 	c.mu.Unlock()

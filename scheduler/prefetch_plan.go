@@ -63,15 +63,14 @@ func planPrefetch(next []string, offers []prefetchOffer, claimed map[int]string,
 		}
 		return js
 	}
-	done := map[int]bool{} // offers settled (by index into offers)
-	for k, o := range offers {
+	// One next shard per worker (busy): a second would queue next round.
+	for _, o := range offers {
 		if busy[o.peer] {
-			done[k] = true // one next shard per worker: a second would queue next round
 			continue
 		}
 		for _, j := range order(o.tasklet) {
 			if open(j) && holds(o.peer, next[j], o.input) {
-				claimed[j], busy[o.peer], done[k] = o.peer, true, true
+				claimed[j], busy[o.peer] = o.peer, true
 				break
 			}
 		}
@@ -90,8 +89,8 @@ func planPrefetch(next []string, offers []prefetchOffer, claimed map[int]string,
 		}
 	}
 	plan := map[int]string{}
-	for k, o := range offers {
-		if done[k] || busy[o.peer] {
+	for _, o := range offers {
+		if busy[o.peer] {
 			continue
 		}
 		for _, j := range order(o.tasklet) {

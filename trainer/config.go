@@ -154,7 +154,7 @@ func (d Data) copyRows(dst []float32, start, n, inputs int) {
 // Validate checks d against the model's input width and class count:
 // lengths, label range, and that every feature is finite.
 func (d Data) Validate(m Model) error {
-	if err := d.ValidateShape(m); err != nil {
+	if err := d.validateShape(m); err != nil {
 		return err
 	}
 	if i := firstNonFinite(d.X); i >= 0 { // X8's bytes are finite
@@ -164,9 +164,9 @@ func (d Data) Validate(m Model) error {
 	return nil
 }
 
-// ValidateShape is Validate without the scan for non-finite features, for
-// data whose features are finite by construction (bytes scaled to [0, 1]).
-func (d Data) ValidateShape(m Model) error {
+// validateShape checks lengths and labels: Validate without the scan for
+// non-finite features.
+func (d Data) validateShape(m Model) error {
 	if d.N < 1 || d.N > MaxSamples {
 		return fmt.Errorf("data: n = %d, want 1 to %d", d.N, MaxSamples)
 	}
