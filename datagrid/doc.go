@@ -23,11 +23,17 @@
 //
 // # Storage
 //
-// Blocks live in go-ds-flatfs under blocks/, sharded next-to-last/2 with
-// fsync on: one file per block, written to a temporary file, synced and
-// renamed into place, so a kill -9 leaves a block either absent or whole.
-// It is what Kubo uses by default, needs no compaction and its files can be
-// inspected by hand. Pebble (Kubo's other choice) was not taken: it brings
+// Blocks live in go-ds-flatfs under blocks/, sharded next-to-last/2: one
+// file per block, written to a temporary file and renamed into place, so a
+// kill -9 leaves a block either absent or whole. Kubo also fsyncs each
+// block; here (on Linux) a record is what forces blocks to disk: before a
+// metadata batch that writes a pin or cache record commits, one syncfs(2)
+// flushes every block written since the last flush (blocksync.go). A
+// 256 MiB fetch makes one flush instead of an fsync for each of its 1,024
+// blocks, and a power cut can lose only blocks that no record names yet,
+// which the sweep of interrupted operations removes. Elsewhere flatfs
+// fsyncs each block. flatfs is what Kubo uses by default, needs no
+// compaction and its files can be inspected by hand. Pebble (Kubo's other choice) was not taken: it brings
 // many more dependencies, and its cockroachdb/swiss dependency has had
 // trouble with Go 1.26. Metadata lives in go-ds-leveldb under meta/
 // with synced writes; every state change (pin written + in-flight marker

@@ -103,6 +103,11 @@ type Grid struct {
 	ann     *announcer
 	now     func() time.Time // the clock; tests may replace it
 
+	// bsync flushes block writes before a record names them; flushDir is
+	// the block store's directory, held open for it.
+	bsync    blockSync
+	flushDir *os.File
+
 	// gcLock: writers of referenced data (add, fetch, pin) hold it shared
 	// until their pin or cache record is written; GC and eviction hold it
 	// exclusively, so they never sweep blocks an operation is about to
@@ -187,19 +192,27 @@ func Open(ctx context.Context, cfg Config) (*Grid, error) {
 func (g *Grid) openStores(ctx context.Context) error {
 	blocksDir := filepath.Join(g.cfg.Dir, "blocks")
 	metaDir := filepath.Join(g.cfg.Dir, "meta")
-	for _, d := range []string{g.cfg.Dir, metaDir} {
+	for _, d := range []string{g.cfg.Dir, metaDir, blocksDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("datagrid: cannot create %s: %w", d, err)
 		}
 	}
-	// Kubo's default: /repo/flatfs/shard/v1/next-to-last/2, fsync on.
-	flat, err := flatfs.CreateOrOpen(blocksDir, flatfs.NextToLast(2), true)
+	flush, flushDir, err := openFlush(blocksDir)
 	if err != nil {
+		return fmt.Errorf("datagrid: %w", err)
+	}
+	g.bsync.flush, g.flushDir = flush, flushDir
+	// Kubo's layout: /repo/flatfs/shard/v1/next-to-last/2. flatfs fsyncs
+	// each block only where the store cannot be flushed at once (bsync).
+	flat, err := flatfs.CreateOrOpen(blocksDir, flatfs.NextToLast(2), flush == nil)
+	if err != nil {
+		g.closeFlushDir()
 		return fmt.Errorf("datagrid: cannot open block store %s: %w", blocksDir, err)
 	}
-	counted, err := newCountingDatastore(ctx, flat)
+	counted, err := newCountingDatastore(ctx, flat, g.bsync.wrote)
 	if err != nil {
 		flat.Close()
+		g.closeFlushDir()
 		return fmt.Errorf("datagrid: %s: %w", blocksDir, err)
 	}
 	// Metadata is small: goleveldb's default 4 MiB write buffer would be most
@@ -207,6 +220,7 @@ func (g *Grid) openStores(ctx context.Context) error {
 	meta, err := leveldb.NewDatastore(metaDir, &leveldb.Options{WriteBuffer: 256 << 10})
 	if err != nil {
 		flat.Close()
+		g.closeFlushDir()
 		return fmt.Errorf("datagrid: cannot open metadata store %s (is another daemon using this repo?): %w", metaDir, err)
 	}
 	g.flat, g.counted, g.meta = flat, counted, meta
@@ -244,10 +258,20 @@ func (g *Grid) Close() error {
 		if g.bswap != nil {
 			errs = append(errs, g.bswap.Close())
 		}
-		errs = append(errs, g.meta.Close(), g.flat.Close())
+		errs = append(errs, g.meta.Close(), g.flat.Close(), g.closeFlushDir())
 		g.closeErr = errors.Join(errs...)
 	})
 	return g.closeErr
+}
+
+// closeFlushDir closes the directory bsync flushes through, if open.
+func (g *Grid) closeFlushDir() error {
+	if g.flushDir == nil {
+		return nil
+	}
+	err := g.flushDir.Close()
+	g.flushDir = nil
+	return err
 }
 
 func (g *Grid) usedBytes() uint64 {

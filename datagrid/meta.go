@@ -115,13 +115,15 @@ func (g *Grid) isPinned(ctx context.Context, c cid.Cid) (bool, error) {
 
 // metaBatch builds one atomic metadata change.
 type metaBatch struct {
-	b   ds.Batch
-	err error
+	b    ds.Batch
+	err  error
+	sync func() error // makes written blocks durable (blockSync.sync)
+	puts bool         // the batch writes a record, which may name blocks
 }
 
 func (g *Grid) newBatch(ctx context.Context) *metaBatch {
 	b, err := g.meta.Batch(ctx)
-	return &metaBatch{b: b, err: err}
+	return &metaBatch{b: b, err: err, sync: g.bsync.sync}
 }
 
 func (m *metaBatch) put(ctx context.Context, k ds.Key, v any) {
@@ -134,6 +136,7 @@ func (m *metaBatch) put(ctx context.Context, k ds.Key, v any) {
 		return
 	}
 	m.err = m.b.Put(ctx, k, data)
+	m.puts = true
 }
 
 func (m *metaBatch) del(ctx context.Context, k ds.Key) {
@@ -142,9 +145,17 @@ func (m *metaBatch) del(ctx context.Context, k ds.Key) {
 	}
 }
 
+// commit writes the change. A batch that writes records first flushes the
+// blocks written so far: a pin or cache record must never outlive, in a
+// crash, the blocks it names. Batches that only delete need no flush.
 func (m *metaBatch) commit(ctx context.Context) error {
 	if m.err != nil {
 		return fmt.Errorf("cannot update metadata in meta/: %w", m.err)
+	}
+	if m.puts {
+		if err := m.sync(); err != nil {
+			return fmt.Errorf("cannot record in meta/ before the blocks are on disk: %w", err)
+		}
 	}
 	if err := m.b.Commit(ctx); err != nil {
 		return fmt.Errorf("cannot update metadata in meta/: %w", err)

@@ -28,6 +28,7 @@ var ErrCorruptBlock = errors.New("block is corrupt on disk")
 // that tests and users compare to the byte.
 type countingDatastore struct {
 	ds.Batching
+	wrote   func()         // told after each completed write (blockSync.wrote)
 	stripes [64]sync.Mutex // per-key locks so "new?" and "write" are one step
 	bytes   atomic.Int64
 	count   atomic.Int64
@@ -35,9 +36,10 @@ type countingDatastore struct {
 
 var _ ds.Batching = (*countingDatastore)(nil)
 
-// newCountingDatastore wraps d and counts what it already holds.
-func newCountingDatastore(ctx context.Context, d ds.Batching) (*countingDatastore, error) {
-	c := &countingDatastore{Batching: d}
+// newCountingDatastore wraps d and counts what it already holds. wrote is
+// called after every write that completes.
+func newCountingDatastore(ctx context.Context, d ds.Batching, wrote func()) (*countingDatastore, error) {
+	c := &countingDatastore{Batching: d, wrote: wrote}
 	res, err := d.Query(ctx, dsq.Query{KeysOnly: true, ReturnsSizes: true})
 	if err != nil {
 		return nil, fmt.Errorf("cannot list the block store: %w", err)
@@ -76,6 +78,7 @@ func (c *countingDatastore) putLocked(ctx context.Context, k ds.Key, value []byt
 	if err := write(); err != nil {
 		return err
 	}
+	c.wrote()
 	if existed {
 		c.bytes.Add(int64(len(value) - old))
 		return nil
@@ -106,7 +109,7 @@ func (c *countingDatastore) Delete(ctx context.Context, k ds.Key) error {
 }
 
 // Batch collects writes and commits them through flatfs's batch, which
-// writes files in parallel and syncs each directory once.
+// writes files in parallel.
 func (c *countingDatastore) Batch(ctx context.Context) (ds.Batch, error) {
 	return &countingBatch{parent: c, puts: map[ds.Key][]byte{}, dels: map[ds.Key]struct{}{}}, nil
 }
@@ -190,6 +193,9 @@ func (b *countingBatch) Commit(ctx context.Context) error {
 	}
 	if err := inner.Commit(ctx); err != nil {
 		return err
+	}
+	if len(b.puts) > 0 {
+		c.wrote()
 	}
 	c.bytes.Add(addBytes)
 	c.count.Add(addCount)
