@@ -57,13 +57,24 @@ func (b *benchClock) due(now time.Time) bool {
 	return true
 }
 
-// remeasure measures the throughput again while the worker runs nothing
-// and keeps the better figure, republishing the record if it rose.
-func (w *Worker) remeasure(ctx context.Context, now time.Time) {
+// benchQuiet is how long after its last tasklet a worker counts as out
+// of a job. Between a job's rounds a worker runs nothing for a moment; a
+// measurement then takes the cores from the round's other tasklets and,
+// on a shared machine, reads low anyway.
+const benchQuiet = 30 * time.Second
+
+// quiet reports whether the worker runs no tasklet and ran none within
+// benchQuiet of now.
+func (w *Worker) quiet(now time.Time) bool {
 	w.mu.Lock()
-	busy := w.running > 0
-	w.mu.Unlock()
-	if busy || w.paused.Load() || !w.bench.due(now) {
+	defer w.mu.Unlock()
+	return w.running == 0 && now.Sub(w.lastRan) >= benchQuiet
+}
+
+// remeasure measures the throughput again while the worker is quiet and
+// keeps the better figure, republishing the record if it rose.
+func (w *Worker) remeasure(ctx context.Context, now time.Time) {
+	if !w.quiet(now) || w.paused.Load() || !w.bench.due(now) {
 		return
 	}
 	t := measureThroughput(ctx)

@@ -45,6 +45,30 @@ func TestBenchClockDoubles(t *testing.T) {
 	}
 }
 
+// A worker is quiet, so may measure again, only when it runs nothing and
+// ran nothing for benchQuiet: not between the rounds of a job.
+func TestQuietAfterTasklets(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name    string
+		running int
+		lastRan time.Time
+		want    bool
+	}{
+		{"never ran", 0, time.Time{}, true},
+		{"running one", 1, time.Time{}, false},
+		{"between rounds", 0, t0.Add(-time.Second), false},
+		{"just inside the quiet time", 0, t0.Add(-benchQuiet + time.Millisecond), false},
+		{"quiet for benchQuiet", 0, t0.Add(-benchQuiet), true},
+		{"running, last ended long ago", 1, t0.Add(-time.Hour), false},
+	} {
+		w := &Worker{running: c.running, lastRan: c.lastRan}
+		if got := w.quiet(t0); got != c.want {
+			t.Errorf("%s: quiet = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
 // A measurement returns the best of its runs: positive, and a cancelled
 // context measures nothing.
 func TestMeasureThroughput(t *testing.T) {

@@ -104,6 +104,7 @@ type Worker struct {
 	throughput float64    // best measured, samples/s on one core
 	bench      benchClock // maintainLoop's alone: when to measure again
 	running    int
+	lastRan    time.Time // when a tasklet last started or ended
 	done       int
 }
 
@@ -260,6 +261,7 @@ func (w *Worker) decide(spec tasklet.Spec) (bool, string, string) {
 	k := specKey(spec)
 	w.releases[k] = append(w.releases[k], release)
 	w.running++
+	w.lastRan = time.Now()
 	w.mu.Unlock()
 	w.poke()
 	return true, "", ""
@@ -296,6 +298,7 @@ func (w *Worker) release(spec tasklet.Spec) {
 		}
 		w.running--
 		w.done++
+		w.lastRan = time.Now()
 	}
 	w.mu.Unlock()
 	w.poke()
