@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/gridswarm/gridswarm/receipt"
 	"github.com/gridswarm/gridswarm/scheduler/placement"
@@ -789,31 +791,52 @@ func netOfRoundTrips(taken, rtt time.Duration) time.Duration {
 	return max(taken-fetchRoundTrips*rtt, taken/4)
 }
 
-// evaluate computes loss and accuracy of p over the given shards.
+// evaluate computes loss and accuracy of p over the given shards. The
+// shards are evaluated side by side, as many at once as there are cores:
+// the final test runs while the coordinator has nothing else to do (its
+// split is two shards for MNIST), and the job's time ends with it. The
+// per-shard results are summed in shard order, so the figures do not
+// depend on which shard finished first.
 func (c *Coordinator) evaluate(ctx context.Context, r *run, p trainer.Params, shards []string) (float64, float64, error) {
 	m := modelOf(r.spec)
+	type result struct {
+		loss, acc float64
+		n         int
+	}
+	res := make([]result, len(shards))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, s := range shards {
+		g.Go(func() error {
+			id, err := cid.Decode(s)
+			if err != nil {
+				return err
+			}
+			b, err := c.grid.ReadFile(gctx, id, contract.MaxInputBytes)
+			if err != nil {
+				return err
+			}
+			d, err := contract.DecodeShard(b, "images", "labels", m)
+			if err != nil {
+				return err
+			}
+			l, a, err := trainer.Evaluate(m, p, d)
+			if err != nil {
+				return err
+			}
+			res[i] = result{float64(l) * float64(d.N), float64(a) * float64(d.N), d.N}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, 0, err
+	}
 	var lossSum, accSum float64
 	n := 0
-	for _, s := range shards {
-		id, err := cid.Decode(s)
-		if err != nil {
-			return 0, 0, err
-		}
-		b, err := c.grid.ReadFile(ctx, id, contract.MaxInputBytes)
-		if err != nil {
-			return 0, 0, err
-		}
-		d, err := contract.DecodeShard(b, "images", "labels", m)
-		if err != nil {
-			return 0, 0, err
-		}
-		l, a, err := trainer.Evaluate(m, p, d)
-		if err != nil {
-			return 0, 0, err
-		}
-		lossSum += float64(l) * float64(d.N)
-		accSum += float64(a) * float64(d.N)
-		n += d.N
+	for _, r := range res {
+		lossSum += r.loss
+		accSum += r.acc
+		n += r.n
 	}
 	if n == 0 {
 		return 0, 0, errors.New("no samples to evaluate on")
