@@ -154,6 +154,7 @@ func Open(ctx context.Context, cfg Config) (*Grid, error) {
 	if err := g.migratePins(ctx); err != nil {
 		g.meta.Close()
 		g.flat.Close()
+		g.closeFlushDir()
 		return nil, fmt.Errorf("datagrid: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
