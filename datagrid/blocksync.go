@@ -8,8 +8,7 @@ import (
 
 // blockSync makes block writes durable in one step instead of one fsync
 // per block. On Linux flatfs runs without its own fsync (a file and a
-// directory sync per 256 KiB block, which was a fifth of a fetch's time and
-// about as much of an add's); every block write bumps a counter instead,
+// directory sync per 256 KiB block); every block write bumps a counter,
 // and before any metadata batch that records a pin or a cache entry is
 // committed, sync flushes the block store's file system with one syncfs(2)
 // if anything was written since the last flush. So a record never names a

@@ -139,7 +139,7 @@ func TestRecordsWaitForTheirBlocks(t *testing.T) {
 
 	// Each flush here belongs to the first fetch of current, whose cache
 	// record must not exist yet when its blocks are flushed.
-	real := c.grid.bsync.flush
+	syncfs := c.grid.bsync.flush
 	var current cid.Cid
 	var fail error
 	var early []cid.Cid
@@ -150,7 +150,7 @@ func TestRecordsWaitForTheirBlocks(t *testing.T) {
 		if fail != nil {
 			return fail
 		}
-		return real()
+		return syncfs()
 	}
 	flushes := func() uint64 { return c.grid.bsync.flushes.Load() }
 

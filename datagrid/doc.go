@@ -33,13 +33,14 @@
 // blocks, and a power cut can lose only blocks that no record names yet,
 // which the sweep of interrupted operations removes. Elsewhere flatfs
 // fsyncs each block. flatfs is what Kubo uses by default, needs no
-// compaction and its files can be inspected by hand. Pebble (Kubo's other choice) was not taken: it brings
-// many more dependencies, and its cockroachdb/swiss dependency has had
-// trouble with Go 1.26. Metadata lives in go-ds-leveldb under meta/
-// with synced writes; every state change (pin written + in-flight marker
-// cleared, cache entries dropped) is one leveldb batch. Operations that
-// write blocks first leave an in-flight marker; Open sweeps unreferenced
-// blocks when it finds one, so an add killed midway leaves nothing behind.
+// compaction and its files can be inspected by hand. Pebble (Kubo's other
+// choice) was not taken: it brings many more dependencies, and its
+// cockroachdb/swiss dependency has had trouble with Go 1.26. Metadata
+// lives in go-ds-leveldb under meta/ with synced writes; every state
+// change (pin written + in-flight marker cleared, cache entries dropped) is
+// one leveldb batch. Operations that write blocks first leave an in-flight
+// marker; Open sweeps unreferenced blocks when it finds one, so an add
+// killed midway leaves nothing behind.
 // The byte count the quota uses is exact: a wrapper around flatfs counts
 // every block written or deleted (flatfs's own DiskUsage is an estimate).
 //

@@ -833,10 +833,10 @@ func (c *Coordinator) evaluate(ctx context.Context, r *run, p trainer.Params, sh
 	}
 	var lossSum, accSum float64
 	n := 0
-	for _, r := range res {
-		lossSum += r.loss
-		accSum += r.acc
-		n += r.n
+	for _, sr := range res {
+		lossSum += sr.loss
+		accSum += sr.acc
+		n += sr.n
 	}
 	if n == 0 {
 		return 0, 0, errors.New("no samples to evaluate on")
