@@ -62,6 +62,9 @@ func (g *Grid) ensureLocal(ctx context.Context, p fetchPlan, after func(ctx cont
 	if err := p.wait.Check(); err != nil {
 		return 0, fmt.Errorf("%s %s: %w", p.op, p.root, err)
 	}
+	if held, err := g.useHeld(ctx, p, after); held {
+		return 0, err
+	}
 	f := g.newFetcher(ctx, p)
 	defer f.close()
 	marker, err := g.beginInflight(ctx, p.op)
@@ -84,7 +87,8 @@ func (g *Grid) ensureLocal(ctx context.Context, p fetchPlan, after func(ctx cont
 	g.gcLock.RLock()
 	defer g.gcLock.RUnlock()
 	werr := f.walk(ctx)
-	if rerr := g.recordFetch(context.WithoutCancel(ctx), p, f, total, werr == nil, marker); rerr != nil && werr == nil {
+	out := fetchOutcome{total: total, complete: werr == nil, fetched: f.fetched, done: f.done, marker: marker}
+	if rerr := g.recordFetch(context.WithoutCancel(ctx), p, out); rerr != nil && werr == nil {
 		werr = rerr
 	}
 	if werr != nil {
@@ -115,29 +119,66 @@ func (g *Grid) measure(ctx context.Context, f *fetcher) (total, local uint64, er
 	return h.TotalBytes, h.LocalBytes, nil
 }
 
+// useHeld serves the common case of a DAG already complete here (a
+// worker's held shard, weights it fetched before): nothing is fetched or
+// written, so it needs no in-flight marker, no reservation and no second
+// walk, only the record. The GC lock is held from the check to the record
+// so that no collection removes a block in between. It reports false and
+// does nothing when a block is missing or unreadable: the fetch path then
+// does the work and says what went wrong.
+func (g *Grid) useHeld(ctx context.Context, p fetchPlan, after func(ctx context.Context) error) (bool, error) {
+	g.gcLock.RLock()
+	defer g.gcLock.RUnlock()
+	h, err := g.holding(ctx, p.root)
+	if err != nil || !h.Complete {
+		return false, nil
+	}
+	if p.progress != nil {
+		p.progress(int64(h.TotalBytes), int64(h.TotalBytes))
+	}
+	if err := g.recordFetch(context.WithoutCancel(ctx), p, fetchOutcome{total: h.TotalBytes, complete: true}); err != nil {
+		return true, err
+	}
+	if after != nil {
+		return true, after(ctx)
+	}
+	return true, nil
+}
+
+// fetchOutcome is what a fetch leaves to record.
+type fetchOutcome struct {
+	total    uint64 // the DAG's declared size
+	complete bool
+	fetched  int64  // bytes received from peers
+	done     int64  // bytes local when the walk ended
+	marker   ds.Key // the in-flight marker to clear; zero when none was written
+}
+
 // recordFetch writes the pin or cache record. A failed fetch that wrote
 // blocks still gets a cache record, so its blocks stay evictable and a
 // retry resumes instead of starting over.
-func (g *Grid) recordFetch(ctx context.Context, p fetchPlan, f *fetcher, total uint64, complete bool, marker ds.Key) error {
+func (g *Grid) recordFetch(ctx context.Context, p fetchPlan, o fetchOutcome) error {
 	g.pinMu.Lock()
 	defer g.pinMu.Unlock()
 	b := g.newBatch(ctx)
-	b.del(ctx, marker)
+	if o.marker != (ds.Key{}) {
+		b.del(ctx, o.marker)
+	}
 	pinned, err := g.isPinned(ctx, p.root)
 	if err != nil {
 		return err
 	}
 	switch {
-	case p.pin != nil && complete:
-		if err := g.claimPin(ctx, b, p.root, total, p.pin.owner, p.pin.name); err != nil {
+	case p.pin != nil && o.complete:
+		if err := g.claimPin(ctx, b, p.root, o.total, p.pin.owner, p.pin.name); err != nil {
 			return err
 		}
 		b.del(ctx, cacheKey(p.root))
 	case pinned:
-	case complete:
-		b.put(ctx, cacheKey(p.root), cacheEntry{Bytes: total, LastUsed: time.Now().UTC()})
-	case f.fetched > 0:
-		b.put(ctx, cacheKey(p.root), cacheEntry{Bytes: uint64(f.done), LastUsed: time.Now().UTC()})
+	case o.complete:
+		b.put(ctx, cacheKey(p.root), cacheEntry{Bytes: o.total, LastUsed: g.now().UTC()})
+	case o.fetched > 0:
+		b.put(ctx, cacheKey(p.root), cacheEntry{Bytes: uint64(o.done), LastUsed: g.now().UTC()})
 	}
 	return b.commit(ctx)
 }
