@@ -37,6 +37,17 @@ func U8(t Tensor) ([]uint8, error) {
 	return slices.Clone(t.Data), nil
 }
 
+// U8View returns the elements of a U8 tensor without copying them: they
+// are the tensor's Data, which Decode leaves in the file's bytes. For a
+// reader that keeps those bytes unchanged (a training shard: copying it
+// would double a tasklet's largest allocation).
+func U8View(t Tensor) ([]uint8, error) {
+	if err := checkKind(t, DTypeU8); err != nil {
+		return nil, err
+	}
+	return t.Data, nil
+}
+
 // FromU8 returns a U8 tensor holding a copy of v.
 func FromU8(name string, shape []int64, v []uint8) Tensor {
 	return Tensor{Name: name, DType: DTypeU8, Shape: slices.Clone(shape), Data: slices.Clone(v)}

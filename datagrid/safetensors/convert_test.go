@@ -43,6 +43,9 @@ func TestIntRoundTrips(t *testing.T) {
 	if got, err := U8(tn); err != nil || !slices.Equal(got, []uint8{0, 7, 255}) {
 		t.Errorf("U8 round trip = %v, %v; want [0 7 255]", got, err)
 	}
+	if got, err := U8View(tn); err != nil || &got[0] != &tn.Data[0] || !slices.Equal(got, []uint8{0, 7, 255}) {
+		t.Errorf("U8View = %v, %v; want the tensor's own bytes [0 7 255]", got, err)
+	}
 }
 
 func TestConvertRejects(t *testing.T) {
@@ -55,6 +58,7 @@ func TestConvertRejects(t *testing.T) {
 		{"I64 of I32", func() error { _, err := I64(FromI32("x", []int64{2}, make([]int32, 2))); return err }, `tensor "x" is I32, not I64`},
 		{"F32 short data", func() error { _, err := F32(FromF32("x", []int64{4}, make([]float32, 3))); return err }, `shape [4] needs 16 bytes of F32, data has 12`},
 		{"U8 bad shape", func() error { _, err := U8(FromU8("x", []int64{-2}, nil)); return err }, "dimension 0 is negative"},
+		{"U8View of F32", func() error { _, err := U8View(FromF32("x", []int64{1}, make([]float32, 1))); return err }, `tensor "x" is F32, not U8`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

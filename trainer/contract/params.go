@@ -164,7 +164,8 @@ func DecodeParams(b []byte, m trainer.Model) (trainer.Params, error) {
 
 // DecodeShard reads a shard's images and labels as trainer data. Images
 // stored as U8 stay bytes (Data.X8, a quarter of the memory of floats),
-// which the trainer scales to [0, 1] as it reads them.
+// which the trainer scales to [0, 1] as it reads them; they are b's own
+// bytes, not a copy, so b must not change while the data is in use.
 func DecodeShard(b []byte, images, labels string, m trainer.Model) (trainer.Data, error) {
 	f, err := safetensors.Decode(b)
 	if err != nil {
@@ -182,7 +183,7 @@ func DecodeShard(b []byte, images, labels string, m trainer.Model) (trainer.Data
 	var x8 []uint8 // kept as bytes: the trainer scales rows as it reads them
 	switch xt.DType {
 	case safetensors.DTypeU8:
-		if x8, err = safetensors.U8(xt); err != nil {
+		if x8, err = safetensors.U8View(xt); err != nil {
 			return trainer.Data{}, fmt.Errorf("shard: %w", err)
 		}
 	case safetensors.DTypeF32:
