@@ -137,7 +137,7 @@ func (g *Grid) useHeld(ctx context.Context, p fetchPlan, after func(ctx context.
 	if p.progress != nil {
 		p.progress(int64(h.TotalBytes), int64(h.TotalBytes))
 	}
-	if p.pin != nil || !g.usedSince(ctx, p.root, g.now().Add(-touchEvery)) {
+	if p.pin != nil || !g.usedSince(ctx, p.root, h.TotalBytes, g.now().Add(-touchEvery)) {
 		if err := g.recordFetch(context.WithoutCancel(ctx), p, fetchOutcome{total: h.TotalBytes, complete: true}); err != nil {
 			return true, err
 		}
@@ -154,9 +154,10 @@ func (g *Grid) useHeld(ctx context.Context, p fetchPlan, after func(ctx context.
 // same inputs every round.
 const touchEvery = time.Minute
 
-// usedSince reports whether root has a cache entry last used at or after
-// since. A missing or unreadable entry reads as not: it gets rewritten.
-func (g *Grid) usedSince(ctx context.Context, root cid.Cid, since time.Time) bool {
+// usedSince reports whether root has a cache entry for the whole DAG
+// (bytes) last used at or after since. A missing, partial or unreadable
+// entry reads as not: it gets rewritten.
+func (g *Grid) usedSince(ctx context.Context, root cid.Cid, bytes uint64, since time.Time) bool {
 	k := cacheKey(root)
 	data, err := g.meta.Get(ctx, k)
 	if err != nil {
@@ -166,7 +167,7 @@ func (g *Grid) usedSince(ctx context.Context, root cid.Cid, since time.Time) boo
 	if decodeRecord(k.String(), data, &e) != nil {
 		return false
 	}
-	return !e.LastUsed.Before(since)
+	return e.Bytes == bytes && !e.LastUsed.Before(since)
 }
 
 // fetchOutcome is what a fetch leaves to record.

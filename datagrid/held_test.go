@@ -31,7 +31,7 @@ func TestFetchOfHeldDAG(t *testing.T) {
 	clock := time.Now().UTC().Add(time.Hour) // after the first fetch's record
 	c.grid.now = func() time.Time { return clock }
 
-	lastUsed := func() time.Time {
+	entry := func() cacheEntry {
 		t.Helper()
 		es, err := c.grid.listCache(ctx)
 		if err != nil {
@@ -39,12 +39,13 @@ func TestFetchOfHeldDAG(t *testing.T) {
 		}
 		for _, e := range es {
 			if e.Root.Equals(root) {
-				return e.LastUsed
+				return e
 			}
 		}
 		t.Fatalf("no cache entry for %s", root)
-		return time.Time{}
+		return cacheEntry{}
 	}
+	lastUsed := func() time.Time { t.Helper(); return entry().LastUsed }
 	fetch := func(wantFetched int64) {
 		t.Helper()
 		n, err := c.grid.Fetch(ctx, root, a.info())
@@ -72,6 +73,18 @@ func TestFetchOfHeldDAG(t *testing.T) {
 	fetch(0)
 	if got := lastUsed(); !got.Equal(clock) {
 		t.Errorf("a fetch %v after the last use left it at %v, want %v", 3*touchEvery/2, got, clock)
+	}
+
+	// A recent entry that counts part of the DAG (a fetch that failed
+	// halfway left it) is rewritten with the whole.
+	b := c.grid.newBatch(ctx)
+	b.put(ctx, cacheKey(root), cacheEntry{Bytes: 1, LastUsed: clock})
+	if err := b.commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fetch(0)
+	if got := entry().Bytes; got != res.DAGBytes {
+		t.Errorf("after a fetch of the held DAG its cache entry counts %d bytes, want %d", got, res.DAGBytes)
 	}
 
 	leaf := leaves(t, c.grid, root)[1]
