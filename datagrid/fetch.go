@@ -122,8 +122,7 @@ func (g *Grid) measure(ctx context.Context, f *fetcher) (total, local uint64, er
 // useHeld serves the common case of a DAG already complete here (a
 // worker's held shard, weights it fetched before): nothing is fetched or
 // written, so it needs no in-flight marker, no reservation and no second
-// walk, only the record, and a cache entry's only when its last use is
-// older than touchEvery. The GC lock is held from the check to the record
+// walk, only the record. The GC lock is held from the check to the record
 // so that no collection removes a block in between. It reports false and
 // does nothing when a block is missing or unreadable: the fetch path then
 // does the work and says what went wrong.
@@ -137,37 +136,13 @@ func (g *Grid) useHeld(ctx context.Context, p fetchPlan, after func(ctx context.
 	if p.progress != nil {
 		p.progress(int64(h.TotalBytes), int64(h.TotalBytes))
 	}
-	if p.pin != nil || !g.usedSince(ctx, p.root, h.TotalBytes, g.now().Add(-touchEvery)) {
-		if err := g.recordFetch(context.WithoutCancel(ctx), p, fetchOutcome{total: h.TotalBytes, complete: true}); err != nil {
-			return true, err
-		}
+	if err := g.recordFetch(context.WithoutCancel(ctx), p, fetchOutcome{total: h.TotalBytes, complete: true}); err != nil {
+		return true, err
 	}
 	if after != nil {
 		return true, after(ctx)
 	}
 	return true, nil
-}
-
-// touchEvery is how often a held cache entry's last use is rewritten (a
-// synced leveldb write). Eviction drops the least recently used entries
-// first; a minute is finer than that order needs, and a worker checks the
-// same inputs every round.
-const touchEvery = time.Minute
-
-// usedSince reports whether root has a cache entry for the whole DAG
-// (bytes) last used at or after since. A missing, partial or unreadable
-// entry reads as not: it gets rewritten.
-func (g *Grid) usedSince(ctx context.Context, root cid.Cid, bytes uint64, since time.Time) bool {
-	k := cacheKey(root)
-	data, err := g.meta.Get(ctx, k)
-	if err != nil {
-		return false
-	}
-	var e cacheEntry
-	if decodeRecord(k.String(), data, &e) != nil {
-		return false
-	}
-	return e.Bytes == bytes && !e.LastUsed.Before(since)
 }
 
 // fetchOutcome is what a fetch leaves to record.
