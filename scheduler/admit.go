@@ -210,10 +210,11 @@ func Estimate(spec *jobspec.Spec, lim Limits, workers int, ds DatasetInfo) Need 
 func withHeadroom(live uint64) uint64 { return live + live/5 }
 
 // decodedShard bounds what a shard of b bytes takes once read and
-// decoded: the file, a copy of its images (bytes stay bytes, floats stay
-// floats: trainer.Data.X8) and its labels as int32 (four bytes per stored
-// byte at most). 5× is the worst case, a shard of U8 labels alone; an
-// image shard takes about 2×.
+// decoded: the file, its images as floats when stored as floats (U8
+// images are used in place: trainer.Data.X8 is the file's bytes) and its
+// labels as int32 (four bytes per stored byte at most). 5× is the worst
+// case, a shard of U8 labels alone; a U8 image shard takes about 1×, an
+// F32 one about 2×.
 func decodedShard(b uint64) uint64 { return 5 * b }
 
 func keepRounds(lim Limits) int {
