@@ -38,9 +38,10 @@ func U8(t Tensor) ([]uint8, error) {
 }
 
 // U8View returns the elements of a U8 tensor without copying them: they
-// are the tensor's Data, which Decode leaves in the file's bytes. For a
-// reader that keeps those bytes unchanged (a training shard: copying it
-// would double a tasklet's largest allocation).
+// are the tensor's Data, which Decode leaves in the file's bytes, so the
+// caller must not change those bytes while it uses the result. It is for
+// a training shard, where a copy would double a tasklet's largest
+// allocation.
 func U8View(t Tensor) ([]uint8, error) {
 	if err := checkKind(t, DTypeU8); err != nil {
 		return nil, err
