@@ -216,7 +216,18 @@ func checkPrefetches(t *testing.T, ds []*daemon, j scheduler.Job) {
 			return hs[0].Complete, fmt.Sprintf("%s was asked to prefetch %s and holds %+v of it", a.peer, a.shard, hs[0])
 		})
 	}
-	t.Logf("job %s: %d prefetches asked, each of a shard its worker did not hold, all now held whole", j.ID, len(asks))
+	if !t.Failed() {
+		t.Logf("job %s: %d prefetches asked, each of a shard its worker did not hold, all now held whole", j.ID, len(asks))
+		return
+	}
+	// The whole history, to see which offer asked what.
+	for _, rd := range j.Rounds {
+		for _, tk := range rd.Tasklets {
+			for k, a := range tk.Attempts {
+				t.Logf("round %d tasklet %d attempt %d: shard %s, peer %s, prefetch %q, %s", rd.Index, tk.Index, k, tk.Shard, a.Peer, a.Prefetch, a.Outcome)
+			}
+		}
+	}
 }
 
 // A worker killed mid-round: the tasklet is re-placed and the job still

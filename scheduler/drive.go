@@ -405,7 +405,7 @@ func (rn *roundRunner) run(ctx context.Context) error {
 			for _, d := range ds {
 				switch d.Kind {
 				case DecideOffer:
-					rn.launch(rctx, d, prefetch[d.Tasklet])
+					rn.launch(rctx, d, prefetch[[2]int{d.Tasklet, d.Attempt}])
 				case DecideCancel:
 					rn.cancel(d.Tasklet, d.Attempt)
 					if d.Reason == ReasonPeerLost {
@@ -462,9 +462,12 @@ func (rn *roundRunner) run(ctx context.Context) error {
 
 // planPrefetch picks, for the first offers among ds, which of the next
 // round's shards their workers fetch while they train (the function
-// planPrefetch decides): tasklet → CID. Random placement ignores holders, so it asks for none:
-// it would be a transfer for nothing.
-func (rn *roundRunner) planPrefetch(ds []Decision) map[int]string {
+// planPrefetch decides): (tasklet, attempt) → CID. Only a tasklet's
+// first attempt asks: a spot check's replica or a speculative copy,
+// offered in the same batch, must not inherit it, or a second worker
+// fetches the same shard. Random placement ignores holders, so it asks
+// for none: it would be a transfer for nothing.
+func (rn *roundRunner) planPrefetch(ds []Decision) map[[2]int]string {
 	c := rn.c
 	if len(rn.next) == 0 || c.opts.Placement == placement.StrategyRandom {
 		return nil
@@ -484,7 +487,11 @@ func (rn *roundRunner) planPrefetch(ds []Decision) map[int]string {
 			workers[p.ID] = true
 		}
 	}
-	return planPrefetch(rn.next, offers, rn.claimed, c.knownHolders(rn.next), workers)
+	plan := map[[2]int]string{}
+	for i, cid := range planPrefetch(rn.next, offers, rn.claimed, c.knownHolders(rn.next), workers) {
+		plan[[2]int{i, 0}] = cid
+	}
+	return plan
 }
 
 // launch starts one attempt in its own goroutine with its own context;

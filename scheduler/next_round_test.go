@@ -3,6 +3,8 @@ package scheduler
 import (
 	"context"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -38,8 +40,9 @@ func (s *prefetchingSwarm) OfferWith(ctx context.Context, peer string, spec task
 
 // runPrefetchJob runs a job of 2 tasklets a round over shards training
 // shards on four workers whose links are slow (a shard costs a tenth of a
-// second), and returns it with the offers the workers saw.
-func runPrefetchJob(t *testing.T, shards, rounds int) (*Job, *prefetchingSwarm) {
+// second), and returns it with the offers the workers saw. verifyRate is
+// the share of tasklets spot-checked.
+func runPrefetchJob(t *testing.T, shards, rounds int, verifyRate string) (*Job, *prefetchingSwarm) {
 	t.Helper()
 	store, err := NewStore(t.TempDir())
 	if err != nil {
@@ -57,7 +60,8 @@ func runPrefetchJob(t *testing.T, shards, rounds int) (*Job, *prefetchingSwarm) 
 	t.Cleanup(c.Close)
 	h := &harness{grid: grid, swarm: fs, store: store, c: c}
 	root := grid.addDatasetShards(t, shards)
-	j, err := c.Submit(context.Background(), []byte(tinySpec(root, rounds, 2)))
+	spec := strings.Replace(tinySpec(root, rounds, 2), "rate: 0,", "rate: "+verifyRate+",", 1)
+	j, err := c.Submit(context.Background(), []byte(spec))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +79,7 @@ func runPrefetchJob(t *testing.T, shards, rounds int) (*Job, *prefetchingSwarm) 
 // workers' links are slow, so only the prefetch makes a worker a holder.
 func TestNextShardIsPrefetched(t *testing.T) {
 	const rounds = 3
-	got, s := runPrefetchJob(t, 6, rounds)
+	got, s := runPrefetchJob(t, 6, rounds, "0")
 	ran := map[[2]int]string{} // (round, tasklet) → the peer whose output counted
 	for _, rd := range got.Rounds {
 		for _, tk := range rd.Tasklets {
@@ -112,7 +116,7 @@ func TestNextShardIsPrefetched(t *testing.T) {
 // times; this plan asks twice.
 func TestHeldShardsAreNotPrefetchedAgain(t *testing.T) {
 	const rounds = 4
-	got, s := runPrefetchJob(t, 3, rounds)
+	got, s := runPrefetchJob(t, 3, rounds, "0")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.seen) != rounds*2 {
@@ -154,6 +158,46 @@ func TestHeldShardsAreNotPrefetchedAgain(t *testing.T) {
 	}
 	if asks != 2 {
 		t.Errorf("%d prefetches asked, want 2: %+v", asks, s.seen)
+	}
+}
+
+// TestReplicasDoNotPrefetch: with every tasklet spot-checked, a replica
+// is offered in the same batch as its tasklet's first attempt; only the
+// first attempt asks for the next shard, so no next shard is fetched by
+// two workers.
+func TestReplicasDoNotPrefetch(t *testing.T) {
+	const rounds = 3
+	got, s := runPrefetchJob(t, 6, rounds, "1")
+	replicas := 0
+	for _, rd := range got.Rounds {
+		for _, tk := range rd.Tasklets {
+			for k, a := range tk.Attempts {
+				if k > 0 {
+					replicas++
+				}
+				if k > 0 && a.Prefetch != "" {
+					t.Errorf("round %d tasklet %d attempt %d (on %s) was asked to prefetch %s; only a first attempt asks", rd.Index, tk.Index, k, a.Peer, a.Prefetch)
+				}
+			}
+		}
+	}
+	if replicas == 0 {
+		t.Fatalf("no tasklet was replicated at verify rate 1: %+v", got.Rounds)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	asked := map[[2]string]bool{} // (round, shard) asked of some worker
+	for _, o := range s.seen {
+		for _, p := range o.prefetch {
+			k := [2]string{strconv.Itoa(o.round), p}
+			if asked[k] {
+				t.Errorf("round %d: %s asked to prefetch %s, which another worker was asked for", o.round, o.peer, p)
+			}
+			asked[k] = true
+		}
+	}
+	if len(asked) != 2*(rounds-1) {
+		t.Errorf("%d next shards asked for, want %d (each tasklet's, all rounds but the last): %+v", len(asked), 2*(rounds-1), s.seen)
 	}
 }
 
