@@ -3,7 +3,6 @@ package scheduler
 import (
 	"context"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -172,10 +171,11 @@ func TestReplicasDoNotPrefetch(t *testing.T) {
 	for _, rd := range got.Rounds {
 		for _, tk := range rd.Tasklets {
 			for k, a := range tk.Attempts {
-				if k > 0 {
-					replicas++
+				if k == 0 {
+					continue
 				}
-				if k > 0 && a.Prefetch != "" {
+				replicas++
+				if a.Prefetch != "" {
 					t.Errorf("round %d tasklet %d attempt %d (on %s) was asked to prefetch %s; only a first attempt asks", rd.Index, tk.Index, k, a.Peer, a.Prefetch)
 				}
 			}
@@ -186,10 +186,14 @@ func TestReplicasDoNotPrefetch(t *testing.T) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	asked := map[[2]string]bool{} // (round, shard) asked of some worker
+	type roundShard struct {
+		round int
+		shard string
+	}
+	asked := map[roundShard]bool{} // asked of some worker
 	for _, o := range s.seen {
 		for _, p := range o.prefetch {
-			k := [2]string{strconv.Itoa(o.round), p}
+			k := roundShard{o.round, p}
 			if asked[k] {
 				t.Errorf("round %d: %s asked to prefetch %s, which another worker was asked for", o.round, o.peer, p)
 			}
