@@ -26,14 +26,14 @@ func (o *sgd) update(w, g []float32) {
 	lr, mu, wd := o.LR, o.Momentum, o.WeightDecay
 	if wd == 0 {
 		for i, wi := range w {
-			vi := float32(mu*v[i]) + g[i]
+			vi := flushSubnormal(float32(mu*v[i]) + g[i])
 			v[i] = vi
 			w[i] = wi - float32(lr*vi)
 		}
 		return
 	}
 	for i, wi := range w {
-		vi := float32(mu*v[i]) + (g[i] + float32(wd*wi))
+		vi := flushSubnormal(float32(mu*v[i]) + (g[i] + float32(wd*wi)))
 		v[i] = vi
 		w[i] = wi - float32(lr*vi)
 	}
@@ -62,12 +62,30 @@ func (o *adam) update(w, g []float32) {
 			wi = float32(wi * decay)
 		}
 		gi := g[i]
-		mi := float32(o.Beta1*m[i]) + float32(c1*gi)
-		vi := float32(o.Beta2*v[i]) + float32(float32(c2*gi)*gi)
+		mi := flushSubnormal(float32(o.Beta1*m[i]) + float32(c1*gi))
+		vi := flushSubnormal(float32(o.Beta2*v[i]) + float32(float32(c2*gi)*gi))
 		m[i], v[i] = mi, vi
 		den := sqrt32(vi)/sqrtBC2 + o.Eps
 		w[i] = wi - float32(step*(mi/den))
 	}
+}
+
+// flushSubnormal returns a subnormal x as a zero of its sign (what the
+// CPU's flush-to-zero mode would do), and any other x as it is. The
+// optimizers keep their state normal: a moment whose gradient stays zero
+// (a dead unit's weights) decays by its factor every step into float32's
+// subnormal range, where x86 CPUs take a slow microcode assist on every
+// operation on it. With most of Adam's m subnormal, as in
+// BenchmarkTrainMLPAdam's model after about 750 steps, a step ran 1.6
+// times slower. Such a moment moves no weight of ordinary size (the
+// update step·m/den stays below 2^-126/ε ≈ 10^-30), so the results keep
+// their bits in practice. Done in software, the flush gives the same
+// bits on every CPU, which replicated tasklets need.
+func flushSubnormal(x float32) float32 {
+	if b := math.Float32bits(x); b&0x7f800000 == 0 {
+		return math.Float32frombits(b & 0x80000000)
+	}
+	return x
 }
 
 // sqrt32 is the correctly rounded float32 square root (rounding the

@@ -16,10 +16,11 @@ const speedRows = 4096
 // minibatches of batch random samples, one goroutine, from fresh weights,
 // and returns the best of runs timed runs in samples per second (0 if none
 // ran). The best, because other work on the machine, a GC or a page fault
-// can only slow a run down. The number of steps matters: a step's cost
-// drifts as the weights and the optimizer's state move away from their
-// start (Adam's step on the reference model is 10% slower after 1,000
-// steps than in the first 200).
+// can only slow a run down. Callers pass the job's number of steps, so that a
+// cost that changes as training goes on is counted as the job meets it.
+// (Adam's step on the reference model used to be 10% slower after 1,000
+// steps than in the first 200: its first moments went subnormal, which
+// the optimizers now flush to zero; see flushSubnormal.)
 func Speed(ctx context.Context, m Model, o Optimizer, batch, steps, runs int) float64 {
 	p, err := Init(m, 1)
 	if err != nil {

@@ -1,0 +1,141 @@
+package trainer
+
+import (
+	"math"
+	"testing"
+
+	"pgregory.net/rapid"
+)
+
+func TestFlushSubnormal(t *testing.T) {
+	smallestNormal := math.Float32frombits(0x00800000) // 2^-126
+	largestSubnormal := math.Float32frombits(0x007fffff)
+	inf := float32(math.Inf(1))
+	negZero := float32(math.Copysign(0, -1))
+	for _, tc := range []struct {
+		name string
+		in   float32
+		want float32
+	}{
+		{"zero", 0, 0},
+		{"negative zero", negZero, negZero},
+		{"smallest subnormal", math.Float32frombits(1), 0},
+		{"largest subnormal", largestSubnormal, 0},
+		{"negative subnormal", -largestSubnormal, negZero},
+		{"smallest normal", smallestNormal, smallestNormal},
+		{"negative smallest normal", -smallestNormal, -smallestNormal},
+		{"one", 1, 1},
+		{"infinity", inf, inf},
+	} {
+		got := flushSubnormal(tc.in)
+		if math.Float32bits(got) != math.Float32bits(tc.want) {
+			t.Errorf("%s: flushSubnormal(%g) = %g (bits %#x), want %g", tc.name, tc.in, got, math.Float32bits(got), tc.want)
+		}
+	}
+	if nan := flushSubnormal(float32(math.NaN())); nan == nan {
+		t.Errorf("flushSubnormal(NaN) = %g, want NaN", nan)
+	}
+}
+
+func isSubnormal(x float32) bool {
+	b := math.Float32bits(x) & 0x7fffffff
+	return b != 0 && b < 0x00800000
+}
+
+// TestOptimizerStateStaysNormal: whatever the gradients, including long
+// runs of zeros after a nonzero one (a blank pixel's weights, a dead
+// unit's), neither optimizer keeps a subnormal in its state, and a moment
+// whose gradient stays zero ends at exactly zero rather than decaying
+// through the subnormal range, where every step would be slow.
+func TestOptimizerStateStaysNormal(t *testing.T) {
+	opts := []Optimizer{
+		{Kind: OptAdam, LR: 0.001, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8},
+		{Kind: OptAdam, LR: 0.01, Beta1: 0.5, Beta2: 0.9, Eps: 1e-8, WeightDecay: 0.01},
+		{Kind: OptSGD, LR: 0.1, Momentum: 0.9},
+		{Kind: OptSGD, LR: 0.1, Momentum: 0.5, WeightDecay: 0.001},
+	}
+	rapid.Check(t, func(rt *rapid.T) {
+		o := opts[rapid.IntRange(0, len(opts)-1).Draw(rt, "optimizer")]
+		n := rapid.IntRange(1, 8).Draw(rt, "params")
+		w := make([]float32, n)
+		for i := range w {
+			w[i] = rapid.Float32Range(-1, 1).Draw(rt, "w")
+		}
+		opt := newOptimizer(o, n)
+		g := make([]float32, n)
+		steps := rapid.IntRange(1, 40).Draw(rt, "bursts")
+		for range steps {
+			for i := range g {
+				// mostly zero, sometimes tiny, sometimes ordinary
+				switch rapid.IntRange(0, 3).Draw(rt, "kind") {
+				case 0, 1:
+					g[i] = 0
+				case 2:
+					g[i] = math.Float32frombits(uint32(rapid.IntRange(1, 0x01000000).Draw(rt, "tiny bits")))
+				default:
+					g[i] = rapid.Float32Range(-1, 1).Draw(rt, "g")
+				}
+			}
+			for range rapid.IntRange(1, 100).Draw(rt, "repeat") {
+				opt.update(w, g)
+				checkNormalState(rt, opt)
+			}
+		}
+	})
+}
+
+func checkNormalState(t interface{ Fatalf(string, ...any) }, opt optimizer) {
+	var states [][]float32
+	switch o := opt.(type) {
+	case *adam:
+		states = [][]float32{o.m, o.v}
+	case *sgd:
+		states = [][]float32{o.v}
+	}
+	for k, s := range states {
+		for i, x := range s {
+			if isSubnormal(x) {
+				t.Fatalf("state %d[%d] = %g is subnormal", k, i, x)
+			}
+		}
+	}
+}
+
+// TestZeroGradientMomentReachesZero: one gradient, then zeros: the
+// moment decays and is dropped once it leaves the normal range, long
+// before the float32 arithmetic alone would round it to zero.
+func TestZeroGradientMomentReachesZero(t *testing.T) {
+	for _, o := range []Optimizer{
+		{Kind: OptAdam, LR: 0.001, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8},
+		{Kind: OptSGD, LR: 0.1, Momentum: 0.9},
+	} {
+		w := []float32{0.5}
+		opt := newOptimizer(o, 1)
+		opt.update(w, []float32{1e-3})
+		zero := []float32{0}
+		var first float32
+		steps := 0
+		for ; steps < 2000; steps++ {
+			opt.update(w, zero)
+			checkNormalState(t, opt)
+			var m float32
+			switch s := opt.(type) {
+			case *adam:
+				m = s.m[0]
+			case *sgd:
+				m = s.v[0]
+			}
+			if steps == 0 {
+				first = m
+			}
+			if m == 0 {
+				break
+			}
+		}
+		// 0.9^k · 1e-4 falls below 2^-126 after about 740 steps and
+		// would stay subnormal for about 130 more.
+		if steps < 600 || steps > 800 {
+			t.Errorf("%s: the moment (%g after the first zero step) reached 0 after %d zero steps, want about 740", o.Kind, first, steps)
+		}
+	}
+}
