@@ -77,9 +77,10 @@ func (o *adam) update(w, g []float32) {
 // subnormal range, where x86 CPUs take a slow microcode assist on every
 // operation on it. With most of Adam's m subnormal, as in
 // BenchmarkTrainMLPAdam's model after about 750 steps, a step ran 1.6
-// times slower. Such a moment moves no weight of ordinary size (the
-// update step·m/den stays below 2^-126/ε ≈ 10^-30), so the results keep
-// their bits in practice. Done in software, the flush gives the same
+// times slower. Such a moment moves no weight of ordinary size (Adam's
+// m/den stays below 2^-126/ε ≈ 10^-30, times a learning rate of at most
+// 10; SGD's step is smaller still), so the results keep their bits in
+// practice. Done in software, the flush gives the same
 // bits on every CPU, which replicated tasklets need.
 func flushSubnormal(x float32) float32 {
 	if b := math.Float32bits(x); b&0x7f800000 == 0 {

@@ -16,8 +16,9 @@ const speedRows = 4096
 // minibatches of batch random samples, one goroutine, from fresh weights,
 // and returns the best of runs timed runs in samples per second (0 if none
 // ran). The best, because other work on the machine, a GC or a page fault
-// can only slow a run down. Callers pass the job's number of steps, so that a
-// cost that changes as training goes on is counted as the job meets it.
+// can only slow a run down. Callers pass the job's number of steps, so
+// that a cost that changes as training goes on is counted as the job
+// meets it.
 // (Adam's step on the reference model used to be 10% slower after 1,000
 // steps than in the first 200: its first moments went subnormal, which
 // the optimizers now flush to zero; see flushSubnormal.)
