@@ -192,7 +192,8 @@ func (d Data) validateShape(m Model) error {
 }
 
 // A float32's exponent bits (expMask) are all ones exactly when it is NaN
-// or ±Inf; expStep is one exponent step, signBit the bit above them.
+// or ±Inf, and all zeros when it is ±0 or subnormal; expStep is one
+// exponent step, signBit the bit above them.
 const (
 	expMask = 0x7f800000
 	expStep = 0x00800000

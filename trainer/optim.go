@@ -80,11 +80,11 @@ func (o *adam) update(w, g []float32) {
 // times slower. Such a moment moves no weight of ordinary size (Adam's
 // m/den stays below 2^-126/ε ≈ 10^-30, times a learning rate of at most
 // 10; SGD's step is smaller still), so the results keep their bits in
-// practice. Done in software, the flush gives the same
-// bits on every CPU, which replicated tasklets need.
+// practice. Done in software, the flush gives the same bits on every
+// CPU, which replicated tasklets need.
 func flushSubnormal(x float32) float32 {
-	if b := math.Float32bits(x); b&0x7f800000 == 0 {
-		return math.Float32frombits(b & 0x80000000)
+	if b := math.Float32bits(x); b&expMask == 0 {
+		return math.Float32frombits(b & signBit)
 	}
 	return x
 }
