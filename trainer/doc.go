@@ -24,14 +24,15 @@
 // same tasklet therefore return the same bytes, which is what lets the
 // verifier compare replicas by CID.
 //
-// The matrix products, nearly all of the work, run on amd64 in a small
-// SSE kernel (gemm_amd64.s) that performs the same IEEE multiplies and
-// adds in the same order as the Go code, four outputs per instruction;
-// Go does not vectorise, and the scalar code is about three times slower.
-// Other architectures, and builds with -tags purego, use the Go code. The
-// convolutions' products read B from packed panels (gemm_panel.go) and,
-// where the CPU has AVX, use an 8×8 kernel of VMULPS and VADDPS: eight
-// lanes of the same IEEE operations, so the same bits again. The
+// The matrix products, most of the work, run on amd64 in small assembly
+// kernels (gemm_amd64.s) that perform the same IEEE multiplies and adds in
+// the same order as the Go code: an 8×8 tile of VMULPS and VADDPS where
+// the CPU has AVX, a 4×8 tile of SSE's MULPS and ADDPS (every amd64 CPU)
+// for the rows left over. Go does not vectorise, and the scalar code is
+// about three times slower. The convolutions' products read B from packed
+// panels (gemm_panel.go). Adam's step has an AVX loop too
+// (optim_amd64.s), operation for operation the Go loop's. Other
+// architectures, and builds with -tags purego, use the Go code. The
 // tests check that every kernel, GOAMD64 level, GOMAXPROCS and Workers
 // value gives the same bits, pin a digest in testdata, and scan the
 // compiled code for FMA instructions on amd64 and arm64.

@@ -29,7 +29,7 @@ const minParallelWork = 1 << 16
 // values) so that the Go kernel reads both operands sequentially.
 func gemmNN(c, a, b []float32, m, n, k, workers int, scratch []float32) {
 	_, _, _ = c[:m*n], a[:m*k], b[:k*n] // the kernels rely on these lengths
-	rows := func(i0, i1 int) { gemmRows(c, a, b, i0, i1, n, k) }
+	rows := func(i0, i1 int) { gemmRows(c, a, b, i0, i1, n, k, haveAVX) }
 	if !haveKernel {
 		bt := scratch[:n*k]
 		transpose(bt, b, k, n)
@@ -49,11 +49,18 @@ func gemmNN(c, a, b []float32, m, n, k, workers int, scratch []float32) {
 	wg.Wait()
 }
 
-// gemmRows computes rows [i0, i1) of C = A·B with the assembly kernel's
-// 4×8 tiles, and the edges in Go.
-func gemmRows(c, a, b []float32, i0, i1, n, k int) {
+// gemmRows computes rows [i0, i1) of C = A·B with the assembly kernels'
+// tiles, 8×8 when avx (the CPU must have AVX) and then 4×8, and the edges
+// in Go.
+func gemmRows(c, a, b []float32, i0, i1, n, k int, avx bool) {
 	i := i0
 	if haveKernel && k > 0 {
+		if avx {
+			for ; i+8 <= i1; i += 8 {
+				j := kernelTiles8(c, a, b, i, n, k)
+				goBlock(c, a, b, i, i+8, j, n, n, k)
+			}
+		}
 		for ; i+4 <= i1; i += 4 {
 			j := kernelTiles(c, a, b, i, n, k)
 			goBlock(c, a, b, i, i+4, j, n, n, k)

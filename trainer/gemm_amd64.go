@@ -35,16 +35,35 @@ func kernelTiles(c, a, b []float32, i, n, k int) int {
 	return j1
 }
 
-// haveAVX says that the CPU and OS support AVX, so the panel products can
-// use kernel8x8avx. It changes speed, not results.
+// kernelTiles8 computes columns [0, n&^7) of rows i..i+7 of C = A·B with
+// the AVX kernel and returns n&^7. k must be positive; the CPU must have
+// AVX.
+func kernelTiles8(c, a, b []float32, i, n, k int) int {
+	j1 := n &^ 7
+	if j1 == 0 {
+		return 0
+	}
+	// Everything the kernel reads or writes lies within these slices.
+	_ = a[(i+8)*k-1]
+	_ = b[(k-1)*n+j1-1]
+	_ = c[(i+7)*n+j1-1]
+	for j := 0; j < j1; j += 8 {
+		kernel8x8avx(&c[i*n+j], n, &a[i*k], k, &b[j], n, k)
+	}
+	return j1
+}
+
+// haveAVX says that the CPU and OS support AVX, so the products can use
+// kernel8x8avx and Adam's step adamAVX. It changes speed, not results.
 var haveAVX = cpu.X86.HasAVX
 
 // kernel8x8avx sets the 8×8 tile of C at c from the eight rows of A at a
-// (lda apart) and the panel b: c[r*ldc+q] = Σ_p a[r*lda+p] * b[p*8+q],
-// accumulated in increasing p. k must be positive.
+// (lda apart) and eight columns of B at b (rows ldb apart: a panel, or B
+// itself): c[r*ldc+q] = Σ_p a[r*lda+p] * b[p*ldb+q], accumulated in
+// increasing p. k must be positive.
 //
 //go:noescape
-func kernel8x8avx(c *float32, ldc int, a *float32, lda int, b *float32, k int)
+func kernel8x8avx(c *float32, ldc int, a *float32, lda int, b *float32, ldb int, k int)
 
 // kernelPanel computes columns j..j+w-1 (w <= 8) of the first rows of C =
 // A·B from the panel pb with the assembly kernels, eight rows at a time
@@ -59,10 +78,10 @@ func kernelPanel(c, a, pb []float32, m, n, k, j, w int, avx bool) int {
 			_ = a[(i+8)*k-1]
 			if w == panelWidth {
 				_ = c[(i+7)*n+j+panelWidth-1]
-				kernel8x8avx(&c[i*n+j], n, &a[i*k], k, &pb[0], k)
+				kernel8x8avx(&c[i*n+j], n, &a[i*k], k, &pb[0], panelWidth, k)
 				continue
 			}
-			kernel8x8avx(&tile[0], panelWidth, &a[i*k], k, &pb[0], k)
+			kernel8x8avx(&tile[0], panelWidth, &a[i*k], k, &pb[0], panelWidth, k)
 			for r := range 8 {
 				copy(c[(i+r)*n+j:(i+r)*n+j+w], tile[r*panelWidth:])
 			}

@@ -84,18 +84,18 @@ loop:
 	MOVUPS X7, 16(DI)
 	RET
 
-// func kernel8x8avx(c *float32, ldc int, a *float32, lda int, b *float32, k int)
+// func kernel8x8avx(c *float32, ldc int, a *float32, lda int, b *float32, ldb int, k int)
 //
-// The 8×8 tile of C at c from eight rows of A and a panel b of B (eight
-// columns, rows 32 bytes apart, see gemm_panel.go). Y0..Y7 hold the tile,
-// one register of eight lanes per row. Per step p: load the panel's row p
-// into Y8, broadcast A[i+r, p] and add the rounded products into row r:
-// VMULPS then VADDPS, never fused, in increasing p, with the operands in
-// the same roles as kernel4x8's MULPS and ADDPS. Eight-lane AVX
-// arithmetic is the same IEEE operation per lane as SSE's four, so both
-// kernels and the Go code give the same bits. Needs AVX (checked by the
-// caller).
-TEXT ·kernel8x8avx(SB), NOSPLIT, $0-48
+// The 8×8 tile of C at c from eight rows of A and eight columns of B whose
+// rows are ldb floats apart: a panel of B (ldb 8, see gemm_panel.go) or B
+// itself (gemmNN). Y0..Y7 hold the tile, one register of eight lanes per
+// row. Per step p: load row p's eight values of B into Y8, broadcast
+// A[i+r, p] and add the rounded products into row r: VMULPS then VADDPS,
+// never fused, in increasing p, with the operands in the same roles as
+// kernel4x8's MULPS and ADDPS. Eight-lane AVX arithmetic is the same IEEE
+// operation per lane as SSE's four, so both kernels and the Go code give
+// the same bits. Needs AVX (checked by the caller).
+TEXT ·kernel8x8avx(SB), NOSPLIT, $0-56
 	MOVQ c+0(FP), DI
 	MOVQ ldc+8(FP), R10
 	SHLQ $2, R10             // row stride of C in bytes
@@ -105,7 +105,9 @@ TEXT ·kernel8x8avx(SB), NOSPLIT, $0-48
 	LEAQ (R8)(R8*2), R9      // three rows of A
 	LEAQ (SI)(R8*4), BX      // row 4 of A
 	MOVQ b+32(FP), DX
-	MOVQ k+40(FP), CX
+	MOVQ ldb+40(FP), R11
+	SHLQ $2, R11             // row stride of B in bytes
+	MOVQ k+48(FP), CX
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -143,7 +145,7 @@ avxloop:
 	VMULPS       Y8, Y9, Y9
 	VADDPS       Y9, Y7, Y7
 
-	ADDQ $32, DX
+	ADDQ R11, DX
 	ADDQ $4, SI
 	ADDQ $4, BX
 	DECQ CX

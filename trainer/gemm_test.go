@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -66,11 +67,11 @@ func TestGemmNNMatchesDefinition(t *testing.T) {
 }
 
 // TestKernelsAgree runs the same products through every kernel: the
-// assembly one (where this build has one), goBlock alone and gemmRowsT on
+// assembly ones (SSE, and AVX where the CPU has it), goBlock alone and gemmRowsT on
 // the transposed B. Builds with and without assembly must agree bit for bit.
 func TestKernelsAgree(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 2))
-	for _, s := range []struct{ m, n, k int }{{4, 8, 1}, {8, 64, 784}, {12, 40, 17}, {4, 784, 64}, {7, 9, 3}} {
+	for _, s := range []struct{ m, n, k int }{{4, 8, 1}, {8, 64, 784}, {12, 40, 17}, {4, 784, 64}, {7, 9, 3}, {128, 64, 784}, {128, 784, 64}, {21, 23, 5}} {
 		a, b := awkward(r, s.m*s.k), awkward(r, s.k*s.n)
 		want := make([]float32, s.m*s.n)
 		goBlock(want, a, b, 0, s.m, 0, s.n, s.n, s.k)
@@ -80,8 +81,11 @@ func TestKernelsAgree(t *testing.T) {
 		gemmRowsT(got, a, bt, 0, s.m, s.n, s.k)
 		sameBits(t, "gemmRowsT vs goBlock", got, want)
 		if haveKernel {
-			gemmRows(got, a, b, 0, s.m, s.n, s.k)
-			sameBits(t, "assembly vs goBlock", got, want)
+			for _, avx := range []bool{false, haveAVX} {
+				clear(got)
+				gemmRows(got, a, b, 0, s.m, s.n, s.k, avx)
+				sameBits(t, fmt.Sprintf("assembly (avx %v) vs goBlock", avx), got, want)
+			}
 		}
 	}
 }

@@ -47,26 +47,58 @@ type adam struct {
 }
 
 func (o *adam) update(w, g []float32) {
+	k := o.next()
+	n := len(w)
+	adamUpdate(w, g[:n], o.m[:n], o.v[:n], &k)
+}
+
+// next advances the step count and returns the step's scalars.
+func (o *adam) next() adamStep {
 	// Go may fuse a product into a later addition even across statements
 	// (arm64 does, here); the conversions keep both powers rounded.
 	o.pow1 = float64(o.pow1 * float64(o.Beta1))
 	o.pow2 = float64(o.pow2 * float64(o.Beta2))
-	step := float32(float64(o.LR) / (1 - o.pow1))
-	sqrtBC2 := float32(math.Sqrt(1 - o.pow2))
-	decay := 1 - float32(o.LR*o.WeightDecay)
-	c1, c2 := 1-o.Beta1, 1-o.Beta2
-	m, v := o.m[:len(w)], o.v[:len(w)]
-	g = g[:len(w)]
+	return adamStep{
+		decay:   1 - float32(o.LR*o.WeightDecay),
+		beta1:   o.Beta1,
+		c1:      1 - o.Beta1,
+		beta2:   o.Beta2,
+		c2:      1 - o.Beta2,
+		sqrtBC2: float32(math.Sqrt(1 - o.pow2)),
+		eps:     o.Eps,
+		step:    float32(float64(o.LR) / (1 - o.pow1)),
+	}
+}
+
+// adamStep holds the scalars of one Adam step, in the order the assembly
+// kernel reads them.
+type adamStep struct {
+	decay   float32 // 1 - lr·weight decay: exactly 1 without weight decay
+	beta1   float32
+	c1      float32 // 1 - beta1
+	beta2   float32
+	c2      float32 // 1 - beta2
+	sqrtBC2 float32 // √(1 - beta2^t), the second moment's bias correction
+	eps     float32
+	step    float32 // lr / (1 - beta1^t)
+}
+
+// adamGo applies Adam step k to every parameter: the reference that the
+// assembly kernel (optim_amd64.s) matches bit for bit, and the code for
+// what it leaves over. Each float32 conversion rounds its product before
+// the next operation, so that no compiler fuses it into an addition.
+func adamGo(w, g, m, v []float32, k *adamStep) {
+	g, m, v = g[:len(w)], m[:len(w)], v[:len(w)]
 	for i, wi := range w {
-		if o.WeightDecay != 0 {
-			wi = float32(wi * decay)
+		if k.decay != 1 {
+			wi = float32(wi * k.decay)
 		}
 		gi := g[i]
-		mi := flushSubnormal(float32(o.Beta1*m[i]) + float32(c1*gi))
-		vi := flushSubnormal(float32(o.Beta2*v[i]) + float32(float32(c2*gi)*gi))
+		mi := flushSubnormal(float32(k.beta1*m[i]) + float32(k.c1*gi))
+		vi := flushSubnormal(float32(k.beta2*v[i]) + float32(float32(k.c2*gi)*gi))
 		m[i], v[i] = mi, vi
-		den := sqrt32(vi)/sqrtBC2 + o.Eps
-		w[i] = wi - float32(step*(mi/den))
+		den := sqrt32(vi)/k.sqrtBC2 + k.eps
+		w[i] = wi - float32(k.step*(mi/den))
 	}
 }
 

@@ -599,10 +599,9 @@ const speedRuns = 3
 // jobCoreSpeed is this machine's single-core speed at the job's own
 // training: one tasklet's inner steps of its model, batch size and inner
 // optimizer, timed in this process on one goroutine after the job, when
-// the daemons are idle. The
-// daemons' advertised throughput is timed on a reference step (SGD), which
-// runs about 1.6 times as fast as the example job's Adam step: dividing by
-// it would count the optimizer's cost as overhead.
+// the daemons are idle. The daemons' advertised throughput is timed on a
+// reference step (SGD), not the job's: dividing by it would count the
+// difference between the two optimizers as overhead, or as a gain.
 func jobCoreSpeed(ctx context.Context, j *scheduler.Job) (float64, error) {
 	spec, err := jobspec.Parse(j.Spec)
 	if err != nil {
