@@ -21,9 +21,23 @@ type sgd struct {
 }
 
 func (o *sgd) update(w, g []float32) {
-	v := o.v[:len(w)]
-	g = g[:len(w)]
-	lr, mu, wd := o.LR, o.Momentum, o.WeightDecay
+	n := len(w)
+	sgdUpdate(w, g[:n], o.v[:n], &sgdStep{lr: o.LR, mu: o.Momentum, wd: o.WeightDecay})
+}
+
+// sgdStep holds the scalars of an SGD step, in the order the assembly
+// kernel reads them.
+type sgdStep struct {
+	lr, mu, wd float32
+}
+
+// sgdGo applies SGD step k to every parameter: the reference that the
+// assembly kernel (optim_amd64.s) matches bit for bit, and the code for
+// what it leaves over. Without weight decay the gradient is used as it is
+// (adding a zero decay term would turn a -0 gradient into +0).
+func sgdGo(w, g, v []float32, k *sgdStep) {
+	g, v = g[:len(w)], v[:len(w)]
+	lr, mu, wd := k.lr, k.mu, k.wd
 	if wd == 0 {
 		for i, wi := range w {
 			vi := flushSubnormal(float32(mu*v[i]) + g[i])

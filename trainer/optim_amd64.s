@@ -4,32 +4,32 @@
 
 // A float32's exponent bits, its bits other than the sign, and zeros:
 // what the subnormal flush compares and masks with.
-DATA adamExpMask<>+0(SB)/8, $0x7f8000007f800000
-DATA adamExpMask<>+8(SB)/8, $0x7f8000007f800000
-DATA adamExpMask<>+16(SB)/8, $0x7f8000007f800000
-DATA adamExpMask<>+24(SB)/8, $0x7f8000007f800000
-GLOBL adamExpMask<>(SB), RODATA|NOPTR, $32
+DATA flushExpMask<>+0(SB)/8, $0x7f8000007f800000
+DATA flushExpMask<>+8(SB)/8, $0x7f8000007f800000
+DATA flushExpMask<>+16(SB)/8, $0x7f8000007f800000
+DATA flushExpMask<>+24(SB)/8, $0x7f8000007f800000
+GLOBL flushExpMask<>(SB), RODATA|NOPTR, $32
 
-DATA adamMagnitude<>+0(SB)/8, $0x7fffffff7fffffff
-DATA adamMagnitude<>+8(SB)/8, $0x7fffffff7fffffff
-DATA adamMagnitude<>+16(SB)/8, $0x7fffffff7fffffff
-DATA adamMagnitude<>+24(SB)/8, $0x7fffffff7fffffff
-GLOBL adamMagnitude<>(SB), RODATA|NOPTR, $32
+DATA flushMagnitude<>+0(SB)/8, $0x7fffffff7fffffff
+DATA flushMagnitude<>+8(SB)/8, $0x7fffffff7fffffff
+DATA flushMagnitude<>+16(SB)/8, $0x7fffffff7fffffff
+DATA flushMagnitude<>+24(SB)/8, $0x7fffffff7fffffff
+GLOBL flushMagnitude<>(SB), RODATA|NOPTR, $32
 
-DATA adamZero<>+0(SB)/8, $0
-DATA adamZero<>+8(SB)/8, $0
-DATA adamZero<>+16(SB)/8, $0
-DATA adamZero<>+24(SB)/8, $0
-GLOBL adamZero<>(SB), RODATA|NOPTR, $32
+DATA flushZero<>+0(SB)/8, $0
+DATA flushZero<>+8(SB)/8, $0
+DATA flushZero<>+16(SB)/8, $0
+DATA flushZero<>+24(SB)/8, $0
+GLOBL flushZero<>(SB), RODATA|NOPTR, $32
 
 // FLUSH turns the lanes of x whose exponent bits are all zero (zeros and
 // subnormals) into zeros of their sign, as flushSubnormal does; t is
 // clobbered. t = x & exponent bits is +0 exactly in those lanes, so the
 // equality compare marks them; x keeps only its sign bit there.
 #define FLUSH(x, t) \
-	VANDPS  adamExpMask<>(SB), x, t; \
-	VCMPPS  $0, adamZero<>(SB), t, t; \
-	VANDPS  adamMagnitude<>(SB), t, t; \
+	VANDPS  flushExpMask<>(SB), x, t; \
+	VCMPPS  $0, flushZero<>(SB), t, t; \
+	VANDPS  flushMagnitude<>(SB), t, t; \
 	VANDNPS x, t, x
 
 // func adamAVX(w, grad, m, v *float32, n int, k *adamStep)
@@ -84,5 +84,61 @@ loop:
 	DECQ BX
 	JNZ  loop
 
+	VZEROUPPER
+	RET
+
+// func sgdAVX(w, grad, v *float32, n int, k *sgdStep)
+//
+// Y8..Y10 hold lr, μ and the weight decay in every lane. Per eight
+// parameters, in sgdGo's order: v' = μ·v + g (g + wd·w with weight
+// decay), flushed; w' = w − lr·v'. A zero weight decay takes the loop
+// without the term, as sgdGo does.
+TEXT ·sgdAVX(SB), NOSPLIT, $0-40
+	MOVQ w+0(FP), DI
+	MOVQ grad+8(FP), SI
+	MOVQ v+16(FP), CX
+	MOVQ n+24(FP), BX
+	MOVQ k+32(FP), AX
+	VBROADCASTSS 0(AX), Y8  // lr
+	VBROADCASTSS 4(AX), Y9  // mu
+	VBROADCASTSS 8(AX), Y10 // wd
+	SHRQ $3, BX
+	MOVL 8(AX), DX
+	SHLL $1, DX              // the weight decay's bits without the sign: 0 for ±0
+	JNZ  decayloop
+
+plainloop:
+	VMULPS  (CX), Y9, Y0     // μ·v
+	VADDPS  (SI), Y0, Y0     // + g
+	FLUSH(Y0, Y1)
+	VMOVUPS Y0, (CX)
+	VMULPS  Y0, Y8, Y0       // lr·v'
+	VMOVUPS (DI), Y2
+	VSUBPS  Y0, Y2, Y2       // w'
+	VMOVUPS Y2, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, CX
+	DECQ BX
+	JNZ  plainloop
+	VZEROUPPER
+	RET
+
+decayloop:
+	VMOVUPS (DI), Y2         // w
+	VMULPS  Y2, Y10, Y1      // wd·w
+	VADDPS  (SI), Y1, Y1     // g + wd·w
+	VMULPS  (CX), Y9, Y0     // μ·v
+	VADDPS  Y1, Y0, Y0       // v'
+	FLUSH(Y0, Y1)
+	VMOVUPS Y0, (CX)
+	VMULPS  Y0, Y8, Y0       // lr·v'
+	VSUBPS  Y0, Y2, Y2       // w'
+	VMOVUPS Y2, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, CX
+	DECQ BX
+	JNZ  decayloop
 	VZEROUPPER
 	RET

@@ -201,3 +201,43 @@ func TestAdamKernelMatchesGo(t *testing.T) {
 }
 
 func isNaN32(x float32) bool { return x != x }
+
+// TestSGDKernelMatchesGo is TestAdamKernelMatchesGo for SGD, with and
+// without weight decay (a zero one of either sign takes the plain loop).
+func TestSGDKernelMatchesGo(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		k := sgdStep{
+			lr: rapid.Float32Range(1e-6, 10).Draw(rt, "lr"),
+			mu: rapid.Float32Range(0, 0.999).Draw(rt, "momentum"),
+		}
+		switch rapid.IntRange(0, 2).Draw(rt, "weight decay") {
+		case 1:
+			k.wd = float32(math.Copysign(0, -1))
+		case 2:
+			k.wd = rapid.Float32Range(0, 0.5).Draw(rt, "wd")
+		}
+		n := rapid.IntRange(0, 41).Draw(rt, "params")
+		draw := func(label string) []float32 {
+			s := make([]float32, n)
+			for i := range s {
+				s[i] = drawParam(rt, label)
+			}
+			return s
+		}
+		w, v := draw("w"), draw("v")
+		w2, v2 := slices.Clone(w), slices.Clone(v)
+		for step := range rapid.IntRange(1, 4).Draw(rt, "steps") {
+			g := draw("g")
+			sgdUpdate(w, g, v, &k)
+			sgdGo(w2, g, v2, &k)
+			for name, pair := range map[string][2][]float32{"w": {w, w2}, "v": {v, v2}} {
+				for i := range pair[0] {
+					got, want := math.Float32bits(pair[0][i]), math.Float32bits(pair[1][i])
+					if got != want && !(isNaN32(pair[0][i]) && isNaN32(pair[1][i])) {
+						rt.Fatalf("step %d: %s[%d] = %g (%#08x), sgdGo gives %g (%#08x)", step+1, name, i, pair[0][i], got, pair[1][i], want)
+					}
+				}
+			}
+		}
+	})
+}
