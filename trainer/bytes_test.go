@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 
@@ -109,5 +110,28 @@ func TestValidateBytes(t *testing.T) {
 				t.Fatalf("Validate = %v, want an error containing %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestCopyRowsScalesEveryByte: copyRows turns every byte value, at every
+// position of a row (the assembly's eight at a time and the tail), into
+// exactly float32(b) * ByteScale.
+func TestCopyRowsScalesEveryByte(t *testing.T) {
+	for _, inputs := range []int{1, 7, 8, 9, 16, 31, 256, 784} {
+		n := (256 + inputs - 1) / inputs
+		d := Data{X8: make([]uint8, n*inputs), Y: make([]int32, n), N: n}
+		for i := range d.X8 {
+			d.X8[i] = uint8(i * 7) // every value, at shifting positions
+		}
+		want := scaled(d).X
+		got := make([]float32, len(want))
+		for s := range n {
+			d.copyRows(got[s*inputs:], s, 1, inputs)
+		}
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("inputs %d: byte %d became %v (%#08x), want %v (%#08x)", inputs, d.X8[i], got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+			}
+		}
 	}
 }

@@ -146,8 +146,13 @@ func (d Data) copyRows(dst []float32, start, n, inputs int) {
 	}
 	src := d.X8[start*inputs : (start+n)*inputs]
 	dst = dst[:len(src)]
-	for i, b := range src {
-		dst[i] = float32(b) * ByteScale
+	i := 0
+	if haveAVX2 && len(src) >= 8 {
+		i = len(src) &^ 7
+		scaleBytesAVX2(&dst[0], &src[0], i)
+	}
+	for ; i < len(src); i++ {
+		dst[i] = float32(src[i]) * ByteScale
 	}
 }
 

@@ -30,9 +30,11 @@
 // the CPU has AVX, a 4×8 tile of SSE's MULPS and ADDPS (every amd64 CPU)
 // for the rows left over. Go does not vectorise, and the scalar code is
 // about three times slower. The convolutions' products read B from packed
-// panels (gemm_panel.go). Adam's step has an AVX loop too
-// (optim_amd64.s), operation for operation the Go loop's. Other
-// architectures, and builds with -tags purego, use the Go code. The
+// panels (gemm_panel.go). Adam's and SGD's steps have AVX loops too
+// (optim_amd64.s), operation for operation the Go loops', and so do the
+// transposes and the widening of byte images (moves and one exact
+// conversion). Other architectures, and builds with -tags purego, use the
+// Go code. The
 // tests check that every kernel, GOAMD64 level, GOMAXPROCS and Workers
 // value gives the same bits, pin a digest in testdata, and scan the
 // compiled code for FMA instructions on amd64 and arm64.

@@ -161,18 +161,37 @@ func goBlock(c, a, b []float32, i0, i1, j0, j1, n, k int) {
 	}
 }
 
-// transpose writes the r×c row-major matrix src into dst as c×r.
+// transpose writes the r×c row-major matrix src into dst as c×r: with the
+// AVX kernel eight rows at a time where the CPU has it, the edges in Go.
 func transpose(dst, src []float32, r, c int) {
-	const blk = 16 // keeps both sides of a block in L1
 	_, _ = dst[:r*c], src[:r*c]
-	for i0 := 0; i0 < r; i0 += blk {
-		i1 := min(i0+blk, r)
-		for j0 := 0; j0 < c; j0 += blk {
-			j1 := min(j0+blk, c)
-			for i := i0; i < i1; i++ {
-				row := src[i*c+j0 : i*c+j1]
+	if haveAVX && r >= 8 && c >= 8 {
+		r8, c8 := r&^7, c&^7
+		for i := 0; i < r8; i += 8 {
+			// Everything the kernel reads or writes lies within these.
+			_ = src[(i+7)*c+c8-1]
+			_ = dst[(c8-1)*r+i+7]
+			transpose8avx(&dst[i], r, &src[i*c], c, c8/8)
+		}
+		transposeGo(dst, src, r, c, 0, r8, c8, c)
+		transposeGo(dst, src, r, c, r8, r, 0, c)
+		return
+	}
+	transposeGo(dst, src, r, c, 0, r, 0, c)
+}
+
+// transposeGo does transpose's work for rows [i0, i1) and columns [j0, j1)
+// of src, in blocks that keep both sides in L1.
+func transposeGo(dst, src []float32, r, c, i0, i1, j0, j1 int) {
+	const blk = 16
+	for ib := i0; ib < i1; ib += blk {
+		ie := min(ib+blk, i1)
+		for jb := j0; jb < j1; jb += blk {
+			je := min(jb+blk, j1)
+			for i := ib; i < ie; i++ {
+				row := src[i*c+jb : i*c+je]
 				for jj, v := range row {
-					dst[(j0+jj)*r+i] = v
+					dst[(jb+jj)*r+i] = v
 				}
 			}
 		}

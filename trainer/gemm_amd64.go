@@ -53,6 +53,25 @@ func kernelTiles8(c, a, b []float32, i, n, k int) int {
 	return j1
 }
 
+// transpose8avx transposes the 8×(8·blocks) strip of a matrix at src
+// (rows lds floats apart) into dst (rows ldd floats apart):
+// dst[j*ldd+i] = src[i*lds+j] for i < 8, j < 8·blocks. Needs AVX.
+//
+//go:noescape
+func transpose8avx(dst *float32, ldd int, src *float32, lds int, blocks int)
+
+// haveAVX2 says that the CPU has AVX2, so byte features can be widened
+// with scaleBytesAVX2.
+var haveAVX2 = cpu.X86.HasAVX2
+
+// scaleBytesAVX2 sets dst[i] = float32(src[i]) * ByteScale for the n
+// values, eight at a time; n must be a positive multiple of 8. The
+// conversion is exact and the multiply the same IEEE one as Go's, so the
+// bits are copyRows' own. Needs AVX2.
+//
+//go:noescape
+func scaleBytesAVX2(dst *float32, src *uint8, n int)
+
 // haveAVX says that the CPU and OS support AVX, so the products can use
 // kernel8x8avx and Adam's step adamAVX. It changes speed, not results.
 var haveAVX = cpu.X86.HasAVX

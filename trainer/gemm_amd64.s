@@ -168,3 +168,109 @@ avxloop:
 	VMOVUPS Y7, (DI)
 	VZEROUPPER
 	RET
+
+// func transpose8avx(dst *float32, ldd int, src *float32, lds int, blocks int)
+//
+// Per block: load eight rows of eight floats into Y0..Y7, transpose them
+// in registers (unpack pairs of rows, shuffle pairs of pairs, then swap
+// 128-bit halves) and store the eight columns as rows of dst. Moves only:
+// no arithmetic, so no rounding.
+TEXT ·transpose8avx(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ ldd+8(FP), R8
+	SHLQ $2, R8              // row stride of dst in bytes
+	MOVQ src+16(FP), SI
+	MOVQ lds+24(FP), R9
+	SHLQ $2, R9              // row stride of src in bytes
+	MOVQ blocks+32(FP), CX
+	LEAQ (R9)(R9*2), R10     // three rows of src
+	LEAQ (R8)(R8*2), R11     // three rows of dst
+
+tloop:
+	MOVQ    SI, AX
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(R9*1), Y1
+	VMOVUPS (AX)(R9*2), Y2
+	VMOVUPS (AX)(R10*1), Y3
+	LEAQ    (AX)(R9*4), AX
+	VMOVUPS (AX), Y4
+	VMOVUPS (AX)(R9*1), Y5
+	VMOVUPS (AX)(R9*2), Y6
+	VMOVUPS (AX)(R10*1), Y7
+
+	// rows a..h: Y8 = a0 b0 a1 b1 | a4 b4 a5 b5, Y9 = a2 b2 a3 b3 | a6 b6 a7 b7, …
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+
+	// Y0 = a0 b0 c0 d0 | a4 b4 c4 d4, Y1 = a1 … | a5 …, …, Y4 = e0 f0 g0 h0 | e4 …
+	VSHUFPS $0x44, Y10, Y8, Y0
+	VSHUFPS $0xEE, Y10, Y8, Y1
+	VSHUFPS $0x44, Y11, Y9, Y2
+	VSHUFPS $0xEE, Y11, Y9, Y3
+	VSHUFPS $0x44, Y14, Y12, Y4
+	VSHUFPS $0xEE, Y14, Y12, Y5
+	VSHUFPS $0x44, Y15, Y13, Y6
+	VSHUFPS $0xEE, Y15, Y13, Y7
+
+	// column q of the block: low halves for q < 4, high halves for q >= 4
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y15
+
+	MOVQ    DI, BX
+	VMOVUPS Y8, (BX)
+	VMOVUPS Y9, (BX)(R8*1)
+	VMOVUPS Y10, (BX)(R8*2)
+	VMOVUPS Y11, (BX)(R11*1)
+	LEAQ    (BX)(R8*4), BX
+	VMOVUPS Y12, (BX)
+	VMOVUPS Y13, (BX)(R8*1)
+	VMOVUPS Y14, (BX)(R8*2)
+	VMOVUPS Y15, (BX)(R11*1)
+
+	ADDQ $32, SI             // the next eight columns of src
+	LEAQ (DI)(R8*8), DI      // the next eight rows of dst
+	DECQ CX
+	JNZ  tloop
+
+	VZEROUPPER
+	RET
+
+DATA byteScale<>+0(SB)/4, $0x3b808081 // float32(1.0/255), trainer.ByteScale
+GLOBL byteScale<>(SB), RODATA|NOPTR, $4
+
+// func scaleBytesAVX2(dst *float32, src *uint8, n int)
+//
+// Eight bytes at a time: widen to int32 (VPMOVZXBD), convert exactly to
+// float32 (VCVTDQ2PS) and multiply by ByteScale (VMULPS, rounded as Go's
+// float32 multiply).
+TEXT ·scaleBytesAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+	VBROADCASTSS byteScale<>(SB), Y1
+
+sloop:
+	VPMOVZXBD (SI), Y0
+	VCVTDQ2PS Y0, Y0
+	VMULPS    Y1, Y0, Y0
+	VMOVUPS   Y0, (DI)
+	ADDQ $8, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  sloop
+
+	VZEROUPPER
+	RET

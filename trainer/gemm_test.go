@@ -92,7 +92,7 @@ func TestKernelsAgree(t *testing.T) {
 
 func TestTranspose(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 2))
-	for _, s := range []struct{ r, c int }{{1, 1}, {1, 5}, {5, 1}, {17, 33}, {64, 784}} {
+	for _, s := range []struct{ r, c int }{{1, 1}, {1, 5}, {5, 1}, {8, 8}, {8, 9}, {9, 8}, {17, 33}, {64, 784}, {784, 64}, {23, 40}, {128, 10}} {
 		src := awkward(r, s.r*s.c)
 		dst := make([]float32, len(src))
 		transpose(dst, src, s.r, s.c)
