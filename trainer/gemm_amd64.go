@@ -72,8 +72,9 @@ var haveAVX2 = cpu.X86.HasAVX2
 //go:noescape
 func scaleBytesAVX2(dst *float32, src *uint8, n int)
 
-// haveAVX says that the CPU and OS support AVX, so the products can use
-// kernel8x8avx and Adam's step adamAVX. It changes speed, not results.
+// haveAVX says that the CPU and OS support AVX, so the products, the
+// optimizers' steps and the transposes can use their AVX kernels. It
+// changes speed, not results.
 var haveAVX = cpu.X86.HasAVX
 
 // kernel8x8avx sets the 8×8 tile of C at c from the eight rows of A at a
