@@ -57,12 +57,12 @@ func gemmRows(c, a, b []float32, i0, i1, n, k int, avx bool) {
 	if haveKernel && k > 0 {
 		if avx {
 			for ; i+8 <= i1; i += 8 {
-				j := kernelTiles8(c, a, b, i, n, k)
+				j := kernelTiles(c, a, b, i, n, k, 8)
 				goBlock(c, a, b, i, i+8, j, n, n, k)
 			}
 		}
 		for ; i+4 <= i1; i += 4 {
-			j := kernelTiles(c, a, b, i, n, k)
+			j := kernelTiles(c, a, b, i, n, k, 4)
 			goBlock(c, a, b, i, i+4, j, n, n, k)
 		}
 	}

@@ -18,37 +18,24 @@ const haveKernel = true
 //go:noescape
 func kernel4x8(c *float32, ldc int, a *float32, lda int, b *float32, ldb int, k int)
 
-// kernelTiles computes columns [0, n&^7) of rows i..i+3 of C = A·B with
-// the assembly kernel and returns n&^7. k must be positive.
-func kernelTiles(c, a, b []float32, i, n, k int) int {
+// kernelTiles computes columns [0, n&^7) of rows i..i+rows-1 of C = A·B
+// with the assembly kernel for that many rows (8: kernel8x8avx, and the
+// CPU must have AVX; 4: kernel4x8) and returns n&^7. k must be positive.
+func kernelTiles(c, a, b []float32, i, n, k, rows int) int {
 	j1 := n &^ 7
 	if j1 == 0 {
 		return 0
 	}
 	// Everything the kernel reads or writes lies within these slices.
-	_ = a[(i+4)*k-1]
+	_ = a[(i+rows)*k-1]
 	_ = b[(k-1)*n+j1-1]
-	_ = c[(i+3)*n+j1-1]
+	_ = c[(i+rows-1)*n+j1-1]
 	for j := 0; j < j1; j += 8 {
-		kernel4x8(&c[i*n+j], n, &a[i*k], k, &b[j], n, k)
-	}
-	return j1
-}
-
-// kernelTiles8 computes columns [0, n&^7) of rows i..i+7 of C = A·B with
-// the AVX kernel and returns n&^7. k must be positive; the CPU must have
-// AVX.
-func kernelTiles8(c, a, b []float32, i, n, k int) int {
-	j1 := n &^ 7
-	if j1 == 0 {
-		return 0
-	}
-	// Everything the kernel reads or writes lies within these slices.
-	_ = a[(i+8)*k-1]
-	_ = b[(k-1)*n+j1-1]
-	_ = c[(i+7)*n+j1-1]
-	for j := 0; j < j1; j += 8 {
-		kernel8x8avx(&c[i*n+j], n, &a[i*k], k, &b[j], n, k)
+		if rows == 8 {
+			kernel8x8avx(&c[i*n+j], n, &a[i*k], k, &b[j], n, k)
+		} else {
+			kernel4x8(&c[i*n+j], n, &a[i*k], k, &b[j], n, k)
+		}
 	}
 	return j1
 }

@@ -6,10 +6,7 @@ package trainer
 const haveKernel = false
 
 // kernelTiles is never called without an assembly kernel.
-func kernelTiles(c, a, b []float32, i, n, k int) int { return 0 }
-
-// kernelTiles8 is never called without an assembly kernel.
-func kernelTiles8(c, a, b []float32, i, n, k int) int { return 0 }
+func kernelTiles(c, a, b []float32, i, n, k, rows int) int { return 0 }
 
 // haveAVX is false: there is no AVX kernel.
 const haveAVX = false
