@@ -87,6 +87,19 @@ loop:
 	VZEROUPPER
 	RET
 
+// SGDSTEP ends both of sgdAVX's loops: flush and store v' (Y0), then
+// w' = w (Y2) − lr·v', and step to the next eight parameters.
+#define SGDSTEP \
+	FLUSH(Y0, Y1); \
+	VMOVUPS Y0, (CX); \
+	VMULPS  Y0, Y8, Y0; \
+	VSUBPS  Y0, Y2, Y2; \
+	VMOVUPS Y2, (DI); \
+	ADDQ    $32, DI; \
+	ADDQ    $32, SI; \
+	ADDQ    $32, CX; \
+	DECQ    BX
+
 // func sgdAVX(w, grad, v *float32, n int, k *sgdStep)
 //
 // Y8..Y10 hold lr, μ and the weight decay in every lane. Per eight
@@ -108,19 +121,11 @@ TEXT ·sgdAVX(SB), NOSPLIT, $0-40
 	JNZ  decayloop
 
 plainloop:
+	VMOVUPS (DI), Y2         // w
 	VMULPS  (CX), Y9, Y0     // μ·v
 	VADDPS  (SI), Y0, Y0     // + g
-	FLUSH(Y0, Y1)
-	VMOVUPS Y0, (CX)
-	VMULPS  Y0, Y8, Y0       // lr·v'
-	VMOVUPS (DI), Y2
-	VSUBPS  Y0, Y2, Y2       // w'
-	VMOVUPS Y2, (DI)
-	ADDQ $32, DI
-	ADDQ $32, SI
-	ADDQ $32, CX
-	DECQ BX
-	JNZ  plainloop
+	SGDSTEP
+	JNZ plainloop
 	VZEROUPPER
 	RET
 
@@ -130,15 +135,7 @@ decayloop:
 	VADDPS  (SI), Y1, Y1     // g + wd·w
 	VMULPS  (CX), Y9, Y0     // μ·v
 	VADDPS  Y1, Y0, Y0       // v'
-	FLUSH(Y0, Y1)
-	VMOVUPS Y0, (CX)
-	VMULPS  Y0, Y8, Y0       // lr·v'
-	VSUBPS  Y0, Y2, Y2       // w'
-	VMOVUPS Y2, (DI)
-	ADDQ $32, DI
-	ADDQ $32, SI
-	ADDQ $32, CX
-	DECQ BX
-	JNZ  decayloop
+	SGDSTEP
+	JNZ decayloop
 	VZEROUPPER
 	RET
