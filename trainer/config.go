@@ -149,7 +149,7 @@ func (d Data) copyRows(dst []float32, start, n, inputs int) {
 	i := 0
 	if haveAVX2 && len(src) >= 8 {
 		i = len(src) &^ 7
-		scaleBytesAVX2(&dst[0], &src[0], i)
+		scaleBytesAVX2(&dst[0], &src[0], i, ByteScale)
 	}
 	for ; i < len(src); i++ {
 		dst[i] = float32(src[i]) * ByteScale

@@ -51,13 +51,13 @@ func transpose8avx(dst *float32, ldd int, src *float32, lds int, blocks int)
 // with scaleBytesAVX2.
 var haveAVX2 = cpu.X86.HasAVX2
 
-// scaleBytesAVX2 sets dst[i] = float32(src[i]) * ByteScale for the n
-// values, eight at a time; n must be a positive multiple of 8. The
-// conversion is exact and the multiply the same IEEE one as Go's, so the
-// bits are copyRows' own. Needs AVX2.
+// scaleBytesAVX2 sets dst[i] = float32(src[i]) * scale for the n values,
+// eight at a time; n must be a positive multiple of 8. The conversion is
+// exact and the multiply the same IEEE one as Go's, so the bits are
+// copyRows' own. Needs AVX2.
 //
 //go:noescape
-func scaleBytesAVX2(dst *float32, src *uint8, n int)
+func scaleBytesAVX2(dst *float32, src *uint8, n int, scale float32)
 
 // haveAVX says that the CPU and OS support AVX, so the products, the
 // optimizers' steps and the transposes can use their AVX kernels. It

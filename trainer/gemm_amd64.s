@@ -247,20 +247,17 @@ tloop:
 	VZEROUPPER
 	RET
 
-DATA byteScale<>+0(SB)/4, $0x3b808081 // float32(1.0/255), trainer.ByteScale
-GLOBL byteScale<>(SB), RODATA|NOPTR, $4
-
-// func scaleBytesAVX2(dst *float32, src *uint8, n int)
+// func scaleBytesAVX2(dst *float32, src *uint8, n int, scale float32)
 //
 // Eight bytes at a time: widen to int32 (VPMOVZXBD), convert exactly to
-// float32 (VCVTDQ2PS) and multiply by ByteScale (VMULPS, rounded as Go's
+// float32 (VCVTDQ2PS) and multiply by scale (VMULPS, rounded as Go's
 // float32 multiply).
-TEXT ·scaleBytesAVX2(SB), NOSPLIT, $0-24
+TEXT ·scaleBytesAVX2(SB), NOSPLIT, $0-28
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
 	SHRQ $3, CX
-	VBROADCASTSS byteScale<>(SB), Y1
+	VBROADCASTSS scale+24(FP), Y1
 
 sloop:
 	VPMOVZXBD (SI), Y0

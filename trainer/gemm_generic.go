@@ -21,4 +21,4 @@ func transpose8avx(dst *float32, ldd int, src *float32, lds int, blocks int) {}
 const haveAVX2 = false
 
 // scaleBytesAVX2 is never called without AVX2.
-func scaleBytesAVX2(dst *float32, src *uint8, n int) {}
+func scaleBytesAVX2(dst *float32, src *uint8, n int, scale float32) {}
