@@ -154,12 +154,34 @@ func drawParam(rt *rapid.T, label string) float32 {
 	}
 }
 
+// drawParams draws n values with drawParam.
+func drawParams(rt *rapid.T, n int, label string) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = drawParam(rt, label)
+	}
+	return s
+}
+
+// kernelAgrees fails rt unless the kernel's state got has the bits of
+// the Go loop's want, a NaN's payload aside.
+func kernelAgrees(rt *rapid.T, step int, name string, got, want []float32) {
+	rt.Helper()
+	for i := range want {
+		g, w := math.Float32bits(got[i]), math.Float32bits(want[i])
+		if g != w && !(isNaN32(got[i]) && isNaN32(want[i])) {
+			rt.Fatalf("step %d: %s[%d] = %g (%#08x), the Go loop gives %g (%#08x)", step, name, i, got[i], g, want[i], w)
+		}
+	}
+}
+
 // TestAdamKernelMatchesGo: the assembly Adam step (where this build has
 // one) gives the same bits as adamGo for every value, tail and setting,
 // step after step, except that a NaN may carry another payload: which of
 // two NaN operands an instruction passes on depends on the operand order
-// the compiler picked. No NaN gets past Params.Check into a result. Without a kernel adamUpdate is adamGo, and this
-// checks nothing more; TestCrossBuildReproducible compares the builds.
+// the compiler picked. No NaN gets past Params.Check into a result.
+// Without a kernel adamUpdate is adamGo, and this checks nothing more;
+// TestCrossBuildReproducible compares the builds.
 func TestAdamKernelMatchesGo(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		o := Optimizer{
@@ -174,28 +196,16 @@ func TestAdamKernelMatchesGo(t *testing.T) {
 		}
 		n := rapid.IntRange(0, 41).Draw(rt, "params")
 		state := newOptimizer(o, n).(*adam)
-		draw := func(label string) []float32 {
-			s := make([]float32, n)
-			for i := range s {
-				s[i] = drawParam(rt, label)
-			}
-			return s
-		}
-		w, m, v := draw("w"), draw("m"), draw("v")
+		w, m, v := drawParams(rt, n, "w"), drawParams(rt, n, "m"), drawParams(rt, n, "v")
 		w2, m2, v2 := slices.Clone(w), slices.Clone(m), slices.Clone(v)
 		for step := range rapid.IntRange(1, 4).Draw(rt, "steps") {
-			g := draw("g")
+			g := drawParams(rt, n, "g")
 			k := state.next()
 			adamUpdate(w, g, m, v, &k)
 			adamGo(w2, g, m2, v2, &k)
-			for name, pair := range map[string][2][]float32{"w": {w, w2}, "m": {m, m2}, "v": {v, v2}} {
-				for i := range pair[0] {
-					got, want := math.Float32bits(pair[0][i]), math.Float32bits(pair[1][i])
-					if got != want && !(isNaN32(pair[0][i]) && isNaN32(pair[1][i])) {
-						rt.Fatalf("step %d: %s[%d] = %g (%#08x), adamGo gives %g (%#08x)", step+1, name, i, pair[0][i], got, pair[1][i], want)
-					}
-				}
-			}
+			kernelAgrees(rt, step+1, "w", w, w2)
+			kernelAgrees(rt, step+1, "m", m, m2)
+			kernelAgrees(rt, step+1, "v", v, v2)
 		}
 	})
 }
@@ -217,27 +227,14 @@ func TestSGDKernelMatchesGo(t *testing.T) {
 			k.wd = rapid.Float32Range(0, 0.5).Draw(rt, "wd")
 		}
 		n := rapid.IntRange(0, 41).Draw(rt, "params")
-		draw := func(label string) []float32 {
-			s := make([]float32, n)
-			for i := range s {
-				s[i] = drawParam(rt, label)
-			}
-			return s
-		}
-		w, v := draw("w"), draw("v")
+		w, v := drawParams(rt, n, "w"), drawParams(rt, n, "v")
 		w2, v2 := slices.Clone(w), slices.Clone(v)
 		for step := range rapid.IntRange(1, 4).Draw(rt, "steps") {
-			g := draw("g")
+			g := drawParams(rt, n, "g")
 			sgdUpdate(w, g, v, &k)
 			sgdGo(w2, g, v2, &k)
-			for name, pair := range map[string][2][]float32{"w": {w, w2}, "v": {v, v2}} {
-				for i := range pair[0] {
-					got, want := math.Float32bits(pair[0][i]), math.Float32bits(pair[1][i])
-					if got != want && !(isNaN32(pair[0][i]) && isNaN32(pair[1][i])) {
-						rt.Fatalf("step %d: %s[%d] = %g (%#08x), sgdGo gives %g (%#08x)", step+1, name, i, pair[0][i], got, pair[1][i], want)
-					}
-				}
-			}
+			kernelAgrees(rt, step+1, "w", w, w2)
+			kernelAgrees(rt, step+1, "v", v, v2)
 		}
 	})
 }
