@@ -39,6 +39,7 @@ func newDemoCmd(e *env) *cobra.Command {
 	var cheatKind string
 	var keep, noTrain, noPay bool
 	var stay time.Duration
+	var innerSteps int
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Args:  noArgs,
@@ -56,6 +57,10 @@ With --cheaters N the N workers before those cheat on a share of their
 tasklets ([worker.fault], honoured in the local profile only): spot checks
 must catch them, and the summary ends with a table per worker: tasklets
 run, spot checks, caught, banned.
+With --inner-steps H every tasklet trains H steps instead of the example's
+200: a round's fixed costs (sending weights, averaging, validating) are
+then spread over more training, and the compute efficiency printed at
+the end shows what that buys.
 Ctrl-C stops the daemons and removes the temp repos. Nothing leaves 127.0.0.1.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -71,22 +76,22 @@ Ctrl-C stops the daemons and removes the temp repos. Nothing leaves 127.0.0.1.`,
 			if cheatRate <= 0 || cheatRate > 1 {
 				return usageError{fmt.Sprintf("--cheat-rate %g: use a share of tasklets above 0 and at most 1", cheatRate)}
 			}
+			// Every flag is checked before newDemo creates the repos.
+			var verify string
+			if f := cmd.Flags(); f.Changed("verify-rate") || f.Changed("verify-new") {
+				if verifyRate < 0 || verifyRate > 1 || verifyNew < 0 || verifyNew > 1 {
+					return usageError{"--verify-rate and --verify-new are check rates from 0 to 1"}
+				}
+				verify = fmt.Sprintf("\nverify:\n  rate: %g\n  min_rate_new_peers: %g\n", verifyRate, verifyNew)
+			}
+			if cmd.Flags().Changed("inner-steps") && (innerSteps < 1 || innerSteps > jobspec.MaxInnerSteps) {
+				return usageError{fmt.Sprintf("--inner-steps %d: use 1 to %d steps per tasklet", innerSteps, jobspec.MaxInnerSteps)}
+			}
 			ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			d, err := newDemo(e, n, broken, cheaters, cheatKind, cheatRate)
 			if err != nil {
 				return err
-			}
-			if d.pay = !noPay; d.pay {
-				if err := d.chainOnFirst(); err != nil {
-					return err
-				}
-			}
-			if f := cmd.Flags(); f.Changed("verify-rate") || f.Changed("verify-new") {
-				if verifyRate < 0 || verifyRate > 1 || verifyNew < 0 || verifyNew > 1 {
-					return usageError{"--verify-rate and --verify-new are check rates from 0 to 1"}
-				}
-				d.verify = fmt.Sprintf("\nverify:\n  rate: %g\n  min_rate_new_peers: %g\n", verifyRate, verifyNew)
 			}
 			defer func() {
 				d.stopAll()
@@ -96,6 +101,12 @@ Ctrl-C stops the daemons and removes the temp repos. Nothing leaves 127.0.0.1.`,
 					fmt.Fprintf(e.Err, "cannot remove %s: %v\n", d.dir, err)
 				}
 			}()
+			d.verify, d.innerSteps = verify, innerSteps
+			if d.pay = !noPay; d.pay {
+				if err := d.chainOnFirst(); err != nil {
+					return err
+				}
+			}
 			if err := d.start(ctx); err != nil {
 				return err
 			}
@@ -141,6 +152,7 @@ Ctrl-C stops the daemons and removes the temp repos. Nothing leaves 127.0.0.1.`,
 	f.Float64Var(&cheatRate, "cheat-rate", 0.3, "share of their tasklets the cheaters cheat on")
 	f.Float64Var(&verifyRate, "verify-rate", jobspec.DefaultVerifyRate, "the job's verify.rate: the floor of every worker's spot-check rate (0 with --verify-new 0 turns checks off)")
 	f.Float64Var(&verifyNew, "verify-new", jobspec.DefaultNewPeers, "the job's verify.min_rate_new_peers: the check rate of workers with a short record")
+	f.IntVar(&innerSteps, "inner-steps", 0, "train `H` steps per tasklet instead of the example job's inner_steps (200)")
 	f.DurationVar(&stay, "for", 0, "stop by itself after this long once ready (0: wait for Ctrl-C)")
 	f.BoolVar(&keep, "keep", false, "keep the temp repos (and daemon logs) after stopping")
 	return cmd
@@ -162,6 +174,8 @@ type demo struct {
 	cheaters map[string]bool // node names
 	verify   string          // YAML appended to the job spec, if any
 	pay      bool            // settle on node0's chain
+	// innerSteps replaces the example job's inner_steps when above 0.
+	innerSteps int
 }
 
 // brokenQuota is a data-grid quota (GiB) below one MNIST shard (3.9 MB).
@@ -498,7 +512,10 @@ func (d *demo) train(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(d.e.Out, "dataset %s: %d shards\n", ds.CID, len(ds.Files)-1)
-	spec := strings.ReplaceAll(string(jobs.MNISTMLP), jobs.Placeholder, ds.CID) + d.verify
+	spec, err := demoSpec(ds.CID, d.innerSteps, d.verify)
+	if err != nil {
+		return err
+	}
 	if d.pay {
 		if err := d.fund(ctx); err != nil {
 			return err
@@ -513,7 +530,11 @@ func (d *demo) train(ctx context.Context) error {
 	if err := c.Call(ctx, &s, "job_submit", spec); err != nil {
 		return err
 	}
-	fmt.Fprintf(d.e.Out, "node0 coordinates job %s (examples/jobs/mnist-mlp.yaml) on the other %d daemons\n", s.ID, len(d.nodes)-1)
+	with := ""
+	if d.innerSteps > 0 {
+		with = fmt.Sprintf(", %d inner steps per tasklet", d.innerSteps)
+	}
+	fmt.Fprintf(d.e.Out, "node0 coordinates job %s (examples/jobs/mnist-mlp.yaml%s) on the other %d daemons\n", s.ID, with, len(d.nodes)-1)
 	var li api.LoginInfo
 	if err := c.Call(ctx, &li, "node_dashboardLogin"); err == nil {
 		fmt.Fprintf(d.e.Out, "watch it in a browser: %s (one-time link for 2 minutes; later: gridswarm --repo %s dashboard)\n", li.URL, d.nodes[0].dir)
@@ -545,6 +566,23 @@ func (d *demo) train(ctx context.Context) error {
 		return d.printPayouts(ctx, c, &j)
 	}
 	return nil
+}
+
+// innerStepsLine is the example job's inner_steps line, which
+// --inner-steps replaces.
+var innerStepsLine = regexp.MustCompile(`(?m)^inner_steps:[ \t]*[0-9]+`)
+
+// demoSpec is the example MLP job on dataset ds, with innerSteps in place
+// of its inner_steps when above 0, and verify (YAML) appended.
+func demoSpec(ds string, innerSteps int, verify string) (string, error) {
+	spec := strings.ReplaceAll(string(jobs.MNISTMLP), jobs.Placeholder, ds)
+	if innerSteps > 0 {
+		if !innerStepsLine.MatchString(spec) {
+			return "", fmt.Errorf("examples/jobs/mnist-mlp.yaml has no inner_steps line for --inner-steps to replace")
+		}
+		spec = innerStepsLine.ReplaceAllString(spec, fmt.Sprintf("inner_steps: %d", innerSteps))
+	}
+	return spec + verify, nil
 }
 
 // printVerification ends the demo with what the spot checks found, a line

@@ -70,6 +70,47 @@ func TestPrintEfficiency(t *testing.T) {
 	}
 }
 
+// TestDemoSpec: the job the demo submits is the example with the dataset's
+// CID, --inner-steps in place of its inner_steps, and the verify block;
+// the daemon's own parser accepts it.
+func TestDemoSpec(t *testing.T) {
+	const ds = "bafybeiax3qvjqatf55xcna4hu5ue4guyoc6szxutkpjyyf7fyqkhlf2hki"
+	example, err := jobspec.Parse([]byte(strings.ReplaceAll(string(jobs.MNISTMLP), jobs.Placeholder, ds)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		innerSteps int
+		verify     string
+		wantSteps  int
+		wantRate   float64
+	}{
+		{"the example as it is", 0, "", example.InnerSteps, example.Verify.Rate},
+		{"more inner steps", 2000, "", 2000, example.Verify.Rate},
+		{"one step, checks off", 1, "\nverify:\n  rate: 0\n  min_rate_new_peers: 0\n", 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			yaml, err := demoSpec(ds, tt.innerSteps, tt.verify)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := jobspec.Parse([]byte(yaml))
+			if err != nil {
+				t.Fatalf("the daemon refuses the demo's spec: %v\n%s", err, yaml)
+			}
+			if s.Dataset.CID != ds || s.InnerSteps != tt.wantSteps || s.Verify.Rate != tt.wantRate {
+				t.Errorf("spec has dataset %s, inner_steps %d, verify.rate %g; want %s, %d, %g",
+					s.Dataset.CID, s.InnerSteps, s.Verify.Rate, ds, tt.wantSteps, tt.wantRate)
+			}
+			if tt.innerSteps == 0 && yaml != strings.ReplaceAll(string(jobs.MNISTMLP), jobs.Placeholder, ds)+tt.verify {
+				t.Error("without --inner-steps the spec is not the example file with its dataset")
+			}
+		})
+	}
+}
+
 // TestJobCoreSpeed: the demo times the job's own training from the spec
 // the coordinator recorded, and says so when that spec cannot be read.
 func TestJobCoreSpeed(t *testing.T) {

@@ -122,6 +122,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"help", "frobnicate"}, `gridswarm help: unknown help topic "frobnicate"`, "Usage:\n  gridswarm help [COMMAND]..."},
 		{[]string{"completion", "tcsh"}, `gridswarm completion: unknown subcommand "tcsh": use bash, fish, powershell, zsh`, "Usage:\n  gridswarm completion [flags] <command>"},
 		{[]string{"demo", "-n", "1"}, "gridswarm demo: -n 1: use 2 to 32 daemons", "Usage:\n  gridswarm demo [flags]"},
+		{[]string{"demo", "--inner-steps", "0"}, "gridswarm demo: --inner-steps 0: use 1 to 1000000 steps per tasklet", "Usage:\n  gridswarm demo [flags]"},
+		{[]string{"demo", "--inner-steps", "1000001"}, "gridswarm demo: --inner-steps 1000001: use 1 to 1000000 steps per tasklet", "Usage:\n  gridswarm demo [flags]"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
