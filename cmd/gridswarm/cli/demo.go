@@ -568,19 +568,16 @@ func (d *demo) train(ctx context.Context) error {
 	return nil
 }
 
-// innerStepsLine is the example job's inner_steps line, which
-// --inner-steps replaces.
-var innerStepsLine = regexp.MustCompile(`(?m)^inner_steps:[ \t]*[0-9]+`)
-
 // demoSpec is the example MLP job on dataset ds, with innerSteps in place
-// of its inner_steps when above 0, and verify (YAML) appended.
+// of its inner_steps line when above 0, and verify (YAML) appended.
 func demoSpec(ds string, innerSteps int, verify string) (string, error) {
 	spec := strings.ReplaceAll(string(jobs.MNISTMLP), jobs.Placeholder, ds)
 	if innerSteps > 0 {
-		if !innerStepsLine.MatchString(spec) {
+		re := regexp.MustCompile(`(?m)^inner_steps:[ \t]*[0-9]+`)
+		if !re.MatchString(spec) {
 			return "", fmt.Errorf("examples/jobs/mnist-mlp.yaml has no inner_steps line for --inner-steps to replace")
 		}
-		spec = innerStepsLine.ReplaceAllString(spec, fmt.Sprintf("inner_steps: %d", innerSteps))
+		spec = re.ReplaceAllString(spec, fmt.Sprintf("inner_steps: %d", innerSteps))
 	}
 	return spec + verify, nil
 }

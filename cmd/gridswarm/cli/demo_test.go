@@ -75,7 +75,8 @@ func TestPrintEfficiency(t *testing.T) {
 // the daemon's own parser accepts it.
 func TestDemoSpec(t *testing.T) {
 	const ds = "bafybeiax3qvjqatf55xcna4hu5ue4guyoc6szxutkpjyyf7fyqkhlf2hki"
-	example, err := jobspec.Parse([]byte(strings.ReplaceAll(string(jobs.MNISTMLP), jobs.Placeholder, ds)))
+	exampleYAML := strings.ReplaceAll(string(jobs.MNISTMLP), jobs.Placeholder, ds)
+	example, err := jobspec.Parse([]byte(exampleYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestDemoSpec(t *testing.T) {
 				t.Errorf("spec has dataset %s, inner_steps %d, verify.rate %g; want %s, %d, %g",
 					s.Dataset.CID, s.InnerSteps, s.Verify.Rate, ds, tt.wantSteps, tt.wantRate)
 			}
-			if tt.innerSteps == 0 && yaml != strings.ReplaceAll(string(jobs.MNISTMLP), jobs.Placeholder, ds)+tt.verify {
+			if tt.innerSteps == 0 && yaml != exampleYAML+tt.verify {
 				t.Error("without --inner-steps the spec is not the example file with its dataset")
 			}
 		})
