@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -82,12 +83,13 @@ func TestHelpReads(t *testing.T) {
 // The demo starts real daemons, shows them, trains with one of its three
 // workers cheating (--cheaters 1) and ends with the table that shows the
 // cheater caught; on Ctrl-C it stops them and removes its temp repos.
+// Its tasklets train --inner-steps 100 steps of 64 samples each.
 func TestDemoStopsOnInterrupt(t *testing.T) {
 	skipShort(t)
 	tmp := t.TempDir()
 	// --verify-new 1: the cheater is checked from its first tasklet, so it is
 	// banned before the first root can commit any of its work.
-	cmd := exec.Command(bin, "demo", "-n", "4", "--cheaters", "1", "--cheat-rate", "1", "--verify-new", "1")
+	cmd := exec.Command(bin, "demo", "-n", "4", "--cheaters", "1", "--cheat-rate", "1", "--verify-new", "1", "--inner-steps", "100")
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -107,6 +109,17 @@ func TestDemoStopsOnInterrupt(t *testing.T) {
 	all, submit := strings.Index(out.String(), "node0 has the worker records of 3 of 3 daemons"), strings.Index(out.String(), "node0 coordinates job")
 	if all < 0 || submit < all {
 		t.Errorf("the demo submitted its job before node0 held all 3 workers' records:\n%s", out)
+	}
+	if !strings.Contains(out.String(), "(examples/jobs/mnist-mlp.yaml, 100 inner steps per tasklet)") {
+		t.Errorf("the demo's job line does not show --inner-steps 100:\n%s", out)
+	}
+	// Every tasklet's receipt counts 100 steps of 64 samples.
+	samples := regexp.MustCompile(`compute efficiency [0-9.]+: (\d+) samples`).FindStringSubmatch(out.String())
+	tasklets := regexp.MustCompile(`spot checks: \d+ of (\d+) tasklets`).FindStringSubmatch(out.String())
+	if samples == nil || tasklets == nil {
+		t.Errorf("the demo printed no compute efficiency or no spot-check summary:\n%s", out)
+	} else if n := mustAtoi(t, samples[1]); n == 0 || n != mustAtoi(t, tasklets[1])*100*64 {
+		t.Errorf("the job's receipts count %d samples for %s tasklets, want 100 steps of 64 samples each:\n%s", n, tasklets[1], out)
 	}
 	if !regexp.MustCompile(`watch it in a browser: http://127\.0\.0\.1:\d+/login\?t=\S+`).MatchString(out.String()) {
 		t.Errorf("the demo did not print its coordinator's dashboard link:\n%s", out)
@@ -136,4 +149,14 @@ func TestDemoStopsOnInterrupt(t *testing.T) {
 	if len(left) != 0 {
 		t.Errorf("demo left its temp repos: %v", left)
 	}
+}
+
+// mustAtoi is strconv.Atoi for digits a pattern matched.
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
