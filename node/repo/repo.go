@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/keystore"
 	"github.com/ethereum/go-ethereum/common"
@@ -163,7 +164,29 @@ type Repo struct {
 
 // Open locks dir for this process and loads its config. A lock file left by a
 // killed daemon is no obstacle: the lock dies with its process.
-func Open(dir string) (*Repo, error) {
+func Open(dir string) (*Repo, error) { return open(dir, pauseForLock) }
+
+// lockTries bounds how often Open tries a lock held by no live daemon.
+const lockTries = 50
+
+// pauseForLock waits a little before Open's next try at the lock and says
+// whether to try again. flock has no timed wait, and a blocking one
+// would wait forever on a live daemon.
+func pauseForLock(try int) bool {
+	if try >= lockTries {
+		return false
+	}
+	time.Sleep(10 * time.Millisecond)
+	return true
+}
+
+// open is Open with the pause between tries at the lock injected. A
+// held lock whose file names no live process belongs to a probe (the
+// CLI's Locked, which `status --wait` runs in a loop, holds it shared for
+// an instant) or to a daemon that has just taken it: open tries again
+// while pause allows. A lock whose file names a live process is a
+// daemon's, and fails at once.
+func open(dir string, pause func(try int) bool) (*Repo, error) {
 	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err != nil {
 		return nil, fmt.Errorf("%s: %w: run `gridswarm init` first", dir, ErrNotInitialised)
 	}
@@ -171,10 +194,16 @@ func Open(dir string) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open the repo lock: %w", err)
 	}
-	if err := endpoint.TryLock(f, true); err != nil {
-		holder := endpoint.ReadPID(f)
-		f.Close()
-		return nil, fmt.Errorf("%s: %w (pid %s): stop it first, or give this daemon its own GRIDSWARM_PATH", dir, ErrLocked, holder)
+	for try := 1; ; try++ {
+		err := endpoint.TryLock(f, true)
+		if err == nil {
+			break
+		}
+		if endpoint.HolderAlive(f) || !pause(try) {
+			holder := endpoint.ReadPID(f)
+			f.Close()
+			return nil, fmt.Errorf("%s: %w (pid %s): stop it first, or give this daemon its own GRIDSWARM_PATH", dir, ErrLocked, holder)
+		}
 	}
 	if err := f.Truncate(0); err == nil {
 		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)

@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/gridswarm/gridswarm/node/config"
+	"github.com/gridswarm/gridswarm/node/repo/endpoint"
 )
 
 func initLocal(t *testing.T) (string, InitResult) {
@@ -116,6 +117,59 @@ func TestOpenLocksAndCleansStaleEndpoint(t *testing.T) {
 		t.Fatalf("Open after Close: %v", err)
 	}
 	r2.Close()
+}
+
+// TestOpenWaitsOutAProbe: a probe's shared lock (what `gridswarm status
+// --wait` takes for an instant, again and again, while a daemon starts)
+// does not stop Open, which tries again while its pause allows; a lock
+// held for good by no live process fails with ErrLocked once the pause
+// gives up; a daemon's lock fails at once, without a pause.
+func TestOpenWaitsOutAProbe(t *testing.T) {
+	tests := []struct {
+		name      string
+		releaseAt int // the try after which the probe lets go; 0: never
+		wantErr   bool
+		wantTries int
+	}{
+		{"probe lets go", 1, false, 1},
+		{"probe lets go later", 3, false, 3},
+		{"held by no live process", 0, true, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, _ := initLocal(t)
+			probe, err := os.OpenFile(filepath.Join(dir, LockFile), os.O_RDWR|os.O_CREATE, 0o600)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer probe.Close()
+			if err := endpoint.TryLock(probe, false); err != nil {
+				t.Fatal(err)
+			}
+			tries := 0
+			r, err := open(dir, func(try int) bool {
+				tries = try
+				if try == tt.releaseAt {
+					endpoint.Unlock(probe)
+				}
+				return try < 4
+			})
+			if (err != nil) != tt.wantErr || tries != tt.wantTries {
+				t.Fatalf("open = %v after %d pauses; want error %v after %d", err, tries, tt.wantErr, tt.wantTries)
+			}
+			if err != nil {
+				if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "pid unknown") {
+					t.Errorf("open with a lock held by no live process: err = %v, want ErrLocked naming no pid", err)
+				}
+				return
+			}
+			defer r.Close()
+			// Now a daemon holds it: a second open fails without pausing.
+			if _, err := open(dir, func(int) bool { t.Error("open paused on a live daemon's lock"); return false }); !errors.Is(err, ErrLocked) {
+				t.Errorf("open beside a daemon: err = %v, want ErrLocked", err)
+			}
+		})
+	}
 }
 
 func TestOpenUninitialised(t *testing.T) {

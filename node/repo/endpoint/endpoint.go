@@ -101,6 +101,14 @@ func Locked(dir string) bool {
 	return false
 }
 
+// HolderAlive reports whether the PID written in an open lock file is a
+// live process: what a daemon writes as soon as it holds the lock, and
+// what a probe (Locked) never writes.
+func HolderAlive(f *os.File) bool {
+	pid, err := strconv.Atoi(ReadPID(f))
+	return err == nil && alive(pid)
+}
+
 // ReadPID returns the PID written in an open lock file, or "unknown".
 func ReadPID(f *os.File) string {
 	b := make([]byte, 32)
